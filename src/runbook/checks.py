@@ -1,0 +1,202 @@
+"""The `check` action: look at the site from the operator's machine, as a user's browser would.
+
+Each check makes one attempt and never raises for a failed check: every failure (refused,
+timeout, wrong status, bad handshake, unknown host) is a `CheckResult` with `ok=False` and a
+one-line summary. Retries and delays belong to the executor.
+
+Network libraries are imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check saw.
+
+    Attributes:
+        ok: the site behaved as expected.
+        summary: one line, e.g. "101 Switching Protocols, Sec-WebSocket-Accept valid" or
+            "got 404 Not Found, expected 101".
+        detail: a few lines for the journal and the report: status line and relevant headers.
+    """
+
+    ok: bool
+    summary: str
+    detail: str
+
+
+def check_websocket(
+    url: str, *, subprotocol: str | None = None, timeout: float = 5.0
+) -> CheckResult:
+    """Open a WebSocket to `url` (ws:// or wss://): ok on 101 with a valid Sec-WebSocket-Accept.
+
+    The handshake, including the Sec-WebSocket-Accept check, is the websockets library's.
+    With `subprotocol`, the server must also agree to it.
+    """
+    from websockets.exceptions import (
+        InvalidHandshake,
+        InvalidHeader,
+        InvalidHeaderValue,
+        InvalidStatus,
+        InvalidURI,
+        NegotiationError,
+    )
+    from websockets.sync.client import connect
+
+    try:
+        with connect(
+            url,
+            subprotocols=[subprotocol] if subprotocol else None,  # type: ignore[list-item]
+            open_timeout=timeout,
+            close_timeout=min(timeout, 1.0),
+            proxy=None,
+        ) as ws:
+            response = ws.response
+            assert response is not None  # set once the handshake succeeded
+            detail = _detail(
+                f"HTTP/1.1 {response.status_code} {response.reason_phrase}", response.headers
+            )
+            if subprotocol and ws.subprotocol != subprotocol:
+                return CheckResult(
+                    False,
+                    f"101 but the server did not agree to subprotocol {subprotocol!r}",
+                    detail,
+                )
+            summary = f"{response.status_code} {response.reason_phrase}, Sec-WebSocket-Accept valid"
+            if subprotocol:
+                summary += f", subprotocol {subprotocol}"
+            return CheckResult(True, summary, detail)
+    except InvalidStatus as exc:
+        r = exc.response
+        return CheckResult(
+            False,
+            f"got {r.status_code} {_reason(r.status_code, r.reason_phrase)}, expected 101",
+            _detail(f"HTTP/1.1 {r.status_code} {r.reason_phrase}", r.headers, r.body),
+        )
+    except InvalidURI as exc:
+        return CheckResult(False, f"not a WebSocket URL: {url} ({exc})", str(exc))
+    except (InvalidHeaderValue, InvalidHeader) as exc:
+        # e.g. a wrong Sec-WebSocket-Accept: the upgrade reached something that is no WebSocket
+        return CheckResult(False, f"invalid WebSocket handshake: {exc}", _name(exc))
+    except NegotiationError as exc:
+        return CheckResult(False, f"WebSocket negotiation failed: {exc}", str(exc))
+    except InvalidHandshake as exc:
+        return CheckResult(False, f"WebSocket handshake failed: {exc}", _name(exc))
+    except Exception as exc:  # a check reports; it never raises (SPEC 3)
+        return _network_failure(url, exc, timeout)
+
+
+def check_http(
+    url: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 5.0,
+) -> CheckResult:
+    """GET `url`: ok when the status is `status` and each header matches its regex (re.search).
+
+    Redirects are not followed: a 301/302 is the answer being checked (expect it with
+    `status: 301` and a `Location` header regex). A missing header is a mismatch.
+    """
+    import urllib.error
+    import urllib.request
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    wanted = dict(headers or {})
+    try:
+        patterns = {name: re.compile(rx) for name, rx in wanted.items()}
+    except re.error as exc:
+        return CheckResult(False, f"bad header regex: {exc}", str(exc))
+    if not url.lower().startswith(("http://", "https://")):
+        return CheckResult(False, f"not an HTTP URL: {url}", "the URL must start with http(s)://")
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
+    agent = {"User-Agent": "release-runbook"}
+    request = urllib.request.Request(url, method="GET", headers=agent)  # noqa: S310 (http(s) only)
+    try:
+        response = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:  # 4xx/5xx and unfollowed redirects: still an answer
+        response = exc
+    except ValueError as exc:
+        return CheckResult(False, f"not an HTTP URL: {url} ({exc})", str(exc))
+    except Exception as exc:
+        return _network_failure(url, exc, timeout)
+    with response:
+        code = int(response.status)
+        reason = response.reason or _reason(code, "")
+        got = response.headers
+        relevant = {name: got.get(name) for name in wanted}
+        if "Location" in got and "Location" not in relevant:
+            relevant["Location"] = got["Location"]
+        detail = _detail(f"HTTP/1.1 {code} {reason}", relevant)
+    problems = []
+    if code != status:
+        problems.append(f"got {code} {reason}, expected {status}")
+    for name, pattern in patterns.items():
+        value = got.get(name)
+        if value is None:
+            problems.append(f"no {name} header (expected /{pattern.pattern}/)")
+        elif not pattern.search(value):
+            problems.append(f"{name}: {value!r} does not match /{pattern.pattern}/")
+    if problems:
+        return CheckResult(False, "; ".join(problems), detail)
+    summary = f"{code} {reason}"
+    if patterns:
+        summary += ", " + ", ".join(f"{name} matches" for name in patterns)
+    return CheckResult(True, summary, detail)
+
+
+def _network_failure(url: str, exc: BaseException, timeout: float) -> CheckResult:
+    """One clear line for a connection that never produced an HTTP answer."""
+    import urllib.error
+
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        summary = f"no answer from {url} within {timeout:g} s"
+    elif isinstance(exc, ConnectionRefusedError):
+        summary = f"connection refused by {url}"
+    elif isinstance(exc, socket.gaierror):
+        summary = f"cannot resolve the host of {url}: {exc.strerror or exc}"
+    elif isinstance(exc, ConnectionError):
+        summary = f"connection to {url} failed: {exc.strerror or exc}"
+    elif isinstance(exc, OSError):
+        summary = f"cannot reach {url}: {exc.strerror or exc}"
+    else:
+        summary = f"check of {url} failed: {exc}"
+    return CheckResult(False, summary, _name(exc))
+
+
+def _name(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _reason(code: int, phrase: str) -> str:
+    if phrase:
+        return phrase
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def _detail(status_line: str, headers: Mapping[str, Any], body: bytes | None = None) -> str:
+    lines = [status_line]
+    for name, value in headers.items():
+        if value is not None:
+            lines.append(f"{name}: {value}")
+    if body:
+        text = body[:200].decode("utf-8", "replace").strip()
+        if text:
+            lines.append(f"body: {text.splitlines()[0]}")
+    return "\n".join(lines)
