@@ -1,0 +1,41 @@
+"""What the operator sees while a run goes on: progress, elapsed time, colour where it helps."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TextIO
+
+_COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
+
+
+class Console:
+    """Writes progress lines; colour only on a terminal and without NO_COLOR."""
+
+    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        if colour is None:
+            colour = (self.stream.isatty() and "NO_COLOR" not in os.environ
+                      and os.environ.get("TERM") != "dumb")
+        self.colour = colour
+        self.started = time.monotonic()
+
+    def paint(self, text: str, colour: str) -> str:
+        return f"\033[{_COLOURS[colour]}m{text}\033[0m" if self.colour else text
+
+    def elapsed(self) -> str:
+        seconds = int(time.monotonic() - self.started)
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+    def say(self, text: str = "", colour: str | None = None) -> None:
+        self.stream.write((self.paint(text, colour) if colour else text) + "\n")
+        self.stream.flush()
+
+    def progress(self, text: str, colour: str | None = None) -> None:
+        """A line with the elapsed time in front: [00:12] ..."""
+        self.say(f"{self.paint('[' + self.elapsed() + ']', 'dim')} {self.paint(text, colour) if colour else text}")
+
+    def block(self, text: str, indent: str = "    ") -> None:
+        for line in text.splitlines() or [""]:
+            self.say(indent + line)

@@ -1,0 +1,99 @@
+"""The confirmation gate: the one place that asks the operator what to do.
+
+The executor shows the step, then asks a Gate. `YesGate` answers for `--yes`; `TerminalGate`
+asks a person; tests use `runbook.testing.ScriptedGate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Protocol, TextIO
+
+YES, SKIP, ABORT = "yes", "skip", "abort"
+RETRY, ROLLBACK = "retry", "rollback"
+
+
+class Gate(Protocol):
+    def before(self, details: str) -> str:
+        """Before a step: YES, SKIP or ABORT (`details` is shown on request)."""
+        ...
+
+    def after_failure(self, can_rollback: bool) -> str:
+        """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT."""
+        ...
+
+    def done(self, text: str) -> str:
+        """A manual step: YES once the person has done it, or SKIP / ABORT."""
+        ...
+
+
+class YesGate:
+    """`--yes`: every step runs; after a failure, roll back when there is something to undo."""
+
+    def before(self, details: str) -> str:
+        return YES
+
+    def after_failure(self, can_rollback: bool) -> str:
+        return ROLLBACK if can_rollback else ABORT
+
+    def done(self, text: str) -> str:
+        return YES
+
+
+class TerminalGate:
+    """Asks on the terminal; keys typed while a step ran are discarded first."""
+
+    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+
+    def _ask(self, question: str, choices: dict[str, str], details: str | None = None) -> str:
+        self._discard_typeahead()
+        while True:
+            self.stdout.write(question)
+            self.stdout.flush()
+            line = self.stdin.readline()
+            if not line:  # end of input: the safe answer
+                self.stdout.write("\n")
+                return ABORT
+            answer = line.strip().lower()
+            if answer in ("d", "details") and details is not None:
+                self.stdout.write(details.rstrip("\n") + "\n")
+                continue
+            if answer in choices:
+                return choices[answer]
+            self.stdout.write("  please answer one of: " + ", ".join(sorted(set(choices))) + "\n")
+
+    def before(self, details: str) -> str:
+        return self._ask("  Run this step? [y]es / [s]kip / [a]bort / [d]etails: ",
+                         {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT,
+                          "abort": ABORT}, details)
+
+    def after_failure(self, can_rollback: bool) -> str:
+        choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
+        if can_rollback:
+            choices |= {"b": ROLLBACK, "rollback": ROLLBACK}
+            question = "  Step failed. [r]etry / roll[b]ack / [a]bort (leave the host as it is): "
+        else:
+            question = "  Step failed. [r]etry / [a]bort (nothing to roll back yet): "
+        return self._ask(question, choices)
+
+    def done(self, text: str) -> str:
+        return self._ask("  Done? [y]es / [s]kip / [a]bort: ",
+                         {"y": YES, "yes": YES, "done": YES, "s": SKIP, "skip": SKIP,
+                          "a": ABORT, "abort": ABORT})
+
+    def _discard_typeahead(self) -> None:
+        with contextlib.suppress(Exception):
+            import termios
+
+            termios.tcflush(self.stdin.fileno(), termios.TCIFLUSH)
+
+
+def has_terminal(stream: TextIO | None = None) -> bool:
+    stream = stream or sys.stdin
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

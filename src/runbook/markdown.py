@@ -1,0 +1,83 @@
+"""Plans and journals in, Markdown out, through the Jinja templates in templates/.
+
+A team adapts the documents by putting its own copy of a template in `./templates/`; the
+package's copies are the fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import actions
+from .errors import RunbookError
+from .model import Plan, PlannedStep, mask
+
+LANGUAGES = ("en", "ja")
+PACKAGED = Path(__file__).parent / "templates"
+
+
+def _environment(project_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(project_dir / "templates"), str(PACKAGED)]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["mask"] = lambda text: mask(str(text))
+    env.filters["script"] = step_script
+    env.filters["code"] = _inline_code
+    return env
+
+
+def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
+    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely."""
+    if step.action == "run":
+        return mask(step.command or "")
+    if step.action == "backup":
+        return "\n".join(mask(actions.backup_script(p, run_id)) for p in step.paths)
+    if step.action == "restore":
+        return "\n".join(
+            mask(actions.restore_script(p, actions.backup_path(p, "{released run.id}"),
+                                        "{sha256 recorded at backup}"))
+            for p in step.paths
+        )
+    return ""
+
+
+def _inline_code(text: Any) -> str:
+    """`text` as inline Markdown code, even when it holds backticks."""
+    value = mask(str(text))
+    return f"`` {value} ``" if "`" in value else f"`{value}`"
+
+
+def _render(name: str, lang: str, project_dir: Path, context: dict[str, Any]) -> str:
+    if lang not in LANGUAGES:
+        raise RunbookError(f"unknown language '{lang}'", hint="use one of: " + ", ".join(LANGUAGES))
+    env = _environment(project_dir)
+    try:
+        return env.get_template(f"{name}.{lang}.md.j2").render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise RunbookError(f"template {exc.name} not found in ./templates or the package") from exc
+    except jinja2.TemplateError as exc:
+        where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', '?')}"
+        raise RunbookError(f"template {where}: {exc}") from exc
+
+
+def review(plans: Sequence[Plan], *, lang: str = "en", window: str | None = None,
+           operators: Sequence[str] = (), project_dir: Path = Path()) -> str:
+    """The review document for one runbook on one or more hosts (SPEC 6, `inv show`)."""
+    first = plans[0]
+    return _render("review", lang, project_dir, {
+        "plans": plans, "first": first, "window": window, "operators": list(operators),
+    })
+
+
+def report(run: dict[str, Any], *, lang: str = "en", project_dir: Path = Path()) -> str:
+    """The report of one run, from its journal (SPEC 6, `inv report`)."""
+    return _render("report", lang, project_dir, {"run": run})

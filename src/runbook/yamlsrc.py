@@ -1,0 +1,184 @@
+"""YAML in, plain data out, with the line of every key and item kept for error messages.
+
+PyYAML's composer gives nodes with positions and leaves aliases as shared nodes, so an alias bomb
+costs nothing until it is expanded; we expand it ourselves and stop at a fixed budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem
+
+Path_ = tuple[str | int, ...]  # where a value sits: ("steps", 2, "run")
+
+MAX_BYTES = 1_000_000  # a runbook is a document a person reviews, not a data dump
+MAX_VALUES = 20_000  # values after alias expansion: a billion-laughs file stops here
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+
+
+@dataclass
+class Source:
+    """A loaded YAML file.
+
+    Attributes:
+        file: the name used in messages (as the user gave it).
+        data: plain dicts, lists and scalars.
+        lines: the 1-based line of each key or item, by path; () is the document.
+        block: paths of block scalars (`|`, `>`), whose text starts on the line after the key.
+    """
+
+    file: str
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+    block: set[Path_] = field(default_factory=set)
+
+    def line(self, path: Path_) -> int:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def text_line(self, path: Path_) -> int:
+        """The line where the text of a scalar at `path` starts."""
+        return self.line(path) + (1 if path in self.block else 0)
+
+
+class _TooBig(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[Source | None, list[Problem]]:
+    """Read `path` as one YAML document; return it, or the problems that stopped it."""
+    name = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(name, None, "file not found")]
+    except OSError as exc:
+        return None, [Problem(name, None, f"cannot read: {exc.strerror}")]
+    return parse_yaml(raw, name)
+
+
+def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
+    """Parse bytes as one YAML document into a `Source`."""
+    if len(raw) > MAX_BYTES:
+        return None, [Problem(name, None, f"file is larger than {MAX_BYTES:,} bytes")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [
+            Problem(name, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", "save the file as UTF-8")
+        ]
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        return None, [Problem(name, None, "the file is empty")]
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        what = exc.problem or exc.context or "invalid YAML"
+        return None, [Problem(name, line, f"YAML syntax: {what}", _yaml_hint(what))]
+    except yaml.YAMLError as exc:
+        return None, [Problem(name, None, f"YAML syntax: {exc}")]
+    except RecursionError:
+        return None, [Problem(name, None, "YAML is nested too deeply")]
+    if node is None:
+        return None, [Problem(name, None, "the file is empty")]
+    source = Source(name, None)
+    problems: list[Problem] = []
+    budget = [MAX_VALUES]
+    try:
+        source.data = _plain(node, (), source, problems, budget, set())
+    except _TooBig as big:
+        return None, [big.problem]
+    return source, problems
+
+
+def _yaml_hint(what: str) -> str | None:
+    if "tab" in what:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in what:
+        return "quote a value that contains ': '"
+    if "found character '%'" in what or "'@'" in what or "'`'" in what:
+        return "quote the value"
+    return None
+
+
+def _plain(
+    node: yaml.Node,
+    path: Path_,
+    src: Source,
+    problems: list[Problem],
+    budget: list[int],
+    active: set[int],
+) -> Any:
+    """Turn a node into plain data, recording lines; aliases expand against a shared budget."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(
+            Problem(src.file, node.start_mark.line + 1,
+                    f"more than {MAX_VALUES:,} values once aliases are expanded",
+                    "an alias bomb? expand anchors by hand")
+        )
+    if len(path) > MAX_DEPTH or id(node) in active:
+        raise _TooBig(Problem(src.file, node.start_mark.line + 1, "YAML is nested too deeply "
+                              "(or an alias refers to itself)"))
+    src.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode):
+        if node.style in ("|", ">"):
+            src.block.add(path)
+        try:
+            return _constructor.yaml_constructors[node.tag](_constructor, node)
+        except (KeyError, ValueError, yaml.YAMLError):
+            return node.value
+    active = active | {id(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _plain(item, (*path, i), src, problems, budget, active)
+            for i, item in enumerate(node.value)
+        ]
+    result: dict[str, Any] = {}
+    merged: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            merged.update(_merge(value_node, path, src, problems, budget, active))
+            continue
+        key = _plain(key_node, (*path, "<key>"), src, problems, budget, active)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str):
+            problems.append(Problem(src.file, line, f"key {key!r} is not a string", "quote it"))
+            key = str(key)
+        if key in result:
+            problems.append(Problem(src.file, line, f"duplicate key '{key}'"))
+        src.lines[(*path, key)] = line
+        result[key] = _plain(value_node, (*path, key), src, problems, budget, active)
+    src.lines.pop((*path, "<key>"), None)
+    return {**{k: v for k, v in merged.items() if k not in result}, **result}
+
+
+def _merge(
+    node: yaml.Node, path: Path_, src: Source, problems: list[Problem], budget: list[int],
+    active: set[int],
+) -> dict[str, Any]:
+    """`<<: *anchor` or `<<: [*a, *b]`: earlier mappings win, as YAML merge keys say."""
+    value = _plain(node, (*path, "<<"), src, problems, budget, active)
+    parts = value if isinstance(value, list) else [value]
+    merged: dict[str, Any] = {}
+    for part in reversed(parts):
+        if isinstance(part, dict):
+            merged.update(part)
+        else:
+            problems.append(Problem(src.file, node.start_mark.line + 1, "'<<' must merge a mapping"))
+    return merged
