@@ -165,6 +165,7 @@ def test_lifecycle_up_twice_ports_taken_status_and_down_leaves_nothing():
         )  # fmt: skip
         with pytest.raises(RefusedError, match="is in use"):
             rival.up()
+        subprocess.run(["rm", "-rf", str(rival.root)], check=True)
         assert all(v.startswith("running") for k, v in box.status().items() if k != "sudo")
 
         # An open ssh session must not outlive down().
