@@ -154,9 +154,14 @@ def all_runs(state_dir: Path) -> Iterator[RunRecord]:
 
 
 def find_run(state_dir: Path, run_id: str | None = None, *, host: str | None = None,
-             kind: str | None = None) -> RunRecord:
-    """The run `run_id` (a prefix is enough), or the newest one matching host and kind."""
+             kind: str | None = None, started: bool = False) -> RunRecord:
+    """The run `run_id` (a prefix is enough), or the newest one matching host and kind.
+
+    `started`: skip runs refused before their first step (lock held, host unreachable).
+    """
     for run in all_runs(state_dir):
+        if started and run.result == "refused":
+            continue
         if run_id and not run.id.startswith(run_id):
             continue
         if host and run.host != host:

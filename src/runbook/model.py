@@ -229,3 +229,22 @@ def plan_digest(runbook: str, host: Host, steps: tuple[PlannedStep, ...],
     }
     canonical = json.dumps(subject, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def step_from_dict(data: dict[str, Any]) -> PlannedStep:
+    """A PlannedStep back from its journal form (dataclasses.asdict)."""
+    fields = dict(data)
+    if fields.get("check"):
+        check = dict(fields["check"])
+        check["headers"] = tuple(tuple(h) for h in check.get("headers", ()))
+        fields["check"] = Check(**check)
+    fields["expect"] = Expect(**{**fields.get("expect", {}),
+                                 "exit": tuple(fields.get("expect", {}).get("exit", (0,)))})
+    fields["paths"] = tuple(fields.get("paths", ()))
+    fields["unquoted"] = tuple(fields.get("unquoted", ()))
+    return PlannedStep(**fields)
+
+
+def host_from_dict(data: dict[str, Any]) -> Host:
+    """A Host back from its journal form."""
+    return Host(**{**data, "known_hosts": tuple(data.get("known_hosts", ()))})

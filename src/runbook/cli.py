@@ -1,0 +1,62 @@
+"""The one error boundary: options in, calls into the package, errors out as messages and codes.
+
+Invoke's `Program.run` catches only its own exceptions; everything else would print a Python
+traceback. Every task runs its body through `guard`, which maps RunbookError to its exit code
+(SPEC 2) and keeps tracebacks for `--debug` (`inv --debug TASK`, or RUNBOOK_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from invoke.exceptions import Exit
+
+from .errors import STEP_FAILED, STOPPED, RunbookError
+
+
+def debug_enabled() -> bool:
+    # `inv --debug` turns on DEBUG logging for the root logger before the task runs.
+    return bool(os.environ.get("RUNBOOK_DEBUG")) or logging.getLogger().isEnabledFor(
+        logging.DEBUG)
+
+
+def guard(body: Callable[[], Any]) -> None:
+    """Run a task body; turn its result and errors into output and an exit code."""
+    try:
+        result = body()
+    except RunbookError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        raise Exit(f"error: {exc}", exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted", STOPPED) from None
+    except Exit:
+        raise
+    except Exception as exc:
+        if debug_enabled():
+            traceback.print_exc()
+            raise Exit(f"internal error: {exc!r}", STEP_FAILED) from None
+        raise Exit(f"internal error: {type(exc).__name__}: {exc}\n"
+                   "  hint: this is a bug; run again with `inv --debug ...` (or RUNBOOK_DEBUG=1) "
+                   "for the traceback", STEP_FAILED) from None
+    if isinstance(result, str):
+        sys.stdout.write(result if result.endswith("\n") else result + "\n")
+        sys.stdout.flush()
+    elif isinstance(result, int) and result:
+        raise Exit(code=result)
+
+
+def main() -> None:
+    """The `runbook` console script: the same tasks as `inv`, from any directory."""
+    from invoke import Collection, Program
+
+    from . import __version__, tasks
+
+    program = Program(namespace=Collection.from_module(tasks), version=__version__,
+                      name="runbook", binary="runbook")
+    program.run()
