@@ -258,6 +258,7 @@ class Sandbox:
                 "branch": BRANCH,
                 "nginx": self.nginx_command,
                 "cable_url": self.cable_url,
+                "app_log": str(self.backend_log),
             },
         }
 
@@ -452,8 +453,30 @@ class Sandbox:
             # Also unlocks the account: sshd refuses a locked (password-less) user under UsePAM no.
             _run(["chpasswd"], input_text=f"{self.user}:{password}\n")
             self._sudoers_add()
+            self._safe_directory(add=True)
         _write_text(self.sudo_password_file, password + "\n", mode=0o600)
         os.chown(self.lock_path.parent, login.pw_uid, login.pw_gid)
+
+    def _safe_directory(self, *, add: bool) -> None:
+        """Let the login user run git in the root-owned clone (steps without sudo read it).
+
+        git refuses a repository owned by another user ("dubious ownership"); a server where
+        the deploy user reads a root-owned clone has the same `safe.directory` entry.
+        """
+        login = pwd.getpwnam(self.user)
+        gitconfig = Path(login.pw_dir) / ".gitconfig"
+        listed = subprocess.run(
+            ["git", "config", "--file", str(gitconfig), "--get-all", "safe.directory"],
+            capture_output=True, text=True, check=False,
+        ).stdout.splitlines()  # fmt: skip
+        repo = str(self.config_repo)
+        if add and repo not in listed:
+            _git("config", "--file", str(gitconfig), "--add", "safe.directory", repo)
+        elif not add and repo in listed:
+            _git("config", "--file", str(gitconfig), "--fixed-value", "--unset-all",
+                 "safe.directory", repo)  # fmt: skip
+        if gitconfig.exists():
+            os.chown(gitconfig, login.pw_uid, login.pw_gid)
 
     def _sudoers_add(self) -> None:
         users = _dropin_users()
@@ -472,6 +495,8 @@ class Sandbox:
             if not users or str(self.root) not in users:
                 return False
             users.discard(str(self.root))
+            if _user_exists(self.user):
+                self._safe_directory(add=False)
             if users:
                 _write_dropin(self.user, users)
             else:
@@ -677,7 +702,7 @@ class Sandbox:
     def reset(self, timeout: float = 5.0) -> list[str]:
         """Put `main`'s config back (clone and live file) and reload nginx if it changed.
 
-        Returns what was done. Waits until nginx answers the upgrade with 404 again.
+        Returns what was done; a reload is waited for until it is applied.
         """
         lines: list[str] = []
         _git("-C", str(self.config_repo), "checkout", "-q", "--force", MAIN)
@@ -691,19 +716,29 @@ class Sandbox:
         _write_text(self.nginx_conf, main_text, mode=0o644)
         lines.append(f"installed {MAIN}'s nginx.conf")
         if _is_ours(self._read_pids().get("nginx")):
-            self.reload_nginx()
-            from runbook.checks import check_websocket
-
-            def applied() -> bool:
-                return " 404 " in check_websocket(self.cable_url, timeout=1.0).summary
-
-            wait_until(applied, timeout, f"nginx at {self.http_url} to serve {MAIN}'s config")
+            self.reload_nginx(timeout=timeout)
             lines.append("nginx reloaded")
         return lines
 
-    def reload_nginx(self) -> None:
-        """`nginx -s reload` for this sandbox's nginx; raises RunbookError if it fails."""
+    def reload_nginx(self, timeout: float = 5.0) -> None:
+        """`nginx -s reload`, then wait until only workers with the new config accept.
+
+        The new config is live once a new worker runs and no old worker still holds the
+        listening socket (old workers close it at once on reload, then finish open requests).
+        """
+        record = self._read_pids().get("nginx")
+        master = int(record["pid"]) if _is_ours(record) else None
+        before = set(_children(master)) if master else set()
         _run([*self.nginx_command, "-s", "reload"])
+        if master is None:
+            return
+
+        def applied() -> bool:
+            listening = _listening_inodes(self.http_port)
+            new = set(_children(master)) - before
+            return bool(new) and not any(_holds_socket(p, listening) for p in before)
+
+        wait_until(applied, timeout, f"nginx (pid {master}) to apply the reloaded config")
 
 
 # -- module-level commands for the CLI -------------------------------------------------------------
@@ -1054,6 +1089,35 @@ def _stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> No
                     os.kill(p, signal.SIGKILL)
         if proc is not None:
             proc.wait(timeout=5)
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Inodes of the sockets listening on TCP `port` (any address)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _holds_socket(pid: int, inodes: set[str]) -> bool:
+    """True when process `pid` has one of these sockets open (False once it is gone)."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                return True
+    return False
 
 
 def _tail(path: Path, lines: int = 5) -> str:

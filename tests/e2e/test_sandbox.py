@@ -132,6 +132,14 @@ def test_ssh_login_with_the_client_key_checks_the_host_key(sandbox, tmp_path):
     assert "Host key verification failed" in refused.stderr
 
 
+def test_the_login_user_reads_the_config_repo_without_sudo(sandbox):
+    """The runbook's read-only `before` step runs git in the clone as the login user."""
+    done = ssh(sandbox, f"git -C {shlex.quote(str(sandbox.config_repo))} log -1 --format=%s")
+    assert (done.returncode, done.stdout.strip()) == (0, "nginx in front of ActionCable"), (
+        done.stderr
+    )
+
+
 def test_the_login_user_may_sudo_with_its_password_only(sandbox, sudo_password):
     ok = ssh(sandbox, "sudo -S -p '' id -u", stdin=sudo_password + "\n")
     assert (ok.returncode, ok.stdout.strip()) == (0, "0"), ok.stderr
