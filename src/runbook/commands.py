@@ -298,9 +298,14 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
 class SudoPassword:
     """RUNBOOK_SUDO_PASSWORD, else asked once on the terminal, only when sudo first runs."""
 
-    def __init__(self, interactive: bool) -> None:
+    def __init__(self, interactive: bool, plans: list[Plan]) -> None:
         self.interactive = interactive
         self.value: str | None = os.environ.get("RUNBOOK_SUDO_PASSWORD")
+        needs = [p.host.name for p in plans if any(s.sudo for s in (*p.steps, *p.rollback))]
+        if needs and self.value is None and not interactive:
+            # Found now, before connecting, rather than at the first sudo step.
+            raise RefusedError(f"steps on {', '.join(needs)} need sudo and no password is set",
+                               hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal")
 
     def __call__(self) -> str:
         if self.value is None:
@@ -336,7 +341,7 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
                                hint="run it on a terminal, or pass --yes for automation")
         gate = YesGate() if run_opts.yes else TerminalGate()
     secrets = resolve_secrets(plans[0].secrets, interactive)
-    sudo = SudoPassword(interactive)
+    sudo = SudoPassword(interactive, plans)
     from .session import run_on_host
 
     who = operator()
@@ -395,7 +400,7 @@ def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: C
     console.say(f"rollback of run {released.id} on {plan.host.name} "
                 f"({len(released.backups)} backup(s) from its journal)", "bold")
     return run_on_host(opts, plan, "rollback", run_id=new_run_id(), console=console, gate=gate,
-                       secrets=secrets, sudo=SudoPassword(interactive), run_opts=run_opts,
+                       secrets=secrets, sudo=SudoPassword(interactive, [plan]), run_opts=run_opts,
                        operator=operator(),
                        backups=dict(released.backups), rolls_back=released.id)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import actions
 from .console import Console
-from .errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED
+from .errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from .gate import ABORT, RETRY, ROLLBACK, SKIP, YES, Gate
 from .journal import Journal
 from .model import Plan, PlannedStep, mask
@@ -88,6 +88,9 @@ def release(run: Run, *, from_step: str | None = None) -> int:
         return _finish(run, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
         return _finish(run, STOPPED, "interrupted", "interrupted by the operator (Ctrl-C)")
+    except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
+        _finish(run, exc.exit_code, "failed", str(exc), show=False)
+        raise
     return _finish(run, DONE, "done", "release done and verified")
 
 
@@ -100,13 +103,18 @@ def rollback(run: Run, reason: str) -> int:
     except KeyboardInterrupt:
         return _finish(run, ROLLBACK_FAILED, "interrupted",
                        "rollback interrupted (Ctrl-C): the host needs hands-on care")
+    except RunbookError as exc:
+        _finish(run, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
+        exc.exit_code = ROLLBACK_FAILED
+        raise
     return _finish(run, DONE, "rolled-back", "rollback done")
 
 
-def _finish(run: Run, code: int, result: str, message: str) -> int:
-    run.journal.write("end", result=result, exit_code=code, message=message)
-    colour = "green" if code == DONE else "red"
-    run.console.progress(f"{run.plan.host.name}: {message}", colour)
+def _finish(run: Run, code: int, result: str, message: str, *, show: bool = True) -> int:
+    run.journal.write("end", result=result, exit_code=code, message=run.clean(message))
+    if show:
+        colour = "green" if code == DONE else "red"
+        run.console.progress(f"{run.plan.host.name}: {message}", colour)
     return code
 
 
@@ -134,13 +142,14 @@ def _step_with_gates(run: Run, step: PlannedStep, phase: str, total: int, *,
     console, journal = run.console, run.journal
     label = "R" if phase == "rollback" else ""
     console.say()
-    console.progress(f"{label}step {step.number}/{total} on {run.plan.host.name}: {step.title}",
+    console.progress(f"{'rollback ' if label else ''}step {step.number}/{total} on {run.plan.host.name}: {step.title}",
                      "bold")
     if step.note:
         console.block(run.clean(step.note))
     console.block(run.clean(_shown(step, run)), "  $ " if step.action == "run" else "  ")
     answer = _ask_before(run, step)
-    journal.write("gate", phase=phase, step=step.id, answer=answer)
+    journal.write("gate", phase=phase, step=step.id,
+                  answer=answer if step.confirm or step.action == "manual" else "no gate")
     if answer == SKIP:
         journal.write("step_end", phase=phase, step=step.id, outcome="skipped")
         console.progress("skipped", "yellow")

@@ -32,6 +32,8 @@ def _environment(project_dir: Path) -> jinja2.Environment:
     env.filters["mask"] = lambda text: mask(str(text))
     env.filters["script"] = step_script
     env.filters["code"] = _inline_code
+    env.filters["blockquote"] = lambda text: "\n".join(
+        "> " + line for line in mask(str(text)).strip().splitlines())
     return env
 
 
@@ -81,3 +83,57 @@ def review(plans: Sequence[Plan], *, lang: str = "en", window: str | None = None
 def report(run: dict[str, Any], *, lang: str = "en", project_dir: Path = Path()) -> str:
     """The report of one run, from its journal (SPEC 6, `inv report`)."""
     return _render("report", lang, project_dir, {"run": run})
+
+
+OUTCOME_MARKS = {"ok": "✅", "failed": "❌", "skipped": "⏭", "unknown": "❔",
+                 "done-earlier": "↩", "not-run": "·"}
+
+
+def run_summary(record: Any) -> dict[str, Any]:
+    """A journal (journal.RunRecord) as the report template wants it: steps with outcomes."""
+    start = record.start
+    plan = start.get("plan", {})
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for phase in ("steps", "rollback"):
+        for step in plan.get(phase, []):
+            entries[(phase, step["id"])] = {
+                "phase": phase, "id": step["id"], "number": step["number"],
+                "title": step["title"], "action": step["action"], "outcome": "not-run",
+                "gates": [], "attempts": 0, "duration": 0.0, "command": "", "exit": None,
+                "stdout_tail": "", "stderr_tail": "", "message": "", "detail": "",
+            }
+    last_event = None
+    for event in record.events:
+        key = (event.get("phase", ""), event.get("step", ""))
+        entry = entries.get(key)
+        kind = event["event"]
+        if kind in ("gate", "step_start", "step_end") and entry is None:
+            continue
+        if kind == "gate":
+            entry["gates"].append(event["answer"])  # type: ignore[index]
+        elif kind == "step_start":
+            entry.update(command=event.get("command", ""), attempts=event.get("attempt", 1),  # type: ignore[union-attr]
+                         outcome="unknown")
+            last_event = entry
+        elif kind == "step_end":
+            entry["duration"] = round(entry["duration"] + (event.get("duration") or 0), 3)  # type: ignore[index]
+            entry.update({k: event.get(k, entry[k]) for k in  # type: ignore[union-attr,index]
+                          ("outcome", "exit", "stdout_tail", "stderr_tail", "message", "detail")})
+    for entry in entries.values():
+        entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
+    end = record.end
+    return {
+        "id": record.id, "kind": record.kind, "host": record.host,
+        "runbook": start.get("runbook", "?"), "operator": start.get("operator", "?"),
+        "started_at": start.get("started_at", "?"),
+        "ended_at": end.get("at") if end else None, "digest": start.get("digest", "?"),
+        "rolls_back": start.get("rolls_back"), "from_step": start.get("from_step"),
+        "result": record.result, "exit_code": end.get("exit_code") if end else None,
+        "message": end.get("message", "") if end else "",
+        "steps": [e for e in entries.values() if e["phase"] == "steps"],
+        "rollback": [e for e in entries.values() if e["phase"] == "rollback"],
+        "rollback_started": bool(record.of("rollback_start")),
+        "backups": list(record.backups.values()), "restores": record.of("restore"),
+        "lock": next(iter(record.of("lock")), None), "lock_broken": record.of("lock_broken"),
+        "stopped_in": last_event["id"] if (last_event and not end) else None,
+    }

@@ -1,0 +1,73 @@
+"""`inv demo`: the whole story on the sandbox: the check fails, the release fixes it, the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .console import Console
+from .errors import DONE
+
+DEMO_RUNBOOK = "nginx-websocket"
+
+
+def run(project: Path, *, lang: str = "en", console: Console | None = None) -> int:
+    from . import checks, commands, sandbox
+
+    console = console or Console()
+    root = sandbox.default_root(project)
+    console.say("1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on "
+                "loopback", "bold")
+    sandbox.up(root, inventory=project / "hosts.yaml", say=console.progress)
+    box = sandbox.Sandbox.load(root)
+    for line in box.reset():  # a second demo starts from the broken config again
+        console.progress(line)
+
+    console.say(f"\n2. before the release: a WebSocket client asks {box.cable_url}", "bold")
+    _show_check(console, checks.check_websocket(box.cable_url), box.backend_log)
+
+    console.say("\n3. inv release --host sandbox --yes", "bold")
+    password = box.sudo_password
+    if password and "RUNBOOK_SUDO_PASSWORD" not in os.environ:
+        os.environ["RUNBOOK_SUDO_PASSWORD"] = password  # the sandbox's own, generated password
+    opts = commands.Options(runbook=DEMO_RUNBOOK, host="sandbox", project=project)
+    code = commands.release(opts, commands.RunOptions(yes=True), console, interactive=False)
+
+    console.say(f"\n4. after the release: a WebSocket client asks {box.cable_url}", "bold")
+    _show_check(console, _settled(checks.check_websocket, box.cable_url), box.backend_log)
+
+    console.say("\n5. inv report", "bold")
+    console.say(commands.report(opts, None, lang=lang))
+    if code == DONE:
+        undo = "inv rollback --yes"
+        if password:
+            undo = f'RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})" {undo}'
+        console.say(f"Undo it with `{undo}` (restores the backup byte for byte); "
+                    "stop the sandbox with `inv sandbox.down`.", "bold")
+    return code
+
+
+def _settled(check: Callable[[str], Any], url: str, tries: int = 10) -> Any:
+    """The check once nginx's old workers are gone: right after a reload they may still answer."""
+    result = check(url)
+    for _ in range(tries):
+        if result.ok:
+            break
+        time.sleep(0.2)
+        result = check(url)
+    return result
+
+
+def _show_check(console: Console, result: object, log: Path) -> None:
+    ok = getattr(result, "ok", False)
+    console.progress(("✅ " if ok else "❌ ") + str(getattr(result, "summary", "")),
+                     "green" if ok else "red")
+    try:
+        last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+    except OSError:
+        last = []
+    if last:
+        console.progress(f"app log: {last[0]}", "dim")
