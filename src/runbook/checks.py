@@ -39,7 +39,8 @@ def check_websocket(
     """Open a WebSocket to `url` (ws:// or wss://): ok on 101 with a valid Sec-WebSocket-Accept.
 
     The handshake, including the Sec-WebSocket-Accept check, is the websockets library's.
-    With `subprotocol`, the server must also agree to it.
+    With `subprotocol`, the server must also agree to it. Connects directly: proxy environment
+    variables are ignored, so a check of a loopback or internal URL never detours via a proxy.
     """
     from websockets.exceptions import (
         InvalidHandshake,
@@ -104,7 +105,8 @@ def check_http(
     """GET `url`: ok when the status is `status` and each header matches its regex (re.search).
 
     Redirects are not followed: a 301/302 is the answer being checked (expect it with
-    `status: 301` and a `Location` header regex). A missing header is a mismatch.
+    `status: 301` and a `Location` header regex). A missing header is a mismatch. The request
+    goes straight to the host: proxy environment variables are ignored (as for websockets).
     """
     import urllib.error
     import urllib.request

@@ -26,6 +26,7 @@ import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -50,7 +51,7 @@ MAIN = "main"
 BRANCH = "feature/websocket-upgrade"
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORTS = {"ssh_port": 2222, "http_port": 18080, "backend_port": 18081}
-COMPONENTS = ("backend", "nginx", "sshd")
+COMPONENTS = ("backend", "sshd", "nginx")
 """In start order; stopped in reverse."""
 SSHD = "/usr/sbin/sshd"
 READY_TIMEOUT = 10.0
@@ -297,27 +298,54 @@ class Sandbox:
             return lines
         missing = [n for n in COMPONENTS if n not in running]
         self._check_ports_free(missing)
-        self.prepare(fresh=not running, note=note)
-        for name in missing:
-            records[name] = self._start(name)
+        self._prepare_host(note)
+        # Start the backend and sshd while git builds the repository nginx's config comes from
+        # (the backend's Python start-up and git dominate), then wait for each.
+        try:
+            for name in missing:
+                if name == "nginx":
+                    self._prepare_repository(fresh=not running, note=note)
+                records[name] = self._spawn(name)
+                self._write_pids(records)
+            if "nginx" not in missing:
+                self._prepare_repository(fresh=False, note=note)
+            for name in missing:
+                self._wait_ready(name, records[name])
+        except BaseException:
+            for name in missing:
+                if _is_ours(records.get(name)):
+                    _stop(records[name], self._procs.get(name))
+                records.pop(name, None)
             self._write_pids(records)
+            raise
+        for name in missing:
             note(f"{name:<8} started (pid {records[name]['pid']}) {self._where(name)}")
         note(f"sandbox up in {time.monotonic() - started:.2f} s")
         return lines
 
     def prepare(self, *, fresh: bool = True, note: Say | None = None) -> None:
         """Write everything the services need (no process started). Idempotent."""
-        note = note or (lambda _line: None)
+        self._prepare_host(note)
+        self._prepare_repository(fresh=fresh, note=note)
+
+    def _prepare_host(self, note: Say | None = None) -> None:
+        """Directories, settings, ssh keys and config; in root mode the login user and sudo."""
         self._make_dirs()
         self._write_settings()
         self._ssh_files()
         if self.as_root:
             self._login_user_and_sudo()
-            note(f"login user {self.user} may sudo with the password in {self.sudo_password_file}")
+            if note is not None:
+                note(f"login user {self.user} may sudo with the password in "
+                     f"{self.sudo_password_file}")  # fmt: skip
+
+    def _prepare_repository(self, *, fresh: bool, note: Say | None = None) -> None:
+        """The config repository and the live nginx.conf from `main` (rebuilt when `fresh`)."""
         if fresh or not self.config_repo.exists():
             self._git_repository()
             self._install_live_conf()
-            note(f"config repository {self.config_repo} on {MAIN} (no upgrade headers)")
+            if note is not None:
+                note(f"config repository {self.config_repo} on {MAIN} (no upgrade headers)")
 
     def _make_dirs(self) -> None:
         for d in (
@@ -577,25 +605,26 @@ class Sandbox:
 
     # -- processes ---------------------------------------------------------------------------------
 
-    def _start(self, name: str) -> dict[str, Any]:
+    def _launch(self, name: str) -> tuple[list[str], Path, int, bytes | None]:
+        """argv, output file, port and greeting of one component."""
         if name == "sshd":
-            if self.as_root:
-                Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
             argv = [SSHD, "-D", "-e", "-f", str(self.sshd_config)]
-            log = self.ssh_dir / "sshd.log"
-            port, banner = self.ssh_port, b"SSH-2.0-"
-        elif name == "nginx":
+            return argv, self.ssh_dir / "sshd.log", self.ssh_port, b"SSH-2.0-"
+        if name == "nginx":
             argv = [*self.nginx_command, "-g", "daemon off;"]
-            log = self.nginx_prefix / "logs" / "nginx.out"
-            port, banner = self.http_port, None
-        else:
-            argv = [
-                sys.executable, "-m", "runbook.backend",
-                "--listen", f"{self.address}:{self.backend_port}",
-                "--log", str(self.backend_log),
-            ]  # fmt: skip
-            log = self.root / "backend.out"
-            port, banner = self.backend_port, None
+            return argv, self.nginx_prefix / "logs" / "nginx.out", self.http_port, None
+        argv = [
+            sys.executable, "-m", "runbook.backend",
+            "--listen", f"{self.address}:{self.backend_port}",
+            "--log", str(self.backend_log),
+        ]  # fmt: skip
+        return argv, self.root / "backend.out", self.backend_port, None
+
+    def _spawn(self, name: str) -> dict[str, Any]:
+        """Start one component in its own session, its output in a file under the root."""
+        if name == "sshd" and self.as_root:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
+        argv, log, _, _ = self._launch(name)
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 argv,
@@ -607,7 +636,12 @@ class Sandbox:
                 close_fds=True,
             )
         self._procs[name] = proc
-        record = {"pid": proc.pid, "start": _start_time(proc.pid), "argv": argv}
+        return {"pid": proc.pid, "start": _start_time(proc.pid), "argv": argv}
+
+    def _wait_ready(self, name: str, record: Mapping[str, Any]) -> None:
+        """Poll until the component answers on its port; RunbookError with its log if not."""
+        argv, log, port, banner = self._launch(name)
+        proc = self._procs[name]
         deadline = time.monotonic() + READY_TIMEOUT
         while not _answers(self.address, port, banner):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -616,14 +650,11 @@ class Sandbox:
                     if proc.returncode is not None
                     else f"not ready after {READY_TIMEOUT:.0f} s"
                 )
-                if proc.returncode is None:
-                    _stop(record, proc)
                 detail = _tail(self.nginx_error_log if name == "nginx" else log)
                 raise RunbookError(
                     f"sandbox {name} {why}: {' '.join(argv)}" + (f"\n{detail}" if detail else "")
                 )
             time.sleep(0.005)
-        return record
 
     def _where(self, name: str) -> str:
         if name == "sshd":
@@ -747,28 +778,47 @@ class Sandbox:
 def up(
     root: Path,
     *,
-    address: str = DEFAULT_ADDRESS,
-    ssh_port: int = DEFAULT_PORTS["ssh_port"],
-    http_port: int = DEFAULT_PORTS["http_port"],
-    backend_port: int = DEFAULT_PORTS["backend_port"],
+    address: str | None = None,
+    ssh_port: int | None = None,
+    http_port: int | None = None,
+    backend_port: int | None = None,
     inventory: Path | None = None,
     host: str = "sandbox",
     say: Say | None = None,
 ) -> str:
-    """`inv sandbox.up`: start the sandbox, add it to `inventory`; return what to print."""
-    box = Sandbox(
-        root, address=address, ssh_port=ssh_port, http_port=http_port, backend_port=backend_port
-    )
-    lines = box.up(say=say)
+    """`inv sandbox.up`: start the sandbox, add it to `inventory`; return what to print.
+
+    Address and ports not given are the ones this root used last time, else the defaults.
+    `say` gets each line as it happens; the return value is the same lines, joined.
+    """
+    try:
+        saved = json.loads((Path(root).absolute() / "sandbox.json").read_text())
+    except (OSError, ValueError):
+        saved = {}
+    given = {
+        "address": address,
+        "ssh_port": ssh_port,
+        "http_port": http_port,
+        "backend_port": backend_port,
+    }
+    defaults = {"address": DEFAULT_ADDRESS, **DEFAULT_PORTS}
+    settings = {k: v if v is not None else saved.get(k, defaults[k]) for k, v in given.items()}
+    box = Sandbox(root, **settings)
+    lines: list[str] = []
+
+    def note(line: str) -> None:
+        lines.append(line)
+        if say is not None:
+            say(line)
+
+    box.up(say=note)
     if inventory is not None:
-        lines.append(write_inventory(inventory, box.host_entry(), host=host))
+        note(write_inventory(inventory, box.host_entry(), host=host))
     if box.as_root:
-        lines.append(
-            f"sudo password: export RUNBOOK_SUDO_PASSWORD=\"$(cat {box.sudo_password_file})\""
-        )
+        note(f'sudo password: export RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})"')
     else:
-        lines.append(f"ordinary-user mode: steps run as {box.user} without sudo")
-    lines.append(f"check it:      {' '.join(box.ssh_command('true'))}")
+        note(f"ordinary-user mode: steps run as {box.user} without sudo")
+    note(f"try ssh:       {shlex.join(box.ssh_command('true'))}")
     return "\n".join(lines)
 
 
@@ -1089,6 +1139,14 @@ def _stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> No
                     os.kill(p, signal.SIGKILL)
         if proc is not None:
             proc.wait(timeout=5)
+        else:
+            with contextlib.suppress(RunbookError):
+                wait_until(gone, 2.0, f"pid {pid} to be killed")
+    if _start_time(pid) == record.get("start"):
+        raise RunbookError(
+            f"cannot stop pid {pid}: {' '.join(record.get('argv', []))}",
+            hint="it may belong to another user (a sandbox started by root is stopped by root)",
+        )
 
 
 def _listening_inodes(port: int) -> set[str]:

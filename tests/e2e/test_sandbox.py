@@ -189,7 +189,7 @@ def test_lifecycle_up_twice_ports_taken_status_and_down_leaves_nothing():
         lines = box.down()
     assert session is not None
     session.wait(timeout=5)
-    assert [line.split()[0] for line in lines[:3]] == ["sshd", "nginx", "backend"]
+    assert sorted(line.split()[0] for line in lines[:3]) == ["backend", "nginx", "sshd"]
     assert not [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
     assert not any(_is_ours(r) for r in records.values())
     assert all(v.startswith("stopped") for k, v in box.status().items() if k != "sudo")
@@ -198,6 +198,19 @@ def test_lifecycle_up_twice_ports_taken_status_and_down_leaves_nothing():
             SUDOERS_DROPIN.read_text() if SUDOERS_DROPIN.exists() else ""
         )
     stop_sandbox(box)
+
+
+def test_sandboxes_on_two_addresses_are_separate_hosts_with_one_sudo_password(
+    sandbox_factory,
+):
+    web1, web2 = sandbox_factory("127.0.0.21"), sandbox_factory("127.0.0.22")
+
+    assert web1.root != web2.root and web1.lock_path != web2.lock_path
+    for box in (web1, web2):
+        assert ssh(box, "true").returncode == 0
+        assert "404" in check_websocket(box.cable_url, timeout=2).summary
+    assert web1.sudo_password == web2.sudo_password  # one login user, one password to ask
+    assert sandbox_factory("127.0.0.21") is web1
 
 
 def test_write_inventory_keeps_the_rest_and_replaces_its_block(tmp_path, sandbox):
