@@ -413,7 +413,8 @@ class _Remote(Remote):  # type: ignore[misc]
     - watchers see stderr only, where `sudo -S` prompts, so output cannot fake a prompt;
     - a watcher error closes the channel at once (the other reader would wait 1 s, and
       sudo would wait for a password);
-    - waits on the channel's status event instead of polling every 10 ms;
+    - waits on the channel's status event instead of polling every 10 ms (and so records a
+      timeout itself: Invoke's check would race with its own timer thread);
     - a session that cannot even start says so, so it is never taken for a lost command.
     """
 
@@ -448,6 +449,18 @@ class _Remote(Remote):  # type: ignore[misc]
     def wait(self) -> None:
         while not (self.process_is_finished or self.has_dead_threads):
             self.channel.status_event.wait(0.05)
+
+    # Invoke calls a run timed out when its timer thread has finished; woken by the event
+    # above, we can look while that thread is still closing the channel. Remember instead.
+    killed = False
+
+    def kill(self) -> None:  # only Invoke's timeout timer calls it
+        self.killed = True
+        super().kill()
+
+    @property
+    def timed_out(self) -> bool:
+        return self.killed or bool(super().timed_out)
 
 
 # -- connecting -----------------------------------------------------------------------------
@@ -555,34 +568,10 @@ def _connect_error(
     host, port = conn.host, conn.port
     who = f"{target.name} ({conn.user}@{host}:{port})"
     alias = f", ssh_config alias {conn.original_host!r}" if conn.original_host != host else ""
-    entry = host if port == 22 else f"[{host}]:{port}"
-    scan = "ssh-keyscan" + ("" if port == 22 else f" -p {port}")
     timeout = f"{target.connect_timeout:g} s"
-    searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
 
-    if isinstance(exc, _UnknownHostKey):
-        key = exc.key
-        return ConnectError(
-            f"the host key of {who}{alias} is not known: {key.get_name()} {fingerprint(key)}; "
-            f"refusing to connect (looked for {exc.entry} in {searched})",
-            hint=f"check this fingerprint out of band (on the host: ssh-keygen -lf "
-            f"/etc/ssh/ssh_host_{_key_type(key)}_key.pub), then add the key: "
-            f"{scan} -t {_key_type(key)} {host} >> ~/.ssh/known_hosts "
-            f"(or into a known_hosts file the inventory lists for {target.name})",
-        )
-    if isinstance(exc, paramiko.BadHostKeyException):
-        holder = next((p for p in known_hosts if os.path.isfile(p) and _holds(p, entry)), searched)
-        got, expected = exc.key, exc.expected_key
-        return ConnectError(
-            f"the host key of {who}{alias} has CHANGED: {holder} expects "
-            f"{expected.get_name()} {fingerprint(expected)}, the host presented "
-            f"{got.get_name()} {fingerprint(got)}. Someone may be intercepting the connection "
-            "(man-in-the-middle), or the host was reinstalled; refusing to connect",
-            hint="confirm the new fingerprint out of band (on the host: ssh-keygen -lf "
-            f"/etc/ssh/ssh_host_{_key_type(got)}_key.pub); only if it matches, remove the old "
-            f"entry (ssh-keygen -R '{entry}' -f {holder}) and add the new one "
-            f"({scan} -t {_key_type(got)} {host} >> {holder})",
-        )
+    if isinstance(exc, _UnknownHostKey | paramiko.BadHostKeyException):
+        return _host_key_error(exc, target, conn, known_hosts)
     if isinstance(exc, paramiko.PasswordRequiredException):
         return ConnectError(
             f"the key for {who} is protected by a passphrase",
@@ -630,6 +619,53 @@ def _connect_error(
     if isinstance(exc, OSError | paramiko.SSHException | EOFError):
         return ConnectError(f"cannot connect to {who}{alias}: {exc or type(exc).__name__}")
     return ConnectError(f"cannot connect to {who}{alias}: {type(exc).__name__}: {exc}")
+
+
+def _host_key_error(
+    exc: _UnknownHostKey | paramiko.BadHostKeyException,
+    target: SSHTarget,
+    conn: Connection,
+    known_hosts: list[str],
+) -> ConnectError:
+    # Which hop refused: the host itself, or one of its ProxyJump hosts.
+    if isinstance(exc, _UnknownHostKey):
+        host, _, port_text = exc.entry.removeprefix("[").partition("]:")
+        port = int(port_text or 22)
+    else:
+        host = exc.hostname
+        port = next((h.port for h in _chain(conn) if h.host == host), conn.port)
+    who = f"{target.name} ({conn.user}@{conn.host}:{conn.port})"
+    if conn.original_host != conn.host:
+        who += f", ssh_config alias {conn.original_host!r}"
+    if (host, port) != (conn.host, conn.port):
+        who = f"the jump host {host}:{port} (ProxyJump on the way to {who})"
+    entry = host if port == 22 else f"[{host}]:{port}"
+    scan = "ssh-keyscan" + ("" if port == 22 else f" -p {port}")
+    got = exc.key
+    check = (
+        f"check the fingerprint out of band (on the host: "
+        f"ssh-keygen -lf /etc/ssh/ssh_host_{_key_type(got)}_key.pub)"
+    )
+    add = f"{scan} -t {_key_type(got)} {host}"
+    if isinstance(exc, _UnknownHostKey):
+        searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+        return ConnectError(
+            f"the host key of {who} is not known: {got.get_name()} {fingerprint(got)}; "
+            f"refusing to connect (looked for {entry} in {searched})",
+            hint=f"{check}, then add the key: {add} >> ~/.ssh/known_hosts "
+            f"(or into a known_hosts file the inventory lists for {target.name})",
+        )
+    holder = next((p for p in known_hosts if os.path.isfile(p) and _holds(p, entry)), "")
+    expected = exc.expected_key
+    return ConnectError(
+        f"the host key of {who} has CHANGED: {holder or 'known_hosts'} expects "
+        f"{expected.get_name()} {fingerprint(expected)}, the host presented "
+        f"{got.get_name()} {fingerprint(got)}. Someone may be intercepting the connection "
+        "(man-in-the-middle), or the host was reinstalled; refusing to connect",
+        hint=f"{check}; only if it matches, remove the old entry "
+        f"(ssh-keygen -R '{entry}' -f {holder or 'FILE'}) and add the new one "
+        f"({add} >> {holder or 'FILE'})",
+    )
 
 
 def _holds(path: str, entry: str) -> bool:
