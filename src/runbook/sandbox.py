@@ -485,7 +485,7 @@ class Sandbox:
         _write_text(self.sudo_password_file, password + "\n", mode=0o600)
         os.chown(self.lock_path.parent, login.pw_uid, login.pw_gid)
 
-    def _safe_directory(self, *, add: bool) -> None:
+    def _safe_directory(self, *, add: bool, repo: str | None = None) -> None:
         """Let the login user run git in the root-owned clone (steps without sudo read it).
 
         git refuses a repository owned by another user ("dubious ownership"); a server where
@@ -497,7 +497,7 @@ class Sandbox:
             ["git", "config", "--file", str(gitconfig), "--get-all", "safe.directory"],
             capture_output=True, text=True, check=False,
         ).stdout.splitlines()  # fmt: skip
-        repo = str(self.config_repo)
+        repo = repo or str(self.config_repo)
         if add and repo not in listed:
             _git("config", "--file", str(gitconfig), "--add", "safe.directory", repo)
         elif not add and repo in listed:
@@ -513,6 +513,10 @@ class Sandbox:
                 f"{SUDOERS_DROPIN} exists and was not written by the sandbox",
                 hint="remove or rename it, then run sandbox up again",
             )
+        # Forget sandboxes whose root is gone (a killed test session never ran down()).
+        for gone in [r for r in users if not Path(r).is_dir()]:
+            users.discard(gone)
+            self._safe_directory(add=False, repo=str(Path(gone) / "web_server"))
         users.add(str(self.root))
         _write_dropin(self.user, users)
 
