@@ -229,7 +229,7 @@ def test_http_bad_regex_is_a_failed_check_not_an_exception(http_url):
 def test_importing_checks_opens_no_network_library():
     code = (
         "import sys, runbook.checks\n"
-        "net = ('websockets', 'urllib.request', 'http.client')\n"
+        "net = ('websockets', 'urllib.request', 'http.client', 'socket')\n"
         "loaded = [m for m in net if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )

@@ -10,7 +10,6 @@ Network libraries are imported inside the functions, so importing this module st
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -160,6 +159,7 @@ def check_http(
 
 def _network_failure(url: str, exc: BaseException, timeout: float) -> CheckResult:
     """One clear line for a connection that never produced an HTTP answer."""
+    import socket
     import urllib.error
 
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
