@@ -102,7 +102,8 @@ class CommandResult:
         stderr: standard error, apart from stdout (`nginx -t` writes there); no sudo prompt.
         duration: seconds from sending the command to its end.
         timed_out: the timeout passed; the remote command is ended shortly after.
-        lost: the connection died while the command ran; its outcome is unknown.
+        lost: the connection died while the command ran (perhaps noticed only when it timed
+            out: then both are set); its outcome is unknown, and the transport is unusable.
     """
 
     exit_code: int | None
@@ -202,7 +203,8 @@ class SSHTransport:
         self.connect_seconds = connect_seconds
         self._conn = conn
         self._sudo_password = sudo_password
-        self._dead: str | None = None  # why run() refuses: closed, or lost mid-command
+        # Why run() refuses: "closed" by us, "lost" during a command, "dropped" while idle.
+        self._dead: str | None = None
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -251,16 +253,19 @@ class SSHTransport:
                 watchers=watchers,
             )
         except _NotStarted as exc:
-            self._dead = "lost"
+            self._dead = "dropped"
             raise ConnectError(
                 f"the connection to {self._who()} is gone: the command could not start",
                 hint=f"nothing ran; check that the host is up and reconnect ({exc.reason})",
             ) from None
         except CommandTimedOut as exc:
             out = exc.result
+            lost = not self._transport_active()  # a dead link also ends as a timeout
+            if lost:
+                self._dead = "lost"
             return CommandResult(
                 None, out.stdout, _unprompt(out.stderr, prompt),
-                time.monotonic() - started, timed_out=True,
+                time.monotonic() - started, timed_out=True, lost=lost,
             )  # fmt: skip
         except Failure as exc:
             if isinstance(exc.reason, _SudoRefused):
@@ -282,7 +287,7 @@ class SSHTransport:
 
     def close(self) -> None:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
-        if self._dead != "lost":
+        if self._dead is None:
             self._dead = "closed"
         for hop in _chain(self._conn):
             _close_quietly(hop)
@@ -307,8 +312,8 @@ class SSHTransport:
                 f"the connection to {self._who()} was lost during an earlier command",
                 hint="that command's outcome is unknown: check the host by hand before going on",
             )
-        if not self._transport_active():
-            self._dead = "lost"
+        if self._dead == "dropped" or not self._transport_active():
+            self._dead = "dropped"
             raise ConnectError(
                 f"the connection to {self._who()} was closed by the host or the network while idle",
                 hint="nothing was running; connect again to go on",
