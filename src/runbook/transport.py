@@ -516,13 +516,16 @@ def _build_connection(
     }
     if target.identity is not None:
         connect_kwargs["key_filename"] = [os.path.expanduser(target.identity)]
-    conn = Connection(
-        target.address,
-        user=target.user,
-        port=target.port,
-        config=config,
-        connect_kwargs=connect_kwargs,
-    )
+    try:
+        conn = Connection(
+            target.address,
+            user=target.user,
+            port=target.port,
+            config=config,
+            connect_kwargs=connect_kwargs,
+        )
+    except ValueError as exc:  # e.g. "user@host" as the address and a user as well
+        raise ConnectError(f"bad address for {target.name}: {target.address!r}: {exc}") from None
     known_hosts = _known_hosts_files(target)
     for hop in _chain(conn):
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
