@@ -364,7 +364,7 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
 
 def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: Console, *,
              gate: Gate | None = None, interactive: bool | None = None) -> int:
-    """`inv rollback`: the rollback procedure of a release, with host and backups from its journal."""
+    """`inv rollback`: a release's rollback procedure, with host and backups from its journal."""
     from .gate import TerminalGate, YesGate, has_terminal
     from .journal import all_runs, find_run, new_run_id
     from .model import Plan, host_from_dict, step_from_dict

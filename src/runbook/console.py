@@ -34,7 +34,8 @@ class Console:
 
     def progress(self, text: str, colour: str | None = None) -> None:
         """A line with the elapsed time in front: [00:12] ..."""
-        self.say(f"{self.paint('[' + self.elapsed() + ']', 'dim')} {self.paint(text, colour) if colour else text}")
+        stamp = self.paint(f"[{self.elapsed()}]", "dim")
+        self.say(f"{stamp} {self.paint(text, colour) if colour else text}")
 
     def block(self, text: str, indent: str = "    ") -> None:
         for line in text.splitlines() or [""]:

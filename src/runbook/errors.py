@@ -63,7 +63,7 @@ class InputError(RunbookError):
 
 
 class RefusedError(RunbookError):
-    """Refused before anything ran on a host: no terminal, lock held, host key, approval (exit 2)."""
+    """Refused before anything ran: no terminal, lock held, host key, approval (exit 2)."""
 
 
 class ConnectError(RefusedError):

@@ -142,7 +142,8 @@ def _step_with_gates(run: Run, step: PlannedStep, phase: str, total: int, *,
     console, journal = run.console, run.journal
     label = "R" if phase == "rollback" else ""
     console.say()
-    console.progress(f"{'rollback ' if label else ''}step {step.number}/{total} on {run.plan.host.name}: {step.title}",
+    kind = "rollback step" if label else "step"
+    console.progress(f"{kind} {step.number}/{total} on {run.plan.host.name}: {step.title}",
                      "bold")
     if step.note:
         console.block(run.clean(step.note))
@@ -252,8 +253,8 @@ def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int,
         if output:
             console.block(_tail(run.clean(output), 10), "  │ ")
     if outcome.status == "ok":
-        console.progress(f"ok ({duration:.2f} s){': ' + outcome.message if outcome.message else ''}",
-                         "green")
+        said = f": {outcome.message}" if outcome.message else ""
+        console.progress(f"ok ({duration:.2f} s){said}", "green")
     elif outcome.status == "failed" and attempt < attempts:
         console.progress(f"attempt {attempt}/{attempts} failed: {run.clean(outcome.message)}; "
                          "retrying", "yellow")

@@ -57,7 +57,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     """Validate a loaded runbook; append problems; return the model when it is usable."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(Problem(source.file, 1, "a runbook must be a mapping (name:, steps:, ...)"))
+        problems.append(Problem(source.file, source.line(()),
+                                "a runbook must be a mapping (name:, steps:, ...)"))
         return None
     _schema_problems(source, "runbook", problems)
     variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
@@ -131,7 +132,8 @@ def _check_step(source: Source, path: Path_, raw: dict[str, Any], action: str, s
         kinds = [k for k in ("http", "websocket") if k in raw["check"]]
         if len(kinds) != 1:
             problems.append(Problem(here, source.line((*path, "check")),
-                                    f"step '{step_id}': a check needs exactly one of http, websocket"))
+                                    f"step '{step_id}': a check needs exactly one of http, "
+                                    "websocket"))
         if "subprotocol" in raw["check"] and "websocket" not in raw["check"]:
             problems.append(Problem(here, source.line((*path, "check", "subprotocol")),
                                     "subprotocol goes with a websocket check"))
@@ -140,8 +142,8 @@ def _check_step(source: Source, path: Path_, raw: dict[str, Any], action: str, s
                                 f"step '{step_id}': expect goes with run, not {action}"))
     if raw.get("local") and action != "run":
         problems.append(Problem(here, source.line((*path, "local")),
-                                f"step '{step_id}': local goes with run ({action} already says where "
-                                "it runs)"))
+                                f"step '{step_id}': local goes with run ({action} already "
+                                "says where it runs)"))
     expect = raw.get("expect")
     if isinstance(expect, dict):
         for stream in ("stdout", "stderr"):
@@ -199,7 +201,7 @@ def _strings(value: Any, path: Path_) -> list[tuple[Path_, str]]:
 
 
 def _check_jinja(source: Source, path: Path_, text: str, problems: list[Problem]) -> None:
-    if "{" not in text:
+    if "{{" not in text and "{%" not in text and "{#" not in text:
         return
     from .render import template_syntax_error  # Jinja is imported only when a template needs it
 
@@ -224,7 +226,8 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
     """Validate a loaded inventory; apply defaults, groups and hosts, most specific last."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(Problem(source.file, 1, "an inventory must be a mapping (hosts:, ...)"))
+        problems.append(Problem(source.file, source.line(()),
+                                "an inventory must be a mapping (hosts:, ...)"))
         return None
     _schema_problems(source, "inventory", problems)
     if problems:

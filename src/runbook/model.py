@@ -176,7 +176,8 @@ class PlannedStep:
             return "\n".join(mask(p) for p in self.paths)
         if self.check is not None:
             extra = f" (subprotocol {self.check.subprotocol})" if self.check.subprotocol else ""
-            expect = "101 Switching Protocols" if self.check.kind == "websocket" else self.check.status
+            websocket = self.check.kind == "websocket"
+            expect = "101 Switching Protocols" if websocket else self.check.status
             return f"{self.check.kind} {mask(self.check.url)} → {expect}{extra}"
         return mask(self.text or "")
 

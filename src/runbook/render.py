@@ -7,6 +7,7 @@ change the shape of a command; a list becomes separately quoted words. The one o
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,11 @@ _PLAIN = _environment(shell=False)
 _SHELL = _environment(shell=True)
 
 
+def is_template(text: str) -> bool:
+    """Only text with Jinja delimiters is rendered (Jinja would also normalise line ends)."""
+    return "{{" in text or "{%" in text or "{#" in text
+
+
 def template_syntax_error(text: str) -> tuple[str, int] | None:
     """(message, line offset within the text) if `text` is not a valid template."""
     try:
@@ -185,10 +191,8 @@ class _Renderer:
         env = _environment(shell=True)
         env.filters["unquoted"] = lambda v: found.append(
             " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) or Unquoted("")
-        try:
+        with contextlib.suppress(jinja2.TemplateError):  # reported by the main rendering
             env.from_string(template).render(self.names)
-        except jinja2.TemplateError:
-            pass  # already reported by the main rendering
         return tuple(found)
 
 
@@ -208,7 +212,7 @@ def resolve_vars(runbook: Runbook, host: Host, overrides: Mapping[str, str],
 
     def deps(value: Any) -> set[str]:
         if isinstance(value, str):
-            if "{" not in value:
+            if not is_template(value):
                 return set()
             try:
                 return set(jinja2.meta.find_undeclared_variables(_PLAIN.parse(value)))
@@ -222,7 +226,7 @@ def resolve_vars(runbook: Runbook, host: Host, overrides: Mapping[str, str],
 
     def render(value: Any, name: str) -> Any:
         if isinstance(value, str):
-            if "{" not in value:
+            if not is_template(value):
                 return value
             file, line = origin[name]
             renderer = _Renderer(runbook, {**builtins, **done})

@@ -138,7 +138,8 @@ def _check_string(value: str, schema: dict[str, Any], path: Path_, found: list[V
         found.append(Violation(path, f"{value!r} does not match {pattern}"))
 
 
-def _check_number(value: float, schema: dict[str, Any], path: Path_, found: list[Violation]) -> None:
+def _check_number(value: float, schema: dict[str, Any], path: Path_,
+                  found: list[Violation]) -> None:
     if "minimum" in schema and value < schema["minimum"]:
         found.append(Violation(path, f"must be at least {schema['minimum']}"))
     if "maximum" in schema and value > schema["maximum"]:
@@ -165,7 +166,8 @@ def _check_mapping(
         extra = schema.get("additionalProperties", True)
         if extra is False:
             close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(properties)
+            known = "known keys: " + ", ".join(properties)
+            hint = f"did you mean '{close[0]}'?" if close else known
             found.append(Violation((*path, key), f"unknown key '{key}'", hint))
         elif isinstance(extra, dict):
             _check(item, extra, root, (*path, key), found)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .commands import Options, RunOptions
     from .console import Console
     from .gate import Gate
-    from .transport import SSHTransport, SSHTarget
+    from .transport import SSHTarget, SSHTransport
 
 
 def target_of(host: Host) -> SSHTarget:

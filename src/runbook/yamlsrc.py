@@ -77,7 +77,8 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [
-            Problem(name, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", "save the file as UTF-8")
+            Problem(name, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8")
         ]
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
@@ -86,10 +87,7 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        what = exc.problem or exc.context or "invalid YAML"
-        return None, [Problem(name, line, f"YAML syntax: {what}", _yaml_hint(what))]
+        return None, [_syntax_problem(name, text, exc)]
     except yaml.YAMLError as exc:
         return None, [Problem(name, None, f"YAML syntax: {exc}")]
     except RecursionError:
@@ -106,8 +104,21 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
     return source, problems
 
 
-def _yaml_hint(what: str) -> str | None:
-    if "tab" in what:
+def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
+    lines = text.splitlines()
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    what = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.context_mark:
+        what += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        if line is None or line > len(lines) or not lines[line - 1].strip():
+            line = exc.context_mark.line + 1  # the problem is "end of file": say where it began
+    source_line = lines[line - 1] if line and line <= len(lines) else ""
+    return Problem(name, line, f"YAML syntax: {what}", _yaml_hint(what, source_line))
+
+
+def _yaml_hint(what: str, source_line: str) -> str | None:
+    if "\t" in source_line[: len(source_line) - len(source_line.lstrip())]:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in what:
         return "quote a value that contains ': '"
@@ -180,5 +191,6 @@ def _merge(
         if isinstance(part, dict):
             merged.update(part)
         else:
-            problems.append(Problem(src.file, node.start_mark.line + 1, "'<<' must merge a mapping"))
+            problems.append(Problem(src.file, node.start_mark.line + 1,
+                                    "'<<' must merge a mapping"))
     return merged
