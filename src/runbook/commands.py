@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -261,6 +261,7 @@ class RunOptions:
     approved: str | None = None
     from_step: str | None = None
     break_lock: bool = False
+    parallel: int = 1
 
 
 def _check_approval(plans: list[Plan], approved: str | None) -> None:
@@ -320,12 +321,28 @@ def operator() -> str:
     return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
 
 
+def _gate(run_opts: RunOptions, gate: Gate | None, interactive: bool) -> Gate:
+    from .gate import TerminalGate, YesGate
+
+    if gate is not None:
+        return gate
+    if not run_opts.yes and not interactive:
+        raise RefusedError("no terminal to ask at the gates, and no --yes",
+                           hint="run it on a terminal, or pass --yes for automation")
+    return YesGate() if run_opts.yes else TerminalGate()
+
+
 def release(opts: Options, run_opts: RunOptions, console: Console, *,
             gate: Gate | None = None, interactive: bool | None = None) -> int:
-    """`inv release`: plan every host, check approval and secrets, then run host by host."""
-    from .gate import TerminalGate, YesGate, has_terminal
+    """`inv release`: plan every host, check approval and secrets, then run.
+
+    A group runs host by host, stopping at the first host that fails; with `--parallel N`, up
+    to N hosts run together with one gate per step.
+    """
+    from .gate import has_terminal
     from .journal import new_run_id, now_iso
     from .render import RunInfo, make_plan
+    from .session import HostRun, run_batch
 
     runbook, inventory, overrides, plans = plans_for(opts)
     if run_opts.dry_run:
@@ -334,75 +351,104 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
         console.say(dry_run(plans))
         return DONE
     _check_approval(plans, run_opts.approved)
+    if run_opts.parallel < 1:
+        raise RefusedError("--parallel needs a number of hosts, 1 or more")
     interactive = has_terminal() if interactive is None else interactive
-    if gate is None:
-        if not run_opts.yes and not interactive:
-            raise RefusedError("no terminal to ask at the gates, and no --yes",
-                               hint="run it on a terminal, or pass --yes for automation")
-        gate = YesGate() if run_opts.yes else TerminalGate()
+    gate = _gate(run_opts, gate, interactive)
     secrets = resolve_secrets(plans[0].secrets, interactive)
     sudo = SudoPassword(interactive, plans)
-    from .session import run_on_host
-
     who = operator()
-    for plan in plans:
-        run_id = new_run_id()
-        actual = make_plan(runbook, plan.host, inventory.path, overrides,
-                           RunInfo(id=run_id, started_at=now_iso(), operator=who))
-        console.say(f"release {plan.runbook} to {plan.host.name}, run {run_id}", "bold")
-        console.say(f"digest sha256:{plan.digest}")
-        code = run_on_host(opts, actual, "release", run_id=run_id, console=console, gate=gate,
-                           secrets=secrets, sudo=sudo, run_opts=run_opts, operator=who)
+    size = run_opts.parallel
+    batches = [plans[i:i + size] for i in range(0, len(plans), size)]
+    done: list[str] = []
+    for batch in batches:
+        items = []
+        for plan in batch:
+            run_id = new_run_id()
+            actual = make_plan(runbook, plan.host, inventory.path, overrides,
+                               RunInfo(id=run_id, started_at=now_iso(), operator=who))
+            items.append(HostRun(actual, run_id))
+            console.say(f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
+                        f"digest sha256:{plan.digest}", "bold")
+        code = run_batch(opts, "release", items, console=console, gate=gate, secrets=secrets,
+                         sudo=sudo, run_opts=run_opts, operator=who)
         if code != DONE:
             if len(plans) > 1:
-                rest = [p.host.name for p in plans[plans.index(plan) + 1:]]
-                console.say(f"stopped at {plan.host.name}; not changed: {', '.join(rest) or '-'}",
-                            "red")
+                rest = [p.host.name for p in plans[plans.index(batch[-1]) + 1:]]
+                console.say(f"fleet: released {', '.join(done) or 'none'}; stopped at "
+                            f"{', '.join(p.host.name for p in batch)}; not started: "
+                            f"{', '.join(rest) or 'none'}", "red")
             return code
+        done += [p.host.name for p in batch]
+    if len(plans) > 1:
+        console.say(f"fleet: released {', '.join(done)}", "green")
     return DONE
 
 
 def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: Console, *,
              gate: Gate | None = None, interactive: bool | None = None) -> int:
-    """`inv rollback`: a release's rollback procedure, with host and backups from its journal."""
-    from .gate import TerminalGate, YesGate, has_terminal
-    from .journal import all_runs, find_run, new_run_id
-    from .model import Plan, host_from_dict, step_from_dict
+    """`inv rollback`: a release's rollback procedure, with host and backups from its journal.
 
-    released = find_run(opts.state_dir, run_id, host=opts.host, kind="release",
-                        started=True)
+    A release that ran several hosts together is rolled back on each of them that changed.
+    """
+    from .gate import has_terminal
+    from .journal import find_run, new_run_id
+    from .session import HostRun, run_batch
+
+    released = find_run(opts.state_dir, run_id, host=opts.host, kind="release", started=True)
+    family = [released]
+    if released.start.get("batch") and not opts.host:
+        family = [find_run(opts.state_dir, rid) for rid in released.start["batch"]]
+    todo, why_not = [], []
+    for run in family:
+        reason = _not_rollbackable(opts, run)
+        (why_not.append(reason) if reason else todo.append(run))
+    if not todo:
+        raise RefusedError("nothing to roll back: " + "; ".join(why_not),
+                           hint="inv history shows every run")
+    plans = [_rollback_plan(run) for run in todo]
+    interactive = has_terminal() if interactive is None else interactive
+    gate = _gate(run_opts, gate, interactive)
+    secrets = resolve_secrets(plans[0].secrets, interactive)
+    for reason in why_not:
+        console.say(f"not rolled back: {reason}", "yellow")
+    items = [HostRun(plan, new_run_id(), dict(run.backups), run.id)
+             for plan, run in zip(plans, todo, strict=True)]
+    for run in todo:
+        console.say(f"rollback of run {run.id} on {run.host} ({len(run.backups)} backup(s) "
+                    "from its journal)", "bold")
+    return run_batch(opts, "rollback", items, console=console, gate=gate, secrets=secrets,
+                     sudo=SudoPassword(interactive, plans), run_opts=run_opts,
+                     operator=operator())
+
+
+def _not_rollbackable(opts: Options, released: Any) -> str | None:
+    """Why a release cannot be rolled back (already done, nothing changed), or None."""
+    from .journal import all_runs
+
     later = [r for r in all_runs(opts.state_dir)
              if r.kind == "rollback" and r.start.get("rolls_back") == released.id
              and r.result == "rolled-back"]
     if released.result == "rolled-back" or later:
-        raise RefusedError(f"run {released.id} on {released.host} was already rolled back",
-                           hint="inv history shows every run")
+        return f"run {released.id} on {released.host} was already rolled back"
     if not released.backups:
-        raise RefusedError(f"nothing to roll back: run {released.id} on {released.host} made no "
-                           "backup (it stopped before changing anything)")
+        return (f"run {released.id} on {released.host} made no backup (it stopped before "
+                "changing anything)")
+    return None
+
+
+def _rollback_plan(released: Any) -> Plan:
+    """The rollback steps as the release recorded them: what was reviewed, not today's file."""
+    from .model import host_from_dict, step_from_dict
+
     start = released.start
     recorded = start["plan"]
-    plan = Plan(
+    return Plan(
         runbook=start["runbook"], runbook_path=start["runbook_path"], title=recorded["title"],
         description="", host=host_from_dict(recorded["host"]), vars={},
         secrets=tuple(recorded["secrets"]), steps=(),
         rollback=tuple(step_from_dict(s) for s in recorded["rollback"]), digest=start["digest"],
     )
-    interactive = has_terminal() if interactive is None else interactive
-    if gate is None:
-        if not run_opts.yes and not interactive:
-            raise RefusedError("no terminal to ask at the gates, and no --yes",
-                               hint="run it on a terminal, or pass --yes for automation")
-        gate = YesGate() if run_opts.yes else TerminalGate()
-    secrets = resolve_secrets(plan.secrets, interactive)
-    from .session import run_on_host
-
-    console.say(f"rollback of run {released.id} on {plan.host.name} "
-                f"({len(released.backups)} backup(s) from its journal)", "bold")
-    return run_on_host(opts, plan, "rollback", run_id=new_run_id(), console=console, gate=gate,
-                       secrets=secrets, sudo=SudoPassword(interactive, [plan]), run_opts=run_opts,
-                       operator=operator(),
-                       backups=dict(released.backups), rolls_back=released.id)
 
 
 # --- journal readers -------------------------------------------------------------------------
@@ -433,14 +479,6 @@ def report(opts: Options, run_id: str | None, *, lang: str = "en",
         _write_output(opts.project / output, text)
         return f"report of run {record.id} written to {output}"
     return text
-
-
-def plan_record(plan: Plan) -> dict[str, Any]:
-    """The plan as the journal keeps it: enough to roll back without the runbook file."""
-    return {
-        "title": plan.title, "host": asdict(plan.host), "secrets": list(plan.secrets),
-        "steps": [asdict(s) for s in plan.steps], "rollback": [asdict(s) for s in plan.rollback],
-    }
 
 
 __all__ = ["Options", "RunOptions", "RunbookError", "check", "history", "release", "report",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,18 +45,18 @@ class Run:
         secrets: secret values by name: put into commands at send time, scrubbed from output.
         scrub: further values never to show (the sudo password).
         backups: path -> backup record: made by this run, or (for a rollback) by the release.
+        label: the host name in front of output lines when several hosts run together.
     """
 
     plan: Plan
     run_id: str
     transport: Transport
-    gate: Gate
     journal: Journal
     console: Console
     secrets: dict[str, str] = field(default_factory=dict)
     scrub: tuple[str, ...] = ()
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
-    check: Callable[..., Any] | None = None
+    label: str = ""
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password."""
@@ -63,6 +64,9 @@ class Run:
             if value:
                 text = text.replace(value, "***")
         return mask(text)
+
+    def say(self, text: str, colour: str | None = None) -> None:
+        self.console.progress(f"{self.label}{text}", colour)
 
 
 class Stop(Exception):
@@ -73,48 +77,57 @@ class Stop(Exception):
         self.code, self.result, self.message = code, result, message
 
 
-def release(run: Run, *, from_step: str | None = None) -> int:
-    """Run the release steps; on failure offer retry / rollback / abort. Returns the exit code."""
-    steps = run.plan.steps
-    first = _index_of(steps, from_step) if from_step else 0
+def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) -> int:
+    """Run the release steps on every host together, one gate per step for all of them.
+
+    A failure on any host stops the batch after the current step and offers retry, rollback of
+    the hosts that changed, or abort. Returns the exit code.
+    """
+    steps = runs[0].plan.steps
     try:
-        for step in steps[:first]:
-            run.journal.write("step_end", phase="steps", step=step.id, outcome="done-earlier")
-            run.console.progress(f"step {step.number}/{len(steps)} {step.title}: taken as done "
-                                 "(--from)", "dim")
-        for step in steps[first:]:
-            _step_with_gates(run, step, "steps", len(steps), can_rollback=True)
+        first = _index_of(steps, from_step) if from_step else 0
+        for i in range(first):
+            for run in runs:
+                run.journal.write("step_end", phase="steps", step=steps[i].id,
+                                  outcome="done-earlier")
+            runs[0].console.progress(f"step {i + 1}/{len(steps)} {steps[i].title}: taken as "
+                                     "done (--from)", "dim")
+        for i in range(first, len(steps)):
+            _step_with_gates(list(runs), gate, "steps", i, can_rollback=True)
     except Stop as stop:
-        return _finish(run, stop.code, stop.result, stop.message)
+        return _finish(runs, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
-        return _finish(run, STOPPED, "interrupted", "interrupted by the operator (Ctrl-C)")
+        return _finish(runs, STOPPED, "interrupted", "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
-        _finish(run, exc.exit_code, "failed", str(exc), show=False)
+        _finish(runs, exc.exit_code, "failed", str(exc), show=False)
         raise
-    return _finish(run, DONE, "done", "release done and verified")
+    return _finish(runs, DONE, "done", "release done and verified")
 
 
-def rollback(run: Run, reason: str) -> int:
-    """Run the rollback steps (from a failed release, or `inv rollback`)."""
+def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
+    """Run the rollback steps (`inv rollback`) on every host together."""
     try:
-        _rollback_steps(run, reason)
+        _rollback_steps(list(runs), gate, reason)
     except Stop as stop:
-        return _finish(run, stop.code, stop.result, stop.message)
+        return _finish(runs, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
-        return _finish(run, ROLLBACK_FAILED, "interrupted",
+        return _finish(runs, ROLLBACK_FAILED, "interrupted",
                        "rollback interrupted (Ctrl-C): the host needs hands-on care")
     except RunbookError as exc:
-        _finish(run, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
+        _finish(runs, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
         exc.exit_code = ROLLBACK_FAILED
         raise
-    return _finish(run, DONE, "rolled-back", "rollback done")
+    return _finish(runs, DONE, "rolled-back", "rollback done")
 
 
-def _finish(run: Run, code: int, result: str, message: str, *, show: bool = True) -> int:
-    run.journal.write("end", result=result, exit_code=code, message=run.clean(message))
+def _finish(runs: Sequence[Run], code: int, result: str, message: str, *,
+            show: bool = True) -> int:
+    for run in runs:
+        run.journal.write("end", result=result, exit_code=code, message=run.clean(message))
     if show:
-        colour = "green" if code == DONE else "red"
-        run.console.progress(f"{run.plan.host.name}: {message}", colour)
+        names = ", ".join(r.plan.host.name for r in runs)
+        runs[0].console.progress(f"{names}: {runs[0].clean(message)}",
+                                 "green" if code == DONE else "red")
     return code
 
 
@@ -125,80 +138,143 @@ def _index_of(steps: Sequence[PlannedStep], step_id: str) -> int:
     raise Stop(BAD_INPUT, "refused", f"no step '{step_id}' in the runbook")
 
 
-def _rollback_steps(run: Run, reason: str) -> None:
-    steps = run.plan.rollback
-    run.journal.write("rollback_start", reason=reason)
-    run.console.progress(f"rolling back {run.plan.host.name}: {reason}", "yellow")
+def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
+    steps = runs[0].plan.rollback
+    for run in runs:
+        run.journal.write("rollback_start", reason=reason)
+    names = ", ".join(r.plan.host.name for r in runs)
+    runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
     if not steps:
         raise Stop(ROLLBACK_FAILED, "rollback-failed",
                    "the runbook has no rollback steps: the host needs hands-on care")
-    for step in steps:
-        _step_with_gates(run, step, "rollback", len(steps), can_rollback=False)
+    for i in range(len(steps)):
+        _step_with_gates(runs, gate, "rollback", i, can_rollback=False)
 
 
-def _step_with_gates(run: Run, step: PlannedStep, phase: str, total: int, *,
+def _planned(run: Run, phase: str, index: int) -> PlannedStep:
+    return (run.plan.steps if phase == "steps" else run.plan.rollback)[index]
+
+
+def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
                      can_rollback: bool) -> None:
-    """Show the step, ask the gate, run it, and handle its failure."""
-    console, journal = run.console, run.journal
-    label = "R" if phase == "rollback" else ""
+    """Show the step, ask the gate once for every host, run it, and handle failures."""
+    first = runs[0]
+    step = _planned(first, phase, index)
+    total = len(first.plan.steps if phase == "steps" else first.plan.rollback)
+    console = first.console
+    kind = "rollback step" if phase == "rollback" else "step"
+    names = ", ".join(r.plan.host.name for r in runs)
     console.say()
-    kind = "rollback step" if label else "step"
-    console.progress(f"{kind} {step.number}/{total} on {run.plan.host.name}: {step.title}",
-                     "bold")
+    console.progress(f"{kind} {step.number}/{total} on {names}: {step.title}", "bold")
     if step.note:
-        console.block(run.clean(step.note))
-    console.block(run.clean(_shown(step, run)), "  $ " if step.action == "run" else "  ")
-    answer = _ask_before(run, step)
-    journal.write("gate", phase=phase, step=step.id,
-                  answer=answer if step.confirm or step.action == "manual" else "no gate")
+        console.block(first.clean(step.note))
+    _show_command(runs, phase, index)
+    answer = _ask_before(first, gate, step, phase, index, runs)
+    for run in runs:
+        run.journal.write("gate", phase=phase, step=step.id,
+                          answer=answer if step.confirm or step.action == "manual" else "no gate")
     if answer == SKIP:
-        journal.write("step_end", phase=phase, step=step.id, outcome="skipped")
+        for run in runs:
+            run.journal.write("step_end", phase=phase, step=step.id, outcome="skipped")
         console.progress("skipped", "yellow")
         return
     if answer == ABORT:
-        failed_code = ROLLBACK_FAILED if phase == "rollback" else STOPPED
-        raise Stop(failed_code, "stopped", f"stopped by the operator at {label}step {step.number}"
-                   f" ({step.id})" + (": the host needs hands-on care" if phase == "rollback"
-                                      else ""))
+        raise Stop(ROLLBACK_FAILED if phase == "rollback" else STOPPED, "stopped",
+                   f"stopped by the operator at {kind} {step.number} ({step.id})"
+                   + (": the host needs hands-on care" if phase == "rollback" else ""))
+    pending = runs
     while True:
-        outcome = _attempts(run, step, phase)
-        if outcome.status == "ok":
-            return
-        if outcome.status == "unknown":
+        outcomes = _in_parallel(pending, lambda run: _attempts(run, _planned(run, phase, index),
+                                                               phase))
+        lost = [r.plan.host.name for r, o in zip(pending, outcomes, strict=True)
+                if o.status == "unknown"]
+        if lost:
             raise Stop(ROLLBACK_FAILED if phase == "rollback" else STEP_FAILED, "unknown",
-                       f"step {step.id}: {outcome.message}; its outcome is unknown. When the host "
-                       "is reachable again, check it and run `inv rollback`")
-        undo = can_rollback and bool(run.backups) and bool(run.plan.rollback)
-        choice = run.gate.after_failure(undo)
-        journal.write("gate", phase=phase, step=step.id, answer=choice, after="failure")
+                       f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
+                       "ran; its outcome is unknown. When the host is reachable again, check it "
+                       "and run `inv rollback`")
+        failed = [(r, o) for r, o in zip(pending, outcomes, strict=True) if o.status != "ok"]
+        if not failed:
+            return
+        why = "; ".join(f"{r.label}{r.clean(o.message)}" for r, o in failed)
+        changed = [r for r in runs if r.backups] if can_rollback and first.plan.rollback else []
+        choice = gate.after_failure(bool(changed))
+        for run in runs:
+            run.journal.write("gate", phase=phase, step=step.id, answer=choice, after="failure")
         if choice == RETRY:
+            pending = [r for r, _ in failed]
             continue
-        if choice == ROLLBACK and undo:
-            _rollback_steps(run, f"step {step.id} failed: {outcome.message}")
+        if choice == ROLLBACK and changed:
+            _rollback_steps(changed, gate, f"step {step.id} failed: {why}")
+            unchanged = [r.plan.host.name for r in runs if r not in changed]
             raise Stop(STEP_FAILED, "rolled-back",
-                       f"step {step.id} failed; rollback done, the old state is back")
+                       f"step {step.id} failed ({why}); rollback done on "
+                       f"{', '.join(r.plan.host.name for r in changed)}, the old state is back"
+                       + (f"; not changed: {', '.join(unchanged)}" if unchanged else ""))
         if phase == "rollback":
             raise Stop(ROLLBACK_FAILED, "rollback-failed",
-                       f"rollback step {step.id} failed: {outcome.message}; the host needs "
-                       "hands-on care")
-        why = "" if undo else " (nothing to roll back: no backup was made yet)"
+                       f"rollback step {step.id} failed: {why}; the host needs hands-on care")
+        nothing = "" if changed else " (nothing to roll back: no backup was made yet)"
         raise Stop(STEP_FAILED, "failed",
-                   f"step {step.id} failed: {outcome.message}; host left as it is{why}")
+                   f"step {step.id} failed: {why}; host left as it is{nothing}")
 
 
-def _ask_before(run: Run, step: PlannedStep) -> str:
+def _show_command(runs: list[Run], phase: str, index: int) -> None:
+    """The exact command, once if every host runs the same one, else per host."""
+    shown = [(r, r.clean(_shown(_planned(r, phase, index)))) for r in runs]
+    step = _planned(runs[0], phase, index)
+    prefix = "  $ " if step.action == "run" else "  "
+    if len({text for _, text in shown}) == 1:
+        runs[0].console.block(shown[0][1], prefix)
+        return
+    for run, text in shown:
+        runs[0].console.block(text, f"  {run.plan.host.name}: ")
+
+
+def _in_parallel(runs: list[Run], work: Callable[[Run], Outcome]) -> list[Outcome]:
+    """Run `work` for every host at once; a single host runs in the caller's thread."""
+    if len(runs) == 1:
+        return [work(runs[0])]
+    results: list[Outcome | BaseException | None] = [None] * len(runs)
+
+    def one(i: int) -> None:
+        try:
+            results[i] = work(runs[i])
+        except BaseException as exc:  # re-raised in the caller's thread below
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(runs))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except KeyboardInterrupt:
+        # Ctrl-C: let the steps in flight end (each has its timeout) so their outcome is
+        # recorded; a second Ctrl-C leaves them behind.
+        runs[0].console.progress("stopping: waiting for the steps in flight to end "
+                                 "(Ctrl-C again to leave now)", "yellow")
+        for t in threads:
+            t.join()
+        raise
+    for item in results:
+        if isinstance(item, BaseException):
+            raise item
+    return [r for r in results if isinstance(r, Outcome)]
+
+
+def _ask_before(run: Run, gate: Gate, step: PlannedStep, phase: str, index: int,
+                runs: list[Run]) -> str:
     if step.action == "manual":
-        return run.gate.done(run.clean(step.text or ""))
+        return gate.done(run.clean(step.text or ""))
     if not step.confirm:
         return YES
-    return run.gate.before(_details(run, step))
+    return gate.before("\n".join(_details(r, _planned(r, phase, index)) for r in runs))
 
 
-def _shown(step: PlannedStep, run: Run) -> str:
-    if step.action == "backup":
-        return "backup " + " ".join(step.paths)
-    if step.action == "restore":
-        return "restore " + " ".join(step.paths)
+def _shown(step: PlannedStep) -> str:
+    if step.action in ("backup", "restore"):
+        return f"{step.action} " + " ".join(step.paths)
     return step.display()
 
 
@@ -206,9 +282,9 @@ def _details(run: Run, step: PlannedStep) -> str:
     from .markdown import step_script
 
     script = step_script(step, run.run_id) or step.display()
-    lines = [f"  id: {step.id}   action: {step.action}   sudo: {step.sudo or 'no'}"
-             f"   timeout: {step.timeout or 'none'}   retries: {step.retries}"]
-    lines += ["  " + ln for ln in run.clean(script).splitlines()]
+    lines = [f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
+             f"timeout {step.timeout or 'none'}, retries {step.retries}"]
+    lines += ["    " + ln for ln in run.clean(script).splitlines()]
     return "\n".join(lines)
 
 
@@ -219,7 +295,7 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
     for attempt in range(1, attempts + 1):
         run.journal.write("step_start", phase=phase, step=step.id, number=step.number,
                           attempt=attempt, action=step.action,
-                          command=run.clean(_shown(step, run)))
+                          command=run.clean(_shown(step)))
         started = time.monotonic()
         try:
             outcome = _perform(run, step)
@@ -247,19 +323,18 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
 
 def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int,
                   attempts: int) -> None:
-    console = run.console
     if outcome.result is not None:
         output = (outcome.result.stdout + outcome.result.stderr).strip("\n")
         if output:
-            console.block(_tail(run.clean(output), 10), "  │ ")
+            run.console.block(_tail(run.clean(output), 10), f"  {run.label}│ ")
     if outcome.status == "ok":
-        said = f": {outcome.message}" if outcome.message else ""
-        console.progress(f"ok ({duration:.2f} s){said}", "green")
+        said = f": {run.clean(outcome.message)}" if outcome.message else ""
+        run.say(f"ok ({duration:.2f} s){said}", "green")
     elif outcome.status == "failed" and attempt < attempts:
-        console.progress(f"attempt {attempt}/{attempts} failed: {run.clean(outcome.message)}; "
-                         "retrying", "yellow")
+        run.say(f"attempt {attempt}/{attempts} failed: {run.clean(outcome.message)}; retrying",
+                "yellow")
     else:
-        console.progress(f"FAILED: {run.clean(outcome.message)}", "red")
+        run.say(f"FAILED: {run.clean(outcome.message)}", "red")
 
 
 def _tail(text: str, lines: int = TAIL_LINES) -> str:

@@ -249,3 +249,11 @@ def step_from_dict(data: dict[str, Any]) -> PlannedStep:
 def host_from_dict(data: dict[str, Any]) -> Host:
     """A Host back from its journal form."""
     return Host(**{**data, "known_hosts": tuple(data.get("known_hosts", ()))})
+
+
+def plan_record(plan: Plan) -> dict[str, Any]:
+    """The plan as the journal keeps it: enough to roll back without the runbook file."""
+    return {
+        "title": plan.title, "host": asdict(plan.host), "secrets": list(plan.secrets),
+        "steps": [asdict(s) for s in plan.steps], "rollback": [asdict(s) for s in plan.rollback],
+    }

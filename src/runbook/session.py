@@ -11,12 +11,14 @@ import contextlib
 import json
 import os
 import socket
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import actions, execute
 from .errors import RefusedError, RunbookError
 from .journal import Journal, now_iso
-from .model import Host, Plan
+from .model import Host, Plan, plan_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,42 +37,114 @@ def target_of(host: Host) -> SSHTarget:
                      connect_timeout=host.connect_timeout)
 
 
-def run_on_host(opts: Options, plan: Plan, kind: str, *, run_id: str, console: Console,
-                gate: Gate, secrets: dict[str, str], sudo: Callable[[], str],
-                run_opts: RunOptions, backups: dict[str, dict[str, Any]] | None = None,
-                rolls_back: str | None = None, operator: str = "") -> int:
-    """Run `plan` ("release" or "rollback") on its host; return the exit code."""
-    from .commands import plan_record
+@dataclass(frozen=True)
+class HostRun:
+    """What one host of a batch is to do: its plan, its run id, the backups it may restore."""
+
+    plan: Plan
+    run_id: str
+    backups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rolls_back: str | None = None
+
+
+def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Console, gate: Gate,
+              secrets: dict[str, str], sudo: Callable[[], str], run_opts: RunOptions,
+              operator: str = "") -> int:
+    """Run a release or rollback on several hosts together (one host is a batch of one).
+
+    Every journal is started first; then every host is connected and locked at once; if any
+    host refuses, none runs. Locks, connections and journals are released however it ends.
+    """
+    journals: list[Journal] = []
+    opened: list[tuple[SSHTransport, HostRun] | BaseException] = []
+    try:
+        for item in batch:
+            journal = Journal.create(opts.state_dir, item.run_id)
+            journals.append(journal)
+            journal.write("start", kind=kind, run=item.run_id, runbook=item.plan.runbook,
+                          runbook_path=item.plan.runbook_path, host={"name": item.plan.host.name},
+                          operator=operator, started_at=now_iso(), digest=item.plan.digest,
+                          rolls_back=item.rolls_back, from_step=run_opts.from_step,
+                          batch=[b.run_id for b in batch] if len(batch) > 1 else None,
+                          plan=plan_record(item.plan))
+        console.progress("connecting to " + ", ".join(
+            f"{b.plan.host.name} ({b.plan.host.address})" for b in batch))
+        opened = _together([lambda b=b, j=j: _open(b, j, operator, run_opts.break_lock, sudo)
+                            for b, j in zip(batch, journals, strict=True)])
+        refused = [(b, e) for b, e in zip(batch, opened, strict=True)
+                   if isinstance(e, BaseException)]
+        if refused:
+            _refuse(batch, journals, opened, refused)
+        label = len(batch) > 1
+        runs = [execute.Run(plan=b.plan, run_id=b.run_id, transport=t, journal=j,  # type: ignore[misc]
+                            console=console, secrets=secrets, scrub=_scrub(sudo),
+                            backups=dict(b.backups), label=f"{b.plan.host.name}: " if label else "")
+                for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
+        if kind == "release":
+            return execute.release(runs, gate, from_step=run_opts.from_step)
+        return execute.rollback(runs, gate, f"inv rollback of run {batch[0].rolls_back}")
+    finally:
+        for item in opened:
+            if not isinstance(item, BaseException):
+                transport, host_run = item
+                _unlock(transport, host_run.plan, host_run.run_id, console)
+                transport.close()
+        for journal in journals:
+            journal.close()
+
+
+def _open(item: HostRun, journal: Journal, operator: str, break_lock: bool,
+          sudo: Callable[[], str]) -> tuple[SSHTransport, HostRun]:
     from .transport import connect
 
-    journal = Journal.create(opts.state_dir, run_id)
+    transport = connect(target_of(item.plan.host), sudo_password=sudo)
     try:
-        journal.write("start", kind=kind, run=run_id, runbook=plan.runbook,
-                      runbook_path=plan.runbook_path, host={"name": plan.host.name},
-                      operator=operator, started_at=now_iso(), digest=plan.digest,
-                      rolls_back=rolls_back, from_step=run_opts.from_step,
-                      plan=plan_record(plan))
-        console.progress(f"connecting to {plan.host.name} ({plan.host.address})")
+        _lock(transport, item.plan, item.run_id, operator, break_lock, journal)
+    except BaseException:
+        transport.close()
+        raise
+    return transport, item
+
+
+def _together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Call each at once in its own thread; return each result or the exception it raised."""
+    if len(calls) == 1:
         try:
-            transport = connect(target_of(plan.host), sudo_password=sudo)
-        except RunbookError as exc:
-            journal.write("end", result="refused", exit_code=exc.exit_code, message=str(exc))
-            raise
+            return [calls[0]()]
+        except Exception as exc:  # handed back like the threads' below
+            return [exc]
+    results: list[Any] = [None] * len(calls)
+
+    def one(i: int) -> None:
         try:
-            holder = _lock(transport, plan, run_id, operator, run_opts.break_lock, journal)
-            run = execute.Run(plan=plan, run_id=run_id, transport=transport, gate=gate,
-                              journal=journal, console=console, secrets=secrets,
-                              scrub=_scrub(sudo), backups=dict(backups or {}))
-            try:
-                if kind == "release":
-                    return execute.release(run, from_step=run_opts.from_step)
-                return execute.rollback(run, f"inv rollback of run {rolls_back}")
-            finally:
-                _unlock(transport, plan, run_id, holder, console)
-        finally:
-            transport.close()
-    finally:
-        journal.close()
+            results[i] = calls[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _refuse(batch: list[HostRun], journals: list[Journal], opened: list[Any],
+            refused: list[tuple[HostRun, BaseException]]) -> None:
+    """Some host could not be connected or locked: none runs; say why for each."""
+    for _, error in refused:
+        if not isinstance(error, RunbookError):
+            raise error
+    messages = [f"{item.plan.host.name}: {error}" for item, error in refused]
+    for item, journal in zip(batch, journals, strict=True):
+        why = next((str(e) for r, e in refused if r is item), None)
+        journal.write("end", result="refused", exit_code=2,
+                      message=why or "not run: " + "; ".join(messages))
+    first = refused[0][1]
+    if len(batch) == 1:
+        raise first
+    raise RefusedError("nothing ran: " + "\n  ".join(messages),
+                       hint=getattr(first, "hint", None))
 
 
 def _scrub(sudo: Callable[[], str]) -> tuple[str, ...]:
@@ -91,19 +165,16 @@ def _lock(transport: SSHTransport, plan: Plan, run_id: str, operator: str, break
     if result.exit_code == actions.LOCK_HELD:
         other = _parse_holder(result.stdout)
         message = f"{plan.host.name} is locked by {describe_holder(other)} ({lock})"
-        journal.write("end", result="refused", exit_code=2, message=message)
         raise RefusedError(message, hint=_stale_hint(other))
     if result.exit_code != 0:
         message = f"cannot take the lock {lock} on {plan.host.name}: " + (
             result.stderr.strip() or f"exit status {result.exit_code}")
-        journal.write("end", result="refused", exit_code=2, message=message)
         raise RefusedError(message, hint="set `lock:` for the host to a directory it can create")
     journal.write("lock", lock=lock, holder=holder)
     return holder
 
 
-def _unlock(transport: SSHTransport, plan: Plan, run_id: str, holder: dict[str, Any],
-            console: Console) -> None:
+def _unlock(transport: SSHTransport, plan: Plan, run_id: str, console: Console) -> None:
     with contextlib.suppress(RunbookError, OSError):
         result = transport.run(actions.unlock_script(plan.host.lock, run_id), timeout=15)
         if result.exit_code == 0:

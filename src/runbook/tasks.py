@@ -58,9 +58,11 @@ def show(c, host=None, runbook=None, inventory=None, var=None, lang="en", window
     "approved": "refuse to run unless the plan's digest starts with this",
     "from_": "resume at this step id (earlier steps are taken as done)",
     "break_lock": "remove a stale lock on the host first (check the host before!)",
+    "parallel": "run up to N hosts of a group at once, one gate per step (default 1: host by "
+                "host)",
 })
 def release(c, host=None, runbook=None, inventory=None, var=None, yes=False, dry_run=False,  # type: ignore[no-untyped-def]
-            approved=None, from_=None, break_lock=False):
+            approved=None, from_=None, break_lock=False, parallel=1):
     """Render the runbook for --host, show its digest, run it step by step behind gates."""
     from . import commands
     from .console import Console
@@ -68,7 +70,7 @@ def release(c, host=None, runbook=None, inventory=None, var=None, yes=False, dry
     guard(lambda: commands.release(
         _options(host, runbook, inventory, var),
         commands.RunOptions(yes=yes, dry_run=dry_run, approved=approved, from_step=from_,
-                            break_lock=break_lock),
+                            break_lock=break_lock, parallel=int(parallel)),
         Console()))
 
 
