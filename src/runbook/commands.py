@@ -470,11 +470,24 @@ def history(opts: Options) -> str:
 
 def report(opts: Options, run_id: str | None, *, lang: str = "en",
            output: str | None = None) -> str:
+    """The report of the latest run, or --run ID, or the latest on --host.
+
+    The latest run of a batch (`--parallel`) reports every host of the batch.
+    """
     from . import markdown
     from .journal import find_run
 
     record = find_run(opts.state_dir, run_id, host=opts.host)
-    text = markdown.report(markdown.run_summary(record), lang=lang, project_dir=opts.project)
+    records = [record]
+    if record.start.get("batch") and not run_id and not opts.host:
+        records = [find_run(opts.state_dir, rid) for rid in record.start["batch"]]
+    parts = [markdown.report(markdown.run_summary(r), lang=lang, project_dir=opts.project)
+             for r in records]
+    if len(records) > 1:
+        head = ", ".join(f"{r.host} ({r.result})" for r in records)
+        parts.insert(0, f"# {record.start.get('runbook', '?')} on {len(records)} hosts together\n\n"
+                        f"{head}. One report per host follows.\n")
+    text = "\n".join(parts)
     if output:
         _write_output(opts.project / output, text)
         return f"report of run {record.id} written to {output}"
