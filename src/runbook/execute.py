@@ -7,6 +7,7 @@ it starts, so nothing runs that the journal could not record.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -303,6 +304,12 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
             run.journal.write("step_end", phase=phase, step=step.id, outcome="unknown",
                               message="interrupted while running", attempt=attempt,
                               duration=round(time.monotonic() - started, 3))
+            raise
+        except RunbookError as exc:  # refused before it ran: sudo password, connection gone
+            with contextlib.suppress(RunbookError):
+                run.journal.write("step_end", phase=phase, step=step.id, outcome="not-run",
+                                  message=run.clean(exc.message), attempt=attempt,
+                                  duration=round(time.monotonic() - started, 3))
             raise
         duration = round(time.monotonic() - started, 3)
         result = outcome.result
