@@ -169,6 +169,10 @@ def find_run(state_dir: Path, run_id: str | None = None, *, host: str | None = N
         if kind and run.kind != kind:
             continue
         return run
-    what = f"run {run_id}" if run_id else "a run" + (f" on host {host}" if host else "")
-    raise RefusedError(f"no journal of {what} in {runs_dir(state_dir)}",
-                       hint="inv history lists the runs; RUNBOOK_STATE_DIR sets where they are")
+    what = f"run {run_id}" if run_id else f"a {kind or 'run'}"
+    if host:
+        what += f" on host {host}"
+    hint = "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are"
+    if started:
+        hint = f"runs refused before their first step changed nothing; {hint}"
+    raise RefusedError(f"no journal of {what} in {runs_dir(state_dir)}", hint=hint)
