@@ -359,6 +359,7 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
     sudo = SudoPassword(interactive, plans)
     who = operator()
     size = run_opts.parallel
+    resumed = _resumed_runs(opts, plans, run_opts.from_step) if run_opts.from_step else {}
     batches = [plans[i:i + size] for i in range(0, len(plans), size)]
     done: list[str] = []
     for batch in batches:
@@ -367,7 +368,9 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
             run_id = new_run_id()
             actual = make_plan(runbook, plan.host, inventory.path, overrides,
                                RunInfo(id=run_id, started_at=now_iso(), operator=who))
-            items.append(HostRun(actual, run_id))
+            earlier = resumed.get(plan.host.name)
+            items.append(HostRun(actual, run_id, dict(earlier.backups) if earlier else {},
+                                 resumes=earlier.id if earlier else None))
             console.say(f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
                         f"digest sha256:{plan.digest}", "bold")
         code = run_batch(opts, "release", items, console=console, gate=gate, secrets=secrets,
@@ -420,6 +423,28 @@ def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: C
     return run_batch(opts, "rollback", items, console=console, gate=gate, secrets=secrets,
                      sudo=SudoPassword(interactive, plans), run_opts=run_opts,
                      operator=operator())
+
+
+def _resumed_runs(opts: Options, plans: list[Plan], step_id: str) -> dict[str, Any]:
+    """For `--from STEP`: each host's interrupted or failed release, whose backups carry over."""
+    from .journal import find_run
+
+    ids = [s.id for s in plans[0].steps]
+    if step_id not in ids:
+        raise RefusedError(f"--from {step_id}: no such step in {plans[0].runbook}",
+                           hint="steps: " + ", ".join(ids))
+    found = {}
+    for plan in plans:
+        try:
+            earlier = find_run(opts.state_dir, host=plan.host.name, kind="release", started=True)
+        except RefusedError:
+            earlier = None
+        if earlier is None or earlier.result in ("done", "rolled-back"):
+            raise RefusedError(f"--from {step_id}: no interrupted or failed release on "
+                               f"{plan.host.name} to resume",
+                               hint="inv history lists the runs; release without --from")
+        found[plan.host.name] = earlier
+    return found
 
 
 def _not_rollbackable(opts: Options, released: Any) -> str | None:

@@ -58,6 +58,7 @@ class Run:
     scrub: tuple[str, ...] = ()
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     label: str = ""
+    resumes: str | None = None
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password."""
@@ -91,8 +92,9 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
             for run in runs:
                 run.journal.write("step_end", phase="steps", step=steps[i].id,
                                   outcome="done-earlier")
+            resumed = runs[0].resumes or "an earlier run"
             runs[0].console.progress(f"step {i + 1}/{len(steps)} {steps[i].title}: taken as "
-                                     "done (--from)", "dim")
+                                     f"done in {resumed} (--from)", "dim")
         for i in range(first, len(steps)):
             _step_with_gates(list(runs), gate, "steps", i, can_rollback=True)
     except Stop as stop:

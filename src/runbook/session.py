@@ -45,6 +45,7 @@ class HostRun:
     run_id: str
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     rolls_back: str | None = None
+    resumes: str | None = None
 
 
 def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Console, gate: Gate,
@@ -66,7 +67,12 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
                           operator=operator, started_at=now_iso(), digest=item.plan.digest,
                           rolls_back=item.rolls_back, from_step=run_opts.from_step,
                           batch=[b.run_id for b in batch] if len(batch) > 1 else None,
-                          plan=plan_record(item.plan))
+                          resumes=item.resumes, plan=plan_record(item.plan))
+            if item.resumes:  # the resumed run's backups are this run's to restore
+                for record in item.backups.values():
+                    journal.write("backup", step=record.get("step"), from_run=item.resumes,
+                                  **{k: record[k] for k in ("path", "backup", "sha256", "mode")
+                                     if k in record})
         console.progress("connecting to " + ", ".join(
             f"{b.plan.host.name} ({b.plan.host.address})" for b in batch))
         opened = _together([lambda b=b, j=j: _open(b, j, operator, run_opts.break_lock, sudo)
@@ -78,7 +84,8 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
         label = len(batch) > 1
         runs = [execute.Run(plan=b.plan, run_id=b.run_id, transport=t, journal=j,  # type: ignore[misc]
                             console=console, secrets=secrets, scrub=_scrub(sudo),
-                            backups=dict(b.backups), label=f"{b.plan.host.name}: " if label else "")
+                            backups=dict(b.backups), resumes=b.resumes,
+                            label=f"{b.plan.host.name}: " if label else "")
                 for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
         if kind == "release":
             return execute.release(runs, gate, from_step=run_opts.from_step)
