@@ -8,6 +8,7 @@ change the shape of a command; a list becomes separately quoted words. The one o
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,6 +106,12 @@ _PLAIN = _environment(shell=False)
 _SHELL = _environment(shell=True)
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(text: str, shell: bool) -> jinja2.Template:
+    """Each template is compiled once, whatever the number of hosts it is rendered for."""
+    return (_SHELL if shell else _PLAIN).from_string(text)
+
+
 def is_template(text: str) -> bool:
     """Only text with Jinja delimiters is rendered (Jinja would also normalise line ends)."""
     return "{{" in text or "{%" in text or "{#" in text
@@ -128,9 +135,10 @@ class _Renderer:
         self.problems: list[Problem] = []
 
     def text(self, template: str, line: int, what: str, shell: bool = False) -> str:
-        env = _SHELL if shell else _PLAIN
+        if not is_template(template):
+            return template
         try:
-            return env.from_string(template).render(self.names)
+            return _compiled(template, shell).render(self.names)
         except jinja2.UndefinedError as exc:
             self.problems.append(Problem(self.runbook.path, line, f"{what}: {exc.message}",
                                          "define it in vars, the inventory or --var KEY=VALUE"))
