@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ ACTIONS = ("run", "backup", "restore", "check", "manual")
 # Secrets travel through rendering as markers, replaced by "***" for display and by their
 # values only at the moment a command is sent (see render.Secret).
 SECRET_OPEN, SECRET_CLOSE = "\ue000", "\ue001"
+# A whole marker, as render.Secret makes it (secret names are identifiers); marker characters
+# anywhere else are plain text.
+SECRET_MARKER = re.compile(f"{SECRET_OPEN}([A-Za-z_][A-Za-z0-9_]*){SECRET_CLOSE}")
 
 
 @dataclass(frozen=True)
@@ -206,13 +210,7 @@ class Plan:
 
 def mask(text: str) -> str:
     """Replace every secret marker by ***."""
-    while SECRET_OPEN in text:
-        start = text.index(SECRET_OPEN)
-        end = text.find(SECRET_CLOSE, start)
-        if end < 0:
-            break
-        text = text[:start] + "***" + text[end + 1 :]
-    return text
+    return SECRET_MARKER.sub("***", text)
 
 
 def plan_digest(runbook: str, host: Host, steps: tuple[PlannedStep, ...],

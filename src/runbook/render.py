@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import InputError, Problem
 from .model import (
     SECRET_CLOSE,
+    SECRET_MARKER,
     SECRET_OPEN,
     Check,
     Host,
@@ -72,16 +75,17 @@ def _quote_word(value: Any) -> str:
     if SECRET_OPEN not in text:
         return shlex.quote(text)
     # Quote the text around each secret marker; the marker becomes a quoted value at send time.
+    # Only a whole marker of a secret name counts: marker characters that a value (--var, the
+    # inventory) carries otherwise are quoted like any other text, never left bare.
     words: list[str] = []
-    rest = text
-    while SECRET_OPEN in rest:
-        before, _, after = rest.partition(SECRET_OPEN)
-        name, _, rest = after.partition(SECRET_CLOSE)
-        if before:
-            words.append(shlex.quote(before))
-        words.append(f"{SECRET_OPEN}{name}{SECRET_CLOSE}")
-    if rest:
-        words.append(shlex.quote(rest))
+    end = 0
+    for found in SECRET_MARKER.finditer(text):
+        if found.start() > end:
+            words.append(shlex.quote(text[end:found.start()]))
+        words.append(found.group(0))
+        end = found.end()
+    if end < len(text):
+        words.append(shlex.quote(text[end:]))
     return "".join(words)
 
 
@@ -89,8 +93,25 @@ def _plain(value: Any) -> Any:
     return "" if value is None else value
 
 
+class _BoundedEnvironment(SandboxedEnvironment):
+    """The sandbox, plus limits on `*` and `**`, so a template cannot exhaust memory or time."""
+
+    intercepted_binops = frozenset({"*", "**"})
+    LIMIT = 1_000_000
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                        and len(seq) * times > self.LIMIT):
+                    raise SecurityError("a repetition of more than 1,000,000 items in a template")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(shell: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = _BoundedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -317,7 +338,12 @@ def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[s
 
 def reveal(text: str, secrets: Mapping[str, str], *, shell: bool) -> str:
     """Put the secret values in, at the moment a command is sent (quoted in a shell command)."""
-    for name, value in secrets.items():
-        marker = f"{SECRET_OPEN}{name}{SECRET_CLOSE}"
-        text = text.replace(marker, shlex.quote(value) if shell else value)
-    return text
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name not in secrets:
+            return found.group(0)
+        return shlex.quote(secrets[name]) if shell else secrets[name]
+
+    # One pass: a secret value holding another secret's marker is not replaced again.
+    return SECRET_MARKER.sub(value, text)
