@@ -45,9 +45,17 @@ def load_inventory(path: Path, display: str | None = None) -> Inventory:
 
 def _schema_problems(source: Source, name: str, problems: list[Problem]) -> None:
     for v in schema.validate(source.data, name):
-        where = " ".join(str(p) for p in v.path[-2:]) if v.path else "document"
+        where = _dotted(v.path) if v.path else "document"
         text = v.message if v.message.startswith("unknown key") else f"{where}: {v.message}"
         problems.append(Problem(source.file, source.line(v.path), text, v.hint))
+
+
+def _dotted(path: Path_) -> str:
+    """("steps", 0, "id") -> "steps[0].id"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 # --- runbook ---------------------------------------------------------------------------------
