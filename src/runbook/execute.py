@@ -194,8 +194,9 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         if lost:
             raise Stop(ROLLBACK_FAILED if phase == "rollback" else STEP_FAILED, "unknown",
                        f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
-                       "ran; its outcome is unknown. When the host is reachable again, check it "
-                       "and run `inv rollback`")
+                       "ran; its outcome is unknown, and the host lock stays held by this run. "
+                       "When the host is reachable again, check it (the command may still be "
+                       "running there) and run `inv rollback --break-lock`")
         failed = [(r, o) for r, o in zip(pending, outcomes, strict=True) if o.status != "ok"]
         if not failed:
             return
