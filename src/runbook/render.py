@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping
@@ -327,13 +328,34 @@ def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[s
     rollback = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.rollback, 1))
     title = renderer.text(runbook.title, 1, "title")
     description = renderer.text(runbook.description, 1, "description")
-    if renderer.problems:
-        raise InputError(_unique(renderer.problems))
+    problems = renderer.problems or _backed_up_twice(runbook, steps)
+    if problems:
+        raise InputError(_unique(problems))
     return Plan(
         runbook=runbook.name, runbook_path=runbook.path, title=title, description=description,
         host=host, vars=variables, secrets=runbook.secrets, steps=steps, rollback=rollback,
         digest=plan_digest(runbook.name, host, steps, rollback),
     )
+
+
+def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:
+    """A file backed up twice in one run: both copies have the same name (the run id's)."""
+    problems: list[Problem] = []
+    first: dict[str, str] = {}
+    for source, planned in zip(runbook.steps, steps, strict=True):
+        if planned.action != "backup":
+            continue
+        for path in planned.paths:
+            key = posixpath.normpath(path)
+            if key in first:
+                problems.append(Problem(
+                    runbook.path, source.lines.get("backup", source.line),
+                    f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
+                    "does): its backup would overwrite the first one",
+                    "back up each file once, before the first step that changes it"))
+            else:
+                first[key] = planned.id
+    return problems
 
 
 def reveal(text: str, secrets: Mapping[str, str], *, shell: bool) -> str:
