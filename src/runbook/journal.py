@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,10 +26,28 @@ class JournalError(RunbookError):
     exit_code = 2
 
 
+_last_id = ""
+_id_lock = threading.Lock()
+
+
 def new_run_id(now: float | None = None) -> str:
-    """Sortable, unique enough for one team: 20261125T144100Z-3fa9."""
-    stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{secrets.token_hex(2)}"
+    """Sortable, unique enough for one team: 20261125T144100Z-3fa9.
+
+    The suffix is the fraction of the second in 1/65536 s, so ids started within the same
+    second still sort in the order they started ("the latest run" is the newest one); within
+    one process each id is greater than the one before.
+    """
+    global _last_id
+    now = time.time() if now is None else now
+    whole = int(now)
+    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y%m%dT%H%M%SZ")
+    tick = min(int((now - whole) * 0x10000), 0xFFFF)
+    with _id_lock:
+        run_id = f"{stamp}-{tick:04x}"
+        if run_id <= _last_id and _last_id.startswith(stamp) and _last_id[-4:] != "ffff":
+            run_id = f"{stamp}-{int(_last_id[-4:], 16) + 1:04x}"
+        _last_id = run_id
+    return run_id
 
 
 def now_iso() -> str:
