@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class Run:
         scrub: further values never to show (the sudo password).
         backups: path -> backup record: made by this run, or (for a rollback) by the release.
         label: the host name in front of output lines when several hosts run together.
+        stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
     """
 
     plan: Plan
@@ -59,6 +61,7 @@ class Run:
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     label: str = ""
     resumes: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password."""
@@ -187,8 +190,9 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
                    + (": the host needs hands-on care" if phase == "rollback" else ""))
     pending = runs
     while True:
-        outcomes = _in_parallel(pending, lambda run: _attempts(run, _planned(run, phase, index),
-                                                               phase))
+        with _ctrl_c_after_step(pending):
+            outcomes = _in_parallel(
+                pending, lambda run: _attempts(run, _planned(run, phase, index), phase))
         lost = [r.plan.host.name for r, o in zip(pending, outcomes, strict=True)
                 if o.status == "unknown"]
         if lost:
@@ -197,6 +201,8 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
                        "ran; its outcome is unknown, and the host lock stays held by this run. "
                        "When the host is reachable again, check it (the command may still be "
                        "running there) and run `inv rollback --break-lock`")
+        if any(r.stopping.is_set() for r in pending):
+            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         failed = [(r, o) for r, o in zip(pending, outcomes, strict=True) if o.status != "ok"]
         if not failed:
             return
@@ -250,21 +256,39 @@ def _in_parallel(runs: list[Run], work: Callable[[Run], Outcome]) -> list[Outcom
     threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(runs))]
     for t in threads:
         t.start()
-    try:
-        for t in threads:
-            t.join()
-    except KeyboardInterrupt:
-        # Ctrl-C: let the steps in flight end (each has its timeout) so their outcome is
-        # recorded; a second Ctrl-C leaves them behind.
-        runs[0].console.progress("stopping: waiting for the steps in flight to end "
-                                 "(Ctrl-C again to leave now)", "yellow")
-        for t in threads:
-            t.join()
-        raise
+    for t in threads:
+        t.join()  # a second Ctrl-C (see _ctrl_c_after_step) leaves the steps in flight behind
     for item in results:
         if isinstance(item, BaseException):
             raise item
     return [r for r in results if isinstance(r, Outcome)]
+
+
+@contextlib.contextmanager
+def _ctrl_c_after_step(runs: list[Run]) -> Iterator[None]:
+    """While a step runs, a first Ctrl-C stops the run once the step has ended, its outcome
+    recorded (each step has its timeout); a second Ctrl-C leaves it now, its outcome unknown.
+
+    Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
+    joins its output readers) and then recorded the outcome as unknown.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for run in runs:
+            run.stopping.set()
+        runs[0].console.progress("Ctrl-C: stopping once this step has ended and its outcome "
+                                 "is recorded (Ctrl-C again to leave it now: its outcome will "
+                                 "be unknown)", "yellow")
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _ask_before(run: Run, gate: Gate, step: PlannedStep, phase: str, index: int,
@@ -305,7 +329,8 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
             outcome = _perform(run, step)
         except KeyboardInterrupt:
             run.journal.write("step_end", phase=phase, step=step.id, outcome="unknown",
-                              message="interrupted while running", attempt=attempt,
+                              message="left while it ran (Ctrl-C twice): it may still be "
+                              "running", attempt=attempt,
                               duration=round(time.monotonic() - started, 3))
             raise
         except RunbookError as exc:  # refused before it ran: sudo password, connection gone
@@ -325,9 +350,10 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
             detail=run.clean(outcome.detail),
         )
         _show_outcome(run, outcome, duration, attempt, attempts)
-        if outcome.status != "failed" or attempt == attempts:
+        if outcome.status != "failed" or attempt == attempts or run.stopping.is_set():
             break
-        time.sleep(step.delay)
+        if run.stopping.wait(step.delay):  # Ctrl-C while waiting to retry
+            break
     return outcome
 
 

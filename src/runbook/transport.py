@@ -451,6 +451,12 @@ class _Remote(Remote):  # type: ignore[misc]
             self.channel.close()
             raise
 
+    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
+        # Ctrl-C: leave the command now. Close its channel first, or Invoke would wait for the
+        # remote command to end before re-raising (it joins the output readers).
+        self.channel.close()
+        raise interrupt
+
     def wait(self) -> None:
         while not (self.process_is_finished or self.has_dead_threads):
             self.channel.status_event.wait(0.05)
