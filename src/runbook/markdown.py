@@ -102,7 +102,7 @@ def run_summary(record: Any) -> dict[str, Any]:
                 "gates": [], "attempts": 0, "duration": 0.0, "command": "", "exit": None,
                 "stdout_tail": "", "stderr_tail": "", "message": "", "detail": "",
             }
-    last_event = None
+    running = done = None  # the step started and not ended; the last step that ended
     for event in record.events:
         key = (event.get("phase", ""), event.get("step", ""))
         entry = entries.get(key)
@@ -114,11 +114,12 @@ def run_summary(record: Any) -> dict[str, Any]:
         elif kind == "step_start":
             entry.update(command=event.get("command", ""), attempts=event.get("attempt", 1),  # type: ignore[union-attr]
                          outcome="unknown")
-            last_event = entry
+            running = entry
         elif kind == "step_end":
             entry["duration"] = round(entry["duration"] + (event.get("duration") or 0), 3)  # type: ignore[index]
             entry.update({k: event.get(k, entry[k]) for k in  # type: ignore[union-attr,index]
                           ("outcome", "exit", "stdout_tail", "stderr_tail", "message", "detail")})
+            running, done = None, entry
     for entry in entries.values():
         entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
     end = record.end
@@ -135,5 +136,7 @@ def run_summary(record: Any) -> dict[str, Any]:
         "rollback_started": bool(record.of("rollback_start")),
         "backups": list(record.backups.values()), "restores": record.of("restore"),
         "lock": next(iter(record.of("lock")), None), "lock_broken": record.of("lock_broken"),
-        "stopped_in": last_event["id"] if (last_event and not end) else None,
+        # Without an end the tool was killed: while a step ran, or between steps (at a gate).
+        "stopped_in": running["id"] if (running and not end) else None,
+        "stopped_after": done["id"] if (done and not running and not end) else None,
     }
