@@ -64,14 +64,30 @@ class Run:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def clean(self, text: str) -> str:
-        """Output as it may be shown or recorded: no secret value, no password."""
+        """Output as it may be shown or recorded: no secret value, no password.
+
+        Also the forms a value takes inside error messages (a check's URL in an exception:
+        escaped as in a Python repr or JSON, percent-encoded) or a command (shell-quoted).
+        """
         for value in (*self.secrets.values(), *self.scrub):
             if value:
-                text = text.replace(value, "***")
+                for form in sorted(_forms(value), key=len, reverse=True):
+                    text = text.replace(form, "***")
         return mask(text)
 
     def say(self, text: str, colour: str | None = None) -> None:
         self.console.progress(f"{self.label}{text}", colour)
+
+
+def _forms(value: str) -> set[str]:
+    """`value` as it is written, and as libraries escape or encode it in their messages."""
+    import json
+    import shlex
+    from urllib.parse import quote, quote_plus
+
+    return {value, repr(value)[1:-1], repr(value + "'\"")[1:-4], json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1], quote(value), quote(value, safe=""),
+            quote_plus(value), shlex.quote(value)}
 
 
 class Stop(Exception):
