@@ -1,0 +1,221 @@
+"""The gates through a real pseudo-terminal: what the operator types decides what happens.
+
+`inv release --host sandbox` runs on a pty (pexpect) the way a person runs it; the tests answer
+the gates and then check the exit code, the host and the journal.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pexpect
+import pytest
+
+from .test_release_support import (
+    Project,
+    broken_conf,
+    events_of,
+    expect_exit,
+    release_project,
+)
+
+pytestmark = pytest.mark.e2e
+__all__ = ["release_project"]  # the fixture, imported so that pytest finds it here
+
+DONE = r"Done\? \[y\]es / \[s\]kip / \[a\]bort: "
+RUN = r"Run this step\? \[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
+FAILED = r"Step failed\. \[r\]etry / roll\[b\]ack / \[a\]bort"
+RUN_ID = r"run (\d{8}T\d{6}Z-[0-9a-f]{4})"
+
+
+class Operator:
+    """A person at the terminal: waits for a gate, answers it; keeps the transcript."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+        self.transcript = io.StringIO()
+        child.logfile_read = self.transcript
+
+    def answer(self, step: str, prompt: str, key: str) -> str:
+        """Wait for `step`'s gate (e.g. "step 3/8") and its prompt; type `key`; return what
+        was shown in between."""
+        try:
+            self.child.expect((re.escape(step) + r"\b.*?" if step else "") + prompt)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            pytest.fail(f"no gate {step!r} {prompt!r}; the terminal showed:\n"
+                        f"{self.transcript.getvalue()}")
+        shown = f"{self.child.before}{self.child.after}"
+        self.child.sendline(key)
+        return shown
+
+    def wait(self, pattern: str) -> str:
+        try:
+            self.child.expect(pattern)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            pytest.fail(f"never showed {pattern!r}; the terminal showed:\n"
+                        f"{self.transcript.getvalue()}")
+        return str(self.child.after)
+
+    def exit_code(self) -> int:
+        code, _ = expect_exit(self.child)
+        return code
+
+
+def _operator(project: Project, *args: str, **kwargs) -> Operator:  # type: ignore[no-untyped-def]
+    child = project.spawn("release", "--host", "sandbox", *args, **kwargs)
+    child.expect(RUN_ID)
+    return Operator(child)
+
+
+def test_abort_at_the_first_gate_leaves_the_host_untouched(release_project: Project) -> None:
+    project, box = release_project, release_project.box
+    original = project.live()
+    person = _operator(project)
+
+    shown = person.answer("step 1/8 on sandbox", DONE, "a")
+
+    assert "Tell the team the release starts" in shown
+    assert person.exit_code() == 3
+    assert "stopped by the operator at step 1" in person.transcript.getvalue()
+    assert project.live() == original
+    assert not project.backups()
+    assert not box.lock_path.exists()
+    (end,) = events_of(project, "end")
+    assert (end["result"], end["exit_code"]) == ("stopped", 3)
+    assert not events_of(project, "step_start")
+
+
+def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
+        release_project: Project) -> None:
+    project = release_project
+    password = project.env["RUNBOOK_SUDO_PASSWORD"]
+    person = _operator(project, drop=("RUNBOOK_SUDO_PASSWORD",))
+
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.wait("sudo password: ")  # the first sudo step: `before`, which has no gate
+    person.child.sendline(password)
+    shown = person.answer("step 3/8 on sandbox", RUN, "d")
+    assert "Back up the live nginx config" in shown
+    details = person.answer("", RUN, "y")  # the same gate again, after the details
+    assert "cp -p" in details and "sha256sum" in details and "id backup" in details
+    for number in (4, 5, 6, 7):
+        person.answer(f"step {number}/8 on sandbox", RUN, "y")
+    person.answer("step 8/8 on sandbox", DONE, "y")
+
+    assert person.exit_code() == 0, person.transcript.getvalue()
+    screen = person.transcript.getvalue()
+    assert "release done and verified" in screen
+    assert screen.count("sudo password:") == 1
+    assert password not in screen  # getpass: not echoed
+    assert "101" in project.upgrade_status()
+    assert password not in project.journals()[-1].read_text()
+    gates = [(e["step"], e["answer"]) for e in events_of(project, "gate")]
+    assert gates == [("announce", "yes"), ("before", "no gate"), ("backup", "yes"),
+                     ("deploy", "yes"), ("test", "yes"), ("reload", "yes"), ("verify", "yes"),
+                     ("watch", "yes")]
+
+
+def test_skip_is_recorded_as_skipped(release_project: Project) -> None:
+    project = release_project
+    original = project.live()
+    person = _operator(project)
+
+    person.answer("step 1/8 on sandbox", DONE, "s")
+    person.answer("step 3/8 on sandbox", RUN, "a")
+
+    assert person.exit_code() == 3
+    ends = {e["step"]: e["outcome"] for e in events_of(project, "step_end")}
+    assert ends == {"announce": "skipped", "before": "ok"}
+    gates = {e["step"]: e["answer"] for e in events_of(project, "gate")}
+    assert gates["announce"] == "skip" and gates["backup"] == "abort"
+    assert project.live() == original and not project.backups()
+    assert "⏭" in project.inv("report").stdout
+
+
+def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
+        release_project: Project) -> None:
+    project, box = release_project, release_project.box
+    project.push_branch("broken-gate", broken_conf(box))
+    original = project.live()
+    person = _operator(project, "--var", "branch=broken-gate")
+
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    for number in (3, 4, 5):
+        person.answer(f"step {number}/8 on sandbox", RUN, "y")
+    person.answer("FAILED: exit status 1", FAILED, "b")
+    for number in (1, 2, 3, 4):
+        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+
+    assert person.exit_code() == 1, person.transcript.getvalue()
+    assert "rollback done" in person.transcript.getvalue()
+    assert project.live() == original
+    assert "404" in project.upgrade_status()
+    assert not box.lock_path.exists()
+    after = [e["answer"] for e in events_of(project, "gate") if e.get("after") == "failure"]
+    assert after == ["rollback"]
+    (end,) = events_of(project, "end")
+    assert (end["result"], end["exit_code"]) == ("rolled-back", 1)
+
+
+def test_a_run_waiting_at_a_gate_holds_the_lock_against_a_second_release(
+        release_project: Project) -> None:
+    project, box = release_project, release_project.box
+    person = _operator(project)
+    person.wait(DONE)  # the lock is taken before the first gate
+    first = project.journals()[-1].stem
+
+    second = project.inv("release", "--host", "sandbox", "--yes")
+
+    assert second.returncode == 2, second.stderr
+    assert f"sandbox is locked by run {first} of e2e-operator" in second.stderr
+    assert "--break-lock" in second.stderr
+    person.child.sendline("a")
+    assert person.exit_code() == 3
+    assert not box.lock_path.exists()
+    assert not project.backups()
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_before_connecting(
+        release_project: Project) -> None:
+    project = release_project
+    original = project.live()
+
+    result = project.inv("release", "--host", "sandbox")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no terminal" in result.stderr and "--yes" in result.stderr
+    assert "connecting" not in result.stdout
+    assert not project.journals()  # no run was started
+    assert project.live() == original
+
+
+def test_keys_typed_while_a_step_runs_do_not_answer_the_next_gate(
+        release_project: Project) -> None:
+    project = release_project
+    person = _operator(project)
+    person.answer("step 1/8 on sandbox", DONE, "y")
+
+    person.answer("step 3/8 on sandbox", RUN, "y")
+    person.child.sendline("y")  # typed ahead while the backup runs: must be discarded
+    person.answer("step 4/8 on sandbox", RUN, "a")
+
+    assert person.exit_code() == 3
+    gates = {e["step"]: e["answer"] for e in events_of(project, "gate")}
+    assert gates["deploy"] == "abort"
+    assert "deploy" not in {e["step"] for e in events_of(project, "step_start")}
+
+
+def test_ctrl_c_at_a_gate_stops_records_and_unlocks(release_project: Project) -> None:
+    project, box = release_project, release_project.box
+    person = _operator(project)
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.wait(RUN)
+
+    person.child.sendintr()
+
+    assert person.exit_code() == 3
+    assert not box.lock_path.exists()
+    (end,) = events_of(project, "end")
+    assert (end["result"], end["exit_code"]) == ("interrupted", 3)
+    assert "Traceback" not in person.transcript.getvalue()
