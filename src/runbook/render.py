@@ -32,6 +32,7 @@ from .model import (
     PlannedStep,
     Runbook,
     Step,
+    mask,
     plan_digest,
 )
 
@@ -175,7 +176,9 @@ class _Renderer:
             return step.lines.get(key, step.line)
 
         where = f"step '{step.id}'"
-        title = self.text(step.title, field("title"), f"{where} title") if step.title else step.id
+        # A title is printed as it is everywhere (console, report table): secrets as *** here.
+        title = (mask(self.text(step.title, field("title"), f"{where} title")) if step.title
+                 else step.id)
         note = self.text(step.note, field("note"), f"{where} note") if step.note else ""
         planned: dict[str, Any] = {}
         if step.action == "run":
@@ -326,7 +329,7 @@ def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[s
     renderer = _Renderer(runbook, {**builtins, **variables})
     steps = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.steps, 1))
     rollback = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.rollback, 1))
-    title = renderer.text(runbook.title, 1, "title")
+    title = mask(renderer.text(runbook.title, 1, "title"))
     description = renderer.text(runbook.description, 1, "description")
     problems = renderer.problems or _backed_up_twice(runbook, steps)
     if problems:
