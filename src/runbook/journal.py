@@ -92,8 +92,18 @@ class Journal:
         record = {"event": event, "at": now_iso(), **fields}
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
         try:
-            os.write(self._fd, line)
-            os.fsync(self._fd)
+            size = os.fstat(self._fd).st_size
+            try:
+                # A full disk writes part of a line and returns its length: write the rest,
+                # and on an error take the part back, so an event is whole or absent.
+                rest = memoryview(line)
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
+                os.fsync(self._fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
+                raise
         except OSError as exc:
             raise JournalError(f"cannot write the journal {self.path}: {exc.strerror}",
                                hint="free space or fix permissions; nothing more will run "
