@@ -21,7 +21,7 @@ from . import actions
 from .console import Console
 from .errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from .gate import ABORT, RETRY, ROLLBACK, SKIP, YES, Gate
-from .journal import Journal
+from .journal import Journal, JournalError
 from .model import Plan, PlannedStep, mask
 from .render import reveal
 from .transport import CommandResult, Transport
@@ -121,7 +121,15 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, "interrupted", "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
-        _finish(runs, exc.exit_code, "failed", str(exc), show=False)
+        if isinstance(exc, JournalError):
+            # Mid-run, steps may have changed the host: not "refused before anything ran".
+            exc.exit_code = STEP_FAILED
+            exc.hint = ("the run stopped: nothing more ran, not even a rollback, as it could "
+                        "not be recorded; the host is as the last recorded step left it (inv "
+                        "report). Free space or fix permissions, then check the host and run "
+                        "`inv rollback`")
+        with contextlib.suppress(JournalError):
+            _finish(runs, exc.exit_code, "failed", str(exc), show=False)
         raise
     return _finish(runs, DONE, "done", "release done and verified")
 
@@ -136,7 +144,8 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
         return _finish(runs, ROLLBACK_FAILED, "interrupted",
                        "rollback interrupted (Ctrl-C): the host needs hands-on care")
     except RunbookError as exc:
-        _finish(runs, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
+        with contextlib.suppress(JournalError):  # the error itself may be the journal's
+            _finish(runs, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
         exc.exit_code = ROLLBACK_FAILED
         raise
     return _finish(runs, DONE, "rolled-back", "rollback done")
