@@ -14,14 +14,15 @@ from .errors import DONE
 DEMO_RUNBOOK = "nginx-websocket"
 
 
-def run(project: Path, *, lang: str = "en", console: Console | None = None) -> int:
+def run(project: Path, *, lang: str = "en", console: Console | None = None,
+        ports: dict[str, int] | None = None) -> int:
     from . import checks, commands, sandbox
 
     console = console or Console()
     root = sandbox.default_root(project)
     console.say("1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on "
                 "loopback", "bold")
-    sandbox.up(root, inventory=project / "hosts.yaml", say=console.progress)
+    sandbox.up(root, inventory=project / "hosts.yaml", say=console.progress, **(ports or {}))
     box = sandbox.Sandbox.load(root)
     for line in box.reset():  # a second demo starts from the broken config again
         console.progress(line)

@@ -108,30 +108,37 @@ def history(c, host=None):  # type: ignore[no-untyped-def]
     guard(lambda: commands.history(_options(host)))
 
 
-@task(auto_shortflags=False, help={"lang": "en or ja (the report)"})
-def demo(c, lang="en"):  # type: ignore[no-untyped-def]
+PORTS_HELP = {"ssh_port": "sshd port (default 2222, or the sandbox's last)",
+              "http_port": "nginx port (default 18080)", "backend_port": "app port (default 18081)"}
+
+
+def _ports(ssh_port, http_port, backend_port):  # type: ignore[no-untyped-def]
+    return {k: int(v) for k, v in (("ssh_port", ssh_port), ("http_port", http_port),
+                                   ("backend_port", backend_port)) if v}
+
+
+@task(auto_shortflags=False, help={"lang": "en or ja (the report)", **PORTS_HELP})
+def demo(c, lang="en", ssh_port=None, http_port=None, backend_port=None):  # type: ignore[no-untyped-def]
     """Sandbox up, release to it with --yes, print the report."""
     from . import demo as demo_module
 
-    guard(lambda: demo_module.run(Path.cwd(), lang=lang))
+    guard(lambda: demo_module.run(Path.cwd(), lang=lang,
+                                  ports=_ports(ssh_port, http_port, backend_port)))
 
 
 SANDBOX_HELP = {"root": "where the sandbox lives (default .sandbox)"}
 
 
 @task(name="up", auto_shortflags=False, help={
-    **SANDBOX_HELP, "ssh_port": "sshd port (default 2222)",
-    "http_port": "nginx port (default 18080)", "backend_port": "backend port (default 18081)",
+    **SANDBOX_HELP, **PORTS_HELP,
     "inventory": "inventory to add the sandbox host to (default hosts.yaml)"})
 def sandbox_up(c, root=None, ssh_port=None, http_port=None, backend_port=None,  # type: ignore[no-untyped-def]
                inventory=None):
     """Start sshd, nginx, a git config repo and an ActionCable-like app on loopback."""
     from . import sandbox
 
-    ports = {k: int(v) for k, v in (("ssh_port", ssh_port), ("http_port", http_port),
-                                     ("backend_port", backend_port)) if v}
     guard(lambda: sandbox.up(_sandbox_root(root), inventory=Path(inventory or "hosts.yaml"),
-                             **ports))
+                             **_ports(ssh_port, http_port, backend_port)))
 
 
 @task(name="down", auto_shortflags=False, help=SANDBOX_HELP)

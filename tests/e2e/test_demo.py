@@ -1,0 +1,63 @@
+"""The README's main job: `inv demo` in a fresh project, then `inv rollback`, then sandbox.down."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runbook.sandbox import Sandbox, free_port
+
+from ..conftest import ROOT, run_cli
+from .conftest import require_root, sandbox_root
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def fresh_project() -> Iterator[Path]:
+    """A copy of the project as a new user has it (0755: sshd reads the sandbox's keys)."""
+    require_root()
+    project = sandbox_root("rb-demo-")
+    shutil.copytree(ROOT / "runbooks", project / "runbooks")
+    committed = subprocess.run(["git", "-C", str(ROOT), "show", "HEAD:hosts.yaml"],
+                               capture_output=True, text=True, check=True).stdout
+    (project / "hosts.yaml").write_text(committed)
+    (project / "tasks.py").write_text("from runbook.tasks import ns\n")
+    try:
+        yield project
+    finally:
+        if (project / ".sandbox").exists():
+            Sandbox.load(project / ".sandbox").down()
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
+        fresh_project: Path) -> None:
+    ports = [str(free_port()) for _ in range(3)]
+    done = run_cli("demo", "--ssh-port", ports[0], "--http-port", ports[1], "--backend-port",
+                   ports[2], cwd=fresh_project, timeout=120)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    before, after = out.split("4. after the release", 1)
+    assert "❌ got 404 Not Found, expected 101" in before
+    assert "Failed to upgrade to WebSocket (REQUEST_METHOD: GET, HTTP_CONNECTION: close" in before
+    assert "✅ 101 Switching Protocols" in after
+    assert "Successfully upgraded to WebSocket" in after
+    assert "| ✅ | 7. ActionCable answers the WebSocket upgrade | ok" in after
+    assert "sandbox:" in (fresh_project / "hosts.yaml").read_text()
+
+    box = Sandbox.load(fresh_project / ".sandbox")
+    backups = list(box.nginx_conf.parent.glob("nginx.conf.*.bak"))
+    assert len(backups) == 1
+    back = run_cli("rollback", "--yes", cwd=fresh_project,
+                   env={"RUNBOOK_SUDO_PASSWORD": box.sudo_password or ""})
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert box.nginx_conf.read_bytes() == backups[0].read_bytes()
+
+    down = run_cli("sandbox.down", cwd=fresh_project)
+    assert down.returncode == 0, down.stderr
+    assert not box.running()
