@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
     """
     journals: list[Journal] = []
     opened: list[tuple[SSHTransport, HostRun] | BaseException] = []
+    restore_signals = _signals_end_the_run()
     try:
         for item in batch:
             journal = Journal.create(opts.state_dir, item.run_id)
@@ -98,6 +100,34 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
                 transport.close()
         for journal in journals:
             journal.close()
+        restore_signals()
+
+
+def _signals_end_the_run() -> Callable[[], None]:
+    """Make SIGTERM and SIGHUP end the run as Ctrl-C does: recorded, lock released.
+
+    By default either signal kills the process at once, leaving the host locked and the
+    journal without its end (a closed terminal or a CI timeout is enough). After SIGHUP the
+    terminal is gone, so the output goes to /dev/null. Returns what puts the old handlers back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _open(item: HostRun, journal: Journal, operator: str, break_lock: bool,
