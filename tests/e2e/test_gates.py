@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import signal
 
 import pexpect
 import pytest
@@ -71,11 +72,12 @@ def _operator(project: Project, *args: str, **kwargs) -> Operator:  # type: igno
 def test_abort_at_the_first_gate_leaves_the_host_untouched(release_project: Project) -> None:
     project, box = release_project, release_project.box
     original = project.live()
-    person = _operator(project)
+    person = _operator(project, drop=("NO_COLOR",))
 
     shown = person.answer("step 1/8 on sandbox", DONE, "a")
 
     assert "Tell the team the release starts" in shown
+    assert "\x1b[" in shown  # colour on a terminal without NO_COLOR
     assert person.exit_code() == 3
     assert "stopped by the operator at step 1" in person.transcript.getvalue()
     assert project.live() == original
@@ -107,6 +109,7 @@ def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
     screen = person.transcript.getvalue()
     assert "release done and verified" in screen
     assert screen.count("sudo password:") == 1
+    assert "\x1b[" not in screen  # NO_COLOR is set
     assert password not in screen  # getpass: not echoed
     assert "101" in project.upgrade_status()
     assert password not in project.journals()[-1].read_text()
@@ -219,3 +222,21 @@ def test_ctrl_c_at_a_gate_stops_records_and_unlocks(release_project: Project) ->
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
     assert "Traceback" not in person.transcript.getvalue()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_closed_terminal_or_sigterm_at_a_gate_records_the_end_and_unlocks(
+        release_project: Project, signum: int) -> None:
+    """SIGHUP (the operator's terminal went away) or SIGTERM must not leave the host locked."""
+    project, box = release_project, release_project.box
+    person = _operator(project)
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.wait(RUN)
+    assert box.lock_path.exists()
+
+    person.child.kill(signum)
+
+    expect_exit(person.child)
+    assert not box.lock_path.exists()
+    (end,) = events_of(project, "end")
+    assert (end["result"], end["exit_code"]) == ("interrupted", 3)

@@ -136,6 +136,10 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     assert restore["sha256"] == original.sha256
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("rolled-back", 1)
+    report = project.inv("report").stdout
+    assert re.search(r"\| ❌ \| 5\. Test the new config \|", report), report
+    assert re.search(r"## Rollback\n(.*\n)*\| ✅ \| R1\. Put the backed-up nginx config back",
+                     report), report
 
 
 # --- refusals --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,14 @@ def expect_exit(child: pexpect.spawn, timeout: float = 30) -> tuple[int, str]:
     """Wait for the spawned tool to end; its exit code and the rest of its output."""
     child.expect(pexpect.EOF, timeout=timeout)
     rest = child.before or ""
+    # Not close() at once: it signals a child that is still cleaning up (EOF comes as soon
+    # as the child lets go of the terminal).
+    deadline = time.monotonic() + timeout
+    while child.isalive():
+        if time.monotonic() > deadline:
+            child.close(force=True)
+            pytest.fail(f"the tool did not end within {timeout} s after closing its terminal")
+        time.sleep(0.02)  # polling for the exit; pexpect has no wait with a timeout
     child.close()
     code = child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 0)
     return code, rest

@@ -131,3 +131,25 @@ def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_
     (start,) = events_of(project, "start")
     assert start["rolls_back"] == release_id
     assert events_of(project, "lock_broken")[0]["holder"]["run"] == release_id
+
+
+def test_a_tampered_backup_is_not_restored_and_the_rollback_fails_with_exit_4(
+        release_project: Project) -> None:
+    project, box = release_project, release_project.box
+    released = project.inv("release", "--host", "sandbox", "--yes")
+    assert released.returncode == 0, _output(released)
+    (backup,) = project.backups()
+    with backup.open("a") as f:
+        f.write("# changed after the backup\n")
+    deployed = project.live()
+
+    result = project.inv("rollback", "--yes")
+
+    assert result.returncode == 4, _output(result)
+    assert "does not match its recorded sha256" in result.stdout + result.stderr
+    assert "hands-on care" in result.stdout + result.stderr
+    assert project.live() == deployed  # nothing put back from a backup that cannot be trusted
+    assert "101" in project.upgrade_status()
+    assert not box.lock_path.exists()
+    (end,) = events_of(project, "end")
+    assert (end["result"], end["exit_code"]) == ("rollback-failed", 4)
