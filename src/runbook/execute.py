@@ -352,10 +352,10 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
         started = time.monotonic()
         try:
             outcome = _perform(run, step)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C twice, or SIGTERM / SIGHUP (session.py)
             run.journal.write("step_end", phase=phase, step=step.id, outcome="unknown",
-                              message="left while it ran (Ctrl-C twice): it may still be "
-                              "running", attempt=attempt,
+                              message=f"left while it ran ({exc or 'Ctrl-C twice'}): it may "
+                              "still be running", attempt=attempt,
                               duration=round(time.monotonic() - started, 3))
             raise
         except RunbookError as exc:  # refused before it ran: sudo password, connection gone
