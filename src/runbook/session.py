@@ -207,7 +207,12 @@ def _lock(transport: SSHTransport, plan: Plan, run_id: str, operator: str, break
         message = f"cannot take the lock {lock} on {plan.host.name}: " + (
             result.stderr.strip() or f"exit status {result.exit_code}")
         raise RefusedError(message, hint="set `lock:` for the host to a directory it can create")
-    journal.write("lock", lock=lock, holder=holder)
+    try:
+        journal.write("lock", lock=lock, holder=holder)
+    except RunbookError:  # a lock the journal does not show must not stay on the host
+        with contextlib.suppress(RunbookError, OSError):
+            transport.run(actions.unlock_script(lock, run_id), timeout=15)
+        raise
     return holder
 
 
