@@ -711,3 +711,36 @@ rollback:
     assert project.live() == original  # the change never ran
     assert not events_of(project, "backup")
     assert not box.lock_path.exists()
+
+
+NOTE_RUNBOOK = """\
+name: faults
+title: Changes nothing
+steps:
+  - id: look
+    note: "{note}"
+    run: "true"
+"""
+
+
+def test_a_journal_full_right_after_the_lock_is_taken_gives_the_lock_back(
+        release_project: Project, tmp_path: Path) -> None:
+    """The first event after the lock is the journal's `lock`: if it cannot be written, the
+    run is refused, and the lock it took on the host must not stay behind."""
+    project, box = release_project, release_project.box
+    runbook = project.dir / "runbooks" / "faults.yaml"
+    runbook.write_text(NOTE_RUNBOOK.format(note=""))
+    measured = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes")
+    assert measured.returncode == 0, out(measured)
+    start = len(project.journals()[-1].read_bytes().splitlines(keepends=True)[0])
+    # A one-page filesystem where the start event fills the page but for 40 bytes.
+    runbook.write_text(NOTE_RUNBOOK.format(note="n" * (4096 - 40 - start)))
+    with mounted_tmpfs(tmp_path / "page", "size=4k") as state:
+        result = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes",
+                             env={"RUNBOOK_STATE_DIR": str(state)})
+
+        (journal,) = (state / "runs").iterdir()
+        assert len(journal.read_bytes().splitlines(keepends=True)[0]) == 4096 - 40
+    assert result.returncode == 2, out(result)
+    assert "cannot write the journal" in result.stderr
+    assert not box.lock_path.exists()
