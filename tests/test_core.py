@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runbook import schema
@@ -134,6 +134,7 @@ def test_loader_gives_a_model_or_problems_for_any_bytes(raw: bytes) -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=json_values)
+@example(data={"steps": [{"run": None}]})  # once a KeyError: a step without id was still built
 def test_any_document_renders_or_gives_problems(data: object) -> None:
     from runbook.model import Host
     from runbook.render import make_plan

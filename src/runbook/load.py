@@ -69,14 +69,15 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
                                 "a runbook must be a mapping (name:, steps:, ...)"))
         return None
     _schema_problems(source, "runbook", problems)
+    valid = not problems  # the model is built only from schema-valid data; checks still run
     variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     for name in variables:
         if name in RESERVED_NAMES:
             problems.append(Problem(source.file, source.line(("vars", name)),
                                     f"var '{name}' hides the built-in name '{name}'", "rename it"))
     secrets = data.get("secrets") if isinstance(data.get("secrets"), list) else []
-    steps = _steps(source, "steps", problems)
-    rollback = _steps(source, "rollback", problems)
+    steps = _steps(source, "steps", problems, build=valid)
+    rollback = _steps(source, "rollback", problems, build=valid)
     for path, text in _strings(data.get("vars"), ("vars",)):
         _check_jinja(source, path, text, problems)
     for key in ("title", "description"):
@@ -97,7 +98,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     )
 
 
-def _steps(source: Source, key: str, problems: list[Problem]) -> tuple[Step, ...]:
+def _steps(source: Source, key: str, problems: list[Problem], *,
+           build: bool) -> tuple[Step, ...]:
     items = source.data.get(key) or []
     if not isinstance(items, list):
         return ()
@@ -127,7 +129,7 @@ def _steps(source: Source, key: str, problems: list[Problem]) -> tuple[Step, ...
         action = actions[0]
         before = len(problems)
         _check_step(source, path, raw, action, step_id, problems)
-        if len(problems) == before:
+        if build and len(problems) == before:
             lines = {k: source.text_line((*path, k)) for k in raw}
             steps.append(_step(raw, action, line, lines))
     return tuple(steps)
