@@ -29,8 +29,13 @@ class Console:
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
     def say(self, text: str = "", colour: str | None = None) -> None:
-        self.stream.write((self.paint(text, colour) if colour else text) + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write((self.paint(text, colour) if colour else text) + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            # The reader went away (`inv release | head`): the run goes on and the journal
+            # keeps the record; stopping a release half-way because of a pipe would be worse.
+            self.stream = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the console)
 
     def progress(self, text: str, colour: str | None = None) -> None:
         """A line with the elapsed time in front: [00:12] ..."""
