@@ -101,3 +101,60 @@ def test_parallel_release_changes_every_host_and_rollback_undoes_them_all(fleet)
     assert back.returncode == 0, back.stdout + back.stderr
     for box, original in zip(good, before, strict=True):
         assert box.nginx_conf.read_bytes() == original
+
+
+SLOW = """\
+name: slow
+vars: {nginx_conf: /nonexistent}
+steps:
+  - {id: backup, backup: "{{ nginx_conf }}", sudo: true}
+  - {id: slow, run: "sleep 2"}
+  - {id: after, run: "true"}
+rollback:
+  - {id: restore, restore: "{{ nginx_conf }}", sudo: true}
+"""
+
+
+def test_ctrl_c_stops_every_host_of_a_parallel_batch_cleanly(fleet) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    import pexpect
+
+    from ..conftest import VENV_BIN
+
+    project, boxes = fleet
+    (project / "runbooks" / "nginx-websocket.yaml").unlink()
+    (project / "runbooks" / "slow.yaml").write_text(SLOW)
+    env = {**os.environ, "NO_COLOR": "1", **_env(project, boxes[0])}
+    child = pexpect.spawn(str(VENV_BIN / "inv"), ["--search-root", str(ROOT), "release",
+                          "--host", "good", "--parallel", "2", "--yes"],
+                          cwd=str(project), env=env, encoding="utf-8", timeout=30)
+    child.expect("step 2/3 on web1, web3")
+    _wait_until_started(project / "state", "slow", hosts=2)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3, child.before
+    runs = list(all_runs(project / "state"))
+    assert sorted(r.host for r in runs) == ["web1", "web3"]
+    for run in runs:
+        assert run.result == "interrupted"
+        slow = [e for e in run.of("step_end") if e["step"] == "slow"]
+        assert slow and slow[-1]["outcome"] == "ok"  # the step in flight ended and was recorded
+        assert not [e for e in run.of("step_start") if e["step"] == "after"]
+    for box in (boxes[0], boxes[2]):
+        assert not box.lock_path.exists()
+
+
+def _wait_until_started(state: Path, step: str, hosts: int, timeout: float = 10) -> None:
+    """Poll the journals until `step` has started on every host."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = [r for r in all_runs(state)
+                   if any(e["step"] == step for e in r.of("step_start"))]
+        if len(started) == hosts:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"step {step} did not start on {hosts} hosts")
