@@ -31,10 +31,12 @@ def test_core_modules_import_no_network_library() -> None:
     assert done.stdout.strip() == ""
 
 
-def test_check_and_show_do_not_import_fabric_or_paramiko(tmp_path: Path) -> None:
+def test_check_show_and_dry_run_do_not_import_fabric_or_paramiko(tmp_path: Path) -> None:
     code = ("import sys\nfrom pathlib import Path\nfrom runbook import commands\n"
             f"o = commands.Options(host='prod', project=Path({str(ROOT)!r}))\n"
             "commands.check(o); commands.show(o)\n"
+            "from runbook.console import Console\nimport io\n"
+            "commands.release(o, commands.RunOptions(dry_run=True), Console(io.StringIO()))\n"
             "print(','.join(m for m in ('fabric', 'paramiko') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

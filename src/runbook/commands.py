@@ -342,7 +342,6 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
     from .gate import has_terminal
     from .journal import new_run_id, now_iso
     from .render import RunInfo, make_plan
-    from .session import HostRun, run_batch
 
     runbook, inventory, overrides, plans = plans_for(opts)
     if run_opts.dry_run:
@@ -359,6 +358,8 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
     sudo = SudoPassword(interactive, plans)
     who = operator()
     size = run_opts.parallel
+    from .session import HostRun, run_batch  # only now: it imports Fabric (~0.1 s)
+
     resumed = _resumed_runs(opts, plans, run_opts.from_step) if run_opts.from_step else {}
     batches = [plans[i:i + size] for i in range(0, len(plans), size)]
     done: list[str] = []

