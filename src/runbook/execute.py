@@ -201,9 +201,10 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         console.block(first.clean(step.note))
     _show_command(runs, phase, index)
     answer = _ask_before(first, gate, step, phase, index, runs)
-    for run in runs:
-        run.journal.write("gate", phase=phase, step=step.id,
-                          answer=answer if step.confirm or step.action == "manual" else "no gate")
+    recorded = answer if step.confirm or step.action == "manual" else "no gate"
+    if answer != YES:
+        for run in runs:
+            run.journal.write("gate", phase=phase, step=step.id, answer=recorded)
     if answer == SKIP:
         for run in runs:
             run.journal.write("step_end", phase=phase, step=step.id, outcome="skipped")
@@ -213,11 +214,16 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         raise Stop(ROLLBACK_FAILED if phase == "rollback" else STOPPED, "stopped",
                    f"stopped by the operator at {kind} {step.number} ({step.id})"
                    + (": the host needs hands-on care" if phase == "rollback" else ""))
-    pending = runs
+    def gate_then_step(run: Run) -> Outcome:
+        # Each host's thread records the answer in its own journal: no serial fsyncs per host.
+        run.journal.write("gate", phase=phase, step=step.id, answer=recorded)
+        return _attempts(run, _planned(run, phase, index), phase)
+
+    pending, work = runs, gate_then_step
     while True:
         with _ctrl_c_after_step(pending):
-            outcomes = _in_parallel(
-                pending, lambda run: _attempts(run, _planned(run, phase, index), phase))
+            outcomes = _in_parallel(pending, work)
+        work = lambda run: _attempts(run, _planned(run, phase, index), phase)  # noqa: E731
         lost = [r.plan.host.name for r, o in zip(pending, outcomes, strict=True)
                 if o.status == "unknown"]
         if lost:
