@@ -211,3 +211,14 @@ def test_unknown_host_suggests_the_nearest(tmp_path: Path) -> None:
     done = run_cli("show", "--host", "prd", cwd=ROOT)
     assert done.returncode == 2 and "did you mean 'prod'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_group_is_approved_by_the_digest_show_gives_it() -> None:
+    review = run_cli("show", "--host", "web", cwd=ROOT)
+    group = review.stdout.split("\n# Digest for web\n", 1)[1].split("`sha256:", 1)[1][:12]
+    ok = run_cli("release", "--host", "web", "--dry-run", "--approved", group, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert f"digest of all 2 hosts sha256:{group}" in ok.stdout
+    one_host = review.stdout.split("`sha256:", 1)[1][:12]  # web1's own digest
+    refused = run_cli("release", "--host", "web", "--dry-run", "--approved", one_host, cwd=ROOT)
+    assert refused.returncode == 2 and "not the approved one" in refused.stderr

@@ -211,7 +211,7 @@ def show(opts: Options, *, lang: str = "en", window: str | None = None,
 
     *_, plans = plans_for(opts)
     text = markdown.review(plans, lang=lang, window=window, operators=operators,
-                           project_dir=opts.project)
+                           project_dir=opts.project, target=opts.host)
     if output:
         _write_output(opts.project / output, text)
         return f"review of {plans[0].runbook} for {opts.host} written to {output}"
@@ -246,6 +246,9 @@ def dry_run(plans: list[Plan]) -> str:
                 body = step_script(step) or step.display()
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
+    if len(plans) > 1:
+        out.append(f"digest of all {len(plans)} hosts sha256:{_digest_of(plans)} "
+                   "(approve the group with --approved)")
     return "\n".join(out)
 
 
@@ -265,21 +268,32 @@ class RunOptions:
 
 
 def _check_approval(plans: list[Plan], approved: str | None) -> None:
-    for plan in plans:
-        if approved:
-            wanted = approved.removeprefix("sha256:").lower()
-            if len(wanted) < 8:
-                raise RefusedError("--approved needs at least 8 characters of the digest")
-            if not plan.digest.startswith(wanted):
-                raise RefusedError(
-                    f"the plan for {plan.host.name} is not the approved one: digest "
-                    f"sha256:{plan.digest[:12]}…, approved {wanted[:12]}…",
-                    hint="the runbook, inventory or --var changed since the review; review again "
-                    "with inv show")
-        elif plan.host.require_approval:
-            raise RefusedError(f"host {plan.host.name} requires --approved DIGEST",
-                               hint=f"review with inv show --host {plan.host.name}; its digest "
-                               f"starts {plan.digest[:12]}")
+    """--approved: the digest of the one host, or for a group the digest `inv show` gives it."""
+    if not approved:
+        for plan in plans:
+            if plan.host.require_approval:
+                raise RefusedError(f"host {plan.host.name} requires --approved DIGEST",
+                                   hint=f"review with inv show --host {plan.host.name}; its "
+                                   f"digest starts {_digest_of(plans)[:12]}")
+        return
+    wanted = approved.removeprefix("sha256:").lower()
+    if len(wanted) < 8:
+        raise RefusedError("--approved needs at least 8 characters of the digest")
+    actual = _digest_of(plans)
+    if not actual.startswith(wanted):
+        what = plans[0].host.name if len(plans) == 1 else "these hosts"
+        raise RefusedError(
+            f"the plan for {what} is not the approved one: digest sha256:{actual[:12]}…, "
+            f"approved {wanted[:12]}…",
+            hint="the runbook, inventory or --var changed since the review; review again with "
+            "inv show")
+
+
+def _digest_of(plans: list[Plan]) -> str:
+    """One host's plan digest; for several hosts the digest over all of theirs."""
+    from .model import group_digest
+
+    return plans[0].digest if len(plans) == 1 else group_digest(plans)
 
 
 def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:

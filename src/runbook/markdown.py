@@ -72,11 +72,16 @@ def _render(name: str, lang: str, project_dir: Path, context: dict[str, Any]) ->
 
 
 def review(plans: Sequence[Plan], *, lang: str = "en", window: str | None = None,
-           operators: Sequence[str] = (), project_dir: Path = Path()) -> str:
+           operators: Sequence[str] = (), project_dir: Path = Path(),
+           target: str | None = None) -> str:
     """The review document for one runbook on one or more hosts (SPEC 6, `inv show`)."""
+    from .model import group_digest
+
     first = plans[0]
     return _render("review", lang, project_dir, {
         "plans": plans, "first": first, "window": window, "operators": list(operators),
+        "group_digest": group_digest(plans) if len(plans) > 1 else None,
+        "target": target or first.host.name,
     })
 
 

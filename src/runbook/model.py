@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -255,3 +256,9 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         "title": plan.title, "host": asdict(plan.host), "secrets": list(plan.secrets),
         "steps": [asdict(s) for s in plan.steps], "rollback": [asdict(s) for s in plan.rollback],
     }
+
+
+def group_digest(plans: Sequence[Plan]) -> str:
+    """sha256 over the plan digests of several hosts, in order: approves a group as reviewed."""
+    joined = "\n".join(f"{p.host.name} {p.digest}" for p in plans)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
