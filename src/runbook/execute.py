@@ -45,7 +45,8 @@ class Run:
 
     Attributes:
         secrets: secret values by name: put into commands at send time, scrubbed from output.
-        scrub: further values never to show (the sudo password).
+        scrub: further values never to show; called at each use, so a sudo password typed at
+            the prompt mid-run is hidden from then on.
         backups: path -> backup record: made by this run, or (for a rollback) by the release.
         label: the host name in front of output lines when several hosts run together.
         stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
@@ -57,7 +58,7 @@ class Run:
     journal: Journal
     console: Console
     secrets: dict[str, str] = field(default_factory=dict)
-    scrub: tuple[str, ...] = ()
+    scrub: Callable[[], tuple[str, ...]] = tuple
     backups: dict[str, dict[str, Any]] = field(default_factory=dict)
     label: str = ""
     resumes: str | None = None
@@ -69,7 +70,7 @@ class Run:
         Also the forms a value takes inside error messages (a check's URL in an exception:
         escaped as in a Python repr or JSON, percent-encoded) or a command (shell-quoted).
         """
-        for value in (*self.secrets.values(), *self.scrub):
+        for value in (*self.secrets.values(), *self.scrub()):
             if value:
                 for form in sorted(_forms(value), key=len, reverse=True):
                     text = text.replace(form, "***")

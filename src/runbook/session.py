@@ -85,7 +85,7 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
             _refuse(batch, journals, opened, refused)
         label = len(batch) > 1
         runs = [execute.Run(plan=b.plan, run_id=b.run_id, transport=t, journal=j,  # type: ignore[misc]
-                            console=console, secrets=secrets, scrub=_scrub(sudo),
+                            console=console, secrets=secrets, scrub=lambda: _scrub(sudo),
                             backups=dict(b.backups), resumes=b.resumes,
                             label=f"{b.plan.host.name}: " if label else "")
                 for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
