@@ -222,3 +222,9 @@ def test_a_group_is_approved_by_the_digest_show_gives_it() -> None:
     one_host = review.stdout.split("`sha256:", 1)[1][:12]  # web1's own digest
     refused = run_cli("release", "--host", "web", "--dry-run", "--approved", one_host, cwd=ROOT)
     assert refused.returncode == 2 and "not the approved one" in refused.stderr
+
+
+def test_a_mistyped_var_is_refused_not_silently_ignored() -> None:
+    done = run_cli("release", "--host", "prod", "--dry-run", "--var", "brnch=x", cwd=ROOT)
+    assert done.returncode == 2
+    assert "'brnch' is not a var" in done.stderr and "did you mean 'branch'" in done.stderr

@@ -50,6 +50,7 @@ class Run:
         backups: path -> backup record: made by this run, or (for a rollback) by the release.
         label: the host name in front of output lines when several hosts run together.
         stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
+        unattended: the gates are answered by --yes: manual steps are not confirmed by anyone.
     """
 
     plan: Plan
@@ -63,6 +64,7 @@ class Run:
     label: str = ""
     resumes: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
+    unattended: bool = False
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password.
@@ -203,6 +205,8 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
     _show_command(runs, phase, index)
     answer = _ask_before(first, gate, step, phase, index, runs)
     recorded = answer if step.confirm or step.action == "manual" else "no gate"
+    if recorded == YES and getattr(gate, "recorded_as", None):
+        recorded = f"{answer} ({gate.recorded_as})"  # answered by --yes, not by a person
     if answer != YES:
         for run in runs:
             run.journal.write("gate", phase=phase, step=step.id, answer=recorded)
@@ -421,6 +425,8 @@ def _perform(run: Run, step: PlannedStep) -> Outcome:
         return _restore(run, step)
     if step.action == "check":
         return _check(run, step)
+    if run.unattended:
+        return Outcome("ok", "not confirmed by a person (--yes)")
     return Outcome("ok", "done by hand")
 
 

@@ -29,7 +29,13 @@ class Gate(Protocol):
 
 
 class YesGate:
-    """`--yes`: every step runs; after a failure, roll back when there is something to undo."""
+    """`--yes`: every step runs; after a failure, roll back when there is something to undo.
+
+    Its answers are recorded as "--yes", so a report tells an unattended run from one where a
+    person answered (and a manual step from one a person confirmed).
+    """
+
+    recorded_as = "--yes"
 
     def before(self, details: str) -> str:
         return YES

@@ -8,6 +8,7 @@ change the shape of a command; a list becomes separately quoted words. The one o
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import posixpath
 import re
@@ -325,6 +326,7 @@ def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[s
         "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
         "secrets": {name: Secret(name) for name in runbook.secrets},
     }
+    _check_overrides(runbook, host, overrides)
     variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
     renderer = _Renderer(runbook, {**builtins, **variables})
     steps = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.steps, 1))
@@ -359,6 +361,46 @@ def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[P
             else:
                 first[key] = planned.id
     return problems
+
+
+def _check_overrides(runbook: Runbook, host: Host, overrides: Mapping[str, str]) -> None:
+    """A `--var` nothing uses is a typo that would silently ship the default: refuse it."""
+    known = set(runbook.vars) | set(host.vars)
+    unknown = [k for k in overrides if k not in known]
+    if not unknown:
+        return
+    used = _template_names(runbook)
+    problems = []
+    for key in unknown:
+        if key in used:
+            continue
+        close = difflib.get_close_matches(key, sorted(known | used), n=1)
+        problems.append(Problem("--var", None, f"'{key}' is not a var of {runbook.path} or "
+                                f"the inventory, and no template uses it",
+                                f"did you mean '{close[0]}'?" if close else None))
+    if problems:
+        raise InputError(problems)
+
+
+def _template_names(runbook: Runbook) -> set[str]:
+    """Every name the runbook's templates refer to."""
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and is_template(value):
+            with contextlib.suppress(jinja2.TemplateSyntaxError):
+                names.update(jinja2.meta.find_undeclared_variables(_PLAIN.parse(value)))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk([runbook.title, runbook.description, runbook.vars])
+    for step in (*runbook.steps, *runbook.rollback):
+        walk([step.title, step.note, step.body])
+    return names
 
 
 def reveal(text: str, secrets: Mapping[str, str], *, shell: bool) -> str:

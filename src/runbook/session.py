@@ -69,7 +69,8 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
                           operator=operator, started_at=now_iso(), digest=item.plan.digest,
                           rolls_back=item.rolls_back, from_step=run_opts.from_step,
                           batch=[b.run_id for b in batch] if len(batch) > 1 else None,
-                          resumes=item.resumes, plan=plan_record(item.plan))
+                          resumes=item.resumes, gates=getattr(gate, "recorded_as", "operator"),
+                          plan=plan_record(item.plan))
             if item.resumes:  # the resumed run's backups are this run's to restore
                 for record in item.backups.values():
                     journal.write("backup", step=record.get("step"), from_run=item.resumes,
@@ -87,6 +88,7 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
         runs = [execute.Run(plan=b.plan, run_id=b.run_id, transport=t, journal=j,  # type: ignore[misc]
                             console=console, secrets=secrets, scrub=lambda: _scrub(sudo),
                             backups=dict(b.backups), resumes=b.resumes,
+                            unattended=bool(getattr(gate, "recorded_as", None)),
                             label=f"{b.plan.host.name}: " if label else "")
                 for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
         if kind == "release":

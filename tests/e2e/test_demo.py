@@ -48,6 +48,8 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     assert "✅ 101 Switching Protocols" in after
     assert "Successfully upgraded to WebSocket" in after
     assert "| ✅ | 7. ActionCable answers the WebSocket upgrade | ok" in after
+    assert "yes (--yes)" in after  # the report tells an unattended run from an attended one
+    assert "not confirmed by a person (--yes)" in after  # manual steps under --yes
     assert "sandbox:" in (fresh_project / "hosts.yaml").read_text()
 
     box = Sandbox.load(fresh_project / ".sandbox")
