@@ -19,6 +19,8 @@ def run(project: Path, *, lang: str = "en", console: Console | None = None,
     from . import checks, commands, sandbox
 
     console = console or Console()
+    # The demo releases the shipped runbook: refuse before starting anything where it is not.
+    commands.resolve_runbook(commands.Options(runbook=DEMO_RUNBOOK, project=project))
     root = sandbox.default_root(project)
     console.say("1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on "
                 "loopback", "bold")

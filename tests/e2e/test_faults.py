@@ -197,7 +197,7 @@ def test_connection_lost_mid_step_is_outcome_unknown_and_rollback_needs_break_lo
     assert (end["result"], end["exit_code"]) == ("unknown", 1)
     assert not events_of(project, "rollback_start")  # no link, no automatic rollback
     assert project.live().data == box.nginx_conf_text(upgrade=True).encode()  # deploy ran
-    assert "404" in project.upgrade_status()  # never reloaded: nginx serves the old config
+    assert "404" in project.upgrade_status("404")  # never reloaded: nginx serves the old config
     holder = json.loads((box.lock_path / "holder.json").read_text())
     assert holder["run"] == run_id  # the lock stays: the host's state is unknown
 
@@ -215,7 +215,7 @@ def test_connection_lost_mid_step_is_outcome_unknown_and_rollback_needs_break_lo
     assert rolled.returncode == 0, out(rolled)
     assert "rollback done" in rolled.stdout
     assert project.live() == original  # byte for byte, mode and owner
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
     assert not box.lock_path.exists()
     (broken,) = events_of(project, "lock_broken")
     assert broken["holder"]["run"] == run_id
@@ -237,7 +237,7 @@ def test_a_hanging_command_times_out_rolls_back_with_yes_and_is_ended_on_the_hos
     assert "rolling back sandbox: step slow failed: timed out" in result.stdout
     assert "rollback done" in result.stdout
     assert project.live() == original
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
     assert not box.lock_path.exists()
     (slow,) = [e for e in events_of(project, "step_end") if e["step"] == "slow"]
     assert slow["outcome"] == "failed" and slow["message"].startswith("timed out")
@@ -295,7 +295,7 @@ def test_a_reload_that_does_not_apply_fails_verify_and_is_rolled_back(
         log.seek(errors_before)
         assert f"bind() to {box.address}:{port} failed (98: Address".encode() in log.read()
     assert project.live() == original
-    assert "404" in project.upgrade_status()  # nginx still serves the old config
+    assert "404" in project.upgrade_status("404")  # nginx still serves the old config
     assert not box.lock_path.exists()
 
 
@@ -471,7 +471,7 @@ def test_killed_mid_step_leaves_a_readable_journal_a_stale_lock_and_a_rollback(
 
     assert rolled.returncode == 0, out(rolled)
     assert project.live() == original
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
     assert not box.lock_path.exists()
 
 
@@ -523,7 +523,7 @@ def test_a_second_release_is_refused_while_the_first_runs_and_the_first_complete
 
     assert first.returncode == 0, stdout + stderr
     assert "release done and verified" in stdout
-    assert "101" in project.upgrade_status()
+    assert "101" in project.upgrade_status("101")
     assert not box.lock_path.exists()
     (end,) = events_of(project, "end", project.state / "runs" / f"{holder['run']}.jsonl")
     assert (end["result"], end["exit_code"]) == ("done", 0)

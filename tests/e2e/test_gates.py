@@ -111,7 +111,7 @@ def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
     assert screen.count("sudo password:") == 1
     assert "\x1b[" not in screen  # NO_COLOR is set
     assert password not in screen  # getpass: not echoed
-    assert "101" in project.upgrade_status()
+    assert "101" in project.upgrade_status("101")
     assert password not in project.journals()[-1].read_text()
     gates = [(e["step"], e["answer"]) for e in events_of(project, "gate")]
     assert gates == [("announce", "yes"), ("before", "no gate"), ("backup", "yes"),
@@ -153,7 +153,7 @@ def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
     assert person.exit_code() == 1, person.transcript.getvalue()
     assert "rollback done" in person.transcript.getvalue()
     assert project.live() == original
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
     assert not box.lock_path.exists()
     after = [e["answer"] for e in events_of(project, "gate") if e.get("after") == "failure"]
     assert after == ["rollback"]

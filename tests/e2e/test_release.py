@@ -62,13 +62,13 @@ def test_release_with_yes_fixes_websocket_keeps_a_backup_and_records_everything(
     os.chown(box.nginx_conf, uid, gid)  # an owner and mode the backup must keep
     box.nginx_conf.chmod(0o640)
     original = project.live()
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
 
     result = project.inv("release", "--host", "sandbox", "--yes")
 
     assert result.returncode == 0, _output(result)
     assert "release done and verified" in result.stdout
-    assert "101" in project.upgrade_status()
+    assert "101" in project.upgrade_status("101")
     run_id = _run_id(result.stdout)
     assert project.live().data == box.nginx_conf_text(upgrade=True).encode()
     backup = Path(f"{box.nginx_conf}.{run_id}.bak")
@@ -120,7 +120,7 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     assert "rolling back sandbox: step test failed" in result.stdout
     assert re.search(r"rollback done\b.*the old state is back", result.stdout)
     assert project.live() == original  # byte for byte, mode and owner
-    assert "404" in project.upgrade_status()  # nginx still serves the old config
+    assert "404" in project.upgrade_status("404")  # nginx still serves the old config
     assert not box.lock_path.exists()
 
     order = [(e["event"], e.get("step")) for e in project.events()

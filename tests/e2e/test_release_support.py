@@ -105,9 +105,18 @@ class Project:
     def live(self) -> FileState:
         return FileState.of(self.box.nginx_conf)
 
-    def upgrade_status(self) -> str:
-        """What a browser gets on the cable URL: the check's one-line summary."""
-        return check_websocket(self.box.cable_url, timeout=5).summary
+    def upgrade_status(self, expect: str | None = None) -> str:
+        """What a browser gets on the cable URL: the check's one-line summary.
+
+        With `expect`, polls up to 5 s for it: right after a reload nginx's old workers may
+        still answer for a moment with the config they started with.
+        """
+        deadline = time.monotonic() + 5
+        summary = check_websocket(self.box.cable_url, timeout=5).summary
+        while expect and expect not in summary and time.monotonic() < deadline:
+            time.sleep(0.05)
+            summary = check_websocket(self.box.cable_url, timeout=5).summary
+        return summary
 
     # -- changing the host ------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def test_resume_after_a_failure_links_the_runs_and_rolls_back_to_the_first_backu
     assert start["resumes"] == failed_run.stem
     carried = events_of(project, "backup")
     assert carried and carried[0]["from_run"] == failed_run.stem
-    assert "101 Switching Protocols" in project.upgrade_status()
+    assert "101 Switching Protocols" in project.upgrade_status("101 Switching Protocols")
 
     back = project.inv("rollback", "--yes")
     assert back.returncode == 0, back.stdout + back.stderr

@@ -36,7 +36,7 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     original = project.live()
     released = project.inv("release", "--host", "sandbox", "--yes")
     assert released.returncode == 0, _output(released)
-    assert "101" in project.upgrade_status()
+    assert "101" in project.upgrade_status("101")
     release_id = project.journals()[-1].stem
 
     result = project.inv("rollback", "--yes")
@@ -46,7 +46,7 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     assert "rollback done" in result.stdout
     assert project.live() == original  # bytes, mode, owner
     assert project.live().data == box.nginx_conf_text(upgrade=False).encode()
-    assert "404" in project.upgrade_status()  # the old behaviour is back
+    assert "404" in project.upgrade_status("404")  # the old behaviour is back
     assert not box.lock_path.exists()
     rollback_journal = project.journals()[-1]
     (start,) = events_of(project, "start", rollback_journal)
@@ -126,7 +126,7 @@ def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_
 
     assert result.returncode == 0, _output(result)
     assert project.live() == original
-    assert "404" in project.upgrade_status()
+    assert "404" in project.upgrade_status("404")
     assert not box.lock_path.exists()
     (start,) = events_of(project, "start")
     assert start["rolls_back"] == release_id
@@ -149,7 +149,7 @@ def test_a_tampered_backup_is_not_restored_and_the_rollback_fails_with_exit_4(
     assert "does not match its recorded sha256" in result.stdout + result.stderr
     assert "hands-on care" in result.stdout + result.stderr
     assert project.live() == deployed  # nothing put back from a backup that cannot be trusted
-    assert "101" in project.upgrade_status()
+    assert "101" in project.upgrade_status("101")
     assert not box.lock_path.exists()
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("rollback-failed", 4)
