@@ -228,3 +228,13 @@ def test_a_mistyped_var_is_refused_not_silently_ignored() -> None:
     done = run_cli("release", "--host", "prod", "--dry-run", "--var", "brnch=x", cwd=ROOT)
     assert done.returncode == 2
     assert "'brnch' is not a var" in done.stderr and "did you mean 'branch'" in done.stderr
+
+
+def test_the_runbook_command_names_itself_in_hints(tmp_path: Path) -> None:
+    from .conftest import VENV_BIN
+
+    done = subprocess.run([str(VENV_BIN / "runbook"), "rollback"], cwd=tmp_path, text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, check=False,
+                          env={**__import__("os").environ, "RUNBOOK_STATE_DIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert "runbook history" in done.stderr and "inv history" not in done.stderr

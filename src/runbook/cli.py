@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -33,7 +34,7 @@ def guard(body: Callable[[], Any]) -> None:
     except RunbookError as exc:
         if debug_enabled():
             traceback.print_exc()
-        raise Exit(f"error: {exc}", exc.exit_code) from None
+        raise Exit(f"error: {_as_invoked(str(exc))}", exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted", STOPPED) from None
     except Exit:
@@ -61,8 +62,18 @@ def _run(body: Callable[[], Any]) -> Any:
         gc.freeze()
 
 
+# The command the user typed: messages name `inv ...`; under the console script, `runbook ...`.
+PROGRAM = "inv"
+
+
+def _as_invoked(text: str) -> str:
+    return text if PROGRAM == "inv" else re.sub(r"\binv (?=[a-z-])", f"{PROGRAM} ", text)
+
+
 def main() -> None:
     """The `runbook` console script: the same tasks as `inv`, from any directory."""
+    global PROGRAM
+    PROGRAM = "runbook"
     from invoke import Collection, Program
 
     from . import __version__, tasks
