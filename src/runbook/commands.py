@@ -422,8 +422,11 @@ def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: C
         reason = _not_rollbackable(opts, run)
         (why_not.append(reason) if reason else todo.append(run))
     if not todo:
-        raise RefusedError("nothing to roll back: " + "; ".join(why_not),
-                           hint="inv history shows every run")
+        hint = "inv history shows every run"
+        if run_opts.break_lock:
+            hint = ("no connection was made, so a stale lock stays; the next `inv release "
+                    "--break-lock` removes it; " + hint)
+        raise RefusedError("nothing to roll back: " + "; ".join(why_not), hint=hint)
     plans = [_rollback_plan(run) for run in todo]
     interactive = has_terminal() if interactive is None else interactive
     gate = _gate(run_opts, gate, interactive)
