@@ -65,6 +65,7 @@ class Run:
     resumes: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     unattended: bool = False
+    streamed: bool = False
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password.
@@ -395,7 +396,9 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
 
 def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int,
                   attempts: int) -> None:
-    if outcome.result is not None:
+    if run.streamed:
+        run.streamed = False  # shown as it came
+    elif outcome.result is not None:
         output = (outcome.result.stdout + outcome.result.stderr).strip("\n")
         if output:
             run.console.block(_tail(run.clean(output), 10), f"  {run.label}│ ")
@@ -435,11 +438,27 @@ def _run_script(run: Run, step: PlannedStep) -> Outcome:
     if step.local:
         result = run_local(script, timeout=step.timeout)
     else:
-        result = run.transport.run(script, sudo=step.sudo, timeout=step.timeout)
+        result = run.transport.run(script, sudo=step.sudo, timeout=step.timeout,
+                                   on_output=_live(run))
     if result.lost:
         return Outcome("unknown", "the connection was lost while it ran", result)
     failure = _failure(result, step)
     return Outcome("failed", failure, result) if failure else Outcome("ok", "", result)
+
+
+def _live(run: Run) -> Callable[[str, str], None] | None:
+    """Show a step's output line by line as it comes, masked, so a long step is not silent.
+
+    Masking works line by line: with a secret that spans lines, show only the tail at the end.
+    """
+    if any("\n" in v for v in (*run.secrets.values(), *run.scrub()) if v):
+        return None
+
+    def show(stream: str, line: str) -> None:
+        run.streamed = True
+        run.console.say(f"  {run.label}│ {run.clean(line)}")
+
+    return show
 
 
 def _failure(result: CommandResult, step: PlannedStep) -> str | None:

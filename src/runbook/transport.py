@@ -122,7 +122,8 @@ class Transport(Protocol):
     """The seam the executor sees: run scripts on one host, then close."""
 
     def run(
-        self, script: str, *, sudo: bool | str = False, timeout: float | None = None
+        self, script: str, *, sudo: bool | str = False, timeout: float | None = None,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult: ...
 
     def close(self) -> None: ...
@@ -223,9 +224,13 @@ class SSHTransport:
         return transport.session_id if transport is not None else None
 
     def run(
-        self, script: str, *, sudo: bool | str = False, timeout: float | None = None
+        self, script: str, *, sudo: bool | str = False, timeout: float | None = None,
+        on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
         """Run `script` with `sh -ec` (every line must succeed), as root or `sudo` user.
+
+        `on_output(stream, line)`, if given, gets each line of stdout and stderr as it comes
+        (from Invoke's reader threads), without the sudo prompt.
 
         Returns the result whatever the exit status; a timeout or a lost connection is a
         result with `exit_code=None`. Raises SudoError if sudo refuses the password (or
@@ -239,6 +244,8 @@ class SSHTransport:
         command = remote_command(script, sudo=sudo, prompt=prompt, timeout=timeout)
         watchers = [_SudoAnswer(prompt, password)] if sudo else []
         runner = _Remote(context=self._conn, inline_env=True)
+        lines = _Lines(on_output, prompt) if on_output is not None else None
+        runner.on_chunk = lines.feed if lines is not None else None
         started = time.monotonic()
         try:
             res = runner.run(
@@ -259,6 +266,8 @@ class SSHTransport:
                 hint=f"nothing ran; check that the host is up and reconnect ({exc.reason})",
             ) from None
         except CommandTimedOut as exc:
+            if lines is not None:
+                lines.flush()
             out = exc.result
             lost = not self._transport_active()  # a dead link also ends as a timeout
             if lost:
@@ -276,6 +285,8 @@ class SSHTransport:
                 raise
             self._dead = "lost"
             return CommandResult(None, "", "", time.monotonic() - started, lost=True)
+        if lines is not None:
+            lines.flush()
         duration = time.monotonic() - started
         stderr = _unprompt(res.stderr, prompt)
         if res.exited == -1:  # the channel closed without an exit status
@@ -411,6 +422,34 @@ class _NotStarted(Exception):
         self.reason = reason
 
 
+class _Lines:
+    """Chunks of output in, whole lines out (per stream), the sudo prompt taken out."""
+
+    def __init__(self, emit: Callable[[str, str], None], prompt: str) -> None:
+        self.emit = emit
+        self.prompt = prompt
+        self.partial = {"stdout": "", "stderr": ""}
+        self.lock = threading.Lock()
+
+    def feed(self, stream: str, text: str) -> None:
+        with self.lock:
+            *whole, self.partial[stream] = (self.partial[stream] + text).split("\n")
+        for line in whole:
+            self._out(stream, line)
+
+    def flush(self) -> None:
+        with self.lock:
+            rest, self.partial = self.partial, {"stdout": "", "stderr": ""}
+        for stream, line in rest.items():
+            if line:
+                self._out(stream, line)
+
+    def _out(self, stream: str, line: str) -> None:
+        shown = line.replace(self.prompt, "") if self.prompt else line
+        if shown or not (self.prompt and self.prompt in line):
+            self.emit(stream, shown)
+
+
 class _Remote(Remote):  # type: ignore[misc]
     """Fabric's runner, fixed for release steps.
 
@@ -429,17 +468,24 @@ class _Remote(Remote):  # type: ignore[misc]
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise _NotStarted(exc) from exc
 
+    on_chunk: Callable[[str, str], None] | None = None  # (stream, text) as it arrives
+
     def read_proc_output(self, reader: Callable[[int], bytes | None]) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder(self.encoding)("replace")
+        stream = "stdout" if reader == self.read_proc_stdout else "stderr"
         while True:
             data = reader(self.read_chunk_size)
             if not data:
                 break
             text = decoder.decode(data)
             if text:
+                if self.on_chunk is not None:
+                    self.on_chunk(stream, text)
                 yield text
         tail = decoder.decode(b"", final=True)
         if tail:
+            if self.on_chunk is not None:
+                self.on_chunk(stream, tail)
             yield tail
 
     def respond(self, buffer_: list[str]) -> None:
