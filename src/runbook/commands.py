@@ -311,16 +311,20 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
 
 
 class SudoPassword:
-    """RUNBOOK_SUDO_PASSWORD, else asked once on the terminal, only when sudo first runs."""
+    """RUNBOOK_SUDO_PASSWORD, else asked on the terminal when sudo first runs: once, or again
+    after a typo (up to three tries, as sudo allows)."""
 
     def __init__(self, interactive: bool, plans: list[Plan]) -> None:
         self.interactive = interactive
         self.value: str | None = os.environ.get("RUNBOOK_SUDO_PASSWORD")
+        self.typed = 0  # passwords typed at the prompt so far
         needs = [p.host.name for p in plans if any(s.sudo for s in (*p.steps, *p.rollback))]
         if needs and self.value is None and not interactive:
             # Found now, before connecting, rather than at the first sudo step.
             raise RefusedError(f"steps on {', '.join(needs)} need sudo and no password is set",
                                hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal")
+
+    TRIES = 3  # as sudo itself allows
 
     def __call__(self) -> str:
         if self.value is None:
@@ -328,7 +332,15 @@ class SudoPassword:
                 raise RefusedError("a step needs sudo and no password is set",
                                    hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal")
             self.value = getpass.getpass("sudo password: ")
+            self.typed += 1
         return self.value
+
+    def forget(self) -> bool:
+        """After sudo refused a typed password: True if the operator may type it again."""
+        if self.typed == 0 or self.typed >= self.TRIES:
+            return False
+        self.value = None
+        return True
 
 
 def operator() -> str:

@@ -66,6 +66,7 @@ class Run:
     stopping: threading.Event = field(default_factory=threading.Event)
     unattended: bool = False
     streamed: bool = False
+    sudo_retry: Callable[[], bool] = bool
 
     def clean(self, text: str) -> str:
         """Output as it may be shown or recorded: no secret value, no password.
@@ -438,12 +439,26 @@ def _run_script(run: Run, step: PlannedStep) -> Outcome:
     if step.local:
         result = run_local(script, timeout=step.timeout)
     else:
-        result = run.transport.run(script, sudo=step.sudo, timeout=step.timeout,
-                                   on_output=_live(run))
+        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout,
+                         on_output=_live(run))
     if result.lost:
         return Outcome("unknown", "the connection was lost while it ran", result)
     failure = _failure(result, step)
     return Outcome("failed", failure, result) if failure else Outcome("ok", "", result)
+
+
+def _remote(run: Run, script: str, **options: Any) -> CommandResult:
+    """transport.run, but a sudo password typed wrong may be typed again (sudo refused it
+    before anything ran), up to three tries as sudo itself allows."""
+    from .transport import SudoError
+
+    while True:
+        try:
+            return run.transport.run(script, **options)
+        except SudoError:
+            if not run.sudo_retry():
+                raise
+            run.say("sudo refused the password: try again", "yellow")
 
 
 def _live(run: Run) -> Callable[[str, str], None] | None:
@@ -479,8 +494,8 @@ def _failure(result: CommandResult, step: PlannedStep) -> str | None:
 def _backup(run: Run, step: PlannedStep) -> Outcome:
     made = []
     for path in step.paths:
-        result = run.transport.run(actions.backup_script(path, run.run_id), sudo=step.sudo,
-                                   timeout=step.timeout)
+        result = _remote(run, actions.backup_script(path, run.run_id), sudo=step.sudo,
+                         timeout=step.timeout)
         if result.lost:
             return Outcome("unknown", "the connection was lost while it ran", result)
         if result.exit_code != 0:
@@ -505,9 +520,8 @@ def _restore(run: Run, step: PlannedStep) -> Outcome:
         record = run.backups.get(path)
         if record is None:
             return Outcome("failed", f"no backup of {path} was made by the release")
-        result = run.transport.run(
-            actions.restore_script(path, record["backup"], record["sha256"]),
-            sudo=step.sudo, timeout=step.timeout)
+        result = _remote(run, actions.restore_script(path, record["backup"], record["sha256"]),
+                         sudo=step.sudo, timeout=step.timeout)
         if result.lost:
             return Outcome("unknown", "the connection was lost while it ran", result)
         if result.exit_code != 0:

@@ -89,6 +89,7 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
                             console=console, secrets=secrets, scrub=lambda: _scrub(sudo),
                             backups=dict(b.backups), resumes=b.resumes,
                             unattended=bool(getattr(gate, "recorded_as", None)),
+                            sudo_retry=getattr(sudo, "forget", bool),
                             label=f"{b.plan.host.name}: " if label else "")
                 for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
         if kind == "release":
