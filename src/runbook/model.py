@@ -181,7 +181,7 @@ class PlannedStep:
             return "\n".join(mask(p) for p in self.paths)
         if self.check is not None:
             extra = f" (subprotocol {self.check.subprotocol})" if self.check.subprotocol else ""
-            extra += "".join(f", {name} ~ /{mask(pattern)}/" for name, pattern in self.check.headers)
+            extra += "".join(f", {name} ~ /{mask(rx)}/" for name, rx in self.check.headers)
             websocket = self.check.kind == "websocket"
             expect = "101 Switching Protocols" if websocket else self.check.status
             return f"{self.check.kind} {mask(self.check.url)} → {expect}{extra}"
