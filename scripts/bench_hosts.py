@@ -183,28 +183,14 @@ class Hosts:
         return total / os.sysconf("SC_CLK_TCK")
 
     def _sshd_config(self, host: Host, keys: Path) -> str:
-        lines = [
-            f"Port {host.port}",
-            f"ListenAddress {host.address}",
-            f"HostKey {host.folder / 'host_key'}",
-            f"PidFile {host.folder / 'sshd.pid'}",
-            f"AuthorizedKeysFile {keys}/%u",
-            f"AllowUsers {self.user}",
-            "UsePAM no",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "StrictModes no",
-            "UseDNS no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "X11Forwarding no",
-            "MaxStartups 100:30:200",
-            "MaxSessions 100",
-            "Subsystem sftp /usr/lib/openssh/sftp-server",  # Ansible copies its modules by sftp
-        ]
-        return "\n".join(lines) + "\n"
+        from runbook.sandbox import sshd_config_text
 
+        # MaxSessions: 32 hosts' worth of ssh ControlMaster sessions and Ansible's sftp.
+        return sshd_config_text(
+            address=host.address, port=host.port, host_key=host.folder / "host_key",
+            pid_file=host.folder / "sshd.pid", keys_dir=keys, user=self.user,
+            extra=("MaxSessions 100",),
+        )
 
 def _keygen(path: Path, comment: str) -> None:
     if path.exists():

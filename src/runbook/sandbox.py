@@ -433,28 +433,11 @@ class Sandbox:
         _write_text(self.known_hosts, f"{target} {host_pub[0]} {host_pub[1]}\n", mode=0o644)
         client_pub = self.client_key.with_suffix(".pub").read_text()
         _write_text(self.ssh_dir / "keys" / self.user, client_pub, mode=0o644)
-        lines = [
-            "# sshd of the release-runbook sandbox (written by runbook.sandbox)",
-            f"Port {self.ssh_port}",
-            f"ListenAddress {self.address}",
-            f"HostKey {self.host_key}",
-            f"PidFile {self.ssh_dir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.ssh_dir / 'keys'}/%u",
-            f"AllowUsers {self.user}",
-            "PermitRootLogin no",
-            "UsePAM no",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "StrictModes no",
-            "UseDNS no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "X11Forwarding no",
-            "MaxStartups 100:30:200",
-            "Subsystem sftp /usr/lib/openssh/sftp-server",
-        ]
-        _write_text(self.sshd_config, "\n".join(lines) + "\n", mode=0o644)
+        text = sshd_config_text(
+            address=self.address, port=self.ssh_port, host_key=self.host_key,
+            pid_file=self.ssh_dir / "sshd.pid", keys_dir=self.ssh_dir / "keys", user=self.user,
+        )
+        _write_text(self.sshd_config, text, mode=0o644)
 
     # -- root mode: login user and sudo ----------------------------------------------------------
 
@@ -948,6 +931,37 @@ def _describe(settings: Mapping[str, Any]) -> str:
         f"{settings['address']} ssh {settings['ssh_port']}, http {settings['http_port']}, "
         f"backend {settings['backend_port']}"
     )
+
+
+def sshd_config_text(*, address: str, port: int, host_key: Path, pid_file: Path, keys_dir: Path,
+                     user: str, extra: tuple[str, ...] = ()) -> str:
+    """An sshd_config for a private sshd on loopback: key login for `user` only, no PAM.
+
+    Shared by the sandbox and the benchmark's hosts (scripts/bench_hosts.py).
+    """
+    lines = [
+        "# a private sshd of release-runbook (written by runbook.sandbox)",
+        f"Port {port}",
+        f"ListenAddress {address}",
+        f"HostKey {host_key}",
+        f"PidFile {pid_file}",
+        f"AuthorizedKeysFile {keys_dir}/%u",
+        f"AllowUsers {user}",
+        "PermitRootLogin no",
+        "UsePAM no",  # a password-less login user would be refused as locked otherwise
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PubkeyAuthentication yes",
+        "StrictModes no",  # keys live in a shared 0755 tree, not the user's home
+        "UseDNS no",
+        "PrintMotd no",
+        "PrintLastLog no",
+        "X11Forwarding no",
+        "MaxStartups 100:30:200",
+        "Subsystem sftp /usr/lib/openssh/sftp-server",
+        *extra,
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _run(argv: list[str], *, input_text: str | None = None) -> str:
