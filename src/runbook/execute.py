@@ -8,6 +8,7 @@ it starts, so nothing runs that the journal could not record.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import signal
 import subprocess
@@ -76,7 +77,7 @@ class Run:
         """
         for value in (*self.secrets.values(), *self.scrub()):
             if value:
-                for form in sorted(_forms(value), key=len, reverse=True):
+                for form in _forms(value):
                     text = text.replace(form, "***")
         return mask(text)
 
@@ -84,15 +85,19 @@ class Run:
         self.console.progress(f"{self.label}{text}", colour)
 
 
-def _forms(value: str) -> set[str]:
+@functools.lru_cache(maxsize=64)
+def _forms(value: str) -> tuple[str, ...]:
     """`value` as it is written, and as libraries escape or encode it in their messages."""
     import json
     import shlex
     from urllib.parse import quote, quote_plus
 
-    return {value, repr(value)[1:-1], repr(value + "'\"")[1:-4], json.dumps(value)[1:-1],
-            json.dumps(value, ensure_ascii=False)[1:-1], quote(value), quote(value, safe=""),
-            quote_plus(value), shlex.quote(value)}
+    forms = {value, repr(value)[1:-1], repr(value + "'\"")[1:-4], json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1], quote(value), quote(value, safe=""),
+             quote_plus(value), shlex.quote(value)}
+    # Longest first, so a form that contains another is masked whole. Cached: every line of
+    # streamed output goes through Run.clean.
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 class Stop(Exception):
