@@ -394,7 +394,8 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
         for plan in batch:
             run_id = new_run_id()
             actual = make_plan(runbook, plan.host, inventory.path, overrides,
-                               RunInfo(id=run_id, started_at=now_iso(), operator=who))
+                               RunInfo(id=run_id, started_at=now_iso(), operator=who),
+                               review=plan)
             earlier = resumed.get(plan.host.name)
             items.append(HostRun(actual, run_id, dict(earlier.backups) if earlier else {},
                                  resumes=earlier.id if earlier else None))

@@ -304,14 +304,16 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def make_plan(runbook: Runbook, host: Host, inventory_path: str,
-              overrides: Mapping[str, str] | None = None, run: RunInfo | None = None) -> Plan:
+              overrides: Mapping[str, str] | None = None, run: RunInfo | None = None,
+              review: Plan | None = None) -> Plan:
     """Render `runbook` for `host`. Without `run`, run.* are placeholders (the review plan).
 
     The digest is always over the review rendering, so the digest a reviewer approved is the one
-    a release computes.
+    a release computes; pass the `review` plan already made to spare rendering it again.
     """
     overrides = dict(overrides or {})
-    review = _render(runbook, host, inventory_path, overrides, RunInfo())
+    if review is None:
+        review = _render(runbook, host, inventory_path, overrides, RunInfo())
     if run is None:
         return review
     actual = _render(runbook, host, inventory_path, overrides, run)
