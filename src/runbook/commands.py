@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import DONE, InputError, Problem, RefusedError, RunbookError
+from .errors import DONE, InputError, Problem, RefusedError
 from .load import load_inventory, load_runbook
 from .model import Host, Inventory, Plan, Runbook
 
@@ -550,5 +550,4 @@ def report(opts: Options, run_id: str | None, *, lang: str = "en",
     return text
 
 
-__all__ = ["Options", "RunOptions", "RunbookError", "check", "history", "release", "report",
-           "rollback", "show"]
+__all__ = ["Options", "RunOptions", "check", "history", "release", "report", "rollback", "show"]
