@@ -65,8 +65,12 @@ def ensure_login_user(name: str = LOGIN_USER) -> str:
             check=True, capture_output=True,
         )  # fmt: skip
     # A user without a password is locked, and sshd refuses it under `UsePAM no`.
-    subprocess.run(["chpasswd"], input=f"{name}:{secrets.token_urlsafe(18)}\n".encode(),
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["chpasswd"],
+        input=f"{name}:{secrets.token_urlsafe(18)}\n".encode(),
+        check=True,
+        capture_output=True,
+    )
     return name
 
 
@@ -138,7 +142,9 @@ class Hosts:
             with open(host.folder / "sshd.log", "ab") as log:
                 host.proc = subprocess.Popen(
                     [SSHD, "-D", "-e", "-f", str(host.folder / "sshd_config")],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # Ctrl-C reaches us, not them; we stop them
                 )
         deadline = time.monotonic() + READY_TIMEOUT
@@ -147,8 +153,9 @@ class Hosts:
                 assert host.proc is not None
                 if host.proc.poll() is not None or time.monotonic() > deadline:
                     log = (host.folder / "sshd.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"sshd of {host.name} ({host.address}:{host.port}) did "
-                                       f"not start:\n{log}")
+                    raise RuntimeError(
+                        f"sshd of {host.name} ({host.address}:{host.port}) did not start:\n{log}"
+                    )
                 time.sleep(0.005)
 
     def stop(self) -> None:
@@ -187,14 +194,33 @@ class Hosts:
 
         # MaxSessions: 32 hosts' worth of ssh ControlMaster sessions and Ansible's sftp.
         return sshd_config_text(
-            address=host.address, port=host.port, host_key=host.folder / "host_key",
-            pid_file=host.folder / "sshd.pid", keys_dir=keys, user=self.user,
+            address=host.address,
+            port=host.port,
+            host_key=host.folder / "host_key",
+            pid_file=host.folder / "sshd.pid",
+            keys_dir=keys,
+            user=self.user,
             extra=("MaxSessions 100",),
         )
+
 
 def _keygen(path: Path, comment: str) -> None:
     if path.exists():
         return
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"rbbench {comment}",
-                    "-f", str(path)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            f"rbbench {comment}",
+            "-f",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
     path.chmod(0o600)

@@ -73,8 +73,12 @@ class BenchError(Exception):
 
 def write_project(project: Path, hosts: Hosts, groups: list[int]) -> None:
     (project / "runbooks").mkdir(parents=True)
-    lines = ["name: bench", "title: Ten steps that do nothing",
-             "description: scripts/benchmark.py", "steps:"]
+    lines = [
+        "name: bench",
+        "title: Ten steps that do nothing",
+        "description: scripts/benchmark.py",
+        "steps:",
+    ]
     for i in range(1, STEPS + 1):
         lines += [f"  - id: s{i}", f"    title: step {i}", '    run: "true"']
     (project / "runbooks" / "bench.yaml").write_text("\n".join(lines) + "\n")
@@ -87,10 +91,16 @@ def write_project(project: Path, hosts: Hosts, groups: list[int]) -> None:
         login = pwd.getpwnam(hosts.user)
         os.chown(locks, login.pw_uid, login.pw_gid)
     inventory = {
-        "defaults": {"user": hosts.user, "identity": str(hosts.client_key),
-                     "known_hosts": str(hosts.known_hosts), "sudo": False},
-        "hosts": {h.name: {"address": h.address, "port": h.port, "lock": str(locks / h.name)}
-                  for h in hosts.hosts},
+        "defaults": {
+            "user": hosts.user,
+            "identity": str(hosts.client_key),
+            "known_hosts": str(hosts.known_hosts),
+            "sudo": False,
+        },
+        "hosts": {
+            h.name: {"address": h.address, "port": h.port, "lock": str(locks / h.name)}
+            for h in hosts.hosts
+        },
         "groups": {f"fleet{n}": {"hosts": [h.name for h in hosts.hosts[:n]]} for n in groups},
     }
     # JSON is YAML: no PyYAML needed here.
@@ -100,23 +110,36 @@ def write_project(project: Path, hosts: Hosts, groups: list[int]) -> None:
     (project / "tasks.py").write_text("from runbook.tasks import ns\n\n__all__ = ['ns']\n")
 
     # The same ten commands for Ansible, against the same hosts, login and host keys.
-    ssh_args = (f"-o UserKnownHostsFile={hosts.known_hosts} -o StrictHostKeyChecking=yes "
-                "-o IdentitiesOnly=yes")
+    ssh_args = (
+        f"-o UserKnownHostsFile={hosts.known_hosts} -o StrictHostKeyChecking=yes "
+        "-o IdentitiesOnly=yes"
+    )
     ansible_hosts = {
-        h.name: {"ansible_host": h.address, "ansible_port": h.port, "ansible_user": hosts.user,
-                 "ansible_ssh_private_key_file": str(hosts.client_key),
-                 "ansible_ssh_common_args": ssh_args,
-                 "ansible_python_interpreter": "/usr/bin/python3"}
+        h.name: {
+            "ansible_host": h.address,
+            "ansible_port": h.port,
+            "ansible_user": hosts.user,
+            "ansible_ssh_private_key_file": str(hosts.client_key),
+            "ansible_ssh_common_args": ssh_args,
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
         for h in hosts.hosts[:1]
     }
     (project / "ansible-inventory.yml").write_text(
-        json.dumps({"all": {"hosts": ansible_hosts}}, indent=2) + "\n")
-    play = [{"hosts": "h1", "gather_facts": False,
-             "tasks": [{"name": f"step {i}", "command": "true"} for i in range(1, STEPS + 1)]}]
+        json.dumps({"all": {"hosts": ansible_hosts}}, indent=2) + "\n"
+    )
+    play = [
+        {
+            "hosts": "h1",
+            "gather_facts": False,
+            "tasks": [{"name": f"step {i}", "command": "true"} for i in range(1, STEPS + 1)],
+        }
+    ]
     (project / "play.yml").write_text(json.dumps(play, indent=2) + "\n")
     (project / "ansible.cfg").write_text(
         "[defaults]\ninventory = ansible-inventory.yml\nhost_key_checking = True\n"
-        "retry_files_enabled = False\n")
+        "retry_files_enabled = False\n"
+    )
 
 
 # --- running and timing ------------------------------------------------------------------------
@@ -125,8 +148,14 @@ def write_project(project: Path, hosts: Hosts, groups: list[int]) -> None:
 def run(argv: list[str | Path], *, cwd: Path, env: dict[str, str]) -> float:
     """Wall time of one whole process; BenchError with its output if it fails."""
     started = time.perf_counter()
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         out = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
@@ -163,8 +192,9 @@ class Bench:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's shell has it: .pyc caching on
         env.pop("RUNBOOK_DEBUG", None)
-        env.update(RUNBOOK_STATE_DIR=str(self.project / ".runbook"), RUNBOOK_OPERATOR="bench",
-                   NO_COLOR="1")
+        env.update(
+            RUNBOOK_STATE_DIR=str(self.project / ".runbook"), RUNBOOK_OPERATOR="bench", NO_COLOR="1"
+        )
         self.env = env
         # As this environment runs the tool: no bytecode written, none there for src/runbook
         # (a copy of src/ without __pycache__ shadows the editable install's path).
@@ -172,10 +202,13 @@ class Bench:
         shutil.copytree(REPO / "src", plain, ignore=shutil.ignore_patterns("__pycache__"))
         self.env_no_pyc = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(plain)}
         ansible_home = tmp / "ansible-home"
-        self.env_ansible = {**env, "ANSIBLE_CONFIG": str(self.project / "ansible.cfg"),
-                            "ANSIBLE_HOME": str(ansible_home),
-                            "ANSIBLE_LOCAL_TEMP": str(ansible_home / "tmp"),
-                            "ANSIBLE_NOCOLOR": "1"}
+        self.env_ansible = {
+            **env,
+            "ANSIBLE_CONFIG": str(self.project / "ansible.cfg"),
+            "ANSIBLE_HOME": str(ansible_home),
+            "ANSIBLE_LOCAL_TEMP": str(ansible_home / "tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
         self.env_ansible.setdefault("LANG", "C.UTF-8")
 
     # -- the tool --------------------------------------------------------------------------
@@ -184,21 +217,48 @@ class Bench:
         return run([INV, *words], cwd=self.project, env=env or self.env)
 
     def has_parallel(self) -> bool:
-        done = subprocess.run([str(INV), "-h", "release"], cwd=self.project, env=self.env,
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [str(INV), "-h", "release"],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return "--parallel" in done.stdout
 
     # -- ssh with a ControlMaster ----------------------------------------------------------
 
     def ssh_base(self, control: Path | None) -> list[str]:
         h = self.hosts.hosts[0]
-        argv = ["ssh", "-F", "/dev/null", "-i", str(self.hosts.client_key),
-                "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={self.hosts.known_hosts}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                "-p", str(h.port), "-l", self.hosts.user]
+        argv = [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-i",
+            str(self.hosts.client_key),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"UserKnownHostsFile={self.hosts.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-p",
+            str(h.port),
+            "-l",
+            self.hosts.user,
+        ]
         if control is not None:
-            argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control}",
-                     "-o", "ControlPersist=60"]
+            argv += [
+                "-o",
+                "ControlMaster=auto",
+                "-o",
+                f"ControlPath={control}",
+                "-o",
+                "ControlPersist=60",
+            ]
         return [*argv, h.address]
 
     def new_socket(self) -> Path:
@@ -233,11 +293,15 @@ class Bench:
         self.counter += 1
         control_dir = self.sockets / f"a{self.counter}"
         control_dir.mkdir()
-        env = {**self.env_ansible, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
-               "ANSIBLE_PIPELINING": "True" if pipelining else "False"}
+        env = {
+            **self.env_ansible,
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+            "ANSIBLE_PIPELINING": "True" if pipelining else "False",
+        }
         try:
-            return run([BENCH_VENV / "bin" / "ansible-playbook", "play.yml"], cwd=self.project,
-                       env=env)
+            return run(
+                [BENCH_VENV / "bin" / "ansible-playbook", "play.yml"], cwd=self.project, env=env
+            )
         finally:
             for sock in control_dir.iterdir():
                 close_master(sock)
@@ -245,8 +309,12 @@ class Bench:
 
 def close_master(control: Path) -> None:
     if control.exists():
-        subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={control}", "-O", "exit",
-                        "bench"], capture_output=True, check=False, timeout=10)
+        subprocess.run(
+            ["ssh", "-F", "/dev/null", "-o", f"ControlPath={control}", "-O", "exit", "bench"],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -257,8 +325,11 @@ def precompile() -> str:
     targets = [str(REPO / "src"), str(_site_packages(VENV))]
     if (BENCH_VENV / "bin" / "python").exists():
         targets.append(str(_site_packages(BENCH_VENV)))
-    subprocess.run([str(PYTHON), "-m", "compileall", "-q", "-j", "0", *targets],
-                   capture_output=True, check=False)
+    subprocess.run(
+        [str(PYTHON), "-m", "compileall", "-q", "-j", "0", *targets],
+        capture_output=True,
+        check=False,
+    )
     return "src/, .venv" + (", .venv-bench" if len(targets) > 2 else "")
 
 
@@ -271,24 +342,33 @@ def ensure_ansible() -> str | None:
     playbook = BENCH_VENV / "bin" / "ansible-playbook"
     if not playbook.exists():
         print(f"installing ansible-core into {BENCH_VENV} (once) ...", flush=True)
-        base = subprocess.run([str(PYTHON), "-c", "import sys; print(sys.base_prefix)"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        base = subprocess.run(
+            [str(PYTHON), "-c", "import sys; print(sys.base_prefix)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         subprocess.run([f"{base}/bin/python3", "-m", "venv", str(BENCH_VENV)], check=True)
         (BENCH_VENV / ".gitignore").write_text("*\n")  # never committed by accident
-        done = subprocess.run([str(BENCH_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [str(BENCH_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             print(f"  could not install ansible-core:\n{done.stderr[-1500:]}")
             return None
-    done = subprocess.run([str(playbook), "--version"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run([str(playbook), "--version"], capture_output=True, text=True, check=False)
     first = done.stdout.splitlines()[0] if done.stdout else "?"
     return first.split("core", 1)[-1].strip(" []") if "core" in first else first
 
 
 def versions() -> str:
-    code = ("import sys, importlib.metadata as m; print(sys.version.split()[0], *("
-            "f'{p} {m.version(p)}' for p in ('fabric', 'invoke', 'paramiko')), sep=', ')")
+    code = (
+        "import sys, importlib.metadata as m; print(sys.version.split()[0], *("
+        "f'{p} {m.version(p)}' for p in ('fabric', 'invoke', 'paramiko')), sep=', ')"
+    )
     py = subprocess.run([str(PYTHON), "-c", code], capture_output=True, text=True, check=False)
     ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
     return f"python {py.stdout.strip()}, {ssh.stderr.split(',')[0].strip()}"
@@ -303,15 +383,16 @@ def fmt(value: float | None) -> str:
 
 def print_table(cases: list[Case]) -> None:
     width = max(len(c.label) for c in cases) + 2
-    print(f"\n{'case':<{width}}{'median s':>10}{'min':>9}{'max':>9}{'cpu s':>9}"
-          f"{'hosts cpu':>11}")
+    print(f"\n{'case':<{width}}{'median s':>10}{'min':>9}{'max':>9}{'cpu s':>9}{'hosts cpu':>11}")
     for c in cases:
         if not c.times:
             print(f"{c.label:<{width}}{c.missing or 'not measured':>10}")
             continue
-        print(f"{c.label:<{width}}{fmt(c.median):>10}{fmt(min(c.times)):>9}"
-              f"{fmt(max(c.times)):>9}{fmt(statistics.median(c.cpu)):>9}"
-              f"{fmt(statistics.median(c.host_cpu)):>11}")
+        print(
+            f"{c.label:<{width}}{fmt(c.median):>10}{fmt(min(c.times)):>9}"
+            f"{fmt(max(c.times)):>9}{fmt(statistics.median(c.cpu)):>9}"
+            f"{fmt(statistics.median(c.host_cpu)):>11}"
+        )
 
 
 def print_goals(by: dict[str, Case], fleet_sizes: list[int]) -> None:
@@ -324,26 +405,61 @@ def print_goals(by: dict[str, Case], fleet_sizes: list[int]) -> None:
         return x / y if x is not None and y else None
 
     rows: list[tuple[str, float | None, str, Callable[[float], bool], str]] = [
-        ("release h1 / ssh ControlMaster loop incl. master set-up",
-         ratio("release", "ssh_cm"), "<= 1.5x", lambda r: r <= 1.5, "x"),
-        ("release h1 / ssh ControlMaster loop, master already open (info)",
-         ratio("release", "ssh_cm_open"), "", lambda r: True, "x"),
-        ("ansible-playbook / release h1",
-         ratio("ansible", "release"), ">= 5x", lambda r: r >= 5, "x"),
+        (
+            "release h1 / ssh ControlMaster loop incl. master set-up",
+            ratio("release", "ssh_cm"),
+            "<= 1.5x",
+            lambda r: r <= 1.5,
+            "x",
+        ),
+        (
+            "release h1 / ssh ControlMaster loop, master already open (info)",
+            ratio("release", "ssh_cm_open"),
+            "",
+            lambda r: True,
+            "x",
+        ),
+        (
+            "ansible-playbook / release h1",
+            ratio("ansible", "release"),
+            ">= 5x",
+            lambda r: r >= 5,
+            "x",
+        ),
     ]
     for n, limit in ((8, 2.0), (32, 4.0)):
         if n in fleet_sizes:
-            rows.append((f"release {n} hosts --parallel {n} / release h1",
-                         ratio(f"par{n}", "release"), f"<= {limit:g}x",
-                         lambda r, lim=limit: r <= lim, "x"))
+            rows.append(
+                (
+                    f"release {n} hosts --parallel {n} / release h1",
+                    ratio(f"par{n}", "release"),
+                    f"<= {limit:g}x",
+                    lambda r, lim=limit: r <= lim,
+                    "x",
+                )
+            )
     for n in fleet_sizes:
         if n not in (8, 32):
-            rows.append((f"release {n} hosts --parallel {n} / release h1 (info)",
-                         ratio(f"par{n}", "release"), "", lambda r: True, "x"))
+            rows.append(
+                (
+                    f"release {n} hosts --parallel {n} / release h1 (info)",
+                    ratio(f"par{n}", "release"),
+                    "",
+                    lambda r: True,
+                    "x",
+                )
+            )
     rows.append(("inv check (1 host)", m("check"), "< 0.3 s", lambda v: v < 0.3, " s"))
     if "check_all" in by:
-        rows.append((f"inv check ({max(fleet_sizes)} hosts)", m("check_all"), "< 0.3 s",
-                     lambda v: v < 0.3, " s"))
+        rows.append(
+            (
+                f"inv check ({max(fleet_sizes)} hosts)",
+                m("check_all"),
+                "< 0.3 s",
+                lambda v: v < 0.3,
+                " s",
+            )
+        )
     width = max(len(r[0]) for r in rows) + 2
     print(f"\n{'goal':<{width}}{'value':>9}  {'goal':<9}met")
     for label, value, goal, ok, unit in rows:
@@ -361,27 +477,45 @@ def print_goals(by: dict[str, Case], fleet_sizes: list[int]) -> None:
 def profile(bench: Bench) -> None:
     """Where one `runbook release --host h1 --yes` spends its time (main thread)."""
     out = bench.tmp / "release.prof"
-    argv = [str(PYTHON), "-m", "cProfile", "-o", str(out), str(RUNBOOK), "release",
-            "--host", "h1", "--yes"]
+    argv = [
+        str(PYTHON),
+        "-m",
+        "cProfile",
+        "-o",
+        str(out),
+        str(RUNBOOK),
+        "release",
+        "--host",
+        "h1",
+        "--yes",
+    ]
     subprocess.run(argv, cwd=bench.project, env=bench.env, capture_output=True, check=True)
     stats = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
     total = max(v[3] for v in stats.values())
 
     def cum(path_end: str, name: str) -> tuple[int, float]:
-        found = [(v[1], v[3]) for (f, _, n), v in stats.items()
-                 if f.endswith(path_end) and n == name]
+        found = [
+            (v[1], v[3]) for (f, _, n), v in stats.items() if f.endswith(path_end) and n == name
+        ]
         return (found[0][0], found[0][1]) if found else (0, 0.0)
 
-    print("\n== cProfile of `runbook release --host h1 --yes`, main thread, cumulative ms "
-          f"(profiling slows it: total {total * 1000:.0f} ms)")
+    print(
+        "\n== cProfile of `runbook release --host h1 --yes`, main thread, cumulative ms "
+        f"(profiling slows it: total {total * 1000:.0f} ms)"
+    )
     for path_end, name, what in PROFILE_POINTS:
         calls, seconds = cum(path_end, name)
         if calls:
             print(f"{seconds * 1000:8.1f}  {calls:>4} x  {what}")
 
-    done = subprocess.run([str(PYTHON), "-X", "importtime", str(RUNBOOK), "release",
-                           "--host", "h1", "--yes"], cwd=bench.project, env=bench.env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(PYTHON), "-X", "importtime", str(RUNBOOK), "release", "--host", "h1", "--yes"],
+        cwd=bench.project,
+        env=bench.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = []
     for line in done.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
@@ -397,9 +531,11 @@ def profile(bench: Bench) -> None:
     runs = sorted((bench.project / ".runbook" / "runs").glob("*.jsonl"))
     events = [json.loads(line) for line in runs[-1].read_text().splitlines()]
     durations = [e.get("duration", 0.0) for e in events if e["event"] == "step_end"]
-    print(f"\n== journal of that run: {len(events)} events (one fsync each), {len(durations)} "
-          f"steps, sum of step durations {sum(durations):.3f} s, median step "
-          f"{statistics.median(durations) * 1000:.1f} ms")
+    print(
+        f"\n== journal of that run: {len(events)} events (one fsync each), {len(durations)} "
+        f"steps, sum of step durations {sum(durations):.3f} s, median step "
+        f"{statistics.median(durations) * 1000:.1f} ms"
+    )
 
 
 # (file suffix, function, what it is) for the profile's breakdown
@@ -424,17 +560,27 @@ PROFILE_POINTS = [
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs per case (median)")
     parser.add_argument("--hosts", default="1,8,32", help="fleet sizes, e.g. 1,8,32")
     parser.add_argument("--no-ansible", action="store_true", help="skip ansible-playbook")
-    parser.add_argument("--no-sequential", action="store_true",
-                        help="skip the host-by-host fleet rows (32 hosts take a while)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also profile one release to h1 (cProfile, importtime, journal)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary directory (hosts are stopped anyway)")
+    parser.add_argument(
+        "--no-sequential",
+        action="store_true",
+        help="skip the host-by-host fleet rows (32 hosts take a while)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one release to h1 (cProfile, importtime, journal)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory (hosts are stopped anyway)",
+    )
     args = parser.parse_args(argv)
     args.sizes = sorted({int(x) for x in args.hosts.split(",") if x.strip()} | {1})
     if args.runs < 1 or min(args.sizes) < 1:
@@ -459,8 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         started = time.monotonic()
         hosts.start()
-        print(f"{len(hosts.hosts)} sshd on {hosts.hosts[0].address}.. started in "
-              f"{time.monotonic() - started:.2f} s; login {hosts.user}", flush=True)
+        print(
+            f"{len(hosts.hosts)} sshd on {hosts.hosts[0].address}.. started in "
+            f"{time.monotonic() - started:.2f} s; login {hosts.user}",
+            flush=True,
+        )
         fleets = [n for n in args.sizes if n > 1]
         write_project(tmp / "project", hosts, fleets)
         bench = Bench(args, tmp, hosts)
@@ -489,52 +638,116 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def build_cases(bench: Bench, args: argparse.Namespace, fleets: list[int], parallel: bool,
-                ansible: str | None) -> list[Case]:
+def build_cases(
+    bench: Bench, args: argparse.Namespace, fleets: list[int], parallel: bool, ansible: str | None
+) -> list[Case]:
     cases = [
-        Case("python", "python -c pass", lambda: run([PYTHON, "-c", "pass"], cwd=bench.project,
-                                                      env=bench.env)),
-        Case("check", "inv check (1 runbook, 1 host)",
-             lambda: bench.inv("check", "--inventory", "hosts-1.yaml")),
-        Case("check_nopyc", "inv check (1 host), no .pyc for src/runbook (as this env runs)",
-             lambda: bench.inv("check", "--inventory", "hosts-1.yaml", env=bench.env_no_pyc)),
-        *([Case("check_all", f"inv check (1 runbook, {len(bench.hosts.hosts)} hosts)",
-                 lambda: bench.inv("check"))] if len(bench.hosts.hosts) > 1 else []),
+        Case(
+            "python",
+            "python -c pass",
+            lambda: run([PYTHON, "-c", "pass"], cwd=bench.project, env=bench.env),
+        ),
+        Case(
+            "check",
+            "inv check (1 runbook, 1 host)",
+            lambda: bench.inv("check", "--inventory", "hosts-1.yaml"),
+        ),
+        Case(
+            "check_nopyc",
+            "inv check (1 host), no .pyc for src/runbook (as this env runs)",
+            lambda: bench.inv("check", "--inventory", "hosts-1.yaml", env=bench.env_no_pyc),
+        ),
+        *(
+            [
+                Case(
+                    "check_all",
+                    f"inv check (1 runbook, {len(bench.hosts.hosts)} hosts)",
+                    lambda: bench.inv("check"),
+                )
+            ]
+            if len(bench.hosts.hosts) > 1
+            else []
+        ),
         Case("show", "inv show --host h1", lambda: bench.inv("show", "--host", "h1")),
-        Case("dry", "inv release --host h1 --dry-run (no connection)",
-             lambda: bench.inv("release", "--host", "h1", "--dry-run")),
-        Case("release", f"inv release --host h1 --yes ({STEPS} steps)",
-             lambda: bench.inv("release", "--host", "h1", "--yes")),
-        Case("release_script", "runbook release --host h1 --yes (console script)",
-             lambda: run([RUNBOOK, "release", "--host", "h1", "--yes"], cwd=bench.project,
-                         env=bench.env)),
-        Case("ssh_cm", f"ssh x{STEPS}, ControlMaster, master set-up included",
-             lambda: bench.ssh_loop(master_open=False)),
-        Case("ssh_cm_open", f"ssh x{STEPS}, ControlMaster, master already open",
-             lambda: bench.ssh_loop(master_open=True)),
+        Case(
+            "dry",
+            "inv release --host h1 --dry-run (no connection)",
+            lambda: bench.inv("release", "--host", "h1", "--dry-run"),
+        ),
+        Case(
+            "release",
+            f"inv release --host h1 --yes ({STEPS} steps)",
+            lambda: bench.inv("release", "--host", "h1", "--yes"),
+        ),
+        Case(
+            "release_script",
+            "runbook release --host h1 --yes (console script)",
+            lambda: run(
+                [RUNBOOK, "release", "--host", "h1", "--yes"], cwd=bench.project, env=bench.env
+            ),
+        ),
+        Case(
+            "ssh_cm",
+            f"ssh x{STEPS}, ControlMaster, master set-up included",
+            lambda: bench.ssh_loop(master_open=False),
+        ),
+        Case(
+            "ssh_cm_open",
+            f"ssh x{STEPS}, ControlMaster, master already open",
+            lambda: bench.ssh_loop(master_open=True),
+        ),
         Case("ssh_plain", f"ssh x{STEPS}, a new connection each", bench.ssh_plain),
     ]
     if ansible:
         cases += [
-            Case("ansible", f"ansible-playbook {STEPS} tasks (defaults, cold)",
-                 lambda: bench.ansible(pipelining=False)),
-            Case("ansible_pipe", f"ansible-playbook {STEPS} tasks (pipelining=True, cold)",
-                 lambda: bench.ansible(pipelining=True)),
+            Case(
+                "ansible",
+                f"ansible-playbook {STEPS} tasks (defaults, cold)",
+                lambda: bench.ansible(pipelining=False),
+            ),
+            Case(
+                "ansible_pipe",
+                f"ansible-playbook {STEPS} tasks (pipelining=True, cold)",
+                lambda: bench.ansible(pipelining=True),
+            ),
         ]
     else:
-        cases.append(Case("ansible", "ansible-playbook", lambda: None,
-                          missing="skipped" if args.no_ansible else "not installed"))
+        cases.append(
+            Case(
+                "ansible",
+                "ansible-playbook",
+                lambda: None,
+                missing="skipped" if args.no_ansible else "not installed",
+            )
+        )
     for n in fleets:
         if parallel:
-            cases.append(Case(f"par{n}", f"inv release --host fleet{n} --yes --parallel {n}",
-                              lambda n=n: bench.inv("release", "--host", f"fleet{n}", "--yes",
-                                                    "--parallel", str(n))))
+            cases.append(
+                Case(
+                    f"par{n}",
+                    f"inv release --host fleet{n} --yes --parallel {n}",
+                    lambda n=n: bench.inv(
+                        "release", "--host", f"fleet{n}", "--yes", "--parallel", str(n)
+                    ),
+                )
+            )
         else:
-            cases.append(Case(f"par{n}", f"inv release --host fleet{n} --yes --parallel {n}",
-                              lambda: None, missing="not available"))
+            cases.append(
+                Case(
+                    f"par{n}",
+                    f"inv release --host fleet{n} --yes --parallel {n}",
+                    lambda: None,
+                    missing="not available",
+                )
+            )
         if not args.no_sequential:
-            cases.append(Case(f"seq{n}", f"inv release --host fleet{n} --yes (host by host)",
-                              lambda n=n: bench.inv("release", "--host", f"fleet{n}", "--yes")))
+            cases.append(
+                Case(
+                    f"seq{n}",
+                    f"inv release --host fleet{n} --yes (host by host)",
+                    lambda n=n: bench.inv("release", "--host", f"fleet{n}", "--yes"),
+                )
+            )
     return cases
 
 
@@ -554,30 +767,51 @@ def measure(cases: list[Case], runs: int, hosts: Hosts) -> None:
                 continue
             if rnd:
                 case.times.append(value)
-                case.cpu.append(after.ru_utime + after.ru_stime
-                                - before.ru_utime - before.ru_stime)
+                case.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
                 case.host_cpu.append(host_after - host_before)
 
 
-def report(cases: list[Case], args: argparse.Namespace, fleets: list[int], parallel: bool,
-           ansible: str | None, compiled: str, user: str, load: str) -> None:
-    print(f"\nrelease-runbook benchmark: medians of {args.runs} runs, wall time of whole "
-          "processes (seconds)")
+def report(
+    cases: list[Case],
+    args: argparse.Namespace,
+    fleets: list[int],
+    parallel: bool,
+    ansible: str | None,
+    compiled: str,
+    user: str,
+    load: str,
+) -> None:
+    print(
+        f"\nrelease-runbook benchmark: medians of {args.runs} runs, wall time of whole "
+        "processes (seconds)"
+    )
     print(f"  {versions()}, ansible-core {ansible or 'absent'}; {os.cpu_count()} CPUs")
-    print(f"  .pyc caching ON: PYTHONDONTWRITEBYTECODE unset for the measured processes; "
-          f"compileall run once over {compiled}")
-    print(f"  load average before / after: {load} / {loadavg()} (other work on the machine "
-          "inflates every row)")
-    print(f"  hosts: sshd per address 127.0.0.11.., login {user}; runbook: "
-          f"{STEPS} steps `run: \"true\"` with gates answered by --yes; the tool sends "
-          f"{STEPS + 2} remote commands (lock, {STEPS} steps, unlock)")
-    print("  ssh rows: ssh -F /dev/null, one `ssh HOST true` process per command; "
-          "'master set-up included' = the first ssh opens the ControlMaster inside the timing")
-    print("  ansible: cold run (its ControlPersist master is new each run and closed after), "
-          "gather_facts: false, ansible_python_interpreter=/usr/bin/python3 (no discovery)")
-    print(f"  cpu s: user + sys CPU time of the measured processes (median); hosts cpu: the "
-          "same of the sshd's and their sessions, which share this machine's "
-          f"{os.cpu_count()} CPUs (real hosts would not)")
+    print(
+        f"  .pyc caching ON: PYTHONDONTWRITEBYTECODE unset for the measured processes; "
+        f"compileall run once over {compiled}"
+    )
+    print(
+        f"  load average before / after: {load} / {loadavg()} (other work on the machine "
+        "inflates every row)"
+    )
+    print(
+        f"  hosts: sshd per address 127.0.0.11.., login {user}; runbook: "
+        f'{STEPS} steps `run: "true"` with gates answered by --yes; the tool sends '
+        f"{STEPS + 2} remote commands (lock, {STEPS} steps, unlock)"
+    )
+    print(
+        "  ssh rows: ssh -F /dev/null, one `ssh HOST true` process per command; "
+        "'master set-up included' = the first ssh opens the ControlMaster inside the timing"
+    )
+    print(
+        "  ansible: cold run (its ControlPersist master is new each run and closed after), "
+        "gather_facts: false, ansible_python_interpreter=/usr/bin/python3 (no discovery)"
+    )
+    print(
+        f"  cpu s: user + sys CPU time of the measured processes (median); hosts cpu: the "
+        "same of the sshd's and their sessions, which share this machine's "
+        f"{os.cpu_count()} CPUs (real hosts would not)"
+    )
     print(f"  --parallel in `inv -h release`: {'yes' if parallel else 'no (rows not available)'}")
     print_table(cases)
     by = {c.key: c for c in cases}
@@ -595,11 +829,14 @@ def print_cpu_floor(by: dict[str, Case], fleets: list[int]) -> None:
             continue
         tool, hosts = statistics.median(case.cpu), statistics.median(case.host_cpu)
         limit = {8: 2.0, 32: 4.0}.get(n)
-        goal = f"; the goal ({limit:g} x release h1) is {limit * one:.2f} s" if limit and one \
-            else ""
-        print(f"CPU floor, {n} hosts --parallel: tool {tool:.2f} s + hosts {hosts:.2f} s of CPU "
-              f"on {cpus} CPUs: no run here can take less than {(tool + hosts) / cpus:.2f} s"
-              f"{goal}")
+        goal = (
+            f"; the goal ({limit:g} x release h1) is {limit * one:.2f} s" if limit and one else ""
+        )
+        print(
+            f"CPU floor, {n} hosts --parallel: tool {tool:.2f} s + hosts {hosts:.2f} s of CPU "
+            f"on {cpus} CPUs: no run here can take less than {(tool + hosts) / cpus:.2f} s"
+            f"{goal}"
+        )
 
 
 def loadavg() -> str:

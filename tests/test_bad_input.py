@@ -17,7 +17,7 @@ from runbook.errors import InputError
 from .conftest import run_cli
 
 BAD = Path(__file__).parent / "bad"
-GOOD_RUNBOOK = "name: good\nsteps:\n  - {id: one, run: \"true\"}\n"
+GOOD_RUNBOOK = 'name: good\nsteps:\n  - {id: one, run: "true"}\n'
 CASES = sorted(BAD.glob("*.yaml"))
 
 
@@ -50,12 +50,20 @@ def test_bad_input_names_file_line_and_problem(project: Path, case: Path) -> Non
     for line, text in expectations(case):
         where = shown if line == "-" else f"{shown}:{line}"
         assert any(m.startswith(f"{where}: ") and text in m for m in messages), (
-            f"expected '{where}: ...{text}...' in:\n" + "\n".join(messages))
+            f"expected '{where}: ...{text}...' in:\n" + "\n".join(messages)
+        )
 
 
-@pytest.mark.parametrize("name", ["unknown-key.runbook.yaml", "alias-bomb.runbook.yaml",
-                                  "not-utf8.runbook.yaml", "var-cycle.runbook.yaml",
-                                  "group-unknown-host.hosts.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "unknown-key.runbook.yaml",
+        "alias-bomb.runbook.yaml",
+        "not-utf8.runbook.yaml",
+        "var-cycle.runbook.yaml",
+        "group-unknown-host.hosts.yaml",
+    ],
+)
 def test_cli_exits_2_with_the_message_and_no_traceback(project: Path, name: str) -> None:
     case = BAD / name
     shown = setup(project, case)
@@ -70,13 +78,17 @@ def test_cli_exits_2_with_the_message_and_no_traceback(project: Path, name: str)
 def test_every_problem_is_reported_in_one_pass(project: Path) -> None:
     (project / "runbooks" / "many.yaml").write_text(
         "name: many\nsteps:\n  - id: a\n    run: 'true'\n    tittle: x\n"
-        "  - id: a\n    run: 'true'\n  - id: c\n")
+        "  - id: a\n    run: 'true'\n  - id: c\n"
+    )
     (project / "hosts.yaml").write_text("hosts:\n  web1: {prot: 22}\n")
     with pytest.raises(InputError) as caught:
         check(Options(project=project))
     text = str(caught.value)
     assert "4 problems" in text
-    for expected in ("runbooks/many.yaml:5: unknown key 'tittle'", "runbooks/many.yaml:6: "
-                     "duplicate step id 'a'", "runbooks/many.yaml:8: step 'c' has no action",
-                     "hosts.yaml:2: unknown key 'prot'"):
+    for expected in (
+        "runbooks/many.yaml:5: unknown key 'tittle'",
+        "runbooks/many.yaml:6: duplicate step id 'a'",
+        "runbooks/many.yaml:8: step 'c' has no action",
+        "hosts.yaml:2: unknown key 'prot'",
+    ):
         assert expected in text

@@ -19,30 +19,45 @@ from runbook.yamlsrc import parse_yaml
 
 from .conftest import ROOT, run_cli
 
-CORE = ["runbook.load", "runbook.render", "runbook.model", "runbook.markdown", "runbook.schema",
-        "runbook.yamlsrc", "runbook.actions", "runbook.commands", "runbook.journal"]
+CORE = [
+    "runbook.load",
+    "runbook.render",
+    "runbook.model",
+    "runbook.markdown",
+    "runbook.schema",
+    "runbook.yamlsrc",
+    "runbook.actions",
+    "runbook.commands",
+    "runbook.journal",
+]
 
 
 def test_core_modules_import_no_network_library() -> None:
-    code = ("import sys\n" + "".join(f"import {m}\n" for m in CORE)
-            + "libs = ('fabric', 'paramiko', 'invoke', 'websockets')\n"
-            "print(','.join(m for m in libs if m in sys.modules))")
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CORE)
+        + "libs = ('fabric', 'paramiko', 'invoke', 'websockets')\n"
+        "print(','.join(m for m in libs if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 
 
 def test_check_show_and_dry_run_do_not_import_fabric_or_paramiko(tmp_path: Path) -> None:
-    code = ("import sys\nfrom pathlib import Path\nfrom runbook import commands\n"
-            f"o = commands.Options(host='prod', project=Path({str(ROOT)!r}))\n"
-            "commands.check(o); commands.show(o)\n"
-            "from runbook.console import Console\nimport io\n"
-            "commands.release(o, commands.RunOptions(dry_run=True), Console(io.StringIO()))\n"
-            "print(','.join(m for m in ('fabric', 'paramiko') if m in sys.modules))")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom runbook import commands\n"
+        f"o = commands.Options(host='prod', project=Path({str(ROOT)!r}))\n"
+        "commands.check(o); commands.show(o)\n"
+        "from runbook.console import Console\nimport io\n"
+        "commands.release(o, commands.RunOptions(dry_run=True), Console(io.StringIO()))\n"
+        "print(','.join(m for m in ('fabric', 'paramiko') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 
 
 # --- the published schema and the validator agree --------------------------------------------
+
 
 def _agree(data: object, name: str) -> None:
     ours = not schema.validate(data, name)
@@ -72,26 +87,60 @@ def _keywords(node: object, inside_properties: bool = False) -> set[str]:
 
 def _parsed_corpus() -> list[tuple[str, object]]:
     """The bad corpus and the shipped files that are valid YAML (the rest never reach a schema)."""
-    files = [*sorted((ROOT / "tests" / "bad").glob("*.yaml")),
-             ROOT / "runbooks" / "nginx-websocket.yaml", ROOT / "hosts.yaml"]
+    files = [
+        *sorted((ROOT / "tests" / "bad").glob("*.yaml")),
+        ROOT / "runbooks" / "nginx-websocket.yaml",
+        ROOT / "hosts.yaml",
+    ]
     parsed = [(f.name, parse_yaml(f.read_bytes(), f.name)[0]) for f in files]
     return [(name, source.data) for name, source in parsed if source is not None]
 
 
-@pytest.mark.parametrize(("name", "data"), _parsed_corpus(),
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "data"), _parsed_corpus(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_validator_agrees_with_jsonschema_on_the_corpus(name: str, data: object) -> None:
     _agree(data, "inventory" if name.endswith("hosts.yaml") else "runbook")
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False, width=16)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 70000)
+    | st.floats(allow_nan=False, width=16)
     | st.sampled_from(["", "x", "Demo", "demo", "true", "ws://h/c", "a-b"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["name", "id", "run", "steps", "check", "http", "url", "status", "sudo",
-                         "retries", "hosts", "port", "vars", "websocket", "expect", "exit",
-                         "timeout", "backup", "tittle"]), inner, max_size=4),
-    max_leaves=12)
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "id",
+                    "run",
+                    "steps",
+                    "check",
+                    "http",
+                    "url",
+                    "status",
+                    "sudo",
+                    "retries",
+                    "hosts",
+                    "port",
+                    "vars",
+                    "websocket",
+                    "expect",
+                    "exit",
+                    "timeout",
+                    "backup",
+                    "tittle",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,13 +153,41 @@ def test_validator_agrees_with_jsonschema_on_random_documents(data: object) -> N
 # --- the loader never crashes ------------------------------------------------------------------
 
 yaml_text = st.recursive(
-    st.sampled_from(["a", "'x'", "1", "-", ":", "{", "}", "[", "]", "&a", "*a", "!!str", "|",
-                     ">", "#", "\t", "? ", "<<: *a", "%YAML 1.1", "---", "...", "\"\\u0000\"",
-                     "{{ x }}", "{% if %}"]),
-    lambda inner: st.lists(inner, max_size=6).map(" ".join)
-    | st.lists(inner, max_size=6).map("\n".join)
-    | st.lists(inner, max_size=4).map(lambda xs: "\n".join("  " + x for x in xs)),
-    max_leaves=30)
+    st.sampled_from(
+        [
+            "a",
+            "'x'",
+            "1",
+            "-",
+            ":",
+            "{",
+            "}",
+            "[",
+            "]",
+            "&a",
+            "*a",
+            "!!str",
+            "|",
+            ">",
+            "#",
+            "\t",
+            "? ",
+            "<<: *a",
+            "%YAML 1.1",
+            "---",
+            "...",
+            '"\\u0000"',
+            "{{ x }}",
+            "{% if %}",
+        ]
+    ),
+    lambda inner: (
+        st.lists(inner, max_size=6).map(" ".join)
+        | st.lists(inner, max_size=6).map("\n".join)
+        | st.lists(inner, max_size=4).map(lambda xs: "\n".join("  " + x for x in xs))
+    ),
+    max_leaves=30,
+)
 
 
 def _load_both(raw: bytes) -> None:
@@ -162,14 +239,24 @@ def test_deep_nesting_is_a_problem_not_a_crash() -> None:
 
 # --- the CLI without a host ------------------------------------------------------------------
 
+
 def test_dry_run_prints_quoted_values_and_digest_and_never_connects(tmp_path: Path) -> None:
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "r.yaml").write_text(
-        "name: r\nsteps:\n  - {id: co, run: 'git checkout {{ branch }}'}\n")
+        "name: r\nsteps:\n  - {id: co, run: 'git checkout {{ branch }}'}\n"
+    )
     # A host that would hang if anything tried to connect: a blackhole address.
     (tmp_path / "hosts.yaml").write_text("hosts:\n  far: {address: 192.0.2.1, port: 9}\n")
-    done = run_cli("release", "--host", "far", "--dry-run", "--var", "branch=x; rm -rf /",
-                   cwd=tmp_path, timeout=20)
+    done = run_cli(
+        "release",
+        "--host",
+        "far",
+        "--dry-run",
+        "--var",
+        "branch=x; rm -rf /",
+        cwd=tmp_path,
+        timeout=20,
+    )
     assert done.returncode == 0, done.stderr
     assert "git checkout 'x; rm -rf /'" in done.stdout
     assert "digest sha256:" in done.stdout
@@ -187,21 +274,37 @@ def test_release_without_terminal_or_yes_refuses_before_connecting(tmp_path: Pat
 
 
 def test_show_prints_the_review_for_prod_in_both_languages() -> None:
-    done = run_cli("show", "--host", "prod", "--window", "2024-04-16 21:00-22:00 JST",
-                   "--operator", "Sato", "--operator", "Suzuki", cwd=ROOT)
+    done = run_cli(
+        "show",
+        "--host",
+        "prod",
+        "--window",
+        "2024-04-16 21:00-22:00 JST",
+        "--operator",
+        "Sato",
+        "--operator",
+        "Suzuki",
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    for expected in ("# Let WebSocket upgrades through nginx", "2024-04-16 21:00-22:00 JST",
-                     "Sato, Suzuki", "nginx -s reload", "## Rollback", "sha256:", "- [ ] done",
-                     "| prod | web.example.com | deploy | 22 |"):
+    for expected in (
+        "# Let WebSocket upgrades through nginx",
+        "2024-04-16 21:00-22:00 JST",
+        "Sato, Suzuki",
+        "nginx -s reload",
+        "## Rollback",
+        "sha256:",
+        "- [ ] done",
+        "| prod | web.example.com | deploy | 22 |",
+    ):
         assert expected in out
     ja = run_cli("show", "--host", "prod", "--lang", "ja", cwd=ROOT)
     assert ja.returncode == 0 and "## 切り戻し手順" in ja.stdout and "作業時間帯" in ja.stdout
 
 
 def test_approved_digest_is_enforced(tmp_path: Path) -> None:
-    done = run_cli("release", "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef",
-                   cwd=ROOT)
+    done = run_cli("release", "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef", cwd=ROOT)
     assert done.returncode == 2 and "not the approved one" in done.stderr
     needs = run_cli("release", "--host", "prod", "--yes", cwd=ROOT)
     assert needs.returncode == 2 and "requires --approved" in needs.stderr
@@ -233,8 +336,14 @@ def test_a_mistyped_var_is_refused_not_silently_ignored() -> None:
 def test_the_runbook_command_names_itself_in_hints(tmp_path: Path) -> None:
     from .conftest import VENV_BIN
 
-    done = subprocess.run([str(VENV_BIN / "runbook"), "rollback"], cwd=tmp_path, text=True,
-                          capture_output=True, stdin=subprocess.DEVNULL, check=False,
-                          env={**__import__("os").environ, "RUNBOOK_STATE_DIR": str(tmp_path)})
+    done = subprocess.run(
+        [str(VENV_BIN / "runbook"), "rollback"],
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**__import__("os").environ, "RUNBOOK_STATE_DIR": str(tmp_path)},
+    )
     assert done.returncode == 2
     assert "runbook history" in done.stderr and "inv history" not in done.stderr

@@ -38,9 +38,12 @@ def _sources() -> list[Path]:
 
 
 def test_no_accepting_host_key_policy_is_named_anywhere_in_src() -> None:
-    hits = [f"{path.relative_to(SRC)}:{line}: {name}" for path in _sources()
-            for name, line in _names(ast.parse(path.read_text(), str(path)))
-            if name in ACCEPTING]
+    hits = [
+        f"{path.relative_to(SRC)}:{line}: {name}"
+        for path in _sources()
+        for name, line in _names(ast.parse(path.read_text(), str(path)))
+        if name in ACCEPTING
+    ]
     assert hits == []
 
 
@@ -53,8 +56,11 @@ def test_every_missing_host_key_policy_set_is_a_reject_policy() -> None:
     calls = []
     for path in _sources():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "set_missing_host_key_policy"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "set_missing_host_key_policy"
+            ):
                 calls.append((path.name, node))
     assert calls, "the transport must replace Fabric's default policy"
     for name, call in calls:
@@ -72,9 +78,12 @@ def _writes_host_keys(node: ast.AST) -> bool:
 
 
 def test_no_known_hosts_file_is_ever_written() -> None:
-    hits = [f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}"
-            for path in _sources() for node in ast.walk(ast.parse(path.read_text(), str(path)))
-            if _writes_host_keys(node)]
+    hits = [
+        f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}"
+        for path in _sources()
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if _writes_host_keys(node)
+    ]
     assert hits == []
     assert _writes_host_keys(ast.parse("client.save_host_keys(p)").body[0].value)  # type: ignore[attr-defined]
     assert _writes_host_keys(ast.parse("c.get_host_keys().add(h, t, k)").body[0].value)  # type: ignore[attr-defined]

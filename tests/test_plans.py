@@ -34,8 +34,12 @@ def test_plan_case(case: Path) -> None:
     expected = yaml.safe_load((case / "expected.yaml").read_text())
     runbook = load_runbook(case / spec.get("runbook", "runbook.yaml"))
     inventory = load_inventory(case / spec.get("inventory", "hosts.yaml"))
-    plan = make_plan(runbook, inventory.hosts[spec["host"]], inventory.path,
-                     parse_vars(tuple(spec.get("vars", ()))))
+    plan = make_plan(
+        runbook,
+        inventory.hosts[spec["host"]],
+        inventory.path,
+        parse_vars(tuple(spec.get("vars", ()))),
+    )
     for name, value in expected.get("vars", {}).items():
         assert _masked(plan.vars[name]) == value, f"var {name}"
     for phase in ("steps", "rollback"):
@@ -56,8 +60,9 @@ def test_digest_ignores_run_values_and_secret_values() -> None:
     from runbook.render import RunInfo
 
     review = make_plan(runbook, host, "hosts.yaml")
-    actual = make_plan(runbook, host, "hosts.yaml", run=RunInfo("20260101T000000Z-abcd",
-                                                                "2026-01-01", "sato"))
+    actual = make_plan(
+        runbook, host, "hosts.yaml", run=RunInfo("20260101T000000Z-abcd", "2026-01-01", "sato")
+    )
     assert review.digest == actual.digest
     assert len(review.digest) == 64
 

@@ -16,9 +16,16 @@ VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_character
 
 
 def _plan(command: str, overrides: dict[str, str], secrets: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    runbook = Runbook(name="p", path="p.yaml", title="p", description="", vars={},
-                      secrets=secrets, steps=(Step(id="s", action="run", body=command, line=1),),
-                      rollback=())
+    runbook = Runbook(
+        name="p",
+        path="p.yaml",
+        title="p",
+        description="",
+        vars={},
+        secrets=secrets,
+        steps=(Step(id="s", action="run", body=command, line=1),),
+        rollback=(),
+    )
     return make_plan(runbook, HOST, "hosts.yaml", overrides)
 
 
@@ -30,13 +37,21 @@ def test_a_value_stays_one_word(value: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(values=st.lists(VALUES.filter(lambda v: not is_template(v)), max_size=5),
-       tail=VALUES.filter(lambda v: not is_template(v)))
+@given(
+    values=st.lists(VALUES.filter(lambda v: not is_template(v)), max_size=5),
+    tail=VALUES.filter(lambda v: not is_template(v)),
+)
 def test_a_list_becomes_separately_quoted_words(values: list[str], tail: str) -> None:
-    runbook = Runbook(name="p", path="p.yaml", title="p", description="",
-                      vars={"words": values, "tail": tail}, secrets=(),
-                      steps=(Step(id="s", action="run", body="cmd {{ words }} {{ tail }}",
-                                  line=1),), rollback=())
+    runbook = Runbook(
+        name="p",
+        path="p.yaml",
+        title="p",
+        description="",
+        vars={"words": values, "tail": tail},
+        secrets=(),
+        steps=(Step(id="s", action="run", body="cmd {{ words }} {{ tail }}", line=1),),
+        rollback=(),
+    )
     command = make_plan(runbook, HOST, "hosts.yaml").steps[0].command
     assert shlex.split(command) == ["cmd", *values, tail]
 
@@ -49,7 +64,10 @@ def test_a_secret_stays_one_word_when_revealed(secret: str, prefix: str) -> None
     shown = "login " + (shlex.quote(prefix) if prefix else "") + "*** done"
     assert plan.steps[0].display() == shown
     assert shlex.split(reveal(command, {"token": secret}, shell=True)) == [
-        "login", prefix + secret, "done"]
+        "login",
+        prefix + secret,
+        "done",
+    ]
 
 
 def test_the_opt_out_is_explicit_and_recorded() -> None:

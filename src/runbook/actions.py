@@ -24,14 +24,16 @@ def backup_path(path: str, run_id: str) -> str:
 def backup_script(path: str, run_id: str) -> str:
     """Copy `path` beside itself keeping mode and owner; print both sha256 and stat lines."""
     src, dst = shlex.quote(path), shlex.quote(backup_path(path, run_id))
-    return "\n".join([
-        f"test -f {src} || {{ echo \"backup: {_q(path)} does not exist\" >&2; exit {MISSING}; }}",
-        f"test ! -e {dst} || {{ echo \"backup: {_q(backup_path(path, run_id))} already exists\" "
-        f">&2; exit {EXISTS}; }}",
-        f"cp -p {src} {dst}",
-        f"sha256sum {src} {dst}",
-        f"stat -c '%a %U:%G' {src} {dst}",
-    ])
+    return "\n".join(
+        [
+            f'test -f {src} || {{ echo "backup: {_q(path)} does not exist" >&2; exit {MISSING}; }}',
+            f'test ! -e {dst} || {{ echo "backup: {_q(backup_path(path, run_id))} already exists" '
+            f">&2; exit {EXISTS}; }}",
+            f"cp -p {src} {dst}",
+            f"sha256sum {src} {dst}",
+            f"stat -c '%a %U:%G' {src} {dst}",
+        ]
+    )
 
 
 def parse_backup(output: str) -> tuple[str, str] | None:
@@ -51,17 +53,20 @@ def restore_script(path: str, backup: str, sha256: str) -> str:
     src, dst, tmp = shlex.quote(backup), shlex.quote(path), shlex.quote(f"{path}.restoring")
     check_backup = shlex.quote(f"{sha256}  {backup}")
     check_live = shlex.quote(f"{sha256}  {path}")
-    return "\n".join([
-        f"test -f {src} || {{ echo \"restore: backup {_q(backup)} is missing\" >&2; "
-        f"exit {MISSING}; }}",
-        f"echo {check_backup} | sha256sum -c --quiet - || {{ echo \"restore: backup {_q(backup)} "
-        f"does not match its recorded sha256\" >&2; exit {CORRUPT}; }}",
-        f"cp -p {src} {tmp}",
-        f"mv -f {tmp} {dst}",
-        f"echo {check_live} | sha256sum -c --quiet - || {{ echo \"restore: {_q(path)} does not "
-        f"match after restore\" >&2; exit {CORRUPT}; }}",
-        f"sha256sum {dst}",
-    ])
+    return "\n".join(
+        [
+            f'test -f {src} || {{ echo "restore: backup {_q(backup)} is missing" >&2; '
+            f"exit {MISSING}; }}",
+            f"echo {check_backup} | sha256sum -c --quiet - || "
+            f'{{ echo "restore: backup {_q(backup)} does not match its recorded sha256" >&2; '
+            f"exit {CORRUPT}; }}",
+            f"cp -p {src} {tmp}",
+            f"mv -f {tmp} {dst}",
+            f'echo {check_live} | sha256sum -c --quiet - || {{ echo "restore: {_q(path)} does not '
+            f'match after restore" >&2; exit {CORRUPT}; }}',
+            f"sha256sum {dst}",
+        ]
+    )
 
 
 def lock_script(lock: str, holder: dict[str, object]) -> str:
@@ -77,8 +82,10 @@ def lock_script(lock: str, holder: dict[str, object]) -> str:
 def unlock_script(lock: str, run_id: str) -> str:
     """Release the lock only if this run holds it."""
     quoted = shlex.quote(lock)
-    return (f"if grep -qF {shlex.quote(run_id)} {quoted}/holder.json 2>/dev/null; "
-            f"then rm -rf {quoted}; fi")
+    return (
+        f"if grep -qF {shlex.quote(run_id)} {quoted}/holder.json 2>/dev/null; "
+        f"then rm -rf {quoted}; fi"
+    )
 
 
 def break_lock_script(lock: str) -> str:

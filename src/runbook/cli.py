@@ -23,8 +23,7 @@ from .errors import STEP_FAILED, STOPPED, RunbookError
 
 def debug_enabled() -> bool:
     # `inv --debug` turns on DEBUG logging for the root logger before the task runs.
-    return bool(os.environ.get("RUNBOOK_DEBUG")) or logging.getLogger().isEnabledFor(
-        logging.DEBUG)
+    return bool(os.environ.get("RUNBOOK_DEBUG")) or logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 def guard(body: Callable[[], Any]) -> None:
@@ -43,9 +42,12 @@ def guard(body: Callable[[], Any]) -> None:
         if debug_enabled():
             traceback.print_exc()
             raise Exit(f"internal error: {exc!r}", STEP_FAILED) from None
-        raise Exit(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "  hint: this is a bug; run again with `inv --debug ...` (or RUNBOOK_DEBUG=1) "
-                   "for the traceback", STEP_FAILED) from None
+        raise Exit(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: this is a bug; run again with `inv --debug ...` (or RUNBOOK_DEBUG=1) "
+            "for the traceback",
+            STEP_FAILED,
+        ) from None
     if isinstance(result, str):
         sys.stdout.write(result if result.endswith("\n") else result + "\n")
         sys.stdout.flush()
@@ -78,6 +80,10 @@ def main() -> None:
 
     from . import __version__, tasks
 
-    program = Program(namespace=Collection.from_module(tasks), version=__version__,
-                      name="runbook", binary="runbook")
+    program = Program(
+        namespace=Collection.from_module(tasks),
+        version=__version__,
+        name="runbook",
+        binary="runbook",
+    )
     program.run()

@@ -78,17 +78,22 @@ def resolve_runbook(opts: Options) -> Path:
             if candidate.is_file():
                 return candidate
         known = ", ".join(p.stem for p in runbook_paths(opts.project)) or "none"
-        raise RefusedError(f"no runbook '{name}' (neither a file nor runbooks/{name}.yaml)",
-                           hint=f"runbooks here: {known}")
+        raise RefusedError(
+            f"no runbook '{name}' (neither a file nor runbooks/{name}.yaml)",
+            hint=f"runbooks here: {known}",
+        )
     found = runbook_paths(opts.project)
     if len(found) == 1:
         return found[0]
     if not found:
-        raise RefusedError(f"no runbook in {opts.project / 'runbooks'}",
-                           hint="write runbooks/NAME.yaml or pass --runbook PATH")
-    raise RefusedError("several runbooks: say which with --runbook NAME",
-                       hint="or set runbook.default in invoke.yaml; runbooks: "
-                       + ", ".join(p.stem for p in found))
+        raise RefusedError(
+            f"no runbook in {opts.project / 'runbooks'}",
+            hint="write runbooks/NAME.yaml or pass --runbook PATH",
+        )
+    raise RefusedError(
+        "several runbooks: say which with --runbook NAME",
+        hint="or set runbook.default in invoke.yaml; runbooks: " + ", ".join(p.stem for p in found),
+    )
 
 
 def _inventory_path(opts: Options) -> Path:
@@ -102,8 +107,9 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            problems.append(Problem("--var", None, f"{pair!r} is not KEY=VALUE",
-                                    "e.g. --var branch=feature/x"))
+            problems.append(
+                Problem("--var", None, f"{pair!r} is not KEY=VALUE", "e.g. --var branch=feature/x")
+            )
             continue
         result[key.strip()] = value
     if problems:
@@ -131,15 +137,18 @@ def _load(opts: Options, runbook_path: Path) -> tuple[Runbook, Inventory]:
 
 def _select(inventory: Inventory, name: str | None) -> tuple[Host, ...]:
     if not name:
-        raise RefusedError("say which host with --host NAME (a host or a group)",
-                           hint="hosts: " + ", ".join(inventory.hosts))
+        raise RefusedError(
+            "say which host with --host NAME (a host or a group)",
+            hint="hosts: " + ", ".join(inventory.hosts),
+        )
     if name not in inventory.hosts and name not in inventory.groups:
         import difflib
 
         close = difflib.get_close_matches(name, [*inventory.hosts, *inventory.groups], n=1)
-        raise RefusedError(f"no host or group '{name}' in {inventory.path}",
-                           hint=f"did you mean '{close[0]}'?" if close else
-                           "hosts: " + ", ".join(inventory.hosts))
+        raise RefusedError(
+            f"no host or group '{name}' in {inventory.path}",
+            hint=f"did you mean '{close[0]}'?" if close else "hosts: " + ", ".join(inventory.hosts),
+        )
     return inventory.select(name)
 
 
@@ -192,26 +201,42 @@ def check(opts: Options) -> str:
                 make_plan(runbook, host, inventory.path, overrides)  # type: ignore[union-attr]
                 renders += 1
             except InputError as exc:
-                problems += [Problem(p.file, p.line, f"{p.message} (for host {host.name})",
-                                     p.hint) for p in exc.problems]
+                problems += [
+                    Problem(p.file, p.line, f"{p.message} (for host {host.name})", p.hint)
+                    for p in exc.problems
+                ]
     duplicates = {n for n in names if names.count(n) > 1}
     for name in sorted(duplicates):
         problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
     if problems:
         raise InputError(list(dict.fromkeys(problems)))
     hosts = len(inventory.hosts) if inventory else 0
-    return (f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {hosts} "
-            f"host{'s' * (hosts != 1)} valid; {renders} plans rendered")
+    return (
+        f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {hosts} "
+        f"host{'s' * (hosts != 1)} valid; {renders} plans rendered"
+    )
 
 
-def show(opts: Options, *, lang: str = "en", window: str | None = None,
-         operators: tuple[str, ...] = (), output: str | None = None) -> str:
+def show(
+    opts: Options,
+    *,
+    lang: str = "en",
+    window: str | None = None,
+    operators: tuple[str, ...] = (),
+    output: str | None = None,
+) -> str:
     """The review Markdown for --host; written to --output when given."""
     from . import markdown
 
     *_, plans = plans_for(opts)
-    text = markdown.review(plans, lang=lang, window=window, operators=operators,
-                           project_dir=opts.project, target=opts.host)
+    text = markdown.review(
+        plans,
+        lang=lang,
+        window=window,
+        operators=operators,
+        project_dir=opts.project,
+        target=opts.host,
+    )
     if output:
         _write_output(opts.project / output, text)
         return f"review of {plans[0].runbook} for {opts.host} written to {output}"
@@ -232,23 +257,36 @@ def dry_run(plans: list[Plan]) -> str:
     out: list[str] = []
     for plan in plans:
         host = plan.host
-        out.append(f"plan {plan.runbook} for {host.name} ({host.user or '(ssh config)'}@"
-                   f"{host.address}:{host.port or '(ssh config)'})")
+        out.append(
+            f"plan {plan.runbook} for {host.name} ({host.user or '(ssh config)'}@"
+            f"{host.address}:{host.port or '(ssh config)'})"
+        )
         out.append(f"digest sha256:{plan.digest}")
         for label, steps in (("", plan.steps), ("R", plan.rollback)):
             if label and steps:
                 out.append("rollback:")
             for step in steps:
-                flags = [f for f, on in (("sudo", step.sudo), ("local", step.local),
-                                         ("no gate", not step.confirm)) if on]
-                out.append(f"  {label}{step.number}. [{step.id}] {step.title}"
-                           + (f"  ({', '.join(flags)})" if flags else ""))
+                flags = [
+                    f
+                    for f, on in (
+                        ("sudo", step.sudo),
+                        ("local", step.local),
+                        ("no gate", not step.confirm),
+                    )
+                    if on
+                ]
+                out.append(
+                    f"  {label}{step.number}. [{step.id}] {step.title}"
+                    + (f"  ({', '.join(flags)})" if flags else "")
+                )
                 body = step_script(step) or step.display()
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
     if len(plans) > 1:
-        out.append(f"digest of all {len(plans)} hosts sha256:{_digest_of(plans)} "
-                   "(approve the group with --approved)")
+        out.append(
+            f"digest of all {len(plans)} hosts sha256:{_digest_of(plans)} "
+            "(approve the group with --approved)"
+        )
     return "\n".join(out)
 
 
@@ -272,9 +310,11 @@ def _check_approval(plans: list[Plan], approved: str | None) -> None:
     if not approved:
         for plan in plans:
             if plan.host.require_approval:
-                raise RefusedError(f"host {plan.host.name} requires --approved DIGEST",
-                                   hint=f"review with inv show --host {plan.host.name}; its "
-                                   f"digest starts {_digest_of(plans)[:12]}")
+                raise RefusedError(
+                    f"host {plan.host.name} requires --approved DIGEST",
+                    hint=f"review with inv show --host {plan.host.name}; its "
+                    f"digest starts {_digest_of(plans)[:12]}",
+                )
         return
     wanted = approved.removeprefix("sha256:").lower()
     if len(wanted) < 8:
@@ -286,7 +326,8 @@ def _check_approval(plans: list[Plan], approved: str | None) -> None:
             f"the plan for {what} is not the approved one: digest sha256:{actual[:12]}…, "
             f"approved {wanted[:12]}…",
             hint="the runbook, inventory or --var changed since the review; review again with "
-            "inv show")
+            "inv show",
+        )
 
 
 def _digest_of(plans: list[Plan]) -> str:
@@ -321,16 +362,20 @@ class SudoPassword:
         needs = [p.host.name for p in plans if any(s.sudo for s in (*p.steps, *p.rollback))]
         if needs and self.value is None and not interactive:
             # Found now, before connecting, rather than at the first sudo step.
-            raise RefusedError(f"steps on {', '.join(needs)} need sudo and no password is set",
-                               hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal")
+            raise RefusedError(
+                f"steps on {', '.join(needs)} need sudo and no password is set",
+                hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal",
+            )
 
     TRIES = 3  # as sudo itself allows
 
     def __call__(self) -> str:
         if self.value is None:
             if not self.interactive:
-                raise RefusedError("a step needs sudo and no password is set",
-                                   hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal")
+                raise RefusedError(
+                    "a step needs sudo and no password is set",
+                    hint="export RUNBOOK_SUDO_PASSWORD=... or run on a terminal",
+                )
             self.value = getpass.getpass("sudo password: ")
             self.typed += 1
         return self.value
@@ -353,13 +398,21 @@ def _gate(run_opts: RunOptions, gate: Gate | None, interactive: bool) -> Gate:
     if gate is not None:
         return gate
     if not run_opts.yes and not interactive:
-        raise RefusedError("no terminal to ask at the gates, and no --yes",
-                           hint="run it on a terminal, or pass --yes for automation")
+        raise RefusedError(
+            "no terminal to ask at the gates, and no --yes",
+            hint="run it on a terminal, or pass --yes for automation",
+        )
     return YesGate() if run_opts.yes else TerminalGate()
 
 
-def release(opts: Options, run_opts: RunOptions, console: Console, *,
-            gate: Gate | None = None, interactive: bool | None = None) -> int:
+def release(
+    opts: Options,
+    run_opts: RunOptions,
+    console: Console,
+    *,
+    gate: Gate | None = None,
+    interactive: bool | None = None,
+) -> int:
     """`inv release`: plan every host, check approval and secrets, then run.
 
     A group runs host by host, stopping at the first host that fails; with `--parallel N`, up
@@ -387,28 +440,54 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
     from .session import HostRun, run_batch  # only now: it imports Fabric (~0.1 s)
 
     resumed = _resumed_runs(opts, plans, run_opts.from_step) if run_opts.from_step else {}
-    batches = [plans[i:i + size] for i in range(0, len(plans), size)]
+    batches = [plans[i : i + size] for i in range(0, len(plans), size)]
     done: list[str] = []
     for batch in batches:
         items = []
         for plan in batch:
             run_id = new_run_id()
-            actual = make_plan(runbook, plan.host, inventory.path, overrides,
-                               RunInfo(id=run_id, started_at=now_iso(), operator=who),
-                               review=plan)
+            actual = make_plan(
+                runbook,
+                plan.host,
+                inventory.path,
+                overrides,
+                RunInfo(id=run_id, started_at=now_iso(), operator=who),
+                review=plan,
+            )
             earlier = resumed.get(plan.host.name)
-            items.append(HostRun(actual, run_id, dict(earlier.backups) if earlier else {},
-                                 resumes=earlier.id if earlier else None))
-            console.say(f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
-                        f"digest sha256:{plan.digest}", "bold")
-        code = run_batch(opts, "release", items, console=console, gate=gate, secrets=secrets,
-                         sudo=sudo, run_opts=run_opts, operator=who)
+            items.append(
+                HostRun(
+                    actual,
+                    run_id,
+                    dict(earlier.backups) if earlier else {},
+                    resumes=earlier.id if earlier else None,
+                )
+            )
+            console.say(
+                f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
+                f"digest sha256:{plan.digest}",
+                "bold",
+            )
+        code = run_batch(
+            opts,
+            "release",
+            items,
+            console=console,
+            gate=gate,
+            secrets=secrets,
+            sudo=sudo,
+            run_opts=run_opts,
+            operator=who,
+        )
         if code != DONE:
             if len(plans) > 1:
-                rest = [p.host.name for p in plans[plans.index(batch[-1]) + 1:]]
-                console.say(f"fleet: released {', '.join(done) or 'none'}; stopped at "
-                            f"{', '.join(p.host.name for p in batch)}; not started: "
-                            f"{', '.join(rest) or 'none'}", "red")
+                rest = [p.host.name for p in plans[plans.index(batch[-1]) + 1 :]]
+                console.say(
+                    f"fleet: released {', '.join(done) or 'none'}; stopped at "
+                    f"{', '.join(p.host.name for p in batch)}; not started: "
+                    f"{', '.join(rest) or 'none'}",
+                    "red",
+                )
             return code
         done += [p.host.name for p in batch]
     if len(plans) > 1:
@@ -416,8 +495,15 @@ def release(opts: Options, run_opts: RunOptions, console: Console, *,
     return DONE
 
 
-def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: Console, *,
-             gate: Gate | None = None, interactive: bool | None = None) -> int:
+def rollback(
+    opts: Options,
+    run_id: str | None,
+    run_opts: RunOptions,
+    console: Console,
+    *,
+    gate: Gate | None = None,
+    interactive: bool | None = None,
+) -> int:
     """`inv rollback`: a release's rollback procedure, with host and backups from its journal.
 
     A release that ran several hosts together is rolled back on each of them that changed.
@@ -437,8 +523,10 @@ def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: C
     if not todo:
         hint = "inv history shows every run"
         if run_opts.break_lock:
-            hint = ("no connection was made, so a stale lock stays; the next `inv release "
-                    "--break-lock` removes it; " + hint)
+            hint = (
+                "no connection was made, so a stale lock stays; the next `inv release "
+                "--break-lock` removes it; " + hint
+            )
         raise RefusedError("nothing to roll back: " + "; ".join(why_not), hint=hint)
     plans = [_rollback_plan(run) for run in todo]
     interactive = has_terminal() if interactive is None else interactive
@@ -446,14 +534,27 @@ def rollback(opts: Options, run_id: str | None, run_opts: RunOptions, console: C
     secrets = resolve_secrets(plans[0].secrets, interactive)
     for reason in why_not:
         console.say(f"not rolled back: {reason}", "yellow")
-    items = [HostRun(plan, new_run_id(), dict(run.backups), run.id)
-             for plan, run in zip(plans, todo, strict=True)]
+    items = [
+        HostRun(plan, new_run_id(), dict(run.backups), run.id)
+        for plan, run in zip(plans, todo, strict=True)
+    ]
     for run in todo:
-        console.say(f"rollback of run {run.id} on {run.host} ({len(run.backups)} backup(s) "
-                    "from its journal)", "bold")
-    return run_batch(opts, "rollback", items, console=console, gate=gate, secrets=secrets,
-                     sudo=SudoPassword(interactive, plans), run_opts=run_opts,
-                     operator=operator())
+        console.say(
+            f"rollback of run {run.id} on {run.host} ({len(run.backups)} backup(s) "
+            "from its journal)",
+            "bold",
+        )
+    return run_batch(
+        opts,
+        "rollback",
+        items,
+        console=console,
+        gate=gate,
+        secrets=secrets,
+        sudo=SudoPassword(interactive, plans),
+        run_opts=run_opts,
+        operator=operator(),
+    )
 
 
 def _resumed_runs(opts: Options, plans: list[Plan], step_id: str) -> dict[str, Any]:
@@ -462,8 +563,9 @@ def _resumed_runs(opts: Options, plans: list[Plan], step_id: str) -> dict[str, A
 
     ids = [s.id for s in plans[0].steps]
     if step_id not in ids:
-        raise RefusedError(f"--from {step_id}: no such step in {plans[0].runbook}",
-                           hint="steps: " + ", ".join(ids))
+        raise RefusedError(
+            f"--from {step_id}: no such step in {plans[0].runbook}", hint="steps: " + ", ".join(ids)
+        )
     found = {}
     for plan in plans:
         try:
@@ -471,9 +573,10 @@ def _resumed_runs(opts: Options, plans: list[Plan], step_id: str) -> dict[str, A
         except RefusedError:
             earlier = None
         if earlier is None or earlier.result in ("done", "rolled-back"):
-            raise RefusedError(f"--from {step_id}: no interrupted or failed release on "
-                               f"{plan.host.name} to resume",
-                               hint="inv history lists the runs; release without --from")
+            raise RefusedError(
+                f"--from {step_id}: no interrupted or failed release on {plan.host.name} to resume",
+                hint="inv history lists the runs; release without --from",
+            )
         found[plan.host.name] = earlier
     return found
 
@@ -482,14 +585,20 @@ def _not_rollbackable(opts: Options, released: Any) -> str | None:
     """Why a release cannot be rolled back (already done, nothing changed), or None."""
     from .journal import all_runs
 
-    later = [r for r in all_runs(opts.state_dir)
-             if r.kind == "rollback" and r.start.get("rolls_back") == released.id
-             and r.result == "rolled-back"]
+    later = [
+        r
+        for r in all_runs(opts.state_dir)
+        if r.kind == "rollback"
+        and r.start.get("rolls_back") == released.id
+        and r.result == "rolled-back"
+    ]
     if released.result == "rolled-back" or later:
         return f"run {released.id} on {released.host} was already rolled back"
     if not released.backups:
-        return (f"run {released.id} on {released.host} made no backup (it stopped before "
-                "changing anything)")
+        return (
+            f"run {released.id} on {released.host} made no backup (it stopped before "
+            "changing anything)"
+        )
     return None
 
 
@@ -500,10 +609,16 @@ def _rollback_plan(released: Any) -> Plan:
     start = released.start
     recorded = start["plan"]
     return Plan(
-        runbook=start["runbook"], runbook_path=start["runbook_path"], title=recorded["title"],
-        description="", host=host_from_dict(recorded["host"]), vars={},
-        secrets=tuple(recorded["secrets"]), steps=(),
-        rollback=tuple(step_from_dict(s) for s in recorded["rollback"]), digest=start["digest"],
+        runbook=start["runbook"],
+        runbook_path=start["runbook_path"],
+        title=recorded["title"],
+        description="",
+        host=host_from_dict(recorded["host"]),
+        vars={},
+        secrets=tuple(recorded["secrets"]),
+        steps=(),
+        rollback=tuple(step_from_dict(s) for s in recorded["rollback"]),
+        digest=start["digest"],
     )
 
 
@@ -513,19 +628,31 @@ def _rollback_plan(released: Any) -> Plan:
 def history(opts: Options) -> str:
     from .journal import all_runs
 
-    rows = [(r.id, r.kind, r.host, str(r.start.get("runbook", "?")), r.result,
-             str(r.start.get("started_at", "?"))) for r in all_runs(opts.state_dir)
-            if not opts.host or r.host == opts.host]
+    rows = [
+        (
+            r.id,
+            r.kind,
+            r.host,
+            str(r.start.get("runbook", "?")),
+            r.result,
+            str(r.start.get("started_at", "?")),
+        )
+        for r in all_runs(opts.state_dir)
+        if not opts.host or r.host == opts.host
+    ]
     if not rows:
         return f"no runs yet in {opts.state_dir / 'runs'}"
     head = ("run", "kind", "host", "runbook", "result", "started")
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in (head, *rows))
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (head, *rows)
+    )
 
 
-def report(opts: Options, run_id: str | None, *, lang: str = "en",
-           output: str | None = None) -> str:
+def report(
+    opts: Options, run_id: str | None, *, lang: str = "en", output: str | None = None
+) -> str:
     """The report of the latest run, or --run ID, or the latest on --host.
 
     The latest run of a batch (`--parallel`) reports every host of the batch.
@@ -537,12 +664,17 @@ def report(opts: Options, run_id: str | None, *, lang: str = "en",
     records = [record]
     if record.start.get("batch") and not run_id and not opts.host:
         records = [find_run(opts.state_dir, rid) for rid in record.start["batch"]]
-    parts = [markdown.report(markdown.run_summary(r), lang=lang, project_dir=opts.project)
-             for r in records]
+    parts = [
+        markdown.report(markdown.run_summary(r), lang=lang, project_dir=opts.project)
+        for r in records
+    ]
     if len(records) > 1:
         head = ", ".join(f"{r.host} ({r.result})" for r in records)
-        parts.insert(0, f"# {record.start.get('runbook', '?')} on {len(records)} hosts together\n\n"
-                        f"{head}. One report per host follows.\n")
+        parts.insert(
+            0,
+            f"# {record.start.get('runbook', '?')} on {len(records)} hosts together\n\n"
+            f"{head}. One report per host follows.\n",
+        )
     text = "\n".join(parts)
     if output:
         _write_output(opts.project / output, text)

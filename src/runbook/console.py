@@ -16,8 +16,11 @@ class Console:
     def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
         self.stream = stream or sys.stdout
         if colour is None:
-            colour = (self.stream.isatty() and "NO_COLOR" not in os.environ
-                      and os.environ.get("TERM") != "dumb")
+            colour = (
+                self.stream.isatty()
+                and "NO_COLOR" not in os.environ
+                and os.environ.get("TERM") != "dumb"
+            )
         self.colour = colour
         self.started = time.monotonic()
 

@@ -14,16 +14,23 @@ from .errors import DONE
 DEMO_RUNBOOK = "nginx-websocket"
 
 
-def run(project: Path, *, lang: str = "en", console: Console | None = None,
-        ports: dict[str, int] | None = None) -> int:
+def run(
+    project: Path,
+    *,
+    lang: str = "en",
+    console: Console | None = None,
+    ports: dict[str, int] | None = None,
+) -> int:
     from . import checks, commands, sandbox
 
     console = console or Console()
     # The demo releases the shipped runbook: refuse before starting anything where it is not.
     commands.resolve_runbook(commands.Options(runbook=DEMO_RUNBOOK, project=project))
     root = sandbox.default_root(project)
-    console.say("1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on "
-                "loopback", "bold")
+    console.say(
+        "1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on loopback",
+        "bold",
+    )
     sandbox.up(root, inventory=project / "hosts.yaml", say=console.progress, **(ports or {}))
     box = sandbox.Sandbox.load(root)
     for line in box.reset():  # a second demo starts from the broken config again
@@ -48,8 +55,11 @@ def run(project: Path, *, lang: str = "en", console: Console | None = None,
         undo = "inv rollback --yes"
         if password:
             undo = f'RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})" {undo}'
-        console.say(f"Undo it with `{undo}` (restores the backup byte for byte); "
-                    "stop the sandbox with `inv sandbox.down`.", "bold")
+        console.say(
+            f"Undo it with `{undo}` (restores the backup byte for byte); "
+            "stop the sandbox with `inv sandbox.down`.",
+            "bold",
+        )
     return code
 
 
@@ -66,8 +76,9 @@ def _settled(check: Callable[[str], Any], url: str, tries: int = 10) -> Any:
 
 def _show_check(console: Console, result: object, log: Path) -> None:
     ok = getattr(result, "ok", False)
-    console.progress(("✅ " if ok else "❌ ") + str(getattr(result, "summary", "")),
-                     "green" if ok else "red")
+    console.progress(
+        ("✅ " if ok else "❌ ") + str(getattr(result, "summary", "")), "green" if ok else "red"
+    )
     try:
         last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
     except OSError:

@@ -92,9 +92,17 @@ def _forms(value: str) -> tuple[str, ...]:
     import shlex
     from urllib.parse import quote, quote_plus
 
-    forms = {value, repr(value)[1:-1], repr(value + "'\"")[1:-4], json.dumps(value)[1:-1],
-             json.dumps(value, ensure_ascii=False)[1:-1], quote(value), quote(value, safe=""),
-             quote_plus(value), shlex.quote(value)}
+    forms = {
+        value,
+        repr(value)[1:-1],
+        repr(value + "'\"")[1:-4],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value),
+        quote(value, safe=""),
+        quote_plus(value),
+        shlex.quote(value),
+    }
     # Longest first, so a form that contains another is masked whole. Cached: every line of
     # streamed output goes through Run.clean.
     return tuple(sorted(forms, key=len, reverse=True))
@@ -119,11 +127,14 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         first = _index_of(steps, from_step) if from_step else 0
         for i in range(first):
             for run in runs:
-                run.journal.write("step_end", phase="steps", step=steps[i].id,
-                                  outcome="done-earlier")
+                run.journal.write(
+                    "step_end", phase="steps", step=steps[i].id, outcome="done-earlier"
+                )
             resumed = runs[0].resumes or "an earlier run"
-            runs[0].console.progress(f"step {i + 1}/{len(steps)} {steps[i].title}: taken as "
-                                     f"done in {resumed} (--from)", "dim")
+            runs[0].console.progress(
+                f"step {i + 1}/{len(steps)} {steps[i].title}: taken as done in {resumed} (--from)",
+                "dim",
+            )
         for i in range(first, len(steps)):
             _step_with_gates(list(runs), gate, "steps", i, can_rollback=True)
     except Stop as stop:
@@ -134,10 +145,12 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         if isinstance(exc, JournalError):
             # Mid-run, steps may have changed the host: not "refused before anything ran".
             exc.exit_code = STEP_FAILED
-            exc.hint = ("the run stopped: nothing more ran, not even a rollback, as it could "
-                        "not be recorded; the host is as the last recorded step left it (inv "
-                        "report). Free space or fix permissions, then check the host and run "
-                        "`inv rollback`")
+            exc.hint = (
+                "the run stopped: nothing more ran, not even a rollback, as it could "
+                "not be recorded; the host is as the last recorded step left it (inv "
+                "report). Free space or fix permissions, then check the host and run "
+                "`inv rollback`"
+            )
         with contextlib.suppress(JournalError):
             _finish(runs, exc.exit_code, "failed", str(exc), show=False)
         raise
@@ -151,8 +164,12 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
     except Stop as stop:
         return _finish(runs, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
-        return _finish(runs, ROLLBACK_FAILED, "interrupted",
-                       "rollback interrupted (Ctrl-C): the host needs hands-on care")
+        return _finish(
+            runs,
+            ROLLBACK_FAILED,
+            "interrupted",
+            "rollback interrupted (Ctrl-C): the host needs hands-on care",
+        )
     except RunbookError as exc:
         with contextlib.suppress(JournalError):  # the error itself may be the journal's
             _finish(runs, ROLLBACK_FAILED, "rollback-failed", str(exc), show=False)
@@ -161,14 +178,14 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
     return _finish(runs, DONE, "rolled-back", "rollback done")
 
 
-def _finish(runs: Sequence[Run], code: int, result: str, message: str, *,
-            show: bool = True) -> int:
+def _finish(runs: Sequence[Run], code: int, result: str, message: str, *, show: bool = True) -> int:
     for run in runs:
         run.journal.write("end", result=result, exit_code=code, message=run.clean(message))
     if show:
         names = ", ".join(r.plan.host.name for r in runs)
-        runs[0].console.progress(f"{names}: {runs[0].clean(message)}",
-                                 "green" if code == DONE else "red")
+        runs[0].console.progress(
+            f"{names}: {runs[0].clean(message)}", "green" if code == DONE else "red"
+        )
     return code
 
 
@@ -186,8 +203,11 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
     names = ", ".join(r.plan.host.name for r in runs)
     runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
     if not steps:
-        raise Stop(ROLLBACK_FAILED, "rollback-failed",
-                   "the runbook has no rollback steps: the host needs hands-on care")
+        raise Stop(
+            ROLLBACK_FAILED,
+            "rollback-failed",
+            "the runbook has no rollback steps: the host needs hands-on care",
+        )
     for i in range(len(steps)):
         _step_with_gates(runs, gate, "rollback", i, can_rollback=False)
 
@@ -196,8 +216,9 @@ def _planned(run: Run, phase: str, index: int) -> PlannedStep:
     return (run.plan.steps if phase == "steps" else run.plan.rollback)[index]
 
 
-def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
-                     can_rollback: bool) -> None:
+def _step_with_gates(
+    runs: list[Run], gate: Gate, phase: str, index: int, *, can_rollback: bool
+) -> None:
     """Show the step, ask the gate once for every host, run it, and handle failures."""
     first = runs[0]
     step = _planned(first, phase, index)
@@ -223,9 +244,13 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         console.progress("skipped", "yellow")
         return
     if answer == ABORT:
-        raise Stop(ROLLBACK_FAILED if phase == "rollback" else STOPPED, "stopped",
-                   f"stopped by the operator at {kind} {step.number} ({step.id})"
-                   + (": the host needs hands-on care" if phase == "rollback" else ""))
+        raise Stop(
+            ROLLBACK_FAILED if phase == "rollback" else STOPPED,
+            "stopped",
+            f"stopped by the operator at {kind} {step.number} ({step.id})"
+            + (": the host needs hands-on care" if phase == "rollback" else ""),
+        )
+
     def gate_then_step(run: Run) -> Outcome:
         # Each host's thread records the answer in its own journal: no serial fsyncs per host.
         run.journal.write("gate", phase=phase, step=step.id, answer=recorded)
@@ -236,14 +261,20 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         with _ctrl_c_after_step(pending):
             outcomes = _in_parallel(pending, work)
         work = lambda run: _attempts(run, _planned(run, phase, index), phase)  # noqa: E731
-        lost = [r.plan.host.name for r, o in zip(pending, outcomes, strict=True)
-                if o.status == "unknown"]
+        lost = [
+            r.plan.host.name
+            for r, o in zip(pending, outcomes, strict=True)
+            if o.status == "unknown"
+        ]
         if lost:
-            raise Stop(ROLLBACK_FAILED if phase == "rollback" else STEP_FAILED, "unknown",
-                       f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
-                       "ran; its outcome is unknown, and the host lock stays held by this run. "
-                       "When the host is reachable again, check it (the command may still be "
-                       "running there) and run `inv rollback --break-lock`")
+            raise Stop(
+                ROLLBACK_FAILED if phase == "rollback" else STEP_FAILED,
+                "unknown",
+                f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
+                "ran; its outcome is unknown, and the host lock stays held by this run. "
+                "When the host is reachable again, check it (the command may still be "
+                "running there) and run `inv rollback --break-lock`",
+            )
         if any(r.stopping.is_set() for r in pending):
             raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         failed = [(r, o) for r, o in zip(pending, outcomes, strict=True) if o.status != "ok"]
@@ -260,16 +291,23 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: str, index: int, *,
         if choice == ROLLBACK and changed:
             _rollback_steps(changed, gate, f"step {step.id} failed: {why}")
             unchanged = [r.plan.host.name for r in runs if r not in changed]
-            raise Stop(STEP_FAILED, "rolled-back",
-                       f"step {step.id} failed ({why}); rollback done on "
-                       f"{', '.join(r.plan.host.name for r in changed)}, the old state is back"
-                       + (f"; not changed: {', '.join(unchanged)}" if unchanged else ""))
+            raise Stop(
+                STEP_FAILED,
+                "rolled-back",
+                f"step {step.id} failed ({why}); rollback done on "
+                f"{', '.join(r.plan.host.name for r in changed)}, the old state is back"
+                + (f"; not changed: {', '.join(unchanged)}" if unchanged else ""),
+            )
         if phase == "rollback":
-            raise Stop(ROLLBACK_FAILED, "rollback-failed",
-                       f"rollback step {step.id} failed: {why}; the host needs hands-on care")
+            raise Stop(
+                ROLLBACK_FAILED,
+                "rollback-failed",
+                f"rollback step {step.id} failed: {why}; the host needs hands-on care",
+            )
         nothing = "" if changed else " (nothing to roll back: no backup was made yet)"
-        raise Stop(STEP_FAILED, "failed",
-                   f"step {step.id} failed: {why}; host left as it is{nothing}")
+        raise Stop(
+            STEP_FAILED, "failed", f"step {step.id} failed: {why}; host left as it is{nothing}"
+        )
 
 
 def _show_command(runs: list[Run], phase: str, index: int) -> None:
@@ -323,9 +361,12 @@ def _ctrl_c_after_step(runs: list[Run]) -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for run in runs:
             run.stopping.set()
-        runs[0].console.progress("Ctrl-C: stopping once this step has ended and its outcome "
-                                 "is recorded (Ctrl-C again to leave it now: its outcome will "
-                                 "be unknown)", "yellow")
+        runs[0].console.progress(
+            "Ctrl-C: stopping once this step has ended and its outcome "
+            "is recorded (Ctrl-C again to leave it now: its outcome will "
+            "be unknown)",
+            "yellow",
+        )
 
     previous = signal.signal(signal.SIGINT, first)
     try:
@@ -334,8 +375,9 @@ def _ctrl_c_after_step(runs: list[Run]) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _ask_before(run: Run, gate: Gate, step: PlannedStep, phase: str, index: int,
-                runs: list[Run]) -> str:
+def _ask_before(
+    run: Run, gate: Gate, step: PlannedStep, phase: str, index: int, runs: list[Run]
+) -> str:
     if step.action == "manual":
         return gate.done(run.clean(step.text or ""))
     if not step.confirm:
@@ -353,8 +395,10 @@ def _details(run: Run, step: PlannedStep) -> str:
     from .markdown import step_script
 
     script = step_script(step, run.run_id) or step.display()
-    lines = [f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
-             f"timeout {step.timeout or 'none'}, retries {step.retries}"]
+    lines = [
+        f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
+        f"timeout {step.timeout or 'none'}, retries {step.retries}"
+    ]
     lines += ["    " + ln for ln in run.clean(script).splitlines()]
     return "\n".join(lines)
 
@@ -364,29 +408,51 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
     attempts = step.retries + 1
     outcome = Outcome("failed")
     for attempt in range(1, attempts + 1):
-        run.journal.write("step_start", phase=phase, step=step.id, number=step.number,
-                          attempt=attempt, action=step.action,
-                          command=run.clean(_shown(step)))
+        run.journal.write(
+            "step_start",
+            phase=phase,
+            step=step.id,
+            number=step.number,
+            attempt=attempt,
+            action=step.action,
+            command=run.clean(_shown(step)),
+        )
         started = time.monotonic()
         try:
             outcome = _perform(run, step)
         except KeyboardInterrupt as exc:  # Ctrl-C twice, or SIGTERM / SIGHUP (session.py)
-            run.journal.write("step_end", phase=phase, step=step.id, outcome="unknown",
-                              message=f"left while it ran ({exc or 'Ctrl-C twice'}): it may "
-                              "still be running", attempt=attempt,
-                              duration=round(time.monotonic() - started, 3))
+            run.journal.write(
+                "step_end",
+                phase=phase,
+                step=step.id,
+                outcome="unknown",
+                message=f"left while it ran ({exc or 'Ctrl-C twice'}): it may still be running",
+                attempt=attempt,
+                duration=round(time.monotonic() - started, 3),
+            )
             raise
         except RunbookError as exc:  # refused before it ran: sudo password, connection gone
             with contextlib.suppress(RunbookError):
-                run.journal.write("step_end", phase=phase, step=step.id, outcome="not-run",
-                                  message=run.clean(exc.message), attempt=attempt,
-                                  duration=round(time.monotonic() - started, 3))
+                run.journal.write(
+                    "step_end",
+                    phase=phase,
+                    step=step.id,
+                    outcome="not-run",
+                    message=run.clean(exc.message),
+                    attempt=attempt,
+                    duration=round(time.monotonic() - started, 3),
+                )
             raise
         duration = round(time.monotonic() - started, 3)
         result = outcome.result
         run.journal.write(
-            "step_end", phase=phase, step=step.id, attempt=attempt, outcome=outcome.status,
-            message=run.clean(outcome.message), duration=duration,
+            "step_end",
+            phase=phase,
+            step=step.id,
+            attempt=attempt,
+            outcome=outcome.status,
+            message=run.clean(outcome.message),
+            duration=duration,
             exit=result.exit_code if result else None,
             stdout_tail=_tail(run.clean(result.stdout)) if result else "",
             stderr_tail=_tail(run.clean(result.stderr)) if result else "",
@@ -400,8 +466,7 @@ def _attempts(run: Run, step: PlannedStep, phase: str) -> Outcome:
     return outcome
 
 
-def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int,
-                  attempts: int) -> None:
+def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int, attempts: int) -> None:
     if run.streamed:
         run.streamed = False  # shown as it came
     elif outcome.result is not None:
@@ -412,8 +477,9 @@ def _show_outcome(run: Run, outcome: Outcome, duration: float, attempt: int,
         said = f": {run.clean(outcome.message)}" if outcome.message else ""
         run.say(f"ok ({duration:.2f} s){said}", "green")
     elif outcome.status == "failed" and attempt < attempts:
-        run.say(f"attempt {attempt}/{attempts} failed: {run.clean(outcome.message)}; retrying",
-                "yellow")
+        run.say(
+            f"attempt {attempt}/{attempts} failed: {run.clean(outcome.message)}; retrying", "yellow"
+        )
     else:
         run.say(f"FAILED: {run.clean(outcome.message)}", "red")
 
@@ -444,8 +510,7 @@ def _run_script(run: Run, step: PlannedStep) -> Outcome:
     if step.local:
         result = run_local(script, timeout=step.timeout)
     else:
-        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout,
-                         on_output=_live(run))
+        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout, on_output=_live(run))
     if result.lost:
         return Outcome("unknown", "the connection was lost while it ran", result)
     failure = _failure(result, step)
@@ -499,8 +564,9 @@ def _failure(result: CommandResult, step: PlannedStep) -> str | None:
 def _backup(run: Run, step: PlannedStep) -> Outcome:
     made = []
     for path in step.paths:
-        result = _remote(run, actions.backup_script(path, run.run_id), sudo=step.sudo,
-                         timeout=step.timeout)
+        result = _remote(
+            run, actions.backup_script(path, run.run_id), sudo=step.sudo, timeout=step.timeout
+        )
         if result.lost:
             return Outcome("unknown", "the connection was lost while it ran", result)
         if result.exit_code != 0:
@@ -508,11 +574,16 @@ def _backup(run: Run, step: PlannedStep) -> Outcome:
             return Outcome("failed", why[0], result)
         verified = actions.parse_backup(result.stdout)
         if verified is None:
-            return Outcome("failed", f"the copy of {path} differs from it (content, mode or "
-                           "owner)", result)
+            return Outcome(
+                "failed", f"the copy of {path} differs from it (content, mode or owner)", result
+            )
         sha256, mode = verified
-        record = {"path": path, "backup": actions.backup_path(path, run.run_id),
-                  "sha256": sha256, "mode": mode}
+        record = {
+            "path": path,
+            "backup": actions.backup_path(path, run.run_id),
+            "sha256": sha256,
+            "mode": mode,
+        }
         run.backups[path] = record
         run.journal.write("backup", step=step.id, **record)
         made.append(f"{record['backup']} sha256:{sha256[:12]}")
@@ -525,15 +596,20 @@ def _restore(run: Run, step: PlannedStep) -> Outcome:
         record = run.backups.get(path)
         if record is None:
             return Outcome("failed", f"no backup of {path} was made by the release")
-        result = _remote(run, actions.restore_script(path, record["backup"], record["sha256"]),
-                         sudo=step.sudo, timeout=step.timeout)
+        result = _remote(
+            run,
+            actions.restore_script(path, record["backup"], record["sha256"]),
+            sudo=step.sudo,
+            timeout=step.timeout,
+        )
         if result.lost:
             return Outcome("unknown", "the connection was lost while it ran", result)
         if result.exit_code != 0:
             why = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.exit_code}"]
             return Outcome("failed", why[0], result)
-        run.journal.write("restore", step=step.id, path=path, backup=record["backup"],
-                          sha256=record["sha256"])
+        run.journal.write(
+            "restore", step=step.id, path=path, backup=record["backup"], sha256=record["sha256"]
+        )
         done.append(f"{path} sha256:{record['sha256'][:12]} verified")
     return Outcome("ok", "; ".join(done))
 
@@ -557,13 +633,20 @@ def run_local(script: str, *, timeout: float | None) -> CommandResult:
     """A `local: true` step: the same `sh -ec` on the operator's machine."""
     started = time.monotonic()
     try:
-        done = subprocess.run(["sh", "-ec", script], capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(
+            ["sh", "-ec", script],
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        return CommandResult(None, _text(exc.stdout), _text(exc.stderr),
-                             time.monotonic() - started, timed_out=True)
-    return CommandResult(done.returncode, _text(done.stdout), _text(done.stderr),
-                         time.monotonic() - started)
+        return CommandResult(
+            None, _text(exc.stdout), _text(exc.stderr), time.monotonic() - started, timed_out=True
+        )
+    return CommandResult(
+        done.returncode, _text(done.stdout), _text(done.stderr), time.monotonic() - started
+    )
 
 
 def _text(data: bytes | str | None) -> str:

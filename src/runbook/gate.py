@@ -72,9 +72,11 @@ class TerminalGate:
             self.stdout.write("  please answer one of: " + ", ".join(sorted(set(choices))) + "\n")
 
     def before(self, details: str) -> str:
-        return self._ask("  Run this step? [y]es / [s]kip / [a]bort / [d]etails: ",
-                         {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT,
-                          "abort": ABORT}, details)
+        return self._ask(
+            "  Run this step? [y]es / [s]kip / [a]bort / [d]etails: ",
+            {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT, "abort": ABORT},
+            details,
+        )
 
     def after_failure(self, can_rollback: bool) -> str:
         choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
@@ -86,9 +88,18 @@ class TerminalGate:
         return self._ask(question, choices)
 
     def done(self, text: str) -> str:
-        return self._ask("  Done? [y]es / [s]kip / [a]bort: ",
-                         {"y": YES, "yes": YES, "done": YES, "s": SKIP, "skip": SKIP,
-                          "a": ABORT, "abort": ABORT})
+        return self._ask(
+            "  Done? [y]es / [s]kip / [a]bort: ",
+            {
+                "y": YES,
+                "yes": YES,
+                "done": YES,
+                "s": SKIP,
+                "skip": SKIP,
+                "a": ABORT,
+                "abort": ABORT,
+            },
+        )
 
     def _discard_typeahead(self) -> None:
         with contextlib.suppress(Exception):

@@ -67,8 +67,10 @@ def prepare_state_dir(state_dir: Path) -> Path:
         if not os.access(runs, os.W_OK | os.X_OK):
             raise PermissionError(13, "not writable")
     except OSError as exc:
-        raise JournalError(f"cannot write the journal in {runs}: {exc.strerror or exc}",
-                           hint="set RUNBOOK_STATE_DIR to a writable directory") from exc
+        raise JournalError(
+            f"cannot write the journal in {runs}: {exc.strerror or exc}",
+            hint="set RUNBOOK_STATE_DIR to a writable directory",
+        ) from exc
     return runs
 
 
@@ -80,8 +82,10 @@ class Journal:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except OSError as exc:
-            raise JournalError(f"cannot create the journal {path}: {exc.strerror}",
-                               hint="set RUNBOOK_STATE_DIR to a writable directory") from exc
+            raise JournalError(
+                f"cannot create the journal {path}: {exc.strerror}",
+                hint="set RUNBOOK_STATE_DIR to a writable directory",
+            ) from exc
         self._fd = fd
 
     @classmethod
@@ -98,16 +102,18 @@ class Journal:
                 # and on an error take the part back, so an event is whole or absent.
                 rest = memoryview(line)
                 while rest:
-                    rest = rest[os.write(self._fd, rest):]
+                    rest = rest[os.write(self._fd, rest) :]
                 os.fsync(self._fd)
             except OSError:
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, size)
                 raise
         except OSError as exc:
-            raise JournalError(f"cannot write the journal {self.path}: {exc.strerror}",
-                               hint="free space or fix permissions; nothing more will run "
-                               "until it can be recorded") from exc
+            raise JournalError(
+                f"cannot write the journal {self.path}: {exc.strerror}",
+                hint="free space or fix permissions; nothing more will run "
+                "until it can be recorded",
+            ) from exc
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -181,8 +187,14 @@ def all_runs(state_dir: Path) -> Iterator[RunRecord]:
         yield load_run(path)
 
 
-def find_run(state_dir: Path, run_id: str | None = None, *, host: str | None = None,
-             kind: str | None = None, started: bool = False) -> RunRecord:
+def find_run(
+    state_dir: Path,
+    run_id: str | None = None,
+    *,
+    host: str | None = None,
+    kind: str | None = None,
+    started: bool = False,
+) -> RunRecord:
     """The run `run_id` (a prefix is enough), or the newest one matching host and kind.
 
     `started`: skip runs refused before their first step (lock held, host unreachable).

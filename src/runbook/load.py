@@ -65,16 +65,25 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     """Validate a loaded runbook; append problems; return the model when it is usable."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(Problem(source.file, source.line(()),
-                                "a runbook must be a mapping (name:, steps:, ...)"))
+        problems.append(
+            Problem(
+                source.file, source.line(()), "a runbook must be a mapping (name:, steps:, ...)"
+            )
+        )
         return None
     _schema_problems(source, "runbook", problems)
     valid = not problems  # the model is built only from schema-valid data; checks still run
     variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     for name in variables:
         if name in RESERVED_NAMES:
-            problems.append(Problem(source.file, source.line(("vars", name)),
-                                    f"var '{name}' hides the built-in name '{name}'", "rename it"))
+            problems.append(
+                Problem(
+                    source.file,
+                    source.line(("vars", name)),
+                    f"var '{name}' hides the built-in name '{name}'",
+                    "rename it",
+                )
+            )
     secrets = data.get("secrets") if isinstance(data.get("secrets"), list) else []
     steps = _steps(source, "steps", problems, build=valid)
     rollback = _steps(source, "rollback", problems, build=valid)
@@ -98,8 +107,7 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     )
 
 
-def _steps(source: Source, key: str, problems: list[Problem], *,
-           build: bool) -> tuple[Step, ...]:
+def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) -> tuple[Step, ...]:
     items = source.data.get(key) or []
     if not isinstance(items, list):
         return ()
@@ -112,19 +120,35 @@ def _steps(source: Source, key: str, problems: list[Problem], *,
         line = source.line(path)
         step_id = raw.get("id") if isinstance(raw.get("id"), str) else f"#{i + 1}"
         if step_id in seen:
-            problems.append(Problem(source.file, source.line((*path, "id")),
-                                    f"duplicate step id '{step_id}' in {key}",
-                                    f"first used on line {seen[step_id]}"))
+            problems.append(
+                Problem(
+                    source.file,
+                    source.line((*path, "id")),
+                    f"duplicate step id '{step_id}' in {key}",
+                    f"first used on line {seen[step_id]}",
+                )
+            )
         seen.setdefault(step_id, source.line((*path, "id")))
         actions = [a for a in ACTIONS if a in raw]
         if not actions:
-            problems.append(Problem(source.file, line, f"step '{step_id}' has no action",
-                                    "give exactly one of: " + ", ".join(ACTIONS)))
+            problems.append(
+                Problem(
+                    source.file,
+                    line,
+                    f"step '{step_id}' has no action",
+                    "give exactly one of: " + ", ".join(ACTIONS),
+                )
+            )
             continue
         if len(actions) > 1:
-            problems.append(Problem(source.file, source.line((*path, actions[1])),
-                                    f"step '{step_id}' has {len(actions)} actions "
-                                    f"({', '.join(actions)})", "split it into one step per action"))
+            problems.append(
+                Problem(
+                    source.file,
+                    source.line((*path, actions[1])),
+                    f"step '{step_id}' has {len(actions)} actions ({', '.join(actions)})",
+                    "split it into one step per action",
+                )
+            )
             continue
         action = actions[0]
         before = len(problems)
@@ -135,25 +159,49 @@ def _steps(source: Source, key: str, problems: list[Problem], *,
     return tuple(steps)
 
 
-def _check_step(source: Source, path: Path_, raw: dict[str, Any], action: str, step_id: str,
-                problems: list[Problem]) -> None:
+def _check_step(
+    source: Source,
+    path: Path_,
+    raw: dict[str, Any],
+    action: str,
+    step_id: str,
+    problems: list[Problem],
+) -> None:
     here = source.file
     if action == "check" and isinstance(raw["check"], dict):
         kinds = [k for k in ("http", "websocket") if k in raw["check"]]
         if len(kinds) != 1:
-            problems.append(Problem(here, source.line((*path, "check")),
-                                    f"step '{step_id}': a check needs exactly one of http, "
-                                    "websocket"))
+            problems.append(
+                Problem(
+                    here,
+                    source.line((*path, "check")),
+                    f"step '{step_id}': a check needs exactly one of http, websocket",
+                )
+            )
         if "subprotocol" in raw["check"] and "websocket" not in raw["check"]:
-            problems.append(Problem(here, source.line((*path, "check", "subprotocol")),
-                                    "subprotocol goes with a websocket check"))
+            problems.append(
+                Problem(
+                    here,
+                    source.line((*path, "check", "subprotocol")),
+                    "subprotocol goes with a websocket check",
+                )
+            )
     if "expect" in raw and action != "run":
-        problems.append(Problem(here, source.line((*path, "expect")),
-                                f"step '{step_id}': expect goes with run, not {action}"))
+        problems.append(
+            Problem(
+                here,
+                source.line((*path, "expect")),
+                f"step '{step_id}': expect goes with run, not {action}",
+            )
+        )
     if raw.get("local") and action != "run":
-        problems.append(Problem(here, source.line((*path, "local")),
-                                f"step '{step_id}': local goes with run ({action} already "
-                                "says where it runs)"))
+        problems.append(
+            Problem(
+                here,
+                source.line((*path, "local")),
+                f"step '{step_id}': local goes with run ({action} already says where it runs)",
+            )
+        )
     expect = raw.get("expect")
     if isinstance(expect, dict):
         for stream in ("stdout", "stderr"):
@@ -162,8 +210,13 @@ def _check_step(source: Source, path: Path_, raw: dict[str, Any], action: str, s
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    problems.append(Problem(here, source.line((*path, "expect", stream)),
-                                            f"bad regular expression in expect.{stream}: {exc}"))
+                    problems.append(
+                        Problem(
+                            here,
+                            source.line((*path, "expect", stream)),
+                            f"bad regular expression in expect.{stream}: {exc}",
+                        )
+                    )
     for path_, text in _strings(raw, path):
         if path_[len(path)] in (*_TEMPLATE_FIELDS, "check"):
             _check_jinja(source, path_, text, problems)
@@ -218,8 +271,13 @@ def _check_jinja(source: Source, path: Path_, text: str, problems: list[Problem]
     error = template_syntax_error(text)
     if error is not None:
         message, offset = error
-        problems.append(Problem(source.file, source.text_line(path) + offset,
-                                f"bad Jinja in {_field(path)}: {message}"))
+        problems.append(
+            Problem(
+                source.file,
+                source.text_line(path) + offset,
+                f"bad Jinja in {_field(path)}: {message}",
+            )
+        )
 
 
 def _field(path: Path_) -> str:
@@ -228,16 +286,25 @@ def _field(path: Path_) -> str:
 
 # --- inventory -------------------------------------------------------------------------------
 
-_SETTINGS = ("user", "port", "identity", "known_hosts", "sudo", "require_approval", "lock",
-             "connect_timeout")
+_SETTINGS = (
+    "user",
+    "port",
+    "identity",
+    "known_hosts",
+    "sudo",
+    "require_approval",
+    "lock",
+    "connect_timeout",
+)
 
 
 def inventory_from_source(source: Source, problems: list[Problem], base: Path) -> Inventory | None:
     """Validate a loaded inventory; apply defaults, groups and hosts, most specific last."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(Problem(source.file, source.line(()),
-                                "an inventory must be a mapping (hosts:, ...)"))
+        problems.append(
+            Problem(source.file, source.line(()), "an inventory must be a mapping (hosts:, ...)")
+        )
         return None
     _schema_problems(source, "inventory", problems)
     if problems:
@@ -246,15 +313,25 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
     groups_raw: dict[str, Any] = data.get("groups") or {}
     for name, group in groups_raw.items():
         if name in hosts_raw:
-            problems.append(Problem(source.file, source.line(("groups", name)),
-                                    f"'{name}' is both a host and a group", "rename one of them"))
+            problems.append(
+                Problem(
+                    source.file,
+                    source.line(("groups", name)),
+                    f"'{name}' is both a host and a group",
+                    "rename one of them",
+                )
+            )
         for i, member in enumerate(group.get("hosts", [])):
             if member not in hosts_raw:
                 close = [h for h in hosts_raw if h.lower() == member.lower()]
-                problems.append(Problem(source.file, source.line(("groups", name, "hosts", i)),
-                                        f"group '{name}' names unknown host '{member}'",
-                                        f"did you mean '{close[0]}'?" if close else
-                                        "add it under hosts:"))
+                problems.append(
+                    Problem(
+                        source.file,
+                        source.line(("groups", name, "hosts", i)),
+                        f"group '{name}' names unknown host '{member}'",
+                        f"did you mean '{close[0]}'?" if close else "add it under hosts:",
+                    )
+                )
     if problems:
         return None
     defaults: dict[str, Any] = data.get("defaults") or {}

@@ -33,7 +33,8 @@ def _environment(project_dir: Path) -> jinja2.Environment:
     env.filters["script"] = step_script
     env.filters["code"] = _inline_code
     env.filters["blockquote"] = lambda text: "\n".join(
-        "> " + line for line in mask(str(text)).strip().splitlines())
+        "> " + line for line in mask(str(text)).strip().splitlines()
+    )
     return env
 
 
@@ -45,8 +46,11 @@ def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
         return "\n".join(mask(actions.backup_script(p, run_id)) for p in step.paths)
     if step.action == "restore":
         return "\n".join(
-            mask(actions.restore_script(p, actions.backup_path(p, "{released run.id}"),
-                                        "{sha256 recorded at backup}"))
+            mask(
+                actions.restore_script(
+                    p, actions.backup_path(p, "{released run.id}"), "{sha256 recorded at backup}"
+                )
+            )
             for p in step.paths
         )
     return ""
@@ -71,18 +75,32 @@ def _render(name: str, lang: str, project_dir: Path, context: dict[str, Any]) ->
         raise RunbookError(f"template {where}: {exc}") from exc
 
 
-def review(plans: Sequence[Plan], *, lang: str = "en", window: str | None = None,
-           operators: Sequence[str] = (), project_dir: Path = Path(),
-           target: str | None = None) -> str:
+def review(
+    plans: Sequence[Plan],
+    *,
+    lang: str = "en",
+    window: str | None = None,
+    operators: Sequence[str] = (),
+    project_dir: Path = Path(),
+    target: str | None = None,
+) -> str:
     """The review document for one runbook on one or more hosts (SPEC 6, `inv show`)."""
     from .model import group_digest
 
     first = plans[0]
-    return _render("review", lang, project_dir, {
-        "plans": plans, "first": first, "window": window, "operators": list(operators),
-        "group_digest": group_digest(plans) if len(plans) > 1 else None,
-        "target": target or first.host.name,
-    })
+    return _render(
+        "review",
+        lang,
+        project_dir,
+        {
+            "plans": plans,
+            "first": first,
+            "window": window,
+            "operators": list(operators),
+            "group_digest": group_digest(plans) if len(plans) > 1 else None,
+            "target": target or first.host.name,
+        },
+    )
 
 
 def report(run: dict[str, Any], *, lang: str = "en", project_dir: Path = Path()) -> str:
@@ -90,8 +108,14 @@ def report(run: dict[str, Any], *, lang: str = "en", project_dir: Path = Path())
     return _render("report", lang, project_dir, {"run": run})
 
 
-OUTCOME_MARKS = {"ok": "✅", "failed": "❌", "skipped": "⏭", "unknown": "❔",
-                 "done-earlier": "↩", "not-run": "·"}
+OUTCOME_MARKS = {
+    "ok": "✅",
+    "failed": "❌",
+    "skipped": "⏭",
+    "unknown": "❔",
+    "done-earlier": "↩",
+    "not-run": "·",
+}
 
 
 def run_summary(record: Any) -> dict[str, Any]:
@@ -102,10 +126,21 @@ def run_summary(record: Any) -> dict[str, Any]:
     for phase in ("steps", "rollback"):
         for step in plan.get(phase, []):
             entries[(phase, step["id"])] = {
-                "phase": phase, "id": step["id"], "number": step["number"],
-                "title": step["title"], "action": step["action"], "outcome": "not-run",
-                "gates": [], "attempts": 0, "duration": 0.0, "command": "", "exit": None,
-                "stdout_tail": "", "stderr_tail": "", "message": "", "detail": "",
+                "phase": phase,
+                "id": step["id"],
+                "number": step["number"],
+                "title": step["title"],
+                "action": step["action"],
+                "outcome": "not-run",
+                "gates": [],
+                "attempts": 0,
+                "duration": 0.0,
+                "command": "",
+                "exit": None,
+                "stdout_tail": "",
+                "stderr_tail": "",
+                "message": "",
+                "detail": "",
             }
     running = done = None  # the step started and not ended; the last step that ended
     for event in record.events:
@@ -117,30 +152,45 @@ def run_summary(record: Any) -> dict[str, Any]:
         if kind == "gate":
             entry["gates"].append(event["answer"])  # type: ignore[index]
         elif kind == "step_start":
-            entry.update(command=event.get("command", ""), attempts=event.get("attempt", 1),  # type: ignore[union-attr]
-                         outcome="unknown")
+            entry.update(
+                command=event.get("command", ""),
+                attempts=event.get("attempt", 1),  # type: ignore[union-attr]
+                outcome="unknown",
+            )
             running = entry
         elif kind == "step_end":
             entry["duration"] = round(entry["duration"] + (event.get("duration") or 0), 3)  # type: ignore[index]
-            entry.update({k: event.get(k, entry[k]) for k in  # type: ignore[union-attr,index]
-                          ("outcome", "exit", "stdout_tail", "stderr_tail", "message", "detail")})
+            entry.update(
+                {
+                    k: event.get(k, entry[k])
+                    for k in ("outcome", "exit", "stdout_tail", "stderr_tail", "message", "detail")  # type: ignore[union-attr,index]
+                }
+            )
             running, done = None, entry
     for entry in entries.values():
         entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
     end = record.end
     return {
-        "id": record.id, "kind": record.kind, "host": record.host,
-        "runbook": start.get("runbook", "?"), "operator": start.get("operator", "?"),
+        "id": record.id,
+        "kind": record.kind,
+        "host": record.host,
+        "runbook": start.get("runbook", "?"),
+        "operator": start.get("operator", "?"),
         "started_at": start.get("started_at", "?"),
-        "ended_at": end.get("at") if end else None, "digest": start.get("digest", "?"),
-        "rolls_back": start.get("rolls_back"), "from_step": start.get("from_step"),
-        "result": record.result, "exit_code": end.get("exit_code") if end else None,
+        "ended_at": end.get("at") if end else None,
+        "digest": start.get("digest", "?"),
+        "rolls_back": start.get("rolls_back"),
+        "from_step": start.get("from_step"),
+        "result": record.result,
+        "exit_code": end.get("exit_code") if end else None,
         "message": end.get("message", "") if end else "",
         "steps": [e for e in entries.values() if e["phase"] == "steps"],
         "rollback": [e for e in entries.values() if e["phase"] == "rollback"],
         "rollback_started": bool(record.of("rollback_start")),
-        "backups": list(record.backups.values()), "restores": record.of("restore"),
-        "lock": next(iter(record.of("lock")), None), "lock_broken": record.of("lock_broken"),
+        "backups": list(record.backups.values()),
+        "restores": record.of("restore"),
+        "lock": next(iter(record.of("lock")), None),
+        "lock_broken": record.of("lock_broken"),
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,

@@ -215,8 +215,9 @@ def mask(text: str) -> str:
     return SECRET_MARKER.sub("***", text)
 
 
-def plan_digest(runbook: str, host: Host, steps: tuple[PlannedStep, ...],
-                rollback: tuple[PlannedStep, ...]) -> str:
+def plan_digest(
+    runbook: str, host: Host, steps: tuple[PlannedStep, ...], rollback: tuple[PlannedStep, ...]
+) -> str:
     """sha256 over what will run for a host, rendered with secrets and run.* as names.
 
     Only the symbolic rendering is digested, so `inv show` on a reviewer's machine and
@@ -239,8 +240,9 @@ def step_from_dict(data: dict[str, Any]) -> PlannedStep:
         check = dict(fields["check"])
         check["headers"] = tuple(tuple(h) for h in check.get("headers", ()))
         fields["check"] = Check(**check)
-    fields["expect"] = Expect(**{**fields.get("expect", {}),
-                                 "exit": tuple(fields.get("expect", {}).get("exit", (0,)))})
+    fields["expect"] = Expect(
+        **{**fields.get("expect", {}), "exit": tuple(fields.get("expect", {}).get("exit", (0,)))}
+    )
     fields["paths"] = tuple(fields.get("paths", ()))
     fields["unquoted"] = tuple(fields.get("unquoted", ()))
     return PlannedStep(**fields)
@@ -254,8 +256,11 @@ def host_from_dict(data: dict[str, Any]) -> Host:
 def plan_record(plan: Plan) -> dict[str, Any]:
     """The plan as the journal keeps it: enough to roll back without the runbook file."""
     return {
-        "title": plan.title, "host": asdict(plan.host), "secrets": list(plan.secrets),
-        "steps": [asdict(s) for s in plan.steps], "rollback": [asdict(s) for s in plan.rollback],
+        "title": plan.title,
+        "host": asdict(plan.host),
+        "secrets": list(plan.secrets),
+        "steps": [asdict(s) for s in plan.steps],
+        "rollback": [asdict(s) for s in plan.rollback],
     }
 
 

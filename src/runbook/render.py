@@ -84,7 +84,7 @@ def _quote_word(value: Any) -> str:
     end = 0
     for found in SECRET_MARKER.finditer(text):
         if found.start() > end:
-            words.append(shlex.quote(text[end:found.start()]))
+            words.append(shlex.quote(text[end : found.start()]))
         words.append(found.group(0))
         end = found.end()
     if end < len(text):
@@ -107,8 +107,11 @@ class _BoundedEnvironment(SandboxedEnvironment):
             raise SecurityError(f"exponent {right} is too large for a template")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
-                        and len(seq) * times > self.LIMIT):
+                if (
+                    isinstance(seq, (str, list, tuple))
+                    and isinstance(times, int)
+                    and len(seq) * times > self.LIMIT
+                ):
                     raise SecurityError("a repetition of more than 1,000,000 items in a template")
         return super().call_binop(context, operator, left, right)
 
@@ -164,8 +167,14 @@ class _Renderer:
         try:
             return _compiled(template, shell).render(self.names)
         except jinja2.UndefinedError as exc:
-            self.problems.append(Problem(self.runbook.path, line, f"{what}: {exc.message}",
-                                         "define it in vars, the inventory or --var KEY=VALUE"))
+            self.problems.append(
+                Problem(
+                    self.runbook.path,
+                    line,
+                    f"{what}: {exc.message}",
+                    "define it in vars, the inventory or --var KEY=VALUE",
+                )
+            )
         except jinja2.TemplateError as exc:
             self.problems.append(Problem(self.runbook.path, line, f"{what}: {exc}"))
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
@@ -178,8 +187,9 @@ class _Renderer:
 
         where = f"step '{step.id}'"
         # A title is printed as it is everywhere (console, report table): secrets as *** here.
-        title = (mask(self.text(step.title, field("title"), f"{where} title")) if step.title
-                 else step.id)
+        title = (
+            mask(self.text(step.title, field("title"), f"{where} title")) if step.title else step.id
+        )
         note = self.text(step.note, field("note"), f"{where} note") if step.note else ""
         planned: dict[str, Any] = {}
         if step.action == "run":
@@ -187,20 +197,35 @@ class _Renderer:
             planned["command"] = command.strip("\n")
             planned["unquoted"] = self._unquoted(step.body, field("run"))
         elif step.action in ("backup", "restore"):
-            paths = tuple(self.text(p, field(step.action), f"{where} {step.action}")
-                          for p in step.body)
+            paths = tuple(
+                self.text(p, field(step.action), f"{where} {step.action}") for p in step.body
+            )
             if any(not p.strip() for p in paths) and not self.problems:
-                self.problems.append(Problem(self.runbook.path, field(step.action),
-                                             f"{where}: a {step.action} path renders empty"))
+                self.problems.append(
+                    Problem(
+                        self.runbook.path,
+                        field(step.action),
+                        f"{where}: a {step.action} path renders empty",
+                    )
+                )
             planned["paths"] = paths
         elif step.action == "check":
             planned["check"] = self._check(step, field("check"), where)
         else:
             planned["text"] = self.text(step.body, field("manual"), f"{where} manual")
         return PlannedStep(
-            number=number, id=step.id, title=title, note=note, action=step.action,
-            sudo=step.sudo if host.sudo else False, timeout=step.timeout, retries=step.retries,
-            delay=step.delay, confirm=step.confirm, local=step.local, expect=step.expect,
+            number=number,
+            id=step.id,
+            title=title,
+            note=note,
+            action=step.action,
+            sudo=step.sudo if host.sudo else False,
+            timeout=step.timeout,
+            retries=step.retries,
+            delay=step.delay,
+            confirm=step.confirm,
+            local=step.local,
+            expect=step.expect,
             **planned,
         )
 
@@ -209,13 +234,20 @@ class _Renderer:
         if "websocket" in body:
             url = self.text(body["websocket"], line, f"{where} check")
             subprotocol = body.get("subprotocol")
-            return Check("websocket", url, 101,
-                         subprotocol=self.text(subprotocol, line, where) if subprotocol else None)
+            return Check(
+                "websocket",
+                url,
+                101,
+                subprotocol=self.text(subprotocol, line, where) if subprotocol else None,
+            )
         http = body["http"]
-        headers = tuple((k, self.text(v, line, f"{where} check header {k}"))
-                        for k, v in (http.get("headers") or {}).items())
-        return Check("http", self.text(http["url"], line, f"{where} check"),
-                     http.get("status", 200), headers)
+        headers = tuple(
+            (k, self.text(v, line, f"{where} check header {k}"))
+            for k, v in (http.get("headers") or {}).items()
+        )
+        return Check(
+            "http", self.text(http["url"], line, f"{where} check"), http.get("status", 200), headers
+        )
 
     def _unquoted(self, template: str, line: int) -> tuple[str, ...]:
         """The values a `run` inserts through `| unquoted`, rendered, for the review."""
@@ -223,15 +255,22 @@ class _Renderer:
             return ()
         found: list[str] = []
         env = _environment(shell=True)
-        env.filters["unquoted"] = lambda v: found.append(
-            " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) or Unquoted("")
+        env.filters["unquoted"] = lambda v: (
+            found.append(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
+            or Unquoted("")
+        )
         with contextlib.suppress(jinja2.TemplateError):  # reported by the main rendering
             env.from_string(template).render(self.names)
         return tuple(found)
 
 
-def resolve_vars(runbook: Runbook, host: Host, overrides: Mapping[str, str],
-                 builtins: Mapping[str, Any], inventory_path: str) -> dict[str, Any]:
+def resolve_vars(
+    runbook: Runbook,
+    host: Host,
+    overrides: Mapping[str, str],
+    builtins: Mapping[str, Any],
+    inventory_path: str,
+) -> dict[str, Any]:
     """Every var for this host, rendered: runbook < inventory (groups, host) < --var.
 
     Vars may use other vars; the order is found from the templates, and a cycle is an error.
@@ -278,18 +317,25 @@ def resolve_vars(runbook: Runbook, host: Host, overrides: Mapping[str, str],
         if name in done:
             return
         if name in stack:
-            cycle = [*stack[stack.index(name):], name]
+            cycle = [*stack[stack.index(name) :], name]
             file, line = origin[name]
-            problems.append(Problem(file, line, "vars form a cycle: " + " → ".join(cycle),
-                                    "one of them must not use the others"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    "vars form a cycle: " + " → ".join(cycle),
+                    "one of them must not use the others",
+                )
+            )
             return
         stack.append(name)
         for dep in sorted(deps(raw[name])):
             if dep in raw:
                 resolve(dep)
         stack.pop()
-        if not any(p.message.startswith("vars form a cycle") and name in p.message
-                   for p in problems):
+        if not any(
+            p.message.startswith("vars form a cycle") and name in p.message for p in problems
+        ):
             done[name] = render(raw[name], name)
 
     for name in raw:
@@ -303,9 +349,14 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
-def make_plan(runbook: Runbook, host: Host, inventory_path: str,
-              overrides: Mapping[str, str] | None = None, run: RunInfo | None = None,
-              review: Plan | None = None) -> Plan:
+def make_plan(
+    runbook: Runbook,
+    host: Host,
+    inventory_path: str,
+    overrides: Mapping[str, str] | None = None,
+    run: RunInfo | None = None,
+    review: Plan | None = None,
+) -> Plan:
     """Render `runbook` for `host`. Without `run`, run.* are placeholders (the review plan).
 
     The digest is always over the review rendering, so the digest a reviewer approved is the one
@@ -320,11 +371,16 @@ def make_plan(runbook: Runbook, host: Host, inventory_path: str,
     return Plan(**{**actual.__dict__, "digest": review.digest})
 
 
-def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[str, str],
-            run: RunInfo) -> Plan:
+def _render(
+    runbook: Runbook, host: Host, inventory_path: str, overrides: dict[str, str], run: RunInfo
+) -> Plan:
     builtins = {
-        "host": {"name": host.name, "address": host.address, "user": host.user or "",
-                 "port": host.port or 22},
+        "host": {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user or "",
+            "port": host.port or 22,
+        },
         "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
         "secrets": {name: Secret(name) for name in runbook.secrets},
     }
@@ -339,8 +395,15 @@ def _render(runbook: Runbook, host: Host, inventory_path: str, overrides: dict[s
     if problems:
         raise InputError(_unique(problems))
     return Plan(
-        runbook=runbook.name, runbook_path=runbook.path, title=title, description=description,
-        host=host, vars=variables, secrets=runbook.secrets, steps=steps, rollback=rollback,
+        runbook=runbook.name,
+        runbook_path=runbook.path,
+        title=title,
+        description=description,
+        host=host,
+        vars=variables,
+        secrets=runbook.secrets,
+        steps=steps,
+        rollback=rollback,
         digest=plan_digest(runbook.name, host, steps, rollback),
     )
 
@@ -355,11 +418,15 @@ def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[P
         for path in planned.paths:
             key = posixpath.normpath(path)
             if key in first:
-                problems.append(Problem(
-                    runbook.path, source.lines.get("backup", source.line),
-                    f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
-                    "does): its backup would overwrite the first one",
-                    "back up each file once, before the first step that changes it"))
+                problems.append(
+                    Problem(
+                        runbook.path,
+                        source.lines.get("backup", source.line),
+                        f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
+                        "does): its backup would overwrite the first one",
+                        "back up each file once, before the first step that changes it",
+                    )
+                )
             else:
                 first[key] = planned.id
     return problems
@@ -377,9 +444,14 @@ def _check_overrides(runbook: Runbook, host: Host, overrides: Mapping[str, str])
         if key in used:
             continue
         close = difflib.get_close_matches(key, sorted(known | used), n=1)
-        problems.append(Problem("--var", None, f"'{key}' is not a var of {runbook.path} or "
-                                f"the inventory, and no template uses it",
-                                f"did you mean '{close[0]}'?" if close else None))
+        problems.append(
+            Problem(
+                "--var",
+                None,
+                f"'{key}' is not a var of {runbook.path} or the inventory, and no template uses it",
+                f"did you mean '{close[0]}'?" if close else None,
+            )
+        )
     if problems:
         raise InputError(problems)
 

@@ -434,8 +434,12 @@ class Sandbox:
         client_pub = self.client_key.with_suffix(".pub").read_text()
         _write_text(self.ssh_dir / "keys" / self.user, client_pub, mode=0o644)
         text = sshd_config_text(
-            address=self.address, port=self.ssh_port, host_key=self.host_key,
-            pid_file=self.ssh_dir / "sshd.pid", keys_dir=self.ssh_dir / "keys", user=self.user,
+            address=self.address,
+            port=self.ssh_port,
+            host_key=self.host_key,
+            pid_file=self.ssh_dir / "sshd.pid",
+            keys_dir=self.ssh_dir / "keys",
+            user=self.user,
         )
         _write_text(self.sshd_config, text, mode=0o644)
 
@@ -933,8 +937,16 @@ def _describe(settings: Mapping[str, Any]) -> str:
     )
 
 
-def sshd_config_text(*, address: str, port: int, host_key: Path, pid_file: Path, keys_dir: Path,
-                     user: str, extra: tuple[str, ...] = ()) -> str:
+def sshd_config_text(
+    *,
+    address: str,
+    port: int,
+    host_key: Path,
+    pid_file: Path,
+    keys_dir: Path,
+    user: str,
+    extra: tuple[str, ...] = (),
+) -> str:
     """An sshd_config for a private sshd on loopback: key login for `user` only, no PAM.
 
     Shared by the sandbox and the benchmark's hosts (scripts/bench_hosts.py).
@@ -991,11 +1003,16 @@ def _git(*args: str) -> str:
     return _run(
         [
             "git",
-            "-c", "user.name=release-runbook sandbox",
-            "-c", "user.email=sandbox@release-runbook.invalid",
-            "-c", "init.defaultBranch=main",
-            "-c", "commit.gpgsign=false",
-            "-c", "advice.detachedHead=false",
+            "-c",
+            "user.name=release-runbook sandbox",
+            "-c",
+            "user.email=sandbox@release-runbook.invalid",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "advice.detachedHead=false",
             *args,
         ]
     )

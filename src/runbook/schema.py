@@ -29,9 +29,25 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 SUPPORTED = {
-    "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties",
-    "additionalProperties", "required", "pattern", "items", "minItems", "minLength",
-    "minimum", "maximum", "exclusiveMinimum", "propertyNames", "enum",
+    "$schema",
+    "$id",
+    "$defs",
+    "$ref",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "additionalProperties",
+    "required",
+    "pattern",
+    "items",
+    "minItems",
+    "minLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "propertyNames",
+    "enum",
 }
 
 
@@ -138,8 +154,9 @@ def _check_string(value: str, schema: dict[str, Any], path: Path_, found: list[V
         found.append(Violation(path, f"{value!r} does not match {pattern}"))
 
 
-def _check_number(value: float, schema: dict[str, Any], path: Path_,
-                  found: list[Violation]) -> None:
+def _check_number(
+    value: float, schema: dict[str, Any], path: Path_, found: list[Violation]
+) -> None:
     if "minimum" in schema and value < schema["minimum"]:
         found.append(Violation(path, f"must be at least {schema['minimum']}"))
     if "maximum" in schema and value > schema["maximum"]:
@@ -149,7 +166,10 @@ def _check_number(value: float, schema: dict[str, Any], path: Path_,
 
 
 def _check_mapping(
-    value: dict[str, Any], schema: dict[str, Any], root: dict[str, Any], path: Path_,
+    value: dict[str, Any],
+    schema: dict[str, Any],
+    root: dict[str, Any],
+    path: Path_,
     found: list[Violation],
 ) -> None:
     properties: dict[str, Any] = schema.get("properties", {})

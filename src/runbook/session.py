@@ -33,9 +33,15 @@ if TYPE_CHECKING:
 def target_of(host: Host) -> SSHTarget:
     from .transport import SSHTarget
 
-    return SSHTarget(name=host.name, address=host.address, user=host.user, port=host.port,
-                     identity=host.identity, known_hosts=host.known_hosts,
-                     connect_timeout=host.connect_timeout)
+    return SSHTarget(
+        name=host.name,
+        address=host.address,
+        user=host.user,
+        port=host.port,
+        identity=host.identity,
+        known_hosts=host.known_hosts,
+        connect_timeout=host.connect_timeout,
+    )
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,18 @@ class HostRun:
     resumes: str | None = None
 
 
-def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Console, gate: Gate,
-              secrets: dict[str, str], sudo: Callable[[], str], run_opts: RunOptions,
-              operator: str = "") -> int:
+def run_batch(
+    opts: Options,
+    kind: str,
+    batch: list[HostRun],
+    *,
+    console: Console,
+    gate: Gate,
+    secrets: dict[str, str],
+    sudo: Callable[[], str],
+    run_opts: RunOptions,
+    operator: str = "",
+) -> int:
     """Run a release or rollback on several hosts together (one host is a batch of one).
 
     Every journal is started first; then every host is connected and locked at once; if any
@@ -64,40 +79,79 @@ def run_batch(opts: Options, kind: str, batch: list[HostRun], *, console: Consol
         for item in batch:
             journal = Journal.create(opts.state_dir, item.run_id)
             journals.append(journal)
-            journal.write("start", kind=kind, run=item.run_id, runbook=item.plan.runbook,
-                          runbook_path=item.plan.runbook_path, host={"name": item.plan.host.name},
-                          operator=operator, started_at=now_iso(), digest=item.plan.digest,
-                          rolls_back=item.rolls_back, from_step=run_opts.from_step,
-                          batch=[b.run_id for b in batch] if len(batch) > 1 else None,
-                          resumes=item.resumes, gates=getattr(gate, "recorded_as", "operator"),
-                          plan=plan_record(item.plan))
+            journal.write(
+                "start",
+                kind=kind,
+                run=item.run_id,
+                runbook=item.plan.runbook,
+                runbook_path=item.plan.runbook_path,
+                host={"name": item.plan.host.name},
+                operator=operator,
+                started_at=now_iso(),
+                digest=item.plan.digest,
+                rolls_back=item.rolls_back,
+                from_step=run_opts.from_step,
+                batch=[b.run_id for b in batch] if len(batch) > 1 else None,
+                resumes=item.resumes,
+                gates=getattr(gate, "recorded_as", "operator"),
+                plan=plan_record(item.plan),
+            )
             if item.resumes:  # the resumed run's backups are this run's to restore
                 for record in item.backups.values():
-                    journal.write("backup", step=record.get("step"), from_run=item.resumes,
-                                  **{k: record[k] for k in ("path", "backup", "sha256", "mode")
-                                     if k in record})
-        console.progress("connecting to " + ", ".join(
-            f"{b.plan.host.name} ({b.plan.host.address})" for b in batch))
-        opened = _together([lambda b=b, j=j: _open(b, j, operator, run_opts.break_lock, sudo)
-                            for b, j in zip(batch, journals, strict=True)])
-        refused = [(b, e) for b, e in zip(batch, opened, strict=True)
-                   if isinstance(e, BaseException)]
+                    journal.write(
+                        "backup",
+                        step=record.get("step"),
+                        from_run=item.resumes,
+                        **{
+                            k: record[k]
+                            for k in ("path", "backup", "sha256", "mode")
+                            if k in record
+                        },
+                    )
+        console.progress(
+            "connecting to "
+            + ", ".join(f"{b.plan.host.name} ({b.plan.host.address})" for b in batch)
+        )
+        opened = _together(
+            [
+                lambda b=b, j=j: _open(b, j, operator, run_opts.break_lock, sudo)
+                for b, j in zip(batch, journals, strict=True)
+            ]
+        )
+        refused = [
+            (b, e) for b, e in zip(batch, opened, strict=True) if isinstance(e, BaseException)
+        ]
         if refused:
             _refuse(batch, journals, opened, refused)
         label = len(batch) > 1
-        runs = [execute.Run(plan=b.plan, run_id=b.run_id, transport=t, journal=j,  # type: ignore[misc]
-                            console=console, secrets=secrets, scrub=lambda: _scrub(sudo),
-                            backups=dict(b.backups), resumes=b.resumes,
-                            unattended=bool(getattr(gate, "recorded_as", None)),
-                            sudo_retry=getattr(sudo, "forget", bool),
-                            label=f"{b.plan.host.name}: " if label else "")
-                for (t, b), j in zip(opened, journals, strict=True)]  # type: ignore[misc]
+        runs = [
+            execute.Run(
+                plan=b.plan,
+                run_id=b.run_id,
+                transport=t,
+                journal=j,  # type: ignore[misc]
+                console=console,
+                secrets=secrets,
+                scrub=lambda: _scrub(sudo),
+                backups=dict(b.backups),
+                resumes=b.resumes,
+                unattended=bool(getattr(gate, "recorded_as", None)),
+                sudo_retry=getattr(sudo, "forget", bool),
+                label=f"{b.plan.host.name}: " if label else "",
+            )
+            for (t, b), j in zip(opened, journals, strict=True)
+        ]  # type: ignore[misc]
         if kind == "release":
             return execute.release(runs, gate, from_step=run_opts.from_step)
         return execute.rollback(runs, gate, f"inv rollback of run {batch[0].rolls_back}")
     finally:
-        _together([lambda item=item: _release(item, console) for item in opened
-                   if not isinstance(item, BaseException)])
+        _together(
+            [
+                lambda item=item: _release(item, console)
+                for item in opened
+                if not isinstance(item, BaseException)
+            ]
+        )
         for journal in journals:
             journal.close()
         restore_signals()
@@ -137,8 +191,9 @@ def _release(item: tuple[SSHTransport, HostRun], console: Console) -> None:
     transport.close()
 
 
-def _open(item: HostRun, journal: Journal, operator: str, break_lock: bool,
-          sudo: Callable[[], str]) -> tuple[SSHTransport, HostRun]:
+def _open(
+    item: HostRun, journal: Journal, operator: str, break_lock: bool, sudo: Callable[[], str]
+) -> tuple[SSHTransport, HostRun]:
     from .transport import connect
 
     transport = connect(target_of(item.plan.host), sudo_password=sudo)
@@ -173,8 +228,12 @@ def _together(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def _refuse(batch: list[HostRun], journals: list[Journal], opened: list[Any],
-            refused: list[tuple[HostRun, BaseException]]) -> None:
+def _refuse(
+    batch: list[HostRun],
+    journals: list[Journal],
+    opened: list[Any],
+    refused: list[tuple[HostRun, BaseException]],
+) -> None:
     """Some host could not be connected or locked: none runs; say why for each."""
     for _, error in refused:
         if not isinstance(error, RunbookError):
@@ -182,13 +241,13 @@ def _refuse(batch: list[HostRun], journals: list[Journal], opened: list[Any],
     messages = [f"{item.plan.host.name}: {error}" for item, error in refused]
     for item, journal in zip(batch, journals, strict=True):
         why = next((str(e) for r, e in refused if r is item), None)
-        journal.write("end", result="refused", exit_code=2,
-                      message=why or "not run: " + "; ".join(messages))
+        journal.write(
+            "end", result="refused", exit_code=2, message=why or "not run: " + "; ".join(messages)
+        )
     first = refused[0][1]
     if len(batch) == 1:
         raise first
-    raise RefusedError("nothing ran: " + "\n  ".join(messages),
-                       hint=getattr(first, "hint", None))
+    raise RefusedError("nothing ran: " + "\n  ".join(messages), hint=getattr(first, "hint", None))
 
 
 def _scrub(sudo: Callable[[], str]) -> tuple[str, ...]:
@@ -196,12 +255,24 @@ def _scrub(sudo: Callable[[], str]) -> tuple[str, ...]:
     return (value,) if value else ()
 
 
-def _lock(transport: SSHTransport, plan: Plan, run_id: str, operator: str, break_lock: bool,
-          journal: Journal) -> dict[str, Any]:
+def _lock(
+    transport: SSHTransport,
+    plan: Plan,
+    run_id: str,
+    operator: str,
+    break_lock: bool,
+    journal: Journal,
+) -> dict[str, Any]:
     """Take the host lock, or refuse with the holder's details."""
     lock = plan.host.lock
-    holder = {"run": run_id, "operator": operator, "started_at": now_iso(),
-              "machine": socket.gethostname(), "pid": os.getpid(), "runbook": plan.runbook}
+    holder = {
+        "run": run_id,
+        "operator": operator,
+        "started_at": now_iso(),
+        "machine": socket.gethostname(),
+        "pid": os.getpid(),
+        "runbook": plan.runbook,
+    }
     if break_lock:
         broken = transport.run(actions.break_lock_script(lock))
         journal.write("lock_broken", lock=lock, holder=_parse_holder(broken.stdout))
@@ -212,7 +283,8 @@ def _lock(transport: SSHTransport, plan: Plan, run_id: str, operator: str, break
         raise RefusedError(message, hint=_stale_hint(other))
     if result.exit_code != 0:
         message = f"cannot take the lock {lock} on {plan.host.name}: " + (
-            result.stderr.strip() or f"exit status {result.exit_code}")
+            result.stderr.strip() or f"exit status {result.exit_code}"
+        )
         raise RefusedError(message, hint="set `lock:` for the host to a directory it can create")
     try:
         journal.write("lock", lock=lock, holder=holder)
@@ -228,9 +300,11 @@ def _unlock(transport: SSHTransport, plan: Plan, run_id: str, console: Console) 
         result = transport.run(actions.unlock_script(plan.host.lock, run_id), timeout=15)
         if result.exit_code == 0:
             return
-    console.say(f"the lock {plan.host.lock} on {plan.host.name} could not be released; "
-                "the next run will report it: break it with --break-lock once the host is checked",
-                "yellow")
+    console.say(
+        f"the lock {plan.host.lock} on {plan.host.name} could not be released; "
+        "the next run will report it: break it with --break-lock once the host is checked",
+        "yellow",
+    )
 
 
 def _parse_holder(text: str) -> dict[str, Any]:
@@ -244,9 +318,11 @@ def _parse_holder(text: str) -> dict[str, Any]:
 def describe_holder(holder: dict[str, Any]) -> str:
     if not holder:
         return "another run (its details are being written or were lost)"
-    return (f"run {holder.get('run', '?')} of {holder.get('operator', '?')} since "
-            f"{holder.get('started_at', '?')} from {holder.get('machine', '?')} "
-            f"pid {holder.get('pid', '?')}")
+    return (
+        f"run {holder.get('run', '?')} of {holder.get('operator', '?')} since "
+        f"{holder.get('started_at', '?')} from {holder.get('machine', '?')} "
+        f"pid {holder.get('pid', '?')}"
+    )
 
 
 def _stale_hint(holder: dict[str, Any]) -> str:
@@ -258,6 +334,7 @@ def _stale_hint(holder: dict[str, Any]) -> str:
             gone = "that process no longer runs here, so the lock is stale; "
         except PermissionError:
             pass
-    return (f"{gone}if that run is over, check the host (inv report --run "
-            f"{holder.get('run', 'ID')}) and run again with --break-lock")
-
+    return (
+        f"{gone}if that run is over, check the host (inv report --run "
+        f"{holder.get('run', 'ID')}) and run again with --break-lock"
+    )

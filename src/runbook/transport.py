@@ -122,7 +122,11 @@ class Transport(Protocol):
     """The seam the executor sees: run scripts on one host, then close."""
 
     def run(
-        self, script: str, *, sudo: bool | str = False, timeout: float | None = None,
+        self,
+        script: str,
+        *,
+        sudo: bool | str = False,
+        timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult: ...
 
@@ -224,7 +228,11 @@ class SSHTransport:
         return transport.session_id if transport is not None else None
 
     def run(
-        self, script: str, *, sudo: bool | str = False, timeout: float | None = None,
+        self,
+        script: str,
+        *,
+        sudo: bool | str = False,
+        timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
         """Run `script` with `sh -ec` (every line must succeed), as root or `sudo` user.

@@ -77,8 +77,12 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [
-            Problem(name, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                    "save the file as UTF-8")
+            Problem(
+                name,
+                line,
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                "save the file as UTF-8",
+            )
         ]
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
@@ -139,13 +143,21 @@ def _plain(
     budget[0] -= 1
     if budget[0] < 0:
         raise _TooBig(
-            Problem(src.file, node.start_mark.line + 1,
-                    f"more than {MAX_VALUES:,} values once aliases are expanded",
-                    "an alias bomb? expand anchors by hand")
+            Problem(
+                src.file,
+                node.start_mark.line + 1,
+                f"more than {MAX_VALUES:,} values once aliases are expanded",
+                "an alias bomb? expand anchors by hand",
+            )
         )
     if len(path) > MAX_DEPTH or id(node) in active:
-        raise _TooBig(Problem(src.file, node.start_mark.line + 1, "YAML is nested too deeply "
-                              "(or an alias refers to itself)"))
+        raise _TooBig(
+            Problem(
+                src.file,
+                node.start_mark.line + 1,
+                "YAML is nested too deeply (or an alias refers to itself)",
+            )
+        )
     src.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.ScalarNode):
         if node.style in ("|", ">"):
@@ -180,7 +192,11 @@ def _plain(
 
 
 def _merge(
-    node: yaml.Node, path: Path_, src: Source, problems: list[Problem], budget: list[int],
+    node: yaml.Node,
+    path: Path_,
+    src: Source,
+    problems: list[Problem],
+    budget: list[int],
     active: set[int],
 ) -> dict[str, Any]:
     """`<<: *anchor` or `<<: [*a, *b]`: earlier mappings win, as YAML merge keys say."""
@@ -191,6 +207,7 @@ def _merge(
         if isinstance(part, dict):
             merged.update(part)
         else:
-            problems.append(Problem(src.file, node.start_mark.line + 1,
-                                    "'<<' must merge a mapping"))
+            problems.append(
+                Problem(src.file, node.start_mark.line + 1, "'<<' must merge a mapping")
+            )
     return merged

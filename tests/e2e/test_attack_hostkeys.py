@@ -26,8 +26,13 @@ __all__ = ["target"]  # the fixture, imported so that pytest finds it here
 def _probe(target: Target) -> Path:
     """A one-step runbook that leaves a file if it ran; returns that file."""
     ran = target.out / "ran"
-    target.write_runbook({"title": "Host key probe", "vars": {"out": str(target.out)},
-                          "steps": [{"id": "touch", "run": "touch {{ out }}/ran"}]})
+    target.write_runbook(
+        {
+            "title": "Host key probe",
+            "vars": {"out": str(target.out)},
+            "steps": [{"id": "touch", "run": "touch {{ out }}/ran"}],
+        }
+    )
     return ran
 
 
@@ -67,8 +72,7 @@ def test_an_unknown_host_key_is_refused_with_its_fingerprint(target: Target) -> 
 def test_a_changed_host_key_is_refused_as_changed(target: Target) -> None:
     ran = _probe(target)
     other = target.dir / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     kind, blob = other.with_suffix(".pub").read_text().split()[:2]
     box = target.box
     known = target.dir / "known_hosts"
@@ -92,8 +96,7 @@ def test_a_hashed_known_hosts_file_works(target: Target) -> None:
     ran = _probe(target)
     hashed = target.dir / "known_hosts_hashed"
     shutil.copy(target.box.known_hosts, hashed)
-    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True,
-                   capture_output=True)
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(hashed)], check=True, capture_output=True)
     assert hashed.read_text().startswith("|1|")  # no host name left in clear
     target.host["known_hosts"] = str(hashed)
     target.write_hosts()
@@ -104,8 +107,7 @@ def test_a_hashed_known_hosts_file_works(target: Target) -> None:
     assert ran.exists()
 
 
-def test_an_ssh_config_alias_with_no_port_or_user_in_the_inventory_works(
-        target: Target) -> None:
+def test_an_ssh_config_alias_with_no_port_or_user_in_the_inventory_works(target: Target) -> None:
     """`address: myalias`; HostName, Port, User and IdentityFile come from ~/.ssh/config, the
     host key from ~/.ssh/known_hosts."""
     ran = _probe(target)
@@ -114,10 +116,14 @@ def test_an_ssh_config_alias_with_no_port_or_user_in_the_inventory_works(
     ssh.mkdir(mode=0o700)
     (ssh / "config").write_text(
         f"Host myalias\n  HostName {box.address}\n  Port {box.ssh_port}\n  User {box.user}\n"
-        f"  IdentityFile {box.client_key}\n")
+        f"  IdentityFile {box.client_key}\n"
+    )
     shutil.copy(box.known_hosts, ssh / "known_hosts")
-    target.hosts["hosts"]["sandbox"] = {"address": "myalias", "lock": str(box.lock_path),
-                                        "sudo": box.as_root}
+    target.hosts["hosts"]["sandbox"] = {
+        "address": "myalias",
+        "lock": str(box.lock_path),
+        "sudo": box.as_root,
+    }
     target.write_hosts()
 
     result = target.inv("release", "--host", "sandbox", "--yes")
@@ -129,9 +135,16 @@ def test_an_ssh_config_alias_with_no_port_or_user_in_the_inventory_works(
 def test_the_connection_rejects_unknown_keys_by_policy(target: Target) -> None:
     """At run time: after connect(), paramiko's missing-key policy is a RejectPolicy."""
     box = target.box
-    with connect(SSHTarget(name="sandbox", address=box.address, user=box.user,
-                           port=box.ssh_port, identity=str(box.client_key),
-                           known_hosts=(str(box.known_hosts),))) as transport:
+    with connect(
+        SSHTarget(
+            name="sandbox",
+            address=box.address,
+            user=box.user,
+            port=box.ssh_port,
+            identity=str(box.client_key),
+            known_hosts=(str(box.known_hosts),),
+        )
+    ) as transport:
         policy = transport._conn.client._policy
         assert isinstance(policy, paramiko.RejectPolicy), type(policy)
         assert not isinstance(policy, (paramiko.AutoAddPolicy, paramiko.WarningPolicy))

@@ -26,8 +26,10 @@ SOURCES = ("runbook", "defaults", "group", "host", "cli", "secret")
 
 def _write_lines(source: str, expr: str, labels: list[str]) -> str:
     """One `printf` per payload: the arguments it received, each followed by a NUL."""
-    return "".join(f"printf '%s\\0' {{{{ {expr.format(i=i)} }}}} > {{{{ out }}}}/{source}-{i}\n"
-                   for i in range(len(labels)))
+    return "".join(
+        f"printf '%s\\0' {{{{ {expr.format(i=i)} }}}} > {{{{ out }}}}/{source}-{i}\n"
+        for i in range(len(labels))
+    )
 
 
 def _evidence(out: Path, name: str) -> bytes:
@@ -52,33 +54,53 @@ def test_values_from_every_source_reach_the_host_as_one_intact_argument(target: 
         {"id": "defaults", "run": _write_lines("defaults", "dv{i}", labels)},
         {"id": "group", "run": _write_lines("group", "gv{i}", labels)},
         {"id": "host", "run": _write_lines("host", "hv{i}", labels)},
-        {"id": "cli", "run": _write_lines("cli", "cv{i}", labels)
-         + "printf '%s\\0' {{ jinja }} > {{ out }}/cli-jinja\n"},
+        {
+            "id": "cli",
+            "run": _write_lines("cli", "cv{i}", labels)
+            + "printf '%s\\0' {{ jinja }} > {{ out }}/cli-jinja\n",
+        },
         {"id": "cli-sudo", "sudo": True, "run": _write_lines("cli-sudo", "cv{i}", labels)},
         {"id": "cli-local", "local": True, "run": _write_lines("cli-local", "cv{i}", labels)},
         {"id": "secret", "run": _write_lines("secret", "secrets.s{i}", labels)},
-        {"id": "secret-sudo", "sudo": True,
-         "run": _write_lines("secret-sudo", "secrets.s{i}", labels)},
-        {"id": "secret-concat", "run": "printf '%s\\0' {{ 'x' ~ secrets.s1 ~ secrets.s3 ~ 'y' }}"
-         " > {{ out }}/secret-concat\n"},
-        {"id": "operator", "sudo": True,
-         "run": "printf '%s\\0' {{ run.operator }} > {{ out }}/operator\n"},
+        {
+            "id": "secret-sudo",
+            "sudo": True,
+            "run": _write_lines("secret-sudo", "secrets.s{i}", labels),
+        },
+        {
+            "id": "secret-concat",
+            "run": "printf '%s\\0' {{ 'x' ~ secrets.s1 ~ secrets.s3 ~ 'y' }}"
+            " > {{ out }}/secret-concat\n",
+        },
+        {
+            "id": "operator",
+            "sudo": True,
+            "run": "printf '%s\\0' {{ run.operator }} > {{ out }}/operator\n",
+        },
         {"id": "list", "run": "printf '%s\\0' {{ words }} > {{ out }}/list\n"},
         {"id": "composed", "run": "printf '%s\\0' {{ composed }} > {{ out }}/composed\n"},
     ]
-    target.write_runbook({"title": "Injection probe", "vars": runbook_vars,
-                          "secrets": [f"s{i}" for i in range(len(texts))], "steps": steps})
+    target.write_runbook(
+        {
+            "title": "Injection probe",
+            "vars": runbook_vars,
+            "secrets": [f"s{i}" for i in range(len(texts))],
+            "steps": steps,
+        }
+    )
     target.hosts["defaults"] = {"vars": {f"dv{i}": v for i, v in enumerate(texts)}}
-    target.hosts["groups"] = {"attackers": {"hosts": ["sandbox"],
-                                            "vars": {f"gv{i}": v for i, v in enumerate(texts)}}}
+    target.hosts["groups"] = {
+        "attackers": {"hosts": ["sandbox"], "vars": {f"gv{i}": v for i, v in enumerate(texts)}}
+    }
     target.host["vars"] = {f"hv{i}": v for i, v in enumerate(texts)}
     target.write_hosts()
     args = [a for i, v in enumerate(texts) for a in ("--var", f"cv{i}={v}")]
     env = {f"RUNBOOK_SECRET_S{i}": v for i, v in enumerate(texts)}
     env["RUNBOOK_OPERATOR"] = operator
 
-    result = target.inv("release", "--host", "sandbox", "--yes", *args,
-                        "--var", f"jinja={cli_extra}", env=env)
+    result = target.inv(
+        "release", "--host", "sandbox", "--yes", *args, "--var", f"jinja={cli_extra}", env=env
+    )
 
     assert result.returncode == 0, shown(result)
     assert "release done and verified" in result.stdout
@@ -109,15 +131,31 @@ def test_a_forged_secret_marker_in_a_value_is_quoted_text_not_shell(target: Targ
     value = f"\ue000; touch {target.canary}-forged"
     nested = "\ue000other\ue001"
     other = f"$(touch {target.canary}-nested)"
-    target.write_runbook({"title": "Marker probe", "vars": {"out": str(target.out)},
-                          "secrets": ["token", "other"],
-                          "steps": [{"id": "write",
-                                     "run": "printf '%s\\0' {{ v }} {{ secrets.token }} "
-                                            "{{ secrets.other }} > {{ out }}/forged\n"}]})
+    target.write_runbook(
+        {
+            "title": "Marker probe",
+            "vars": {"out": str(target.out)},
+            "secrets": ["token", "other"],
+            "steps": [
+                {
+                    "id": "write",
+                    "run": "printf '%s\\0' {{ v }} {{ secrets.token }} "
+                    "{{ secrets.other }} > {{ out }}/forged\n",
+                }
+            ],
+        }
+    )
 
     dry = target.inv("release", "--host", "sandbox", "--dry-run", "--var", f"v={value}")
-    result = target.inv("release", "--host", "sandbox", "--yes", "--var", f"v={value}",
-                        env={"RUNBOOK_SECRET_TOKEN": nested, "RUNBOOK_SECRET_OTHER": other})
+    result = target.inv(
+        "release",
+        "--host",
+        "sandbox",
+        "--yes",
+        "--var",
+        f"v={value}",
+        env={"RUNBOOK_SECRET_TOKEN": nested, "RUNBOOK_SECRET_OTHER": other},
+    )
 
     assert dry.returncode == 0, shown(dry)
     assert f"touch {target.canary}-forged" in dry.stdout  # the review shows the value, not ***
@@ -127,8 +165,7 @@ def test_a_forged_secret_marker_in_a_value_is_quoted_text_not_shell(target: Targ
     assert _evidence(target.out, "forged") == expected
 
 
-def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(
-        target: Target) -> None:
+def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(target: Target) -> None:
     """--var into `backup:`/`restore:` paths (under sudo) and into `check` URLs (no shell).
 
     The release backs the files up, changes them, then a check fails on a URL carrying a
@@ -137,8 +174,7 @@ def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(
     values = payloads(target.canary)
     # A path cannot hold NUL; sha256sum escapes a name with a newline or backslash, which the
     # backup's own verification then refuses (it fails safely, see RELIABILITY.md).
-    names = {k: v for k, v in values.items()
-             if v and "\n" not in v and "\\" not in v}
+    names = {k: v for k, v in values.items() if v and "\n" not in v and "\\" not in v}
     base = target.out / "files"
     paths = []
     for i, name in enumerate(names.values()):
@@ -151,22 +187,36 @@ def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(
     http_path = f"x;$(touch${{IFS}}{target.canary}-url)|`id`&&a>b'\"*"
     header_injection = "x HTTP/1.1\r\nX-Injected: 1\r\n\r\n"
     listed = [f"{{{{ base }}}}/{i}/{{{{ p{i} }}}}" for i in range(len(names))]
-    target.write_runbook({
-        "title": "Paths and URLs", "vars": {"out": str(target.out), "base": str(base),
-                                            "site": target.box.http_url},
-        "steps": [
-            {"id": "backup", "sudo": True, "backup": listed},
-            {"id": "change", "sudo": True,
-             "run": "".join(f"printf changed > {p}\n" for p in listed)},
-            {"id": "check-metachars", "check": {"http": {"url": "{{ site }}{{ http_path }}"}}},
-            {"id": "check-crlf", "check": {"http": {"url": "{{ site }}{{ crlf }}"}}},
-        ],
-        "rollback": [{"id": "restore", "sudo": True, "restore": listed}],
-    })
+    target.write_runbook(
+        {
+            "title": "Paths and URLs",
+            "vars": {"out": str(target.out), "base": str(base), "site": target.box.http_url},
+            "steps": [
+                {"id": "backup", "sudo": True, "backup": listed},
+                {
+                    "id": "change",
+                    "sudo": True,
+                    "run": "".join(f"printf changed > {p}\n" for p in listed),
+                },
+                {"id": "check-metachars", "check": {"http": {"url": "{{ site }}{{ http_path }}"}}},
+                {"id": "check-crlf", "check": {"http": {"url": "{{ site }}{{ crlf }}"}}},
+            ],
+            "rollback": [{"id": "restore", "sudo": True, "restore": listed}],
+        }
+    )
     args = [a for i, v in enumerate(names.values()) for a in ("--var", f"p{i}={v}")]
 
-    result = target.inv("release", "--host", "sandbox", "--yes", *args,
-                        "--var", f"http_path={http_path}", "--var", f"crlf={header_injection}")
+    result = target.inv(
+        "release",
+        "--host",
+        "sandbox",
+        "--yes",
+        *args,
+        "--var",
+        f"http_path={http_path}",
+        "--var",
+        f"crlf={header_injection}",
+    )
 
     assert result.returncode == 1, shown(result)
     assert "step check-crlf failed" in result.stdout  # urllib refuses it: nothing is sent
@@ -180,12 +230,16 @@ def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(
         assert backup.read_text() == f"original {i}\n", backup
     (journal,) = target.journals()
     ended = {e["step"]: e["outcome"] for e in target.events(journal) if e["event"] == "step_end"}
-    assert ended == {"backup": "ok", "change": "ok", "check-metachars": "ok",
-                     "check-crlf": "failed", "restore": "ok"}
+    assert ended == {
+        "backup": "ok",
+        "change": "ok",
+        "check-metachars": "ok",
+        "check-crlf": "failed",
+        "restore": "ok",
+    }
 
 
-def test_a_host_address_with_shell_code_reaches_the_host_as_one_argument(
-        target: Target) -> None:
+def test_a_host_address_with_shell_code_reaches_the_host_as_one_argument(target: Target) -> None:
     """`host.address` from the inventory: an ssh_config `Host *` maps any name to the sandbox."""
     box = target.box
     address = f"h;$(touch${{IFS}}{target.canary}-addr)|`touch${{IFS}}{target.canary}-addr2`&&x"
@@ -195,14 +249,24 @@ def test_a_host_address_with_shell_code_reaches_the_host_as_one_argument(
     target.host["address"] = address
     del target.host["port"]
     target.write_hosts()
-    target.write_runbook({"title": "Address probe", "vars": {"out": str(target.out)},
-                          "steps": [
-                              {"id": "address", "run": "printf '%s\\0' {{ host.address }} "
-                               "{{ host.name }} > {{ out }}/address\n"},
-                              {"id": "address-sudo", "sudo": True,
-                               "run": "printf '%s\\0' {{ host.address }} "
-                                      "> {{ out }}/address-sudo\n"},
-                          ]})
+    target.write_runbook(
+        {
+            "title": "Address probe",
+            "vars": {"out": str(target.out)},
+            "steps": [
+                {
+                    "id": "address",
+                    "run": "printf '%s\\0' {{ host.address }} "
+                    "{{ host.name }} > {{ out }}/address\n",
+                },
+                {
+                    "id": "address-sudo",
+                    "sudo": True,
+                    "run": "printf '%s\\0' {{ host.address }} > {{ out }}/address-sudo\n",
+                },
+            ],
+        }
+    )
 
     result = target.inv("release", "--host", "sandbox", "--yes")
 

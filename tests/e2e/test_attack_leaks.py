@@ -32,45 +32,75 @@ def _probe_runbooks(target: Target) -> None:
     conf = target.out / "app.conf"
     conf.write_text("setting = 1\n")
     common: dict[str, Any] = {
-        "vars": {"out": str(target.out), "pwfile": str(target.box.sudo_password_file),
-                 "conf": str(conf), "site": target.box.http_url},
+        "vars": {
+            "out": str(target.out),
+            "pwfile": str(target.box.sudo_password_file),
+            "conf": str(conf),
+            "site": target.box.http_url,
+        },
         "secrets": ["token"],
     }
-    target.write_runbook({
-        "title": "Leak probe {{ secrets.token }}",
-        "description": "Deploys with {{ secrets.token }}.", **common,
-        "steps": [
-            {"id": "receive", "title": "Receive {{ secrets.token }}",
-             "note": "uses `{{ secrets.token }}`", "run": SHA + "sha-plain"},
-            {"id": "receive-sudo", "sudo": True, "run": SHA + "sha-sudo"},
-            {"id": "receive-local", "local": True, "run": SHA + "sha-local"},
-            {"id": "echo", "run": "printf 'token=%s\\n' {{ secrets.token }}\n"
-                                  "printf 'stderr token=%s\\n' {{ secrets.token }} >&2\n"},
-            {"id": "password", "sudo": True, "run": "cat {{ pwfile }}\ncat {{ pwfile }} >&2\n"},
-        ],
-        "rollback": [{"id": "undo", "run": "echo undo {{ secrets.token }}"}],
-    }, name="leak")
-    target.write_runbook({
-        "title": "Failing probe", **common,
-        "steps": [
-            {"id": "backup", "sudo": True, "backup": "{{ conf }}"},
-            {"id": "fail", "sudo": True,
-             "run": "printf 'out %s\\n' {{ secrets.token }}\n"
+    target.write_runbook(
+        {
+            "title": "Leak probe {{ secrets.token }}",
+            "description": "Deploys with {{ secrets.token }}.",
+            **common,
+            "steps": [
+                {
+                    "id": "receive",
+                    "title": "Receive {{ secrets.token }}",
+                    "note": "uses `{{ secrets.token }}`",
+                    "run": SHA + "sha-plain",
+                },
+                {"id": "receive-sudo", "sudo": True, "run": SHA + "sha-sudo"},
+                {"id": "receive-local", "local": True, "run": SHA + "sha-local"},
+                {
+                    "id": "echo",
+                    "run": "printf 'token=%s\\n' {{ secrets.token }}\n"
+                    "printf 'stderr token=%s\\n' {{ secrets.token }} >&2\n",
+                },
+                {"id": "password", "sudo": True, "run": "cat {{ pwfile }}\ncat {{ pwfile }} >&2\n"},
+            ],
+            "rollback": [{"id": "undo", "run": "echo undo {{ secrets.token }}"}],
+        },
+        name="leak",
+    )
+    target.write_runbook(
+        {
+            "title": "Failing probe",
+            **common,
+            "steps": [
+                {"id": "backup", "sudo": True, "backup": "{{ conf }}"},
+                {
+                    "id": "fail",
+                    "sudo": True,
+                    "run": "printf 'out %s\\n' {{ secrets.token }}\n"
                     "cat {{ pwfile }}\n"
-                    "printf 'failing with %s\\n' {{ secrets.token }} >&2\nexit 1\n"},
-        ],
-        "rollback": [{"id": "restore", "sudo": True, "restore": "{{ conf }}"},
-                     {"id": "after", "run": "echo restored for {{ secrets.token }} >&2"}],
-    }, name="failing")
-    target.write_runbook({
-        "title": "Check probe", **common,
-        "steps": [{"id": "check", "check": {"http": {"url": "{{ site }}?t={{ secrets.token }}"}}}],
-    }, name="check")
+                    "printf 'failing with %s\\n' {{ secrets.token }} >&2\nexit 1\n",
+                },
+            ],
+            "rollback": [
+                {"id": "restore", "sudo": True, "restore": "{{ conf }}"},
+                {"id": "after", "run": "echo restored for {{ secrets.token }} >&2"},
+            ],
+        },
+        name="failing",
+    )
+    target.write_runbook(
+        {
+            "title": "Check probe",
+            **common,
+            "steps": [
+                {"id": "check", "check": {"http": {"url": "{{ site }}?t={{ secrets.token }}"}}}
+            ],
+        },
+        name="check",
+    )
 
 
 def test_a_secret_and_the_sudo_password_show_as_stars_everywhere(target: Target) -> None:
     core = secrets.token_hex(12)
-    token = f"tok-{core} it's \"$(true)\""
+    token = f'tok-{core} it\'s "$(true)"'
     wrong_core = secrets.token_hex(12)
     password = target.env["RUNBOOK_SUDO_PASSWORD"]
     never = {"secret": core, "sudo password": password, "wrong sudo password": wrong_core}
@@ -89,16 +119,33 @@ def test_a_secret_and_the_sudo_password_show_as_stars_everywhere(target: Target)
     debug = run("--debug release", "--debug", *release, "leak", code=0)
     failing = run("failing release", *release, "failing", code=1)
     check = run("failing check", *release, "check", code=1)
-    run("wrong sudo password (--debug)", "--debug", *release, "leak", code=2,
-        extra={"RUNBOOK_SUDO_PASSWORD": f"wrong-{wrong_core}"})
+    run(
+        "wrong sudo password (--debug)",
+        "--debug",
+        *release,
+        "leak",
+        code=2,
+        extra={"RUNBOOK_SUDO_PASSWORD": f"wrong-{wrong_core}"},
+    )
     run("dry run", "release", "--host", "sandbox", "--dry-run", "--runbook", "leak", code=0)
     for lang in ("en", "ja"):
-        run(f"show {lang}", "show", "--host", "sandbox", "--runbook", "leak", "--lang", lang,
-            code=0)
-    run("show --output", "show", "--host", "sandbox", "--runbook", "failing",
-        "--output", "review.md", code=0)
-    run_ids = [run_id(subprocess.CompletedProcess([], 0, text, "")) for text in
-               (ok, debug, failing, check)]
+        run(
+            f"show {lang}", "show", "--host", "sandbox", "--runbook", "leak", "--lang", lang, code=0
+        )
+    run(
+        "show --output",
+        "show",
+        "--host",
+        "sandbox",
+        "--runbook",
+        "failing",
+        "--output",
+        "review.md",
+        code=0,
+    )
+    run_ids = [
+        run_id(subprocess.CompletedProcess([], 0, text, "")) for text in (ok, debug, failing, check)
+    ]
     for rid, langs in zip(run_ids, (("en", "ja"), (), ("en", "ja"), ("en",)), strict=True):
         for lang in langs:
             run(f"report {rid} {lang}", "report", "--run", rid, "--lang", lang, code=0)
@@ -110,8 +157,12 @@ def test_a_secret_and_the_sudo_password_show_as_stars_everywhere(target: Target)
     for name in ("review.md", "report.md"):
         seen[name] = (target.dir / name).read_text()
 
-    leaks = [f"{what} in {where}" for where, text in seen.items()
-             for what, value in never.items() if value in text]
+    leaks = [
+        f"{what} in {where}"
+        for where, text in seen.items()
+        for what, value in never.items()
+        if value in text
+    ]
     assert leaks == [], "\n".join(leaks)
     # ... and the commands did get the value: on the host, as root, and locally.
     for name in ("sha-plain", "sha-sudo", "sha-local"):
@@ -136,12 +187,17 @@ def test_a_secret_and_the_sudo_password_show_as_stars_everywhere(target: Target)
 def test_the_sudo_password_typed_wrong_is_neither_shown_nor_recorded(target: Target) -> None:
     """The wrong password is a secret too: the refusal names the user, never the value."""
     wrong = f"Wr0ng-{secrets.token_hex(10)}"
-    target.write_runbook({"title": "Sudo probe", "vars": {"out": str(target.out)},
-                          "steps": [{"id": "root", "sudo": True,
-                                     "run": "touch {{ out }}/ran-as-root"}]})
+    target.write_runbook(
+        {
+            "title": "Sudo probe",
+            "vars": {"out": str(target.out)},
+            "steps": [{"id": "root", "sudo": True, "run": "touch {{ out }}/ran-as-root"}],
+        }
+    )
 
-    result = target.inv("release", "--host", "sandbox", "--yes",
-                        env={"RUNBOOK_SUDO_PASSWORD": wrong})
+    result = target.inv(
+        "release", "--host", "sandbox", "--yes", env={"RUNBOOK_SUDO_PASSWORD": wrong}
+    )
 
     assert result.returncode == 2, shown(result)
     assert "refused the password" in result.stderr

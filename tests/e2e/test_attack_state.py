@@ -24,9 +24,14 @@ def _mode(path: Path) -> int:
 
 def test_state_dir_is_0700_and_journals_0600_even_under_umask_000(target: Target) -> None:
     umask = 0o000
-    target.write_runbook({"title": "State probe", "steps": [
-        {"id": "ok", "run": "echo fine"},
-    ]})
+    target.write_runbook(
+        {
+            "title": "State probe",
+            "steps": [
+                {"id": "ok", "run": "echo fine"},
+            ],
+        }
+    )
 
     done = target.inv("release", "--host", "sandbox", "--yes", umask=umask)
     again = target.inv("release", "--host", "sandbox", "--yes", umask=umask)
@@ -40,8 +45,9 @@ def test_state_dir_is_0700_and_journals_0600_even_under_umask_000(target: Target
     journals = target.journals()
     assert len(journals) == 2
     assert {p.name: _mode(p) for p in journals} == {p.name: 0o600 for p in journals}
-    assert sorted(p.name for p in target.state.rglob("*")) == sorted(["runs", *[
-        p.name for p in journals]])
+    assert sorted(p.name for p in target.state.rglob("*")) == sorted(
+        ["runs", *[p.name for p in journals]]
+    )
     # The user's own files follow the umask (observed: 0666 here, 0644 under umask 022).
     for name in ("report.md", "review.md"):
         assert _mode(target.dir / name) & 0o600 == 0o600, name

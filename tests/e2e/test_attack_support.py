@@ -93,27 +93,43 @@ class Target:
 
     def write_runbook(self, data: dict[str, Any], name: str = "attack") -> Path:
         path = self.dir / "runbooks" / f"{name}.yaml"
-        path.write_text(yaml.safe_dump({"name": name, **data}, sort_keys=False,
-                                       allow_unicode=True, width=10_000))
+        path.write_text(
+            yaml.safe_dump(
+                {"name": name, **data}, sort_keys=False, allow_unicode=True, width=10_000
+            )
+        )
         return path
 
     def write_hosts(self) -> None:
         (self.dir / "hosts.yaml").write_text(
-            yaml.safe_dump(self.hosts, sort_keys=False, allow_unicode=True, width=10_000))
+            yaml.safe_dump(self.hosts, sort_keys=False, allow_unicode=True, width=10_000)
+        )
 
     @property
     def host(self) -> dict[str, Any]:
         return self.hosts["hosts"]["sandbox"]  # type: ignore[no-any-return]
 
-    def inv(self, *args: str, env: dict[str, str] | None = None, umask: int | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def inv(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        umask: int | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         """`inv ARGS` in the project as a user runs it: no terminal; optionally under `umask`."""
         full = {**os.environ, "NO_COLOR": "1", **self.env, **(env or {})}
         full.pop("SSH_AUTH_SOCK", None)
         return subprocess.run(
-            [str(VENV_BIN / "inv"), "--search-root", str(ROOT), *args], cwd=self.dir, env=full,
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-            check=False, preexec_fn=None if umask is None else (lambda: os.umask(umask)))
+            [str(VENV_BIN / "inv"), "--search-root", str(ROOT), *args],
+            cwd=self.dir,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+        )
 
     def journals(self) -> list[Path]:
         runs = self.state / "runs"
@@ -142,8 +158,9 @@ def scratch_dir(prefix: str) -> Path:
 
 
 @pytest.fixture
-def target(sandbox: Sandbox, inventory: Path, sudo_password: str,
-           tmp_path: Path) -> Iterator[Target]:
+def target(
+    sandbox: Sandbox, inventory: Path, sudo_password: str, tmp_path: Path
+) -> Iterator[Target]:
     """A project for the sandbox host with a plain HOME, a private state dir and a scratch dir."""
     require_root()
     project = tmp_path / "project"
@@ -152,8 +169,12 @@ def target(sandbox: Sandbox, inventory: Path, sudo_password: str,
     home.mkdir()
     out = scratch_dir("rb-attack-")
     token = secrets.token_hex(6)
-    env = {"RUNBOOK_SUDO_PASSWORD": sudo_password, "RUNBOOK_STATE_DIR": str(tmp_path / "state"),
-           "RUNBOOK_OPERATOR": "attack-operator", "HOME": str(home)}
+    env = {
+        "RUNBOOK_SUDO_PASSWORD": sudo_password,
+        "RUNBOOK_STATE_DIR": str(tmp_path / "state"),
+        "RUNBOOK_OPERATOR": "attack-operator",
+        "HOME": str(home),
+    }
     hosts = yaml.safe_load(inventory.read_text())
     made = Target(project, sandbox, tmp_path / "state", home, out, token, env, hosts)
     made.write_hosts()

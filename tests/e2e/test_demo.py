@@ -23,8 +23,12 @@ def fresh_project() -> Iterator[Path]:
     require_root()
     project = sandbox_root("rb-demo-")
     shutil.copytree(ROOT / "runbooks", project / "runbooks")
-    committed = subprocess.run(["git", "-C", str(ROOT), "show", "HEAD:hosts.yaml"],
-                               capture_output=True, text=True, check=True).stdout
+    committed = subprocess.run(
+        ["git", "-C", str(ROOT), "show", "HEAD:hosts.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     (project / "hosts.yaml").write_text(committed)
     (project / "tasks.py").write_text("from runbook.tasks import ns\n")
     try:
@@ -36,10 +40,20 @@ def fresh_project() -> Iterator[Path]:
 
 
 def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
-        fresh_project: Path) -> None:
+    fresh_project: Path,
+) -> None:
     ports = [str(free_port()) for _ in range(3)]
-    done = run_cli("demo", "--ssh-port", ports[0], "--http-port", ports[1], "--backend-port",
-                   ports[2], cwd=fresh_project, timeout=120)
+    done = run_cli(
+        "demo",
+        "--ssh-port",
+        ports[0],
+        "--http-port",
+        ports[1],
+        "--backend-port",
+        ports[2],
+        cwd=fresh_project,
+        timeout=120,
+    )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     before, after = out.split("4. after the release", 1)
@@ -55,8 +69,12 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     box = Sandbox.load(fresh_project / ".sandbox")
     backups = list(box.nginx_conf.parent.glob("nginx.conf.*.bak"))
     assert len(backups) == 1
-    back = run_cli("rollback", "--yes", cwd=fresh_project,
-                   env={"RUNBOOK_SUDO_PASSWORD": box.sudo_password or ""})
+    back = run_cli(
+        "rollback",
+        "--yes",
+        cwd=fresh_project,
+        env={"RUNBOOK_SUDO_PASSWORD": box.sudo_password or ""},
+    )
     assert back.returncode == 0, back.stdout + back.stderr
     assert box.nginx_conf.read_bytes() == backups[0].read_bytes()
 

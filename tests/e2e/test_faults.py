@@ -72,9 +72,11 @@ def write_runbook(project: Project, extra: str) -> None:
 
 
 def slow_step(seconds: str, *, timeout: int | None = None) -> str:
-    return (f"  - id: slow\n    title: A step that takes its time\n"
-            f"    run: \"sleep {seconds}\"\n    sudo: true\n"
-            + (f"    timeout: {timeout}\n" if timeout else ""))
+    return (
+        f"  - id: slow\n    title: A step that takes its time\n"
+        f'    run: "sleep {seconds}"\n    sudo: true\n'
+        + (f"    timeout: {timeout}\n" if timeout else "")
+    )
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ def _stat(pid: int) -> tuple[int, str] | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    return int(stat[stat.rindex(")") + 2:].split()[1]), cmdline.replace(b"\0", b" ").decode()
+    return int(stat[stat.rindex(")") + 2 :].split()[1]), cmdline.replace(b"\0", b" ").decode()
 
 
 def processes() -> dict[int, tuple[int, str]]:
@@ -145,17 +147,26 @@ def kill_all(pids: list[int]) -> None:
 def popen_inv(project: Project, *args: str) -> subprocess.Popen[str]:
     """`inv ARGS` in the background, no terminal, output to pipes."""
     env = {**os.environ, "NO_COLOR": "1", **project.env}
-    return subprocess.Popen([str(VENV_BIN / "inv"), "--search-root", str(ROOT), *args],
-                            cwd=project.dir, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(VENV_BIN / "inv"), "--search-root", str(ROOT), *args],
+        cwd=project.dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def started(project: Project, step: str) -> Callable[[], bool]:
     """True once the newest journal says `step` started."""
+
     def check() -> bool:
         journals = project.journals()
         return bool(journals) and any(
-            e["event"] == "step_start" and e["step"] == step for e in project.events())
+            e["event"] == "step_start" and e["step"] == step for e in project.events()
+        )
+
     return check
 
 
@@ -167,7 +178,8 @@ def out(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_connection_lost_mid_step_is_outcome_unknown_and_rollback_needs_break_lock(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     write_runbook(project, slow_step("30.11"))
     original = project.live()
@@ -225,7 +237,8 @@ def test_connection_lost_mid_step_is_outcome_unknown_and_rollback_needs_break_lo
 
 
 def test_a_hanging_command_times_out_rolls_back_with_yes_and_is_ended_on_the_host(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     write_runbook(project, slow_step("60.22", timeout=1))
     original = project.live()
@@ -242,8 +255,9 @@ def test_a_hanging_command_times_out_rolls_back_with_yes_and_is_ended_on_the_hos
     (slow,) = [e for e in events_of(project, "step_end") if e["step"] == "slow"]
     assert slow["outcome"] == "failed" and slow["message"].startswith("timed out")
     assert slow["duration"] < 5
-    rolled = {e["step"]: e["outcome"] for e in events_of(project, "step_end")
-              if e["phase"] == "rollback"}
+    rolled = {
+        e["step"]: e["outcome"] for e in events_of(project, "step_end") if e["phase"] == "rollback"
+    }
     assert rolled == dict.fromkeys(["restore", "test", "reload"], "ok")
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("rolled-back", 1)
@@ -257,7 +271,8 @@ def test_a_hanging_command_times_out_rolls_back_with_yes_and_is_ended_on_the_hos
 
 
 def test_a_reload_that_does_not_apply_fails_verify_and_is_rolled_back(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     with socket.socket() as taken:
         taken.bind((box.address, 0))
@@ -267,13 +282,15 @@ def test_a_reload_that_does_not_apply_fails_verify_and_is_rolled_back(
         ours = f"        listen {box.address}:{box.http_port};\n"
         conf = box.nginx_conf_text(upgrade=True)
         assert ours in conf
-        project.push_branch("taken-port-e2e", conf.replace(
-            ours, ours + f"        listen {box.address}:{port};\n"))
+        project.push_branch(
+            "taken-port-e2e", conf.replace(ours, ours + f"        listen {box.address}:{port};\n")
+        )
         original = project.live()
         errors_before = box.nginx_error_log.stat().st_size
 
-        result = project.inv("release", "--host", "sandbox", "--var", "branch=taken-port-e2e",
-                             "--yes")
+        result = project.inv(
+            "release", "--host", "sandbox", "--var", "branch=taken-port-e2e", "--yes"
+        )
 
         assert taken.fileno() != -1  # still ours
     assert result.returncode == 1, out(result)
@@ -283,12 +300,14 @@ def test_a_reload_that_does_not_apply_fails_verify_and_is_rolled_back(
     assert ("steps", "test", "ok") in ends and ("steps", "reload", "ok") in ends
     reload = next(e for e in events_of(project, "step_end") if e["step"] == "reload")
     assert reload["exit"] == 0  # nginx -s reload said nothing was wrong
-    verify = [e for e in events_of(project, "step_end") if e["step"] == "verify"
-              and e["phase"] == "steps"]
+    verify = [
+        e for e in events_of(project, "step_end") if e["step"] == "verify" and e["phase"] == "steps"
+    ]
     assert [e["outcome"] for e in verify] == ["failed"] * 6  # 1 + 5 retries
     assert "404" in verify[-1]["message"]  # the old config answered
-    assert ("steps", "watch") not in {(e["phase"], e["step"]) for e in events_of(project,
-                                                                               "step_start")}
+    assert ("steps", "watch") not in {
+        (e["phase"], e["step"]) for e in events_of(project, "step_start")
+    }
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("rolled-back", 1)
     with box.nginx_error_log.open("rb") as log:
@@ -316,7 +335,8 @@ def _spawn_to_slow_step(project: Project, seconds: str) -> pexpect.spawn:
 
 
 def test_ctrl_c_at_a_gate_after_a_change_stops_unlocked_and_rollback_restores(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     """test_gates covers Ctrl-C at a gate before anything changed; this one is after."""
     project, box = release_project, release_project.box
     write_runbook(project, slow_step("9.33"))
@@ -347,7 +367,8 @@ def test_ctrl_c_at_a_gate_after_a_change_stops_unlocked_and_rollback_restores(
 
 
 def test_ctrl_c_while_a_step_runs_lets_it_end_records_it_and_stops(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     original = project.live()
     child = _spawn_to_slow_step(project, "1.84")
@@ -376,7 +397,8 @@ def test_ctrl_c_while_a_step_runs_lets_it_end_records_it_and_stops(
 
 
 def test_ctrl_c_twice_while_a_step_runs_leaves_at_once_outcome_unknown(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     child = _spawn_to_slow_step(project, "30.45")
     try:
@@ -401,7 +423,8 @@ def test_ctrl_c_twice_while_a_step_runs_leaves_at_once_outcome_unknown(
 
 
 def test_sigterm_while_a_step_runs_leaves_at_once_recorded_and_unlocked(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     """A CI job's timeout: SIGTERM ends the run as a double Ctrl-C does."""
     project, box = release_project, release_project.box
     write_runbook(project, slow_step("30.66"))
@@ -429,7 +452,8 @@ def test_sigterm_while_a_step_runs_leaves_at_once_recorded_and_unlocked(
 
 
 def test_killed_mid_step_leaves_a_readable_journal_a_stale_lock_and_a_rollback(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     write_runbook(project, slow_step("30.55"))
     original = project.live()
@@ -454,8 +478,9 @@ def test_killed_mid_step_leaves_a_readable_journal_a_stale_lock_and_a_rollback(
     assert "The journal ends while step `slow` ran" in report.stdout
     assert "unfinished" in report.stdout
     history = project.inv("history")
-    assert any(line.startswith(run_id) and "unfinished" in line
-               for line in history.stdout.splitlines()), history.stdout
+    assert any(
+        line.startswith(run_id) and "unfinished" in line for line in history.stdout.splitlines()
+    ), history.stdout
     assert json.loads((box.lock_path / "holder.json").read_text())["pid"] == proc.pid
 
     refused = project.inv("rollback", "--yes")
@@ -479,10 +504,13 @@ def test_killed_mid_step_leaves_a_readable_journal_a_stale_lock_and_a_rollback(
 
 
 def test_a_second_release_is_refused_while_the_first_runs_and_the_first_completes(
-        release_project: Project, tmp_path: Path) -> None:
+    release_project: Project, tmp_path: Path
+) -> None:
     project, box = release_project, release_project.box
     go = tmp_path / "go"
-    write_runbook(project, f"""\
+    write_runbook(
+        project,
+        f"""\
   - id: hold
     title: Wait for the signal
     run: "while ! test -e {go}; do sleep 0.05; done"
@@ -499,7 +527,8 @@ def test_a_second_release_is_refused_while_the_first_runs_and_the_first_complete
       websocket: "{{{{ cable_url }}}}"
     retries: 5
     delay: 0.2
-""")
+""",
+    )
     first = popen_inv(project, "release", "--host", "sandbox", "--runbook", "faults", "--yes")
     try:
         wait_for(started(project, "hold"), "the first release to hold")
@@ -514,8 +543,9 @@ def test_a_second_release_is_refused_while_the_first_runs_and_the_first_complete
         if first.poll() is None:
             first.kill()
     assert second.returncode == 2, out(second)
-    assert (f"sandbox is locked by run {holder['run']} of e2e-operator since "
-            f"{holder['started_at']}") in second.stderr
+    assert (
+        f"sandbox is locked by run {holder['run']} of e2e-operator since {holder['started_at']}"
+    ) in second.stderr
     assert f"pid {first.pid}" in second.stderr
     assert "no longer runs" not in second.stderr  # the holder is alive: no stale hint
     refused = [j for j in project.journals() if j.stem != holder["run"]]
@@ -535,8 +565,7 @@ def test_a_second_release_is_refused_while_the_first_runs_and_the_first_complete
 @contextlib.contextmanager
 def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
     where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "rb-faults", str(where)],
-                   check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "rb-faults", str(where)], check=True)
     try:
         yield where
     finally:
@@ -545,7 +574,8 @@ def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
 
 @pytest.mark.parametrize("kind", ["read-only filesystem", "path under a file"])
 def test_an_unwritable_journal_refuses_before_anything_runs(
-        release_project: Project, tmp_path: Path, kind: str) -> None:
+    release_project: Project, tmp_path: Path, kind: str
+) -> None:
     project, box = release_project, release_project.box
     original = project.live()
     with contextlib.ExitStack() as stack:
@@ -557,8 +587,9 @@ def test_an_unwritable_journal_refuses_before_anything_runs(
             state = tmp_path / "a-file" / "state"
             why = "Not a directory"
 
-        result = project.inv("release", "--host", "sandbox", "--yes",
-                             env={"RUNBOOK_STATE_DIR": str(state)})
+        result = project.inv(
+            "release", "--host", "sandbox", "--yes", env={"RUNBOOK_STATE_DIR": str(state)}
+        )
 
     assert result.returncode == 2, out(result)
     assert "cannot write the journal" in result.stderr and why in result.stderr
@@ -570,12 +601,15 @@ def test_an_unwritable_journal_refuses_before_anything_runs(
 
 
 def test_a_journal_that_fills_up_mid_run_stops_before_the_next_step(
-        release_project: Project, tmp_path: Path) -> None:
+    release_project: Project, tmp_path: Path
+) -> None:
     project, box = release_project, release_project.box
     marker = tmp_path / "marker"
     padding = "x" * 6000  # this step's start event cannot fit in what is left of a page
     with mounted_tmpfs(tmp_path / "small", "size=256k") as state:
-        write_runbook(project, f"""\
+        write_runbook(
+            project,
+            f"""\
   - id: fill
     title: Something fills the operator's disk
     run: "head -c 1M /dev/zero > {state}/filler || true"
@@ -584,12 +618,14 @@ def test_a_journal_that_fills_up_mid_run_stops_before_the_next_step(
     title: A step that must not run unrecorded
     run: "touch {marker} # {padding}"
     sudo: true
-""")
+""",
+        )
         original = project.live()
         env = {"RUNBOOK_STATE_DIR": str(state)}
 
-        result = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes",
-                             env=env)
+        result = project.inv(
+            "release", "--host", "sandbox", "--runbook", "faults", "--yes", env=env
+        )
 
         assert result.returncode == 1, out(result)
         assert "cannot write the journal" in result.stderr
@@ -623,14 +659,23 @@ def test_a_journal_that_fills_up_mid_run_stops_before_the_next_step(
 
 
 def test_a_missing_file_to_back_up_stops_the_run_with_nothing_changed(
-        release_project: Project, tmp_path: Path) -> None:
+    release_project: Project, tmp_path: Path
+) -> None:
     project, box = release_project, release_project.box
     write_runbook(project, "")
     missing = tmp_path / "missing.conf"
     original = project.live()
 
-    result = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes",
-                         "--var", f"nginx_conf={missing}")
+    result = project.inv(
+        "release",
+        "--host",
+        "sandbox",
+        "--runbook",
+        "faults",
+        "--yes",
+        "--var",
+        f"nginx_conf={missing}",
+    )
 
     assert result.returncode == 1, out(result)
     assert f"FAILED: backup: {missing} does not exist" in result.stdout
@@ -650,31 +695,39 @@ def test_a_missing_file_to_back_up_stops_the_run_with_nothing_changed(
 
 
 def test_backing_up_the_same_file_twice_is_refused_before_connecting(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
-    write_runbook(project, """\
+    write_runbook(
+        project,
+        """\
   - id: again
     title: Back it up once more
     backup: "{{ nginx_conf }}"
     sudo: true
-""")
+""",
+    )
     original = project.live()
 
     result = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes")
 
     assert result.returncode == 2, out(result)
     text = (project.dir / "runbooks" / "faults.yaml").read_text()
-    line = text[:text.index('backup: "{{ nginx_conf }}"\n    sudo: true\nrollback')].count(
-        "\n") + 1  # the `backup:` of the step `again`
-    assert (f"runbooks/faults.yaml:{line}: step 'again' backs up "
-            f"{project.box.nginx_conf} again (step 'backup' already does)") in result.stderr
+    line = (
+        text[: text.index('backup: "{{ nginx_conf }}"\n    sudo: true\nrollback')].count("\n") + 1
+    )  # the `backup:` of the step `again`
+    assert (
+        f"runbooks/faults.yaml:{line}: step 'again' backs up "
+        f"{project.box.nginx_conf} again (step 'backup' already does)"
+    ) in result.stderr
     assert "connecting" not in result.stdout
     assert not project.journals()
     assert project.live() == original and not project.backups()
 
 
 def test_a_backup_that_would_overwrite_a_file_fails_and_leaves_it_alone(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     # The run id is made at run time; a step before the backup stands in for whatever put a
     # file where this run's backup goes.
@@ -724,7 +777,8 @@ steps:
 
 
 def test_a_journal_full_right_after_the_lock_is_taken_gives_the_lock_back(
-        release_project: Project, tmp_path: Path) -> None:
+    release_project: Project, tmp_path: Path
+) -> None:
     """The first event after the lock is the journal's `lock`: if it cannot be written, the
     run is refused, and the lock it took on the host must not stay behind."""
     project, box = release_project, release_project.box
@@ -736,8 +790,15 @@ def test_a_journal_full_right_after_the_lock_is_taken_gives_the_lock_back(
     # A one-page filesystem where the start event fills the page but for 40 bytes.
     runbook.write_text(NOTE_RUNBOOK.format(note="n" * (4096 - 40 - start)))
     with mounted_tmpfs(tmp_path / "page", "size=4k") as state:
-        result = project.inv("release", "--host", "sandbox", "--runbook", "faults", "--yes",
-                             env={"RUNBOOK_STATE_DIR": str(state)})
+        result = project.inv(
+            "release",
+            "--host",
+            "sandbox",
+            "--runbook",
+            "faults",
+            "--yes",
+            env={"RUNBOOK_STATE_DIR": str(state)},
+        )
 
         (journal,) = (state / "runs").iterdir()
         assert len(journal.read_bytes().splitlines(keepends=True)[0]) == 4096 - 40

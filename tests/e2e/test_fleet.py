@@ -33,15 +33,19 @@ def fleet(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> tuple[Path
         hosts[f"web{i}"] = entry
     (tmp_path / "runbooks").mkdir()
     shutil.copy(ROOT / "runbooks" / "nginx-websocket.yaml", tmp_path / "runbooks")
-    inventory = {"hosts": hosts, "groups": {"web": {"hosts": list(hosts)},
-                                            "good": {"hosts": ["web1", "web3"]}}}
+    inventory = {
+        "hosts": hosts,
+        "groups": {"web": {"hosts": list(hosts)}, "good": {"hosts": ["web1", "web3"]}},
+    }
     (tmp_path / "hosts.yaml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     return tmp_path, boxes
 
 
 def _env(project: Path, box: Sandbox) -> dict[str, str]:
-    return {"RUNBOOK_SUDO_PASSWORD": box.sudo_password or "",
-            "RUNBOOK_STATE_DIR": str(project / "state")}
+    return {
+        "RUNBOOK_SUDO_PASSWORD": box.sudo_password or "",
+        "RUNBOOK_STATE_DIR": str(project / "state"),
+    }
 
 
 def _upgrades(box: Sandbox, expect: bool = True) -> bool:
@@ -74,8 +78,16 @@ def test_group_runs_host_by_host_and_stops_at_the_first_failure(fleet) -> None: 
 def test_parallel_batch_stops_after_the_step_and_rolls_back_every_changed_host(fleet) -> None:  # type: ignore[no-untyped-def]
     project, boxes = fleet
     before = [b.nginx_conf.read_bytes() for b in boxes]
-    done = run_cli("release", "--host", "web", "--parallel", "3", "--yes", cwd=project,
-                   env=_env(project, boxes[0]))
+    done = run_cli(
+        "release",
+        "--host",
+        "web",
+        "--parallel",
+        "3",
+        "--yes",
+        cwd=project,
+        env=_env(project, boxes[0]),
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     # One gate per step for the whole batch: each step is announced once for all three.
     assert done.stdout.count("step 3/8 on web1, web2, web3: Back up") == 1
@@ -88,8 +100,9 @@ def test_parallel_batch_stops_after_the_step_and_rolls_back_every_changed_host(f
     assert {r.result for r in runs} == {"rolled-back"}
     # Each host has its own journal, lock and events; none ran the reload.
     for run in runs:
-        assert not [e for e in run.of("step_start")
-                    if e["step"] == "reload" and e["phase"] == "steps"]
+        assert not [
+            e for e in run.of("step_start") if e["step"] == "reload" and e["phase"] == "steps"
+        ]
         assert run.of("lock")
     report = run_cli("report", cwd=project, env=_env(project, boxes[0]))
     assert report.returncode == 0
@@ -101,8 +114,16 @@ def test_parallel_release_changes_every_host_and_rollback_undoes_them_all(fleet)
     project, boxes = fleet
     good = [boxes[0], boxes[2]]
     before = [b.nginx_conf.read_bytes() for b in good]
-    done = run_cli("release", "--host", "good", "--parallel", "2", "--yes", cwd=project,
-                   env=_env(project, boxes[0]))
+    done = run_cli(
+        "release",
+        "--host",
+        "good",
+        "--parallel",
+        "2",
+        "--yes",
+        cwd=project,
+        env=_env(project, boxes[0]),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fleet: released web1, web3" in done.stdout
     assert all(_upgrades(b) for b in good)
@@ -135,9 +156,14 @@ def test_ctrl_c_stops_every_host_of_a_parallel_batch_cleanly(fleet) -> None:  # 
     (project / "runbooks" / "nginx-websocket.yaml").unlink()
     (project / "runbooks" / "slow.yaml").write_text(SLOW)
     env = {**os.environ, "NO_COLOR": "1", **_env(project, boxes[0])}
-    child = pexpect.spawn(str(VENV_BIN / "inv"), ["--search-root", str(ROOT), "release",
-                          "--host", "good", "--parallel", "2", "--yes"],
-                          cwd=str(project), env=env, encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        str(VENV_BIN / "inv"),
+        ["--search-root", str(ROOT), "release", "--host", "good", "--parallel", "2", "--yes"],
+        cwd=str(project),
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+    )
     child.expect("step 2/3 on web1, web3")
     _wait_until_started(project / "state", "slow", hosts=2)
     child.sendintr()
@@ -161,8 +187,7 @@ def _wait_until_started(state: Path, step: str, hosts: int, timeout: float = 10)
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        started = [r for r in all_runs(state)
-                   if any(e["step"] == step for e in r.of("step_start"))]
+        started = [r for r in all_runs(state) if any(e["step"] == step for e in r.of("step_start"))]
         if len(started) == hosts:
             return
         time.sleep(0.05)

@@ -44,8 +44,9 @@ class Operator:
         try:
             self.child.expect((re.escape(step) + r"\b.*?" if step else "") + prompt)
         except (pexpect.TIMEOUT, pexpect.EOF):
-            pytest.fail(f"no gate {step!r} {prompt!r}; the terminal showed:\n"
-                        f"{self.transcript.getvalue()}")
+            pytest.fail(
+                f"no gate {step!r} {prompt!r}; the terminal showed:\n{self.transcript.getvalue()}"
+            )
         shown = f"{self.child.before}{self.child.after}"
         self.child.sendline(key)
         return shown
@@ -54,8 +55,9 @@ class Operator:
         try:
             self.child.expect(pattern)
         except (pexpect.TIMEOUT, pexpect.EOF):
-            pytest.fail(f"never showed {pattern!r}; the terminal showed:\n"
-                        f"{self.transcript.getvalue()}")
+            pytest.fail(
+                f"never showed {pattern!r}; the terminal showed:\n{self.transcript.getvalue()}"
+            )
         return str(self.child.after)
 
     def exit_code(self) -> int:
@@ -89,7 +91,8 @@ def test_abort_at_the_first_gate_leaves_the_host_untouched(release_project: Proj
 
 
 def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     password = project.env["RUNBOOK_SUDO_PASSWORD"]
     person = _operator(project, drop=("RUNBOOK_SUDO_PASSWORD",))
@@ -114,9 +117,16 @@ def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
     assert "101" in project.upgrade_status("101")
     assert password not in project.journals()[-1].read_text()
     gates = [(e["step"], e["answer"]) for e in events_of(project, "gate")]
-    assert gates == [("announce", "yes"), ("before", "no gate"), ("backup", "yes"),
-                     ("deploy", "yes"), ("test", "yes"), ("reload", "yes"), ("verify", "yes"),
-                     ("watch", "yes")]
+    assert gates == [
+        ("announce", "yes"),
+        ("before", "no gate"),
+        ("backup", "yes"),
+        ("deploy", "yes"),
+        ("test", "yes"),
+        ("reload", "yes"),
+        ("verify", "yes"),
+        ("watch", "yes"),
+    ]
 
 
 def test_skip_is_recorded_as_skipped(release_project: Project) -> None:
@@ -137,7 +147,8 @@ def test_skip_is_recorded_as_skipped(release_project: Project) -> None:
 
 
 def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     project.push_branch("broken-gate", broken_conf(box))
     original = project.live()
@@ -162,7 +173,8 @@ def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
 
 
 def test_a_run_waiting_at_a_gate_holds_the_lock_against_a_second_release(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     person = _operator(project)
     person.wait(DONE)  # the lock is taken before the first gate
@@ -180,7 +192,8 @@ def test_a_run_waiting_at_a_gate_holds_the_lock_against_a_second_release(
 
 
 def test_without_a_terminal_and_without_yes_it_refuses_before_connecting(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     original = project.live()
 
@@ -193,8 +206,7 @@ def test_without_a_terminal_and_without_yes_it_refuses_before_connecting(
     assert project.live() == original
 
 
-def test_keys_typed_while_a_step_runs_do_not_answer_the_next_gate(
-        release_project: Project) -> None:
+def test_keys_typed_while_a_step_runs_do_not_answer_the_next_gate(release_project: Project) -> None:
     project = release_project
     person = _operator(project)
     person.answer("step 1/8 on sandbox", DONE, "y")
@@ -226,7 +238,8 @@ def test_ctrl_c_at_a_gate_stops_records_and_unlocks(release_project: Project) ->
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
 def test_a_closed_terminal_or_sigterm_at_a_gate_records_the_end_and_unlocks(
-        release_project: Project, signum: int) -> None:
+    release_project: Project, signum: int
+) -> None:
     """SIGHUP (the operator's terminal went away) or SIGTERM must not leave the host locked."""
     project, box = release_project, release_project.box
     person = _operator(project)

@@ -27,8 +27,9 @@ def test_output_is_shown_as_it_comes_masked_and_not_repeated(release_project: Pr
     project = release_project
     (project.dir / "runbooks" / "nginx-websocket.yaml").unlink()
     (project.dir / "runbooks" / "talker.yaml").write_text(SLOW_TALKER)
-    child = project.spawn("release", "--host", "sandbox", "--yes",
-                          env={"RUNBOOK_SECRET_TOKEN": "s3cr3t-value"})
+    child = project.spawn(
+        "release", "--host", "sandbox", "--yes", env={"RUNBOOK_SECRET_TOKEN": "s3cr3t-value"}
+    )
     child.expect("step 1/1")
     shown_at = time.monotonic()
     child.expect("│ started \\*\\*\\*")

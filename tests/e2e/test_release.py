@@ -56,7 +56,8 @@ def _edit_inventory(project: Project, **host_settings: object) -> None:
 
 
 def test_release_with_yes_fixes_websocket_keeps_a_backup_and_records_everything(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     uid, gid = login_ids(box)
     os.chown(box.nginx_conf, uid, gid)  # an owner and mode the backup must keep
@@ -94,8 +95,11 @@ def test_release_with_yes_fixes_websocket_keeps_a_backup_and_records_everything(
     report = project.inv("report")
     assert report.returncode == 0, _output(report)
     for event in events_of(project, "step_start"):
-        title = next(s["title"] for s in events_of(project, "start")[0]["plan"]["steps"]
-                     if s["id"] == event["step"])
+        title = next(
+            s["title"]
+            for s in events_of(project, "start")[0]["plan"]["steps"]
+            if s["id"] == event["step"]
+        )
         assert re.search(rf"\| ✅ \| \d\. {re.escape(title)} \|", report.stdout), title
     assert "❌" not in report.stdout
     assert str(backup) in report.stdout and original.sha256 in report.stdout
@@ -108,7 +112,8 @@ def test_release_with_yes_fixes_websocket_keeps_a_backup_and_records_everything(
 
 
 def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     project.push_branch("broken-e2e", broken_conf(box))
     original = project.live()
@@ -123,14 +128,19 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     assert "404" in project.upgrade_status("404")  # nginx still serves the old config
     assert not box.lock_path.exists()
 
-    order = [(e["event"], e.get("step")) for e in project.events()
-             if e["event"] in ("backup", "step_end", "rollback_start", "restore")]
+    order = [
+        (e["event"], e.get("step"))
+        for e in project.events()
+        if e["event"] in ("backup", "step_end", "rollback_start", "restore")
+    ]
     failed = order.index(("step_end", "test"))
     assert order.index(("backup", "backup")) < failed < order.index(("rollback_start", None))
-    assert {e["step"]: e["outcome"] for e in events_of(project, "step_end")
-            if e["phase"] == "steps"}["test"] == "failed"
-    rolled = {e["step"]: e["outcome"] for e in events_of(project, "step_end")
-              if e["phase"] == "rollback"}
+    assert {
+        e["step"]: e["outcome"] for e in events_of(project, "step_end") if e["phase"] == "steps"
+    }["test"] == "failed"
+    rolled = {
+        e["step"]: e["outcome"] for e in events_of(project, "step_end") if e["phase"] == "rollback"
+    }
     assert rolled == dict.fromkeys(["restore", "test", "reload", "verify"], "ok")
     (restore,) = events_of(project, "restore")
     assert restore["sha256"] == original.sha256
@@ -138,16 +148,21 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     assert (end["result"], end["exit_code"]) == ("rolled-back", 1)
     report = project.inv("report").stdout
     assert re.search(r"\| ❌ \| 5\. Test the new config \|", report), report
-    assert re.search(r"## Rollback\n(.*\n)*\| ✅ \| R1\. Put the backed-up nginx config back",
-                     report), report
+    assert re.search(
+        r"## Rollback\n(.*\n)*\| ✅ \| R1\. Put the backed-up nginx config back", report
+    ), report
 
 
 # --- refusals --------------------------------------------------------------------------------
 
 
 def _host_key_fingerprint(project: Project) -> str:
-    out = subprocess.run(["ssh-keygen", "-lf", f"{project.box.host_key}.pub"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-lf", f"{project.box.host_key}.pub"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return out.split()[1]
 
 
@@ -159,7 +174,8 @@ def _assert_refused_before_any_step(project: Project) -> None:
 
 
 def test_unknown_host_key_is_refused_with_its_fingerprint_and_how_to_add_it(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     empty = project.dir / "known_hosts"
     empty.write_text("")
@@ -181,8 +197,7 @@ def test_unknown_host_key_is_refused_with_its_fingerprint_and_how_to_add_it(
 def test_changed_host_key_is_refused(release_project: Project, tmp_path: Path) -> None:
     project, box = release_project, release_project.box
     other = tmp_path / "other_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
-                   check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
     known = project.dir / "known_hosts"
     key = " ".join(Path(f"{other}.pub").read_text().split()[:2])
     known.write_text(f"[{box.address}]:{box.ssh_port} {key}\n")
@@ -196,14 +211,14 @@ def test_changed_host_key_is_refused(release_project: Project, tmp_path: Path) -
     _assert_refused_before_any_step(project)
 
 
-def test_wrong_sudo_password_is_a_clear_error_and_never_shown(
-        release_project: Project) -> None:
+def test_wrong_sudo_password_is_a_clear_error_and_never_shown(release_project: Project) -> None:
     project = release_project
     wrong = f"wrong-{secrets.token_hex(6)}"
     original = project.live()
 
-    result = project.inv("release", "--host", "sandbox", "--yes",
-                         env={"RUNBOOK_SUDO_PASSWORD": wrong})
+    result = project.inv(
+        "release", "--host", "sandbox", "--yes", env={"RUNBOOK_SUDO_PASSWORD": wrong}
+    )
 
     assert result.returncode == 2, _output(result)
     assert "sudo on sandbox" in result.stderr and "refused the password" in result.stderr
@@ -223,13 +238,19 @@ def test_wrong_sudo_password_is_a_clear_error_and_never_shown(
 
 
 def test_a_held_lock_is_refused_with_its_holder_and_broken_only_on_request(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     gone = subprocess.Popen(["true"])
     gone.wait()
-    holder = {"run": "20240416T210000Z-beef", "operator": "alice",
-              "started_at": "2024-04-16T21:00:00+00:00", "machine": socket.gethostname(),
-              "pid": gone.pid, "runbook": "nginx-websocket"}
+    holder = {
+        "run": "20240416T210000Z-beef",
+        "operator": "alice",
+        "started_at": "2024-04-16T21:00:00+00:00",
+        "machine": socket.gethostname(),
+        "pid": gone.pid,
+        "runbook": "nginx-websocket",
+    }
     box.lock_path.mkdir()
     (box.lock_path / "holder.json").write_text(json.dumps(holder) + "\n")
     uid, gid = login_ids(box)
@@ -256,7 +277,8 @@ def test_a_held_lock_is_refused_with_its_holder_and_broken_only_on_request(
 
 
 def test_approved_digest_from_show_runs_and_another_is_refused_before_connecting(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     show = project.inv("show", "--host", "sandbox")
     assert show.returncode == 0, _output(show)
@@ -270,8 +292,7 @@ def test_approved_digest_from_show_runs_and_another_is_refused_before_connecting
     assert "connecting" not in refused.stdout
     assert not project.journals()
 
-    result = project.inv("release", "--host", "sandbox", "--yes", "--approved",
-                         f"sha256:{digest}")
+    result = project.inv("release", "--host", "sandbox", "--yes", "--approved", f"sha256:{digest}")
 
     assert result.returncode == 0, _output(result)
     assert digest_shown(result.stdout) == digest
@@ -294,7 +315,8 @@ steps:
 
 
 def test_a_secret_reaches_the_command_but_never_the_screen_journal_or_report(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     (project.dir / "runbooks" / "secret-probe.yaml").write_text(SECRET_RUNBOOK)
     value = f"tok {secrets.token_hex(8)} it's $(id) `x`"
@@ -302,9 +324,17 @@ def test_a_secret_reaches_the_command_but_never_the_screen_journal_or_report(
         os.chmod(folder, 0o1777)  # the login user writes the probe
         out = Path(folder) / "sha256"
 
-        result = project.inv("release", "--host", "sandbox", "--runbook", "secret-probe",
-                             "--var", f"out={out}", "--yes",
-                             env={"RUNBOOK_SECRET_TOKEN": value})
+        result = project.inv(
+            "release",
+            "--host",
+            "sandbox",
+            "--runbook",
+            "secret-probe",
+            "--var",
+            f"out={out}",
+            "--yes",
+            env={"RUNBOOK_SECRET_TOKEN": value},
+        )
 
         assert result.returncode == 0, _output(result)
         received = out.read_text().split()[0]

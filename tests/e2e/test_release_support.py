@@ -69,20 +69,32 @@ class Project:
 
     # -- running the tool ------------------------------------------------------------------
 
-    def inv(self, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def inv(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """`inv ARGS` in the project, without a terminal."""
         return run_cli(*args, cwd=self.dir, env={**self.env, **(env or {})}, timeout=timeout)
 
-    def spawn(self, *args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = (),
-              timeout: float = 20) -> pexpect.spawn:
+    def spawn(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        drop: tuple[str, ...] = (),
+        timeout: float = 20,
+    ) -> pexpect.spawn:
         """`inv ARGS` in the project on a real pseudo-terminal (without the `drop` variables)."""
         full = {**os.environ, "NO_COLOR": "1", "TERM": "xterm", **self.env, **(env or {})}
         for name in drop:
             full.pop(name, None)
-        child = pexpect.spawn(str(VENV_BIN / "inv"), ["--search-root", str(ROOT), *args],
-                              cwd=str(self.dir), env=full, encoding="utf-8", timeout=timeout,
-                              dimensions=(50, 250))
+        child = pexpect.spawn(
+            str(VENV_BIN / "inv"),
+            ["--search-root", str(ROOT), *args],
+            cwd=str(self.dir),
+            env=full,
+            encoding="utf-8",
+            timeout=timeout,
+            dimensions=(50, 250),
+        )
         self.children.append(child)
         return child
 
@@ -165,8 +177,9 @@ def expect_exit(child: pexpect.spawn, timeout: float = 30) -> tuple[int, str]:
 
 
 @pytest.fixture
-def release_project(sandbox: Sandbox, inventory: Path, sudo_password: str,
-                    tmp_path: Path) -> Iterator[Project]:
+def release_project(
+    sandbox: Sandbox, inventory: Path, sudo_password: str, tmp_path: Path
+) -> Iterator[Project]:
     """A project for `sandbox` (host name `sandbox`): runbook, inventory, state dir, sudo password.
 
     Afterwards the host is left as the next test expects it: no lock, no backups, the live
@@ -178,8 +191,12 @@ def release_project(sandbox: Sandbox, inventory: Path, sudo_password: str,
     shutil.copy(RUNBOOK, project_dir / "runbooks" / RUNBOOK.name)
     shutil.copy(inventory, project_dir / "hosts.yaml")
     state = tmp_path / "state"
-    env = {"RUNBOOK_SUDO_PASSWORD": sudo_password, "RUNBOOK_STATE_DIR": str(state),
-           "RUNBOOK_OPERATOR": "e2e-operator", "HOME": str(_plain_home(tmp_path))}
+    env = {
+        "RUNBOOK_SUDO_PASSWORD": sudo_password,
+        "RUNBOOK_STATE_DIR": str(state),
+        "RUNBOOK_OPERATOR": "e2e-operator",
+        "HOME": str(_plain_home(tmp_path)),
+    }
     project = Project(project_dir, sandbox, state, env)
     try:
         yield project
@@ -218,8 +235,11 @@ def _tidy(box: Sandbox, branches: list[str]) -> None:
     for name in branches:
         git("-C", str(box.origin), "branch", "-q", "-D", name)
         git("-C", str(box.config_repo), "checkout", "-q", "--force", "main")
-        subprocess.run(["git", "-C", str(box.config_repo), "update-ref", "-d",
-                        f"refs/remotes/origin/{name}"], check=False, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(box.config_repo), "update-ref", "-d", f"refs/remotes/origin/{name}"],
+            check=False,
+            capture_output=True,
+        )
 
 
 def login_ids(box: Sandbox) -> tuple[int, int]:

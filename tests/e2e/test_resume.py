@@ -27,7 +27,8 @@ def _answer(child: pexpect.spawn, at_failure: str) -> None:
 
 
 def test_resume_after_a_failure_links_the_runs_and_rolls_back_to_the_first_backup(
-        release_project: Project) -> None:  # noqa: F811
+    release_project: Project,  # noqa: F811 (a fixture, imported to be used)
+) -> None:
     project = release_project
     original = FileState.of(project.box.nginx_conf)
     project.push_branch("broken", broken_conf(project.box))

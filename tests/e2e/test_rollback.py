@@ -28,7 +28,8 @@ def _output(result) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     uid, gid = login_ids(box)
     os.chown(box.nginx_conf, uid, gid)  # restored with its owner and mode too
@@ -56,8 +57,9 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     (end,) = events_of(project, "end", rollback_journal)
     assert (end["result"], end["exit_code"]) == ("rolled-back", 0)
     history = project.inv("history").stdout
-    assert re.search(rf"{rollback_journal.stem}\s+rollback\s+sandbox\s+\S+\s+rolled-back",
-                     history), history
+    assert re.search(
+        rf"{rollback_journal.stem}\s+rollback\s+sandbox\s+\S+\s+rolled-back", history
+    ), history
 
     again = project.inv("rollback", "--yes")
 
@@ -81,7 +83,8 @@ def test_rollback_with_no_release_at_all_says_so(release_project: Project) -> No
 
 
 def test_rollback_of_a_release_that_made_no_backup_says_there_is_nothing_to_undo(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project = release_project
     (project.dir / "runbooks" / "noop.yaml").write_text(NOOP_RUNBOOK)
     released = project.inv("release", "--host", "sandbox", "--runbook", "noop", "--yes")
@@ -95,7 +98,8 @@ def test_rollback_of_a_release_that_made_no_backup_says_there_is_nothing_to_undo
 
 
 def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_journal(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     original = project.live()
     child = project.spawn("release", "--host", "sandbox")
@@ -134,7 +138,8 @@ def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_
 
 
 def test_a_tampered_backup_is_not_restored_and_the_rollback_fails_with_exit_4(
-        release_project: Project) -> None:
+    release_project: Project,
+) -> None:
     project, box = release_project, release_project.box
     released = project.inv("release", "--host", "sandbox", "--yes")
     assert released.returncode == 0, _output(released)

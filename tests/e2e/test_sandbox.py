@@ -31,8 +31,7 @@ from .conftest import require_root, sandbox_root, start_sandbox, stop_sandbox
 pytestmark = pytest.mark.e2e
 
 FAILED = (
-    "Failed to upgrade to WebSocket "
-    "(REQUEST_METHOD: GET, HTTP_CONNECTION: close, HTTP_UPGRADE: )"
+    "Failed to upgrade to WebSocket (REQUEST_METHOD: GET, HTTP_CONNECTION: close, HTTP_UPGRADE: )"
 )
 UPGRADED = (
     "Successfully upgraded to WebSocket "
@@ -194,9 +193,7 @@ def test_lifecycle_up_twice_ports_taken_status_and_down_leaves_nothing():
     assert not any(_is_ours(r) for r in records.values())
     assert all(v.startswith("stopped") for k, v in box.status().items() if k != "sudo")
     if os.geteuid() == 0:
-        assert str(box.root) not in (
-            SUDOERS_DROPIN.read_text() if SUDOERS_DROPIN.exists() else ""
-        )
+        assert str(box.root) not in (SUDOERS_DROPIN.read_text() if SUDOERS_DROPIN.exists() else "")
     stop_sandbox(box)
 
 

@@ -24,8 +24,7 @@ def _project(project: Project) -> Project:
 def test_a_typo_in_the_typed_password_can_be_corrected(release_project: Project) -> None:  # noqa: F811
     project = _project(release_project)
     password = project.env["RUNBOOK_SUDO_PASSWORD"]
-    child = project.spawn("release", "--host", "sandbox", "--yes",
-                          drop=("RUNBOOK_SUDO_PASSWORD",))
+    child = project.spawn("release", "--host", "sandbox", "--yes", drop=("RUNBOOK_SUDO_PASSWORD",))
     child.expect("sudo password: ")
     child.sendline("not-the-password")
     child.expect("sudo refused the password: try again")
@@ -39,13 +38,13 @@ def test_a_typo_in_the_typed_password_can_be_corrected(release_project: Project)
 
 def test_three_wrong_passwords_end_the_run_before_the_step(release_project: Project) -> None:  # noqa: F811
     project = _project(release_project)
-    child = project.spawn("release", "--host", "sandbox", "--yes",
-                          drop=("RUNBOOK_SUDO_PASSWORD",))
+    child = project.spawn("release", "--host", "sandbox", "--yes", drop=("RUNBOOK_SUDO_PASSWORD",))
     for _ in range(3):
         child.expect("sudo password: ")
         child.sendline("wrong")
     code, rest = expect_exit(child)
     assert code == 2
     assert "refused the password" in rest
-    assert not [e for e in project.events() if e["event"] == "step_end"
-                and e.get("outcome") == "ok"]
+    assert not [
+        e for e in project.events() if e["event"] == "step_end" and e.get("outcome") == "ok"
+    ]
