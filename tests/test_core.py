@@ -12,21 +12,21 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from runbook import schema
+from runbook.core import schema
 from runbook.errors import InputError
-from runbook.load import inventory_from_source, runbook_from_source
-from runbook.yamlsrc import parse_yaml
+from runbook.core.load import inventory_from_source, runbook_from_source
+from runbook.core.yamlsrc import parse_yaml
 
 from .conftest import ROOT, run_cli
 
 CORE = [
-    "runbook.load",
-    "runbook.render",
-    "runbook.model",
-    "runbook.markdown",
-    "runbook.schema",
-    "runbook.yamlsrc",
-    "runbook.actions",
+    "runbook.core.load",
+    "runbook.core.render",
+    "runbook.core.model",
+    "runbook.core.markdown",
+    "runbook.core.schema",
+    "runbook.core.yamlsrc",
+    "runbook.core.scripts",
     "runbook.commands",
     "runbook.journal",
 ]
@@ -215,8 +215,8 @@ def test_loader_gives_a_model_or_problems_for_any_bytes(raw: bytes) -> None:
 @given(data=json_values)
 @example(data={"steps": [{"run": None}]})  # once a KeyError: a step without id was still built
 def test_any_document_renders_or_gives_problems(data: object) -> None:
-    from runbook.model import Host
-    from runbook.render import make_plan
+    from runbook.core.model import Host
+    from runbook.core.render import make_plan
 
     raw = yaml.safe_dump(data).encode()
     source, problems = parse_yaml(raw, "fuzz.yaml")

@@ -7,8 +7,8 @@ import shlex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runbook.model import Host, Runbook, Step
-from runbook.render import is_template, make_plan, reveal
+from runbook.core.model import Host, Runbook, Step
+from runbook.core.render import is_template, make_plan, reveal
 
 HOST = Host(name="web1", address="10.0.0.1")
 # Any text a YAML value or --var can carry (no NUL: it cannot reach a shell argument at all).

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import DONE, InputError, Problem, RefusedError
-from .load import load_inventory, load_runbook
-from .model import Host, Inventory, Plan, Runbook
+from .core.load import load_inventory, load_runbook
+from .core.model import Host, Inventory, Plan, Runbook
 
 if TYPE_CHECKING:
     from .console import Console
@@ -56,7 +56,7 @@ def _configured_default(project: Path) -> str | None:
     config = project / "invoke.yaml"
     if not config.is_file():
         return None
-    from .yamlsrc import load_yaml
+    from .core.yamlsrc import load_yaml
 
     source, problems = load_yaml(config, _display(config, project))
     if source is None or problems:
@@ -154,7 +154,7 @@ def _select(inventory: Inventory, name: str | None) -> tuple[Host, ...]:
 
 def plans_for(opts: Options) -> tuple[Runbook, Inventory, dict[str, str], list[Plan]]:
     """Review plans for --host, every host rendered before anything else happens."""
-    from .render import make_plan
+    from .core.render import make_plan
 
     runbook, inventory = _load(opts, resolve_runbook(opts))
     overrides = parse_vars(opts.vars)
@@ -175,7 +175,7 @@ def plans_for(opts: Options) -> tuple[Runbook, Inventory, dict[str, str], list[P
 
 def check(opts: Options) -> str:
     """Validate every runbook and the inventory, render each for every host; no network."""
-    from .render import make_plan
+    from .core.render import make_plan
 
     paths = [resolve_runbook(opts)] if opts.runbook else runbook_paths(opts.project)
     if not paths:
@@ -226,7 +226,7 @@ def show(
     output: str | None = None,
 ) -> str:
     """The review Markdown for --host; written to --output when given."""
-    from . import markdown
+    from .core import markdown
 
     *_, plans = plans_for(opts)
     text = markdown.review(
@@ -252,7 +252,7 @@ def _write_output(path: Path, text: str) -> None:
 
 def dry_run(plans: list[Plan]) -> str:
     """The plan as it would run, with its digest; nothing is connected."""
-    from .markdown import step_script
+    from .core.markdown import step_script
 
     out: list[str] = []
     for plan in plans:
@@ -332,7 +332,7 @@ def _check_approval(plans: list[Plan], approved: str | None) -> None:
 
 def _digest_of(plans: list[Plan]) -> str:
     """One host's plan digest; for several hosts the digest over all of theirs."""
-    from .model import group_digest
+    from .core.model import group_digest
 
     return plans[0].digest if len(plans) == 1 else group_digest(plans)
 
@@ -420,7 +420,7 @@ def release(
     """
     from .gate import has_terminal
     from .journal import new_run_id, now_iso
-    from .render import RunInfo, make_plan
+    from .core.render import RunInfo, make_plan
 
     runbook, inventory, overrides, plans = plans_for(opts)
     if run_opts.dry_run:
@@ -604,7 +604,7 @@ def _not_rollbackable(opts: Options, released: Any) -> str | None:
 
 def _rollback_plan(released: Any) -> Plan:
     """The rollback steps as the release recorded them: what was reviewed, not today's file."""
-    from .model import host_from_dict, step_from_dict
+    from .core.model import host_from_dict, step_from_dict
 
     start = released.start
     recorded = start["plan"]
@@ -657,7 +657,7 @@ def report(
 
     The latest run of a batch (`--parallel`) reports every host of the batch.
     """
-    from . import markdown
+    from .core import markdown
     from .journal import find_run
 
     record = find_run(opts.state_dir, run_id, host=opts.host)

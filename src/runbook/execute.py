@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import actions
+from .core import scripts as actions
 from .console import Console
 from .errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from .gate import ABORT, RETRY, ROLLBACK, SKIP, YES, Gate
 from .journal import Journal, JournalError
-from .model import Plan, PlannedStep, mask
-from .render import reveal
+from .core.model import Plan, PlannedStep, mask
+from .core.render import reveal
 from .transport import CommandResult, Transport
 
 TAIL_LINES = 20
@@ -392,7 +392,7 @@ def _shown(step: PlannedStep) -> str:
 
 
 def _details(run: Run, step: PlannedStep) -> str:
-    from .markdown import step_script
+    from .core.markdown import step_script
 
     script = step_script(step, run.run_id) or step.display()
     lines = [

@@ -16,10 +16,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import actions, execute
+from . import execute
+from .core import scripts as actions
 from .errors import RefusedError, RunbookError
 from .journal import Journal, now_iso
-from .model import Host, Plan, plan_record
+from .core.model import Host, Plan, plan_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,12 +12,12 @@ from typing import Any
 
 import jinja2
 
-from . import actions
-from .errors import RunbookError
+from . import scripts
+from ..errors import RunbookError
 from .model import Plan, PlannedStep, mask
 
 LANGUAGES = ("en", "ja")
-PACKAGED = Path(__file__).parent / "templates"
+PACKAGED = Path(__file__).parent.parent / "templates"
 
 
 def _environment(project_dir: Path) -> jinja2.Environment:
@@ -43,12 +43,12 @@ def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
     if step.action == "run":
         return mask(step.command or "")
     if step.action == "backup":
-        return "\n".join(mask(actions.backup_script(p, run_id)) for p in step.paths)
+        return "\n".join(mask(scripts.backup_script(p, run_id)) for p in step.paths)
     if step.action == "restore":
         return "\n".join(
             mask(
-                actions.restore_script(
-                    p, actions.backup_path(p, "{released run.id}"), "{sha256 recorded at backup}"
+                scripts.restore_script(
+                    p, scripts.backup_path(p, "{released run.id}"), "{sha256 recorded at backup}"
                 )
             )
             for p in step.paths

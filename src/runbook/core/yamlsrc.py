@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Problem
+from ..errors import Problem
 
 Path_ = tuple[str | int, ...]  # where a value sits: ("steps", 2, "run")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
-from .errors import InputError, Problem
+from ..errors import InputError, Problem
 from .model import ACTIONS, Expect, Host, Inventory, Runbook, Step
 from .yamlsrc import Path_, Source, load_yaml
 

@@ -22,7 +22,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .errors import InputError, Problem
+from ..errors import InputError, Problem
 from .model import (
     SECRET_CLOSE,
     SECRET_MARKER,
