@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runbook.core import schema
-from runbook.errors import InputError
 from runbook.core.load import inventory_from_source, runbook_from_source
 from runbook.core.yamlsrc import parse_yaml
+from runbook.errors import InputError
 
 from .conftest import ROOT, run_cli
 
@@ -216,7 +216,7 @@ def test_loader_gives_a_model_or_problems_for_any_bytes(raw: bytes) -> None:
 @example(data={"steps": [{"run": None}]})  # once a KeyError: a step without id was still built
 def test_any_document_renders_or_gives_problems(data: object) -> None:
     from runbook.core.model import Host
-    from runbook.core.render import make_plan
+    from runbook.core.plan import make_plan
 
     raw = yaml.safe_dump(data).encode()
     source, problems = parse_yaml(raw, "fuzz.yaml")

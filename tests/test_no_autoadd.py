@@ -51,7 +51,7 @@ def test_every_missing_host_key_policy_set_is_a_reject_policy() -> None:
     """Each set_missing_host_key_policy(...) gets an instance of a RejectPolicy subclass."""
     import paramiko
 
-    from runbook import transport
+    from runbook.transport import ssh as transport
 
     calls = []
     for path in _sources():

@@ -15,7 +15,7 @@ import yaml
 from runbook.commands import parse_vars
 from runbook.core.load import load_inventory, load_runbook
 from runbook.core.model import mask
-from runbook.core.render import make_plan
+from runbook.core.plan import make_plan
 
 CASES = sorted(p for p in (Path(__file__).parent / "plans").iterdir() if p.is_dir())
 
@@ -57,7 +57,7 @@ def test_digest_ignores_run_values_and_secret_values() -> None:
     case = Path(__file__).parent / "plans" / "secrets-masked"
     runbook = load_runbook(case / "runbook.yaml")
     host = load_inventory(case / "hosts.yaml").hosts["db1"]
-    from runbook.core.render import RunInfo
+    from runbook.core.plan import RunInfo
 
     review = make_plan(runbook, host, "hosts.yaml")
     actual = make_plan(

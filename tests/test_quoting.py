@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runbook.core.model import Host, Runbook, Step
-from runbook.core.render import is_template, make_plan, reveal
+from runbook.core.plan import make_plan
+from runbook.core.render import is_template, reveal
 
 HOST = Host(name="web1", address="10.0.0.1")
 # Any text a YAML value or --var can carry (no NUL: it cannot reach a shell argument at all).

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import checks, commands, sandbox
+from .commands.inputs import resolve_runbook
 from .console import Console
 from .errors import DONE
+from .options import Options, RunOptions
 
 DEMO_RUNBOOK = "nginx-websocket"
 
@@ -21,11 +24,9 @@ def run(
     console: Console | None = None,
     ports: dict[str, int] | None = None,
 ) -> int:
-    from . import checks, commands, sandbox
-
     console = console or Console()
     # The demo releases the shipped runbook: refuse before starting anything where it is not.
-    commands.resolve_runbook(commands.Options(runbook=DEMO_RUNBOOK, project=project))
+    resolve_runbook(Options(runbook=DEMO_RUNBOOK, project=project))
     root = sandbox.default_root(project)
     console.say(
         "1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on loopback",
@@ -43,8 +44,8 @@ def run(
     password = box.sudo_password
     if password and "RUNBOOK_SUDO_PASSWORD" not in os.environ:
         os.environ["RUNBOOK_SUDO_PASSWORD"] = password  # the sandbox's own, generated password
-    opts = commands.Options(runbook=DEMO_RUNBOOK, host="sandbox", project=project)
-    code = commands.release(opts, commands.RunOptions(yes=True), console, interactive=False)
+    opts = Options(runbook=DEMO_RUNBOOK, host="sandbox", project=project)
+    code = commands.release(opts, RunOptions(yes=True), console, interactive=False)
 
     console.say(f"\n4. after the release: a WebSocket client asks {box.cable_url}", "bold")
     _show_check(console, _settled(checks.check_websocket, box.cable_url), box.backend_log)

@@ -1,29 +1,49 @@
 """The confirmation gate: the one place that asks the operator what to do.
 
 The executor shows the step, then asks a Gate. `YesGate` answers for `--yes`; `TerminalGate`
-asks a person; tests use `runbook.testing.ScriptedGate`.
+asks a person; tests use `runbook.testing.ScriptedGate`, which answers from a list.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import termios
+from enum import StrEnum
 from typing import Protocol, TextIO
 
-YES, SKIP, ABORT = "yes", "skip", "abort"
-RETRY, ROLLBACK = "retry", "rollback"
+
+class Answer(StrEnum):
+    YES = "yes"
+    SKIP = "skip"
+    ABORT = "abort"
+    RETRY = "retry"
+    ROLLBACK = "rollback"
+
+
+YES, SKIP, ABORT = Answer.YES, Answer.SKIP, Answer.ABORT
+RETRY, ROLLBACK = Answer.RETRY, Answer.ROLLBACK
 
 
 class Gate(Protocol):
-    def before(self, details: str) -> str:
+    """Asks what to do before each step and after a failure.
+
+    Attributes:
+        recorded_as: None when a person answers; else how the answers are recorded in the
+            journal and the report (`--yes`), so an unattended run is told from an attended one.
+    """
+
+    recorded_as: str | None
+
+    def before(self, details: str) -> Answer:
         """Before a step: YES, SKIP or ABORT (`details` is shown on request)."""
         ...
 
-    def after_failure(self, can_rollback: bool) -> str:
+    def after_failure(self, can_rollback: bool) -> Answer:
         """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT."""
         ...
 
-    def done(self, text: str) -> str:
+    def done(self, text: str) -> Answer:
         """A manual step: YES once the person has done it, or SKIP / ABORT."""
         ...
 
@@ -35,26 +55,28 @@ class YesGate:
     person answered (and a manual step from one a person confirmed).
     """
 
-    recorded_as = "--yes"
+    recorded_as: str | None = "--yes"
 
-    def before(self, details: str) -> str:
+    def before(self, details: str) -> Answer:
         return YES
 
-    def after_failure(self, can_rollback: bool) -> str:
+    def after_failure(self, can_rollback: bool) -> Answer:
         return ROLLBACK if can_rollback else ABORT
 
-    def done(self, text: str) -> str:
+    def done(self, text: str) -> Answer:
         return YES
 
 
 class TerminalGate:
     """Asks on the terminal; keys typed while a step ran are discarded first."""
 
+    recorded_as: str | None = None  # a person answers
+
     def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
 
-    def _ask(self, question: str, choices: dict[str, str], details: str | None = None) -> str:
+    def _ask(self, question: str, choices: dict[str, Answer], details: str | None = None) -> Answer:
         self._discard_typeahead()
         while True:
             self.stdout.write(question)
@@ -71,14 +93,14 @@ class TerminalGate:
                 return choices[answer]
             self.stdout.write("  please answer one of: " + ", ".join(sorted(set(choices))) + "\n")
 
-    def before(self, details: str) -> str:
+    def before(self, details: str) -> Answer:
         return self._ask(
             "  Run this step? [y]es / [s]kip / [a]bort / [d]etails: ",
             {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT, "abort": ABORT},
             details,
         )
 
-    def after_failure(self, can_rollback: bool) -> str:
+    def after_failure(self, can_rollback: bool) -> Answer:
         choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
         if can_rollback:
             choices |= {"b": ROLLBACK, "rollback": ROLLBACK}
@@ -87,7 +109,7 @@ class TerminalGate:
             question = "  Step failed. [r]etry / [a]bort (nothing to roll back yet): "
         return self._ask(question, choices)
 
-    def done(self, text: str) -> str:
+    def done(self, text: str) -> Answer:
         return self._ask(
             "  Done? [y]es / [s]kip / [a]bort: ",
             {
@@ -102,9 +124,7 @@ class TerminalGate:
         )
 
     def _discard_typeahead(self) -> None:
-        with contextlib.suppress(Exception):
-            import termios
-
+        with contextlib.suppress(OSError, ValueError, AttributeError, termios.error):
             termios.tcflush(self.stdin.fileno(), termios.TCIFLUSH)
 
 

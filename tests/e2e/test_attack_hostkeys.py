@@ -15,7 +15,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from runbook.transport import SSHTarget, connect, fingerprint
+from runbook.core.model import Host
+from runbook.transport import connect, fingerprint
 
 from .test_attack_support import Target, shown, target
 
@@ -136,7 +137,7 @@ def test_the_connection_rejects_unknown_keys_by_policy(target: Target) -> None:
     """At run time: after connect(), paramiko's missing-key policy is a RejectPolicy."""
     box = target.box
     with connect(
-        SSHTarget(
+        Host(
             name="sandbox",
             address=box.address,
             user=box.user,

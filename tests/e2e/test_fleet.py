@@ -11,6 +11,7 @@ import yaml
 
 from runbook.checks import check_websocket
 from runbook.journal import all_runs
+from runbook.journal.events import StepStart
 from runbook.sandbox import Sandbox
 
 from ..conftest import ROOT, run_cli
@@ -101,7 +102,7 @@ def test_parallel_batch_stops_after_the_step_and_rolls_back_every_changed_host(f
     # Each host has its own journal, lock and events; none ran the reload.
     for run in runs:
         assert not [
-            e for e in run.of("step_start") if e["step"] == "reload" and e["phase"] == "steps"
+            e for e in run.of(StepStart) if e.step == "reload" and e.phase == "steps"
         ]
         assert run.of("lock")
     report = run_cli("report", cwd=project, env=_env(project, boxes[0]))
@@ -176,7 +177,7 @@ def test_ctrl_c_stops_every_host_of_a_parallel_batch_cleanly(fleet) -> None:  # 
         assert run.result == "interrupted"
         slow = [e for e in run.of("step_end") if e["step"] == "slow"]
         assert slow and slow[-1]["outcome"] == "ok"  # the step in flight ended and was recorded
-        assert not [e for e in run.of("step_start") if e["step"] == "after"]
+        assert not [e for e in run.of(StepStart) if e["step"] == "after"]
     for box in (boxes[0], boxes[2]):
         assert not box.lock_path.exists()
 

@@ -20,17 +20,11 @@ import paramiko
 import pytest
 from fabric import Connection
 
+from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError
 from runbook.sandbox import Sandbox
-from runbook.transport import (
-    SSHTarget,
-    SSHTransport,
-    SudoError,
-    _build_connection,
-    _chain,
-    connect,
-    remote_command,
-)
+from runbook.transport import SSHTransport, SudoError, connect, remote_command
+from runbook.transport.ssh import _build_connection, _chain
 
 from .conftest import require_root
 
@@ -51,7 +45,7 @@ def empty_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     return home
 
 
-def target_for(box: Sandbox, **changes: object) -> SSHTarget:
+def target_for(box: Sandbox, **changes: object) -> Host:
     entry = box.host_entry()
     fields: dict[str, object] = {
         "name": "sandbox",
@@ -63,11 +57,11 @@ def target_for(box: Sandbox, **changes: object) -> SSHTarget:
         "connect_timeout": 5.0,
     }
     fields.update(changes)
-    return SSHTarget(**fields)  # type: ignore[arg-type]
+    return Host(**fields)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def target(sandbox_session: Sandbox) -> SSHTarget:
+def target(sandbox_session: Sandbox) -> Host:
     return target_for(sandbox_session)
 
 
@@ -106,18 +100,35 @@ def close_and_wait(transport: SSHTransport) -> None:
         time.sleep(0.01)
 
 
-def counting(password: str) -> tuple[Callable[[], str], list[int]]:
-    """A password source that counts how often it is asked."""
+class Password:
+    """A sudo credential as the caller keeps one: asks once, then gives the cached answer."""
+
+    def __init__(self, ask: Callable[[], str]) -> None:
+        self.ask = ask
+        self.value: str | None = None
+
+    def password(self) -> str:
+        if self.value is None:
+            self.value = self.ask()
+        return self.value
+
+    def forget(self) -> bool:
+        self.value = None
+        return False
+
+
+def counting(password: str) -> tuple[Password, list[int]]:
+    """A credential that counts how often the operator is asked."""
     asked: list[int] = []
 
     def ask() -> str:
         asked.append(1)
         return password
 
-    return ask, asked
+    return Password(ask), asked
 
 
-def connect_error(target: SSHTarget, **kwargs: object) -> tuple[ConnectError, float]:
+def connect_error(target: Host, **kwargs: object) -> tuple[ConnectError, float]:
     started = time.monotonic()
     with pytest.raises(ConnectError) as info:
         connect(target, **kwargs)  # type: ignore[arg-type]
@@ -232,7 +243,7 @@ def test_timeout_is_a_result_and_the_remote_command_ends(shared: SSHTransport) -
         time.sleep(0.2)
 
 
-def test_lost_connection_mid_command_is_outcome_unknown(target: SSHTarget) -> None:
+def test_lost_connection_mid_command_is_outcome_unknown(target: Host) -> None:
     transport = connect(target)
     result = transport.run(f'echo before; kill -9 "$({SESSION_SSHD})"; sleep 1')
     assert (result.exit_code, result.lost, result.timed_out) == (None, True, False)
@@ -243,7 +254,7 @@ def test_lost_connection_mid_command_is_outcome_unknown(target: SSHTarget) -> No
     transport.close()
 
 
-def test_connection_dropped_while_idle_is_refused_not_reopened(target: SSHTarget) -> None:
+def test_connection_dropped_while_idle_is_refused_not_reopened(target: Host) -> None:
     transport = connect(target)
     os.kill(int(transport.run(SESSION_SSHD).stdout), 9)
     deadline = time.monotonic() + 3
@@ -256,7 +267,7 @@ def test_connection_dropped_while_idle_is_refused_not_reopened(target: SSHTarget
     transport.close()
 
 
-def test_closed_transport_refuses_to_run(target: SSHTarget) -> None:
+def test_closed_transport_refuses_to_run(target: Host) -> None:
     transport = connect(target)
     transport.close()
     transport.close()  # twice is fine
@@ -268,11 +279,9 @@ def test_closed_transport_refuses_to_run(target: SSHTarget) -> None:
 
 
 @pytest.fixture
-def sudo_transport(
-    target: SSHTarget, sudo_password: str
-) -> Iterator[tuple[SSHTransport, list[int]]]:
+def sudo_transport(target: Host, sudo_password: str) -> Iterator[tuple[SSHTransport, list[int]]]:
     ask, asked = counting(sudo_password)
-    transport = connect(target, sudo_password=ask)
+    transport = connect(target, sudo=ask)
     yield transport, asked
     transport.close()
 
@@ -297,16 +306,14 @@ def test_sudo_as_another_user(sudo_transport: tuple[SSHTransport, list[int]]) ->
     assert (result.exit_code, result.stdout, result.stderr) == (0, "nobody\n", "err\n")
 
 
-def test_sudo_password_is_asked_once_and_only_for_sudo(
-    sudo_password: str, target: SSHTarget
-) -> None:
+def test_sudo_password_is_asked_once_and_only_for_sudo(sudo_password: str, target: Host) -> None:
     ask, asked = counting(sudo_password)
-    first = connect(target, sudo_password=ask)
+    first = connect(target, sudo=ask)
     first.run("true")
     assert asked == []  # no sudo step yet: nobody is asked
     assert first.run("id -u", sudo=True).stdout == "0\n"
     assert first.run("id -u", sudo=True).stdout == "0\n"  # timestamp_timeout=0: fed again
-    second = connect(target, sudo_password=ask)  # another host of the same run
+    second = connect(target, sudo=ask)  # another host of the same run
     assert second.run("id -u", sudo=True).stdout == "0\n"
     assert asked == [1]
     first.close()
@@ -320,10 +327,10 @@ def test_failing_sudo_script_is_a_result(sudo_transport: tuple[SSHTransport, lis
 
 
 def test_wrong_sudo_password_is_refused_quickly_and_never_shown(
-    target: SSHTarget, sudo_password: str, capfd: pytest.CaptureFixture[str]
+    target: Host, sudo_password: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     wrong = "not-" + sudo_password
-    transport = connect(target, sudo_password=lambda: wrong)
+    transport = connect(target, sudo=Password(lambda: wrong))
     started = time.monotonic()
     with pytest.raises(SudoError) as info:
         transport.run("touch /root/never-created", sudo=True)
@@ -339,7 +346,7 @@ def test_wrong_sudo_password_is_refused_quickly_and_never_shown(
     transport.close()
 
 
-def test_sudo_without_a_password_fails_fast(target: SSHTarget) -> None:
+def test_sudo_without_a_password_fails_fast(target: Host) -> None:
     require_root()
     transport = connect(target)
     started = time.monotonic()
@@ -349,13 +356,16 @@ def test_sudo_without_a_password_fails_fast(target: SSHTarget) -> None:
     transport.close()
 
 
-def test_sudo_works_with_no_local_stdin(target: SSHTarget, sudo_password: str) -> None:
+def test_sudo_works_with_no_local_stdin(target: Host, sudo_password: str) -> None:
     """CI and `</dev/null`: Invoke would close the remote stdin before sudo got its password."""
     program = textwrap.dedent(
         f"""
         import os
-        from runbook.transport import SSHTarget, connect
-        t = connect(SSHTarget(**{target.__dict__!r}), sudo_password=lambda: os.environ["PW"])
+        from types import SimpleNamespace
+        from runbook.core.model import Host
+        from runbook.transport import connect
+        pw = SimpleNamespace(password=lambda: os.environ["PW"], forget=lambda: False)
+        t = connect(Host(**{target.__dict__!r}), sudo=pw)
         print(t.run("id -u; cd /root && id -u", sudo=True))
         """
     )
@@ -428,7 +438,7 @@ def test_the_default_known_hosts_is_read(sandbox_session: Sandbox, empty_home: P
 def test_no_auto_add_policy_survives_on_any_hop(sandbox_session: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "ssh_config"
     config.write_text("Host behind\n  HostName 127.0.0.1\n  ProxyJump jump1,jump2\n")
-    conn, _ = _build_connection(SSHTarget("x", "behind"), str(config))
+    conn, _ = _build_connection(Host("x", "behind"), str(config))
     hops = _chain(conn)
     assert sorted(h.original_host for h in hops) == ["behind", "jump1", "jump2"]
     for hop in hops:
@@ -448,7 +458,7 @@ def test_proxyjump_hops_are_checked_and_work(sandbox_session: Sandbox, tmp_path:
     )
     # The jump host's key (as `localhost`) is not known: refused, naming the jump host.
     error, _ = connect_error(
-        SSHTarget("behind", "behind", known_hosts=(str(box.known_hosts),)),
+        Host("behind", "behind", known_hosts=(str(box.known_hosts),)),
         ssh_config_path=str(config),
     )
     assert f"the jump host localhost:{box.ssh_port}" in str(error) and "is not known" in str(error)
@@ -457,7 +467,7 @@ def test_proxyjump_hops_are_checked_and_work(sandbox_session: Sandbox, tmp_path:
     key = " ".join(box.host_key.with_suffix(".pub").read_text().split()[:2])
     both.write_text(box.known_hosts.read_text() + f"[localhost]:{box.ssh_port} {key}\n")
     transport = connect(
-        SSHTarget("behind", "behind", known_hosts=(str(both),)), ssh_config_path=str(config)
+        Host("behind", "behind", known_hosts=(str(both),)), ssh_config_path=str(config)
     )
     assert transport.run("echo through").stdout == "through\n"
     transport.close()
@@ -475,7 +485,7 @@ def test_an_ssh_config_alias_gives_host_port_user_and_key(
         f"Host web-prod\n  HostName {box.address}\n  Port {box.ssh_port}\n  User {box.user}\n"
         f"  IdentityFile {box.client_key}\n"
     )
-    target = SSHTarget("prod", "web-prod", known_hosts=(str(box.known_hosts),))
+    target = Host("prod", "web-prod", known_hosts=(str(box.known_hosts),))
     transport = connect(target, ssh_config_path=str(config))
     result = transport.run("id -un; echo $SSH_CONNECTION")
     user, connection = result.stdout.splitlines()

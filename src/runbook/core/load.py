@@ -12,12 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import schema
 from ..errors import InputError, Problem
-from .model import ACTIONS, Expect, Host, Inventory, Runbook, Step
+from . import schema
+from .model import BUILTIN_NAMES, Action, Expect, Host, Inventory, Runbook, Step
 from .yamlsrc import Path_, Source, load_yaml
 
-RESERVED_NAMES = ("host", "run", "secrets")
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual")
 
 
@@ -75,7 +74,7 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     valid = not problems  # the model is built only from schema-valid data; checks still run
     variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
     for name in variables:
-        if name in RESERVED_NAMES:
+        if name in BUILTIN_NAMES:
             problems.append(
                 Problem(
                     source.file,
@@ -129,14 +128,14 @@ def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) ->
                 )
             )
         seen.setdefault(step_id, source.line((*path, "id")))
-        actions = [a for a in ACTIONS if a in raw]
+        actions = [a for a in Action if a in raw]
         if not actions:
             problems.append(
                 Problem(
                     source.file,
                     line,
                     f"step '{step_id}' has no action",
-                    "give exactly one of: " + ", ".join(ACTIONS),
+                    "give exactly one of: " + ", ".join(Action),
                 )
             )
             continue
@@ -163,12 +162,12 @@ def _check_step(
     source: Source,
     path: Path_,
     raw: dict[str, Any],
-    action: str,
+    action: Action,
     step_id: str,
     problems: list[Problem],
 ) -> None:
     here = source.file
-    if action == "check" and isinstance(raw["check"], dict):
+    if action is Action.CHECK and isinstance(raw["check"], dict):
         kinds = [k for k in ("http", "websocket") if k in raw["check"]]
         if len(kinds) != 1:
             problems.append(
@@ -186,7 +185,7 @@ def _check_step(
                     "subprotocol goes with a websocket check",
                 )
             )
-    if "expect" in raw and action != "run":
+    if "expect" in raw and action is not Action.RUN:
         problems.append(
             Problem(
                 here,
@@ -194,7 +193,7 @@ def _check_step(
                 f"step '{step_id}': expect goes with run, not {action}",
             )
         )
-    if raw.get("local") and action != "run":
+    if raw.get("local") and action is not Action.RUN:
         problems.append(
             Problem(
                 here,
@@ -222,13 +221,13 @@ def _check_step(
             _check_jinja(source, path_, text, problems)
 
 
-def _step(raw: dict[str, Any], action: str, line: int, lines: dict[str, int]) -> Step:
+def _step(raw: dict[str, Any], action: Action, line: int, lines: dict[str, int]) -> Step:
     expect = raw.get("expect") or {}
     codes = expect.get("exit", 0)
     body = raw[action]
-    if action in ("backup", "restore") and isinstance(body, str):
+    if action in (Action.BACKUP, Action.RESTORE) and isinstance(body, str):
         body = [body]
-    if action == "check" and isinstance(body.get("http"), str):
+    if action is Action.CHECK and isinstance(body.get("http"), str):
         body = {**body, "http": {"url": body["http"]}}
     return Step(
         id=raw["id"],

@@ -12,9 +12,9 @@ from typing import Any
 
 import jinja2
 
-from . import scripts
 from ..errors import RunbookError
-from .model import Plan, PlannedStep, mask
+from . import scripts
+from .model import Action, Plan, PlannedStep, group_digest, mask
 
 LANGUAGES = ("en", "ja")
 PACKAGED = Path(__file__).parent.parent / "templates"
@@ -40,11 +40,11 @@ def _environment(project_dir: Path) -> jinja2.Environment:
 
 def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
     """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely."""
-    if step.action == "run":
+    if step.action is Action.RUN:
         return mask(step.command or "")
-    if step.action == "backup":
+    if step.action is Action.BACKUP:
         return "\n".join(mask(scripts.backup_script(p, run_id)) for p in step.paths)
-    if step.action == "restore":
+    if step.action is Action.RESTORE:
         return "\n".join(
             mask(
                 scripts.restore_script(
@@ -84,9 +84,7 @@ def review(
     project_dir: Path = Path(),
     target: str | None = None,
 ) -> str:
-    """The review document for one runbook on one or more hosts (SPEC 6, `inv show`)."""
-    from .model import group_digest
-
+    """The review document for one runbook on one or more hosts (`inv show`)."""
     first = plans[0]
     return _render(
         "review",
@@ -104,94 +102,5 @@ def review(
 
 
 def report(run: dict[str, Any], *, lang: str = "en", project_dir: Path = Path()) -> str:
-    """The report of one run, from its journal (SPEC 6, `inv report`)."""
+    """The report of one run, from its journal (`inv report`)."""
     return _render("report", lang, project_dir, {"run": run})
-
-
-OUTCOME_MARKS = {
-    "ok": "✅",
-    "failed": "❌",
-    "skipped": "⏭",
-    "unknown": "❔",
-    "done-earlier": "↩",
-    "not-run": "·",
-}
-
-
-def run_summary(record: Any) -> dict[str, Any]:
-    """A journal (journal.RunRecord) as the report template wants it: steps with outcomes."""
-    start = record.start
-    plan = start.get("plan", {})
-    entries: dict[tuple[str, str], dict[str, Any]] = {}
-    for phase in ("steps", "rollback"):
-        for step in plan.get(phase, []):
-            entries[(phase, step["id"])] = {
-                "phase": phase,
-                "id": step["id"],
-                "number": step["number"],
-                "title": step["title"],
-                "action": step["action"],
-                "outcome": "not-run",
-                "gates": [],
-                "attempts": 0,
-                "duration": 0.0,
-                "command": "",
-                "exit": None,
-                "stdout_tail": "",
-                "stderr_tail": "",
-                "message": "",
-                "detail": "",
-            }
-    running = done = None  # the step started and not ended; the last step that ended
-    for event in record.events:
-        key = (event.get("phase", ""), event.get("step", ""))
-        entry = entries.get(key)
-        kind = event["event"]
-        if kind in ("gate", "step_start", "step_end") and entry is None:
-            continue
-        if kind == "gate":
-            entry["gates"].append(event["answer"])  # type: ignore[index]
-        elif kind == "step_start":
-            entry.update(
-                command=event.get("command", ""),
-                attempts=event.get("attempt", 1),  # type: ignore[union-attr]
-                outcome="unknown",
-            )
-            running = entry
-        elif kind == "step_end":
-            entry["duration"] = round(entry["duration"] + (event.get("duration") or 0), 3)  # type: ignore[index]
-            entry.update(
-                {
-                    k: event.get(k, entry[k])
-                    for k in ("outcome", "exit", "stdout_tail", "stderr_tail", "message", "detail")  # type: ignore[union-attr,index]
-                }
-            )
-            running, done = None, entry
-    for entry in entries.values():
-        entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
-    end = record.end
-    return {
-        "id": record.id,
-        "kind": record.kind,
-        "host": record.host,
-        "runbook": start.get("runbook", "?"),
-        "operator": start.get("operator", "?"),
-        "started_at": start.get("started_at", "?"),
-        "ended_at": end.get("at") if end else None,
-        "digest": start.get("digest", "?"),
-        "rolls_back": start.get("rolls_back"),
-        "from_step": start.get("from_step"),
-        "result": record.result,
-        "exit_code": end.get("exit_code") if end else None,
-        "message": end.get("message", "") if end else "",
-        "steps": [e for e in entries.values() if e["phase"] == "steps"],
-        "rollback": [e for e in entries.values() if e["phase"] == "rollback"],
-        "rollback_started": bool(record.of("rollback_start")),
-        "backups": list(record.backups.values()),
-        "restores": record.of("restore"),
-        "lock": next(iter(record.of("lock")), None),
-        "lock_broken": record.of("lock_broken"),
-        # Without an end the tool was killed: while a step ran, or between steps (at a gate).
-        "stopped_in": running["id"] if (running and not end) else None,
-        "stopped_after": done["id"] if (done and not running and not end) else None,
-    }

@@ -10,11 +10,56 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
-ACTIONS = ("run", "backup", "restore", "check", "manual")
+
+class Action(StrEnum):
+    """What a step does: exactly one per step."""
+
+    RUN = "run"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    CHECK = "check"
+    MANUAL = "manual"
+
+
+class Phase(StrEnum):
+    """Which list of the plan a step belongs to."""
+
+    STEPS = "steps"
+    ROLLBACK = "rollback"
+
+
+class Outcome(StrEnum):
+    """How a step ended, as the journal records it."""
+
+    OK = "ok"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the connection was lost or the tool left: it may still run
+    SKIPPED = "skipped"
+    NOT_RUN = "not-run"  # refused before it started (sudo password, connection gone)
+    DONE_EARLIER = "done-earlier"  # --from: taken as done by the resumed run
+
+
+class Result(StrEnum):
+    """How a run ended, as the journal records it."""
+
+    DONE = "done"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+    ROLLBACK_FAILED = "rollback-failed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    UNKNOWN = "unknown"  # a step's connection was lost: its outcome is unknown
+    REFUSED = "refused"
+    UNFINISHED = "unfinished"  # the journal has no end: the tool was killed
+
+
+# Names every template sees besides the vars; a var may not take one of them.
+BUILTIN_NAMES = ("host", "run", "secrets")
 
 # Secrets travel through rendering as markers, replaced by "***" for display and by their
 # values only at the moment a command is sent (see render.Secret).
@@ -39,24 +84,20 @@ class Expect:
     stderr: str | None = None
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step as written in the runbook (templates unrendered).
+@dataclass(frozen=True, kw_only=True)
+class StepOptions:
+    """The options every step may set, shared by the step as written and as rendered.
 
     Attributes:
-        id: unique within its list (steps or rollback).
-        action: one of ACTIONS.
-        body: the action's value: a script, a list of paths, a check mapping, a text.
-        line: where the step starts in the runbook, for messages.
-        lines: where the text of each field starts, for messages about its template.
+        sudo: True, a user name, or False; on a rendered step, the effective value (False on
+            a host with `sudo: false`).
+        timeout: seconds the command may run; None for no limit.
+        retries, delay: further attempts after a failure, and seconds between them.
+        confirm: False for no gate before it (read-only steps).
+        local: a `run` on the operator's machine.
+        expect: what a `run` step's result must look like.
     """
 
-    id: str
-    action: str
-    body: Any
-    line: int
-    title: str | None = None
-    note: str | None = None
     sudo: bool | str = False
     timeout: float | None = None
     retries: int = 0
@@ -64,7 +105,38 @@ class Step:
     confirm: bool = True
     local: bool = False
     expect: Expect = field(default_factory=Expect)
+
+
+OPTION_NAMES = tuple(f.name for f in fields(StepOptions))
+
+
+def options_of(step: StepOptions, **changes: Any) -> dict[str, Any]:
+    """A step's options as keyword arguments, to build another step with the same options."""
+    return {name: getattr(step, name) for name in OPTION_NAMES} | changes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(StepOptions):
+    """One step as written in the runbook (templates unrendered).
+
+    Attributes:
+        id: unique within its list (steps or rollback).
+        action: what it does.
+        body: the action's value: a script, a list of paths, a check mapping, a text.
+        line: where the step starts in the runbook, for messages.
+        lines: where the text of each field starts, for messages about its template.
+    """
+
+    id: str
+    action: Action
+    body: Any
+    line: int
+    title: str | None = None
+    note: str | None = None
     lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))  # "run" given as text
 
 
 @dataclass(frozen=True)
@@ -114,6 +186,15 @@ class Host:
     vars: dict[str, Any] = field(default_factory=dict)
     line: int = 1
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Host:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(**{**values, "known_hosts": tuple(values.get("known_hosts", ()))})
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -141,8 +222,8 @@ class Check:
     subprotocol: str | None = None
 
 
-@dataclass(frozen=True)
-class PlannedStep:
+@dataclass(frozen=True, kw_only=True)
+class PlannedStep(StepOptions):
     """One step rendered for one host: exactly what will happen.
 
     Attributes:
@@ -151,7 +232,6 @@ class PlannedStep:
         paths: for `backup` / `restore`.
         check: for `check`.
         text: for `manual`.
-        sudo: effective: False on a host with `sudo: false`, else True or a user name.
         unquoted: values inserted without shell quoting (the explicit opt-out), for reviewers.
     """
 
@@ -159,19 +239,15 @@ class PlannedStep:
     id: str
     title: str
     note: str
-    action: str
+    action: Action
     command: str | None = None
     paths: tuple[str, ...] = ()
     check: Check | None = None
     text: str | None = None
-    sudo: bool | str = False
-    timeout: float | None = None
-    retries: int = 0
-    delay: float = 1.0
-    confirm: bool = True
-    local: bool = False
-    expect: Expect = field(default_factory=Expect)
     unquoted: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))  # "run" given as text
 
     def display(self) -> str:
         """What the step does, as one shows it to a person (secrets as ***)."""
@@ -187,6 +263,25 @@ class PlannedStep:
             return f"{self.check.kind} {mask(self.check.url)} → {expect}{extra}"
         return mask(self.text or "")
 
+    def to_json(self) -> dict[str, Any]:
+        """The journal's and the digest's form: every field, flat."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlannedStep:
+        """A step back from `to_json` (keys this version does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("check"):
+            check = dict(values["check"])
+            check["headers"] = tuple(tuple(h) for h in check.get("headers", ()))
+            values["check"] = Check(**check)
+        expect = dict(values.get("expect") or {})
+        values["expect"] = Expect(**{**expect, "exit": tuple(expect.get("exit", (0,)))})
+        values["paths"] = tuple(values.get("paths", ()))
+        values["unquoted"] = tuple(values.get("unquoted", ()))
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -194,7 +289,6 @@ class Plan:
 
     Attributes:
         vars: every var as rendered for this host (secrets never appear here).
-        run: the run's id, start and operator; placeholders in a review plan.
         digest: sha256 over everything that will run (see `plan_digest`).
     """
 
@@ -208,6 +302,38 @@ class Plan:
     steps: tuple[PlannedStep, ...]
     rollback: tuple[PlannedStep, ...]
     digest: str
+
+    def phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
+        """The steps of one phase: the release's, or the rollback's."""
+        return self.steps if phase is Phase.STEPS else self.rollback
+
+    def record(self) -> dict[str, Any]:
+        """The plan as the journal keeps it: enough to roll back without the runbook file."""
+        return {
+            "title": self.title,
+            "host": self.host.to_json(),
+            "secrets": list(self.secrets),
+            "steps": [s.to_json() for s in self.steps],
+            "rollback": [s.to_json() for s in self.rollback],
+        }
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], *, runbook: str, runbook_path: str, digest: str
+    ) -> Plan:
+        """The plan a journal recorded (`record`): what was reviewed, not today's file."""
+        return cls(
+            runbook=runbook,
+            runbook_path=runbook_path,
+            title=record["title"],
+            description="",
+            host=Host.from_json(record["host"]),
+            vars={},
+            secrets=tuple(record["secrets"]),
+            steps=tuple(PlannedStep.from_json(s) for s in record.get("steps", ())),
+            rollback=tuple(PlannedStep.from_json(s) for s in record.get("rollback", ())),
+            digest=digest,
+        )
 
 
 def mask(text: str) -> str:
@@ -226,42 +352,11 @@ def plan_digest(
     subject = {
         "runbook": runbook,
         "host": {"name": host.name, "address": host.address, "user": host.user, "port": host.port},
-        "steps": [asdict(s) for s in steps],
-        "rollback": [asdict(s) for s in rollback],
+        "steps": [s.to_json() for s in steps],
+        "rollback": [s.to_json() for s in rollback],
     }
     canonical = json.dumps(subject, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def step_from_dict(data: dict[str, Any]) -> PlannedStep:
-    """A PlannedStep back from its journal form (dataclasses.asdict)."""
-    fields = dict(data)
-    if fields.get("check"):
-        check = dict(fields["check"])
-        check["headers"] = tuple(tuple(h) for h in check.get("headers", ()))
-        fields["check"] = Check(**check)
-    fields["expect"] = Expect(
-        **{**fields.get("expect", {}), "exit": tuple(fields.get("expect", {}).get("exit", (0,)))}
-    )
-    fields["paths"] = tuple(fields.get("paths", ()))
-    fields["unquoted"] = tuple(fields.get("unquoted", ()))
-    return PlannedStep(**fields)
-
-
-def host_from_dict(data: dict[str, Any]) -> Host:
-    """A Host back from its journal form."""
-    return Host(**{**data, "known_hosts": tuple(data.get("known_hosts", ()))})
-
-
-def plan_record(plan: Plan) -> dict[str, Any]:
-    """The plan as the journal keeps it: enough to roll back without the runbook file."""
-    return {
-        "title": plan.title,
-        "host": asdict(plan.host),
-        "secrets": list(plan.secrets),
-        "steps": [asdict(s) for s in plan.steps],
-        "rollback": [asdict(s) for s in plan.rollback],
-    }
 
 
 def group_digest(plans: Sequence[Plan]) -> str:

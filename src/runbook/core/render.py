@@ -8,13 +8,10 @@ change the shape of a command; a list becomes separately quoted words. The one o
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
-import posixpath
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -27,26 +24,9 @@ from .model import (
     SECRET_CLOSE,
     SECRET_MARKER,
     SECRET_OPEN,
-    Check,
     Host,
-    Plan,
-    PlannedStep,
     Runbook,
-    Step,
-    mask,
-    plan_digest,
 )
-
-BUILTIN_NAMES = ("host", "run", "secrets")
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """`run.*` in templates. A review plan has placeholders; a release has the real values."""
-
-    id: str = "{run.id}"
-    started_at: str = "{run.started_at}"
-    operator: str = "{run.operator}"
 
 
 class Secret(str):
@@ -144,6 +124,11 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
+def parse(text: str) -> jinja2.nodes.Template:
+    """The syntax tree of a template (TemplateSyntaxError if it has none)."""
+    return _PLAIN.parse(text)
+
+
 def template_syntax_error(text: str) -> tuple[str, int] | None:
     """(message, line offset within the text) if `text` is not a valid template."""
     try:
@@ -153,7 +138,7 @@ def template_syntax_error(text: str) -> tuple[str, int] | None:
     return None
 
 
-class _Renderer:
+class Renderer:
     """Renders the templates of one runbook for one host, collecting problems."""
 
     def __init__(self, runbook: Runbook, names: Mapping[str, Any]) -> None:
@@ -181,75 +166,7 @@ class _Renderer:
             self.problems.append(Problem(self.runbook.path, line, f"{what}: {exc}"))
         return ""
 
-    def step(self, step: Step, number: int, host: Host) -> PlannedStep:
-        def field(key: str) -> int:
-            return step.lines.get(key, step.line)
-
-        where = f"step '{step.id}'"
-        # A title is printed as it is everywhere (console, report table): secrets as *** here.
-        title = (
-            mask(self.text(step.title, field("title"), f"{where} title")) if step.title else step.id
-        )
-        note = self.text(step.note, field("note"), f"{where} note") if step.note else ""
-        planned: dict[str, Any] = {}
-        if step.action == "run":
-            command = self.text(step.body, field("run"), f"{where} run", shell=True)
-            planned["command"] = command.strip("\n")
-            planned["unquoted"] = self._unquoted(step.body, field("run"))
-        elif step.action in ("backup", "restore"):
-            paths = tuple(
-                self.text(p, field(step.action), f"{where} {step.action}") for p in step.body
-            )
-            if any(not p.strip() for p in paths) and not self.problems:
-                self.problems.append(
-                    Problem(
-                        self.runbook.path,
-                        field(step.action),
-                        f"{where}: a {step.action} path renders empty",
-                    )
-                )
-            planned["paths"] = paths
-        elif step.action == "check":
-            planned["check"] = self._check(step, field("check"), where)
-        else:
-            planned["text"] = self.text(step.body, field("manual"), f"{where} manual")
-        return PlannedStep(
-            number=number,
-            id=step.id,
-            title=title,
-            note=note,
-            action=step.action,
-            sudo=step.sudo if host.sudo else False,
-            timeout=step.timeout,
-            retries=step.retries,
-            delay=step.delay,
-            confirm=step.confirm,
-            local=step.local,
-            expect=step.expect,
-            **planned,
-        )
-
-    def _check(self, step: Step, line: int, where: str) -> Check:
-        body = step.body
-        if "websocket" in body:
-            url = self.text(body["websocket"], line, f"{where} check")
-            subprotocol = body.get("subprotocol")
-            return Check(
-                "websocket",
-                url,
-                101,
-                subprotocol=self.text(subprotocol, line, where) if subprotocol else None,
-            )
-        http = body["http"]
-        headers = tuple(
-            (k, self.text(v, line, f"{where} check header {k}"))
-            for k, v in (http.get("headers") or {}).items()
-        )
-        return Check(
-            "http", self.text(http["url"], line, f"{where} check"), http.get("status", 200), headers
-        )
-
-    def _unquoted(self, template: str, line: int) -> tuple[str, ...]:
+    def unquoted(self, template: str) -> tuple[str, ...]:
         """The values a `run` inserts through `| unquoted`, rendered, for the review."""
         if "unquoted" not in template:
             return ()
@@ -302,7 +219,7 @@ def resolve_vars(
             if not is_template(value):
                 return value
             file, line = origin[name]
-            renderer = _Renderer(runbook, {**builtins, **done})
+            renderer = Renderer(runbook, {**builtins, **done})
             text = renderer.text(value, line, f"var '{name}'")
             for p in renderer.problems:
                 problems.append(Problem(file, line, p.message, p.hint))
@@ -347,134 +264,6 @@ def resolve_vars(
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
-
-
-def make_plan(
-    runbook: Runbook,
-    host: Host,
-    inventory_path: str,
-    overrides: Mapping[str, str] | None = None,
-    run: RunInfo | None = None,
-    review: Plan | None = None,
-) -> Plan:
-    """Render `runbook` for `host`. Without `run`, run.* are placeholders (the review plan).
-
-    The digest is always over the review rendering, so the digest a reviewer approved is the one
-    a release computes; pass the `review` plan already made to spare rendering it again.
-    """
-    overrides = dict(overrides or {})
-    if review is None:
-        review = _render(runbook, host, inventory_path, overrides, RunInfo())
-    if run is None:
-        return review
-    actual = _render(runbook, host, inventory_path, overrides, run)
-    return Plan(**{**actual.__dict__, "digest": review.digest})
-
-
-def _render(
-    runbook: Runbook, host: Host, inventory_path: str, overrides: dict[str, str], run: RunInfo
-) -> Plan:
-    builtins = {
-        "host": {
-            "name": host.name,
-            "address": host.address,
-            "user": host.user or "",
-            "port": host.port or 22,
-        },
-        "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
-        "secrets": {name: Secret(name) for name in runbook.secrets},
-    }
-    _check_overrides(runbook, host, overrides)
-    variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
-    renderer = _Renderer(runbook, {**builtins, **variables})
-    steps = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.steps, 1))
-    rollback = tuple(renderer.step(s, i, host) for i, s in enumerate(runbook.rollback, 1))
-    title = mask(renderer.text(runbook.title, 1, "title"))
-    description = renderer.text(runbook.description, 1, "description")
-    problems = renderer.problems or _backed_up_twice(runbook, steps)
-    if problems:
-        raise InputError(_unique(problems))
-    return Plan(
-        runbook=runbook.name,
-        runbook_path=runbook.path,
-        title=title,
-        description=description,
-        host=host,
-        vars=variables,
-        secrets=runbook.secrets,
-        steps=steps,
-        rollback=rollback,
-        digest=plan_digest(runbook.name, host, steps, rollback),
-    )
-
-
-def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:
-    """A file backed up twice in one run: both copies have the same name (the run id's)."""
-    problems: list[Problem] = []
-    first: dict[str, str] = {}
-    for source, planned in zip(runbook.steps, steps, strict=True):
-        if planned.action != "backup":
-            continue
-        for path in planned.paths:
-            key = posixpath.normpath(path)
-            if key in first:
-                problems.append(
-                    Problem(
-                        runbook.path,
-                        source.lines.get("backup", source.line),
-                        f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
-                        "does): its backup would overwrite the first one",
-                        "back up each file once, before the first step that changes it",
-                    )
-                )
-            else:
-                first[key] = planned.id
-    return problems
-
-
-def _check_overrides(runbook: Runbook, host: Host, overrides: Mapping[str, str]) -> None:
-    """A `--var` nothing uses is a typo that would silently ship the default: refuse it."""
-    known = set(runbook.vars) | set(host.vars)
-    unknown = [k for k in overrides if k not in known]
-    if not unknown:
-        return
-    used = _template_names(runbook)
-    problems = []
-    for key in unknown:
-        if key in used:
-            continue
-        close = difflib.get_close_matches(key, sorted(known | used), n=1)
-        problems.append(
-            Problem(
-                "--var",
-                None,
-                f"'{key}' is not a var of {runbook.path} or the inventory, and no template uses it",
-                f"did you mean '{close[0]}'?" if close else None,
-            )
-        )
-    if problems:
-        raise InputError(problems)
-
-
-def _template_names(runbook: Runbook) -> set[str]:
-    """Every name the runbook's templates refer to."""
-    names: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str) and is_template(value):
-            with contextlib.suppress(jinja2.TemplateSyntaxError):
-                names.update(jinja2.meta.find_undeclared_variables(_PLAIN.parse(value)))
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-
-    walk([runbook.title, runbook.description, runbook.vars])
-    for step in (*runbook.steps, *runbook.rollback):
-        walk([step.title, step.note, step.body])
-    return names
 
 
 def reveal(text: str, secrets: Mapping[str, str], *, shell: bool) -> str:

@@ -1,0 +1,30 @@
+"""The use cases: what each command does, as stages: inputs → plan → (print | approve → run).
+
+Called by the invoke tasks with the option values (`runbook.options`); raises RunbookError for
+the one error boundary (`runbook.cli`) to turn into a message and an exit code.
+
+- `inputs`: which runbook, inventory, hosts and vars; the review plans;
+- `review`: `check`, `show` and the dry run (read and render only);
+- `approval`: `--approved` and `require_approval`;
+- `credentials`: secrets, the sudo password, the operator, who answers the gates (prompts);
+- `fleet`: `release` and `rollback`, in batches of hosts, handed to the executor;
+- `history`: `history`, `report`, and what rollback and `--from` read back from journals.
+"""
+
+from ..options import Options, RunOptions
+from .fleet import release, rollback
+from .history import history, report
+from .inputs import parse_vars
+from .review import check, show
+
+__all__ = [
+    "Options",
+    "RunOptions",
+    "check",
+    "history",
+    "parse_vars",
+    "release",
+    "report",
+    "rollback",
+    "show",
+]

@@ -1,0 +1,182 @@
+"""Runs read back: `inv history`, `inv report`, and what rollback and `--from` need to know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..core import markdown
+from ..core.model import Outcome, Phase, Plan, Result
+from ..errors import RefusedError
+from ..journal import RunKind, RunRecord, all_runs, find_run
+from ..journal.events import Gate, Lock, LockBroken, Restore, RollbackStart, StepEnd, StepStart
+from ..options import Options
+from .review import write_output
+
+OUTCOME_MARKS = {
+    Outcome.OK: "✅",
+    Outcome.FAILED: "❌",
+    Outcome.SKIPPED: "⏭",
+    Outcome.UNKNOWN: "❔",
+    Outcome.DONE_EARLIER: "↩",
+    Outcome.NOT_RUN: "·",
+}
+
+
+def history(opts: Options) -> str:
+    rows = [
+        (r.id, r.kind, r.host, r.start.runbook, r.result, r.start.started_at)
+        for r in all_runs(opts.state_dir)
+        if not opts.host or r.host == opts.host
+    ]
+    if not rows:
+        return f"no runs yet in {opts.state_dir / 'runs'}"
+    head = ("run", "kind", "host", "runbook", "result", "started")
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (head, *rows)
+    )
+
+
+def report(
+    opts: Options, run_id: str | None, *, lang: str = "en", output: str | None = None
+) -> str:
+    """The report of the latest run, or --run ID, or the latest on --host.
+
+    The latest run of a batch (`--parallel`) reports every host of the batch.
+    """
+    record = find_run(opts.state_dir, run_id, host=opts.host)
+    records = [record]
+    if record.start.batch and not run_id and not opts.host:
+        records = [find_run(opts.state_dir, rid) for rid in record.start.batch]
+    parts = [markdown.report(run_summary(r), lang=lang, project_dir=opts.project) for r in records]
+    if len(records) > 1:
+        head = ", ".join(f"{r.host} ({r.result})" for r in records)
+        parts.insert(
+            0,
+            f"# {record.start.runbook} on {len(records)} hosts together\n\n"
+            f"{head}. One report per host follows.\n",
+        )
+    text = "\n".join(parts)
+    if output:
+        write_output(opts.project / output, text)
+        return f"report of run {record.id} written to {output}"
+    return text
+
+
+def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, RunRecord]:
+    """For `--from STEP`: each host's interrupted or failed release, whose backups carry over."""
+    ids = [s.id for s in plans[0].steps]
+    if step_id not in ids:
+        raise RefusedError(
+            f"--from {step_id}: no such step in {plans[0].runbook}", hint="steps: " + ", ".join(ids)
+        )
+    found = {}
+    for plan in plans:
+        try:
+            earlier = find_run(state_dir, host=plan.host.name, kind=RunKind.RELEASE, started=True)
+        except RefusedError:
+            earlier = None
+        if earlier is None or earlier.result in (Result.DONE, Result.ROLLED_BACK):
+            raise RefusedError(
+                f"--from {step_id}: no interrupted or failed release on {plan.host.name} to resume",
+                hint="inv history lists the runs; release without --from",
+            )
+        found[plan.host.name] = earlier
+    return found
+
+
+def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
+    """Why a release cannot be rolled back (already done, nothing changed), or None."""
+    later = [
+        r
+        for r in all_runs(state_dir)
+        if r.kind is RunKind.ROLLBACK
+        and r.start.rolls_back == released.id
+        and r.result is Result.ROLLED_BACK
+    ]
+    if released.result is Result.ROLLED_BACK or later:
+        return f"run {released.id} on {released.host} was already rolled back"
+    if not released.backups:
+        return (
+            f"run {released.id} on {released.host} made no backup (it stopped before "
+            "changing anything)"
+        )
+    return None
+
+
+def run_summary(record: RunRecord) -> dict[str, Any]:
+    """A run as the report template wants it: its steps with their outcomes, gates, output."""
+    start = record.start
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for phase in Phase:
+        for step in start.plan.get(phase, []):
+            entries[(phase, step["id"])] = {
+                "phase": phase,
+                "id": step["id"],
+                "number": step["number"],
+                "title": step["title"],
+                "action": step["action"],
+                "outcome": Outcome.NOT_RUN,
+                "gates": [],
+                "attempts": 0,
+                "duration": 0.0,
+                "command": "",
+                "exit": None,
+                "stdout_tail": "",
+                "stderr_tail": "",
+                "message": "",
+                "detail": "",
+            }
+    running = done = None  # the step started and not ended; the last step that ended
+    for event in record.events:
+        if not isinstance(event, (Gate, StepStart, StepEnd)):
+            continue
+        entry = entries.get((event.phase, event.step))
+        if entry is None:
+            continue
+        if isinstance(event, Gate):
+            entry["gates"].append(event.answer)
+        elif isinstance(event, StepStart):
+            entry.update(command=event.command, attempts=event.attempt, outcome=Outcome.UNKNOWN)
+            running = entry
+        else:
+            entry["duration"] = round(entry["duration"] + (event.duration or 0), 3)
+            entry.update(
+                outcome=event.outcome,
+                exit=event.exit,
+                stdout_tail=event.stdout_tail,
+                stderr_tail=event.stderr_tail,
+                message=event.message,
+                detail=event.detail,
+            )
+            running, done = None, entry
+    for entry in entries.values():
+        entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
+    end = record.end
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "host": record.host,
+        "runbook": start.runbook,
+        "operator": start.operator,
+        "started_at": start.started_at,
+        "ended_at": end.at if end else None,
+        "digest": start.digest,
+        "rolls_back": start.rolls_back,
+        "from_step": start.from_step,
+        "result": record.result,
+        "exit_code": end.exit_code if end else None,
+        "message": end.message if end else "",
+        "steps": [e for e in entries.values() if e["phase"] == Phase.STEPS],
+        "rollback": [e for e in entries.values() if e["phase"] == Phase.ROLLBACK],
+        "rollback_started": bool(record.of(RollbackStart)),
+        "backups": [b.to_json() for b in record.backups.values()],
+        "restores": [r.to_json() for r in record.of(Restore)],
+        "lock": next((lock.to_json() for lock in record.of(Lock)), None),
+        "lock_broken": [b.to_json() for b in record.of(LockBroken)],
+        # Without an end the tool was killed: while a step ran, or between steps (at a gate).
+        "stopped_in": running["id"] if (running and not end) else None,
+        "stopped_after": done["id"] if (done and not running and not end) else None,
+    }

@@ -1,0 +1,127 @@
+"""The commands that only read and render: `inv check`, `inv show`, and the dry run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..core import markdown
+from ..core.load import load_inventory, load_runbook
+from ..core.markdown import step_script
+from ..core.model import Plan
+from ..core.plan import make_plan
+from ..errors import InputError, Problem, RefusedError
+from ..options import Options
+from .approval import digest_of
+from .inputs import display, inventory_path, parse_vars, plans_for, resolve_runbook, runbook_paths
+
+
+def check(opts: Options) -> str:
+    """Validate every runbook and the inventory, render each for every host; no network."""
+    paths = [resolve_runbook(opts)] if opts.runbook else runbook_paths(opts.project)
+    if not paths:
+        raise RefusedError(f"no runbook in {opts.project / 'runbooks'}")
+    overrides = parse_vars(opts.vars)
+    problems: list[Problem] = []
+    inventory = None
+    inv_path = inventory_path(opts)
+    try:
+        inventory = load_inventory(inv_path, display(inv_path, opts.project))
+    except InputError as exc:
+        problems += exc.problems
+    names, renders = [], 0
+    for path in paths:
+        try:
+            runbook = load_runbook(path, display(path, opts.project))
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        names.append(runbook.name)
+        for host in inventory.hosts.values() if inventory else ():
+            try:
+                make_plan(runbook, host, inventory.path, overrides)
+                renders += 1
+            except InputError as exc:
+                problems += [
+                    Problem(p.file, p.line, f"{p.message} (for host {host.name})", p.hint)
+                    for p in exc.problems
+                ]
+    duplicates = {n for n in names if names.count(n) > 1}
+    for name in sorted(duplicates):
+        problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
+    if problems:
+        raise InputError(list(dict.fromkeys(problems)))
+    hosts = len(inventory.hosts) if inventory else 0
+    return (
+        f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {hosts} "
+        f"host{'s' * (hosts != 1)} valid; {renders} plans rendered"
+    )
+
+
+def show(
+    opts: Options,
+    *,
+    lang: str = "en",
+    window: str | None = None,
+    operators: tuple[str, ...] = (),
+    output: str | None = None,
+) -> str:
+    """The review Markdown for --host; written to --output when given."""
+    *_, plans = plans_for(opts)
+    text = markdown.review(
+        plans,
+        lang=lang,
+        window=window,
+        operators=operators,
+        project_dir=opts.project,
+        target=opts.host,
+    )
+    if output:
+        write_output(opts.project / output, text)
+        return f"review of {plans[0].runbook} for {opts.host} written to {output}"
+    return text
+
+
+def write_output(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def dry_run(plans: Sequence[Plan]) -> str:
+    """The plan as it would run, with its digest; nothing is connected."""
+    out: list[str] = []
+    for plan in plans:
+        host = plan.host
+        out.append(
+            f"plan {plan.runbook} for {host.name} ({host.user or '(ssh config)'}@"
+            f"{host.address}:{host.port or '(ssh config)'})"
+        )
+        out.append(f"digest sha256:{plan.digest}")
+        for label, steps in (("", plan.steps), ("R", plan.rollback)):
+            if label and steps:
+                out.append("rollback:")
+            for step in steps:
+                flags = [
+                    f
+                    for f, on in (
+                        ("sudo", step.sudo),
+                        ("local", step.local),
+                        ("no gate", not step.confirm),
+                    )
+                    if on
+                ]
+                out.append(
+                    f"  {label}{step.number}. [{step.id}] {step.title}"
+                    + (f"  ({', '.join(flags)})" if flags else "")
+                )
+                body = step_script(step) or step.display()
+                out += [f"       {line}" for line in body.splitlines()]
+        out.append("dry run: nothing was connected or changed")
+    if len(plans) > 1:
+        out.append(
+            f"digest of all {len(plans)} hosts sha256:{digest_of(plans)} "
+            "(approve the group with --approved)"
+        )
+    return "\n".join(out)

@@ -1,0 +1,237 @@
+"""A runbook rendered for one host: the Plan that is reviewed, digested and executed.
+
+`make_plan` renders every template of the runbook (through `render`), checks what only a
+rendered plan shows (a file backed up twice, a `--var` nothing uses) and computes the digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from ..errors import InputError, Problem
+from .model import (
+    Action,
+    Check,
+    Host,
+    Plan,
+    PlannedStep,
+    Runbook,
+    Step,
+    mask,
+    options_of,
+    plan_digest,
+)
+from .render import Renderer, Secret, is_template, parse, resolve_vars
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """`run.*` in templates. A review plan has placeholders; a release has the real values."""
+
+    id: str = "{run.id}"
+    started_at: str = "{run.started_at}"
+    operator: str = "{run.operator}"
+
+
+def make_plan(
+    runbook: Runbook,
+    host: Host,
+    inventory_path: str,
+    overrides: Mapping[str, str] | None = None,
+    run: RunInfo | None = None,
+    review: Plan | None = None,
+) -> Plan:
+    """Render `runbook` for `host`. Without `run`, run.* are placeholders (the review plan).
+
+    The digest is always over the review rendering, so the digest a reviewer approved is the one
+    a release computes; pass the `review` plan already made to spare rendering it again.
+    """
+    overrides = dict(overrides or {})
+    if review is None:
+        review = _render(runbook, host, inventory_path, overrides, RunInfo())
+    if run is None:
+        return review
+    actual = _render(runbook, host, inventory_path, overrides, run)
+    return replace(actual, digest=review.digest)
+
+
+def _render(
+    runbook: Runbook, host: Host, inventory_path: str, overrides: dict[str, str], run: RunInfo
+) -> Plan:
+    builtins = {
+        "host": {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user or "",
+            "port": host.port or 22,
+        },
+        "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
+        "secrets": {name: Secret(name) for name in runbook.secrets},
+    }
+    _check_overrides(runbook, host, overrides)
+    variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
+    renderer = Renderer(runbook, {**builtins, **variables})
+    steps = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.steps, 1))
+    rollback = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.rollback, 1))
+    title = mask(renderer.text(runbook.title, 1, "title"))
+    description = renderer.text(runbook.description, 1, "description")
+    problems = renderer.problems or _backed_up_twice(runbook, steps)
+    if problems:
+        raise InputError(_unique(problems))
+    return Plan(
+        runbook=runbook.name,
+        runbook_path=runbook.path,
+        title=title,
+        description=description,
+        host=host,
+        vars=variables,
+        secrets=runbook.secrets,
+        steps=steps,
+        rollback=rollback,
+        digest=plan_digest(runbook.name, host, steps, rollback),
+    )
+
+
+def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:
+    """A file backed up twice in one run: both copies have the same name (the run id's)."""
+    problems: list[Problem] = []
+    first: dict[str, str] = {}
+    for source, planned in zip(runbook.steps, steps, strict=True):
+        if planned.action != "backup":
+            continue
+        for path in planned.paths:
+            key = posixpath.normpath(path)
+            if key in first:
+                problems.append(
+                    Problem(
+                        runbook.path,
+                        source.lines.get("backup", source.line),
+                        f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
+                        "does): its backup would overwrite the first one",
+                        "back up each file once, before the first step that changes it",
+                    )
+                )
+            else:
+                first[key] = planned.id
+    return problems
+
+
+def _check_overrides(runbook: Runbook, host: Host, overrides: Mapping[str, str]) -> None:
+    """A `--var` nothing uses is a typo that would silently ship the default: refuse it."""
+    known = set(runbook.vars) | set(host.vars)
+    unknown = [k for k in overrides if k not in known]
+    if not unknown:
+        return
+    used = _template_names(runbook)
+    problems = []
+    for key in unknown:
+        if key in used:
+            continue
+        close = difflib.get_close_matches(key, sorted(known | used), n=1)
+        problems.append(
+            Problem(
+                "--var",
+                None,
+                f"'{key}' is not a var of {runbook.path} or the inventory, and no template uses it",
+                f"did you mean '{close[0]}'?" if close else None,
+            )
+        )
+    if problems:
+        raise InputError(problems)
+
+
+def _planned_step(renderer: Renderer, step: Step, number: int, host: Host) -> PlannedStep:
+    def field(key: str) -> int:
+        return step.lines.get(key, step.line)
+
+    where = f"step '{step.id}'"
+    # A title is printed as it is everywhere (console, report table): secrets as *** here.
+    title = (
+        mask(renderer.text(step.title, field("title"), f"{where} title")) if step.title else step.id
+    )
+    note = renderer.text(step.note, field("note"), f"{where} note") if step.note else ""
+    planned: dict[str, Any] = {}
+    if step.action is Action.RUN:
+        command = renderer.text(step.body, field("run"), f"{where} run", shell=True)
+        planned["command"] = command.strip("\n")
+        planned["unquoted"] = renderer.unquoted(step.body)
+    elif step.action in (Action.BACKUP, Action.RESTORE):
+        paths = tuple(
+            renderer.text(p, field(step.action), f"{where} {step.action}") for p in step.body
+        )
+        if any(not p.strip() for p in paths) and not renderer.problems:
+            renderer.problems.append(
+                Problem(
+                    renderer.runbook.path,
+                    field(step.action),
+                    f"{where}: a {step.action} path renders empty",
+                )
+            )
+        planned["paths"] = paths
+    elif step.action is Action.CHECK:
+        planned["check"] = _check(renderer, step, field("check"), where)
+    else:
+        planned["text"] = renderer.text(step.body, field("manual"), f"{where} manual")
+    return PlannedStep(
+        number=number,
+        id=step.id,
+        title=title,
+        note=note,
+        action=step.action,
+        **options_of(step, sudo=step.sudo if host.sudo else False),
+        **planned,
+    )
+
+
+def _check(renderer: Renderer, step: Step, line: int, where: str) -> Check:
+    body = step.body
+    if "websocket" in body:
+        url = renderer.text(body["websocket"], line, f"{where} check")
+        subprotocol = body.get("subprotocol")
+        return Check(
+            "websocket",
+            url,
+            101,
+            subprotocol=renderer.text(subprotocol, line, where) if subprotocol else None,
+        )
+    http = body["http"]
+    headers = tuple(
+        (k, renderer.text(v, line, f"{where} check header {k}"))
+        for k, v in (http.get("headers") or {}).items()
+    )
+    return Check(
+        "http", renderer.text(http["url"], line, f"{where} check"), http.get("status", 200), headers
+    )
+
+
+def _template_names(runbook: Runbook) -> set[str]:
+    """Every name the runbook's templates refer to."""
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and is_template(value):
+            with contextlib.suppress(jinja2.TemplateSyntaxError):
+                names.update(jinja2.meta.find_undeclared_variables(parse(value)))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    walk([runbook.title, runbook.description, runbook.vars])
+    for step in (*runbook.steps, *runbook.rollback):
+        walk([step.title, step.note, step.body])
+    return names
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

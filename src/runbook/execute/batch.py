@@ -1,0 +1,203 @@
+"""One release or rollback on a batch of hosts (one host is a batch of one), end to end.
+
+The order matters: every journal is opened before any connection (nothing runs unrecorded);
+every host is connected and locked before the first step, and if any host refuses, none runs;
+locks, connections and journals are released however the run ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..console import Console
+from ..core.model import Host, Plan, Result
+from ..errors import RefusedError, RunbookError
+from ..gate import Gate
+from ..journal.events import Backup, End, RunKind, Start, now_iso
+from ..journal.store import Journal, JournalWriter
+from ..transport.base import SudoCredential, Transport
+from . import hostlock, steps
+from .concurrency import guard_signals, together
+from .state import Run
+
+Connect = Callable[[Host, SudoCredential | None], Transport]
+OpenJournal = Callable[[str], JournalWriter]
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """What one host of a batch is to do: its plan, its run id, the backups it may restore.
+
+    Attributes:
+        rolls_back: for a rollback, the release it undoes.
+        resumes: for `--from`, the release it resumes (its backups are this run's too).
+    """
+
+    plan: Plan
+    run_id: str
+    backups: dict[str, Backup] = field(default_factory=dict)
+    rolls_back: str | None = None
+    resumes: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """How a batch runs, the same for each of its hosts.
+
+    Attributes:
+        connect: opens the transport to a host (SSH; a fake in tests).
+        open_journal: creates the journal of a run id (a file; memory in tests).
+        secrets: secret values by name.
+        sudo: the sudo password's source, shared by the hosts.
+        operator: who runs it, for the journal and the lock.
+        break_lock: remove a stale lock on each host first.
+        from_step: `--from`: the steps before it are taken as done.
+    """
+
+    kind: RunKind
+    connect: Connect
+    open_journal: OpenJournal
+    console: Console
+    gate: Gate
+    secrets: dict[str, str] = field(default_factory=dict)
+    sudo: SudoCredential | None = None
+    operator: str = ""
+    break_lock: bool = False
+    from_step: str | None = None
+
+
+def journals_in(state_dir: Path) -> OpenJournal:
+    """Journal files in `state_dir`, one per run id."""
+    return lambda run_id: Journal.create(state_dir, run_id)
+
+
+def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
+    """Run a release or rollback on several hosts together; returns the exit code."""
+    journals: list[JournalWriter] = []
+    opened: list[Transport | Exception] = []
+    with guard_signals():
+        try:
+            for item in items:
+                journal = batch.open_journal(item.run_id)
+                journals.append(journal)
+                _start(journal, batch, item, items)
+            batch.console.progress(
+                "connecting to "
+                + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
+            )
+            opened = together(
+                [
+                    lambda item=item, journal=journal: _open(batch, item, journal)
+                    for item, journal in zip(items, journals, strict=True)
+                ]
+            )
+            transports = _all_open(items, journals, opened)
+            label = len(items) > 1
+            runs = [
+                Run(
+                    plan=item.plan,
+                    run_id=item.run_id,
+                    transport=transport,
+                    journal=journal,
+                    console=batch.console,
+                    secrets=batch.secrets,
+                    sudo=batch.sudo,
+                    backups=dict(item.backups),
+                    resumes=item.resumes,
+                    unattended=bool(batch.gate.recorded_as),
+                    label=f"{item.plan.host.name}: " if label else "",
+                )
+                for item, transport, journal in zip(items, transports, journals, strict=True)
+            ]
+            if batch.kind is RunKind.RELEASE:
+                return steps.release(runs, batch.gate, from_step=batch.from_step)
+            return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
+        finally:
+            together(
+                [
+                    lambda item=item, transport=transport: _close(item, transport, batch.console)
+                    for item, transport in zip(items, opened, strict=False)
+                    if not isinstance(transport, Exception)
+                ]
+            )
+            for journal in journals:
+                journal.close()
+
+
+def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[HostRun]) -> None:
+    journal.write(
+        Start.of(
+            item.plan,
+            kind=batch.kind,
+            run=item.run_id,
+            operator=batch.operator,
+            started_at=now_iso(),
+            rolls_back=item.rolls_back,
+            from_step=batch.from_step,
+            batch=tuple(i.run_id for i in items) if len(items) > 1 else None,
+            resumes=item.resumes,
+            gates=batch.gate.recorded_as or "operator",
+        )
+    )
+    if item.resumes:  # the resumed run's backups are this run's to restore
+        for made in item.backups.values():
+            journal.write(
+                Backup(
+                    step=made.step,
+                    path=made.path,
+                    backup=made.backup,
+                    sha256=made.sha256,
+                    mode=made.mode,
+                    from_run=item.resumes,
+                )
+            )
+
+
+def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:
+    """Connect to the host and take its lock (the connection is closed if the lock is not)."""
+    transport = batch.connect(item.plan.host, batch.sudo)
+    try:
+        hostlock.take(transport, item.plan, item.run_id, batch.operator, batch.break_lock, journal)
+    except BaseException:
+        transport.close()
+        raise
+    return transport
+
+
+def _close(item: HostRun, transport: Transport, console: Console) -> None:
+    """Give the host lock back and close the connection (each host at once, in a batch)."""
+    hostlock.give_back(transport, item.plan, item.run_id, console)
+    transport.close()
+
+
+def _all_open(
+    items: Sequence[HostRun],
+    journals: list[JournalWriter],
+    opened: list[Transport | Exception],
+) -> list[Transport]:
+    """Every transport, or, if some host could not be connected or locked, refuse them all."""
+    refused = [(i, e) for i, e in zip(items, opened, strict=True) if isinstance(e, Exception)]
+    if not refused:
+        return [t for t in opened if not isinstance(t, Exception)]
+    for _, error in refused:
+        if not isinstance(error, RunbookError):
+            raise error
+    messages = [f"{item.plan.host.name}: {error}" for item, error in refused]
+    for item, journal in zip(items, journals, strict=True):
+        why = next((str(e) for i, e in refused if i is item), None)
+        journal.write(
+            End(
+                result=Result.REFUSED,
+                exit_code=2,
+                message=why or "not run: " + "; ".join(messages),
+            )
+        )
+    first = refused[0][1]
+    if len(items) == 1:
+        raise first
+    raise RefusedError(
+        "nothing ran: " + "\n  ".join(messages),
+        hint=first.hint if isinstance(first, RunbookError) else None,
+    )

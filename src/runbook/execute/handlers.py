@@ -1,0 +1,160 @@
+"""What each action does when its step runs: one handler per `Action`, in `HANDLERS`.
+
+A handler gets the run and the step and returns an `Attempt`; it sends commands only through
+the run's transports and records what it made (backups, restores) in the run's journal. To add
+an action: a member of `core.model.Action`, its rendering in `core.plan`, its script or check,
+and a handler here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .. import checks
+from ..core import scripts
+from ..core.model import Action, Outcome, PlannedStep
+from ..core.render import reveal
+from ..journal.events import Backup, Restore
+from ..transport.base import CommandResult, SudoError
+from .state import Attempt, Run
+
+Handler = Callable[[Run, PlannedStep], Attempt]
+LOST = "the connection was lost while it ran"
+
+
+def run_script(run: Run, step: PlannedStep) -> Attempt:
+    script = reveal(step.command or "", run.secrets, shell=True)
+    if step.local:
+        result = run.local.run(script, timeout=step.timeout)
+    else:
+        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout, on_output=_live(run))
+    if result.lost:
+        return Attempt(Outcome.UNKNOWN, LOST, result)
+    failure = _failure(result, step)
+    return Attempt(Outcome.FAILED, failure, result) if failure else Attempt(Outcome.OK, "", result)
+
+
+def backup(run: Run, step: PlannedStep) -> Attempt:
+    made = []
+    for path in step.paths:
+        script = scripts.backup_script(path, run.run_id)
+        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
+        if result.lost:
+            return Attempt(Outcome.UNKNOWN, LOST, result)
+        if result.exit_code != 0:
+            return Attempt(Outcome.FAILED, _last_error(result), result)
+        verified = scripts.parse_backup(result.stdout)
+        if verified is None:
+            return Attempt(
+                Outcome.FAILED,
+                f"the copy of {path} differs from it (content, mode or owner)",
+                result,
+            )
+        sha256, mode = verified
+        record = Backup(
+            step=step.id,
+            path=path,
+            backup=scripts.backup_path(path, run.run_id),
+            sha256=sha256,
+            mode=mode,
+        )
+        run.backups[path] = record
+        run.record(record)
+        made.append(f"{record.backup} sha256:{sha256[:12]}")
+    return Attempt(Outcome.OK, "; ".join(made))
+
+
+def restore(run: Run, step: PlannedStep) -> Attempt:
+    done = []
+    for path in step.paths:
+        made = run.backups.get(path)
+        if made is None:
+            return Attempt(Outcome.FAILED, f"no backup of {path} was made by the release")
+        script = scripts.restore_script(path, made.backup, made.sha256)
+        result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
+        if result.lost:
+            return Attempt(Outcome.UNKNOWN, LOST, result)
+        if result.exit_code != 0:
+            return Attempt(Outcome.FAILED, _last_error(result), result)
+        run.record(Restore(step=step.id, path=path, backup=made.backup, sha256=made.sha256))
+        done.append(f"{path} sha256:{made.sha256[:12]} verified")
+    return Attempt(Outcome.OK, "; ".join(done))
+
+
+def check(run: Run, step: PlannedStep) -> Attempt:
+    if step.check is None:
+        raise ValueError(f"step {step.id} is a check without one")
+    wanted = step.check
+    url = reveal(wanted.url, run.secrets, shell=False)
+    timeout = step.timeout or 5.0
+    if wanted.kind == "websocket":
+        seen = checks.check_websocket(url, subprotocol=wanted.subprotocol, timeout=timeout)
+    else:
+        headers = {k: reveal(v, run.secrets, shell=False) for k, v in wanted.headers}
+        seen = checks.check_http(url, status=wanted.status, headers=headers, timeout=timeout)
+    return Attempt(Outcome.OK if seen.ok else Outcome.FAILED, seen.summary, detail=seen.detail)
+
+
+def manual(run: Run, step: PlannedStep) -> Attempt:
+    """Nothing runs: the gate asked whether a person has done it."""
+    if run.unattended:
+        return Attempt(Outcome.OK, "not confirmed by a person (--yes)")
+    return Attempt(Outcome.OK, "done by hand")
+
+
+HANDLERS: dict[Action, Handler] = {
+    Action.RUN: run_script,
+    Action.BACKUP: backup,
+    Action.RESTORE: restore,
+    Action.CHECK: check,
+    Action.MANUAL: manual,
+}
+
+
+def _remote(run: Run, script: str, **options: Any) -> CommandResult:
+    """transport.run, but a sudo password typed wrong may be typed again (sudo refused it
+    before anything ran), up to three tries as sudo itself allows."""
+    while True:
+        try:
+            return run.transport.run(script, **options)
+        except SudoError:
+            if run.sudo is None or not run.sudo.forget():
+                raise
+            run.say("sudo refused the password: try again", "yellow")
+
+
+def _live(run: Run) -> Callable[[str, str], None] | None:
+    """Show a step's output line by line as it comes, masked, so a long step is not silent.
+
+    Masking works line by line: with a secret that spans lines, show only the tail at the end.
+    """
+    if any("\n" in v for v in (*run.secrets.values(), *run.passwords()) if v):
+        return None
+
+    def show(stream: str, line: str) -> None:
+        run.streamed = True
+        run.console.say(f"  {run.label}│ {run.clean(line)}")
+
+    return show
+
+
+def _failure(result: CommandResult, step: PlannedStep) -> str | None:
+    """Why a result does not meet the step's expectations, or None."""
+    if result.timed_out:
+        return f"timed out after {step.timeout} s"
+    if result.exit_code is None:
+        return "ended without an exit status (killed?)"
+    if result.exit_code not in step.expect.exit:
+        last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
+        return f"exit status {result.exit_code}" + (f": {last[0]}" if last[0] else "")
+    for stream, pattern in (("stdout", step.expect.stdout), ("stderr", step.expect.stderr)):
+        if pattern and not re.search(pattern, getattr(result, stream)):
+            return f"{stream} does not match {pattern!r}"
+    return None
+
+
+def _last_error(result: CommandResult) -> str:
+    last = result.stderr.strip().splitlines()[-1:]
+    return last[0] if last else f"exit status {result.exit_code}"

@@ -1,0 +1,63 @@
+"""How a step looks on the operator's screen: its command, its details, its outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..core.markdown import step_script
+from ..core.model import Action, Outcome, PlannedStep
+from .state import Attempt, Run
+
+TAIL_LINES = 20
+
+Work = Callable[[Run], Attempt]
+
+
+def shown(step: PlannedStep) -> str:
+    """The step in one line or block, as the console and the journal show it."""
+    if step.action in (Action.BACKUP, Action.RESTORE):
+        return f"{step.action} " + " ".join(step.paths)
+    return step.display()
+
+
+def command(runs: list[Run], steps: list[PlannedStep]) -> None:
+    """The exact command, once if every host runs the same one, else per host."""
+    texts = [r.clean(shown(s)) for r, s in zip(runs, steps, strict=True)]
+    console = runs[0].console
+    if len(set(texts)) == 1:
+        console.block(texts[0], "  $ " if steps[0].action is Action.RUN else "  ")
+        return
+    for run, text in zip(runs, texts, strict=True):
+        console.block(text, f"  {run.plan.host.name}: ")
+
+
+def details(run: Run, step: PlannedStep) -> str:
+    """What `d` at a gate shows: the step's options and the whole script it sends."""
+    script = step_script(step, run.run_id) or step.display()
+    lines = [
+        f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
+        f"timeout {step.timeout or 'none'}, retries {step.retries}"
+    ]
+    lines += ["    " + ln for ln in run.clean(script).splitlines()]
+    return "\n".join(lines)
+
+
+def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: int) -> None:
+    """How an attempt ended; its output too, unless it was shown line by line as it came."""
+    if run.streamed:
+        run.streamed = False  # shown as it came
+    elif attempt.result is not None:
+        output = (attempt.result.stdout + attempt.result.stderr).strip("\n")
+        if output:
+            run.console.block(tail(run.clean(output), 10), f"  {run.label}│ ")
+    message = run.clean(attempt.message)
+    if attempt.status is Outcome.OK:
+        run.say(f"ok ({duration:.2f} s)" + (f": {message}" if message else ""), "green")
+    elif attempt.status is Outcome.FAILED and number < attempts:
+        run.say(f"attempt {number}/{attempts} failed: {message}; retrying", "yellow")
+    else:
+        run.say(f"FAILED: {message}", "red")
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.splitlines()[-lines:])

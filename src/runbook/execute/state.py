@@ -1,0 +1,115 @@
+"""One host's run while it goes on, and how an attempt at a step or a whole run ends."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import quote, quote_plus
+
+from ..console import Console
+from ..core.model import Outcome, Plan, Result, mask
+from ..journal.events import Backup, Event
+from ..journal.store import JournalWriter
+from ..transport.base import CommandResult, SudoCredential, Transport
+from ..transport.local import LocalTransport
+
+
+@dataclass
+class Attempt:
+    """How one attempt at a step ended.
+
+    Attributes:
+        status: OK, FAILED, or UNKNOWN (the connection was lost: it may still run).
+        message: one line for the operator (what was made, or why it failed).
+        result: the command's result, when a command ran.
+        detail: more, for the report (a check's status line and headers).
+    """
+
+    status: Outcome
+    message: str = ""
+    result: CommandResult | None = None
+    detail: str = ""
+
+
+class Stop(Exception):
+    """Ends a run with an exit code, a result for the journal and a message."""
+
+    def __init__(self, code: int, result: Result, message: str) -> None:
+        super().__init__(message)
+        self.code, self.result, self.message = code, result, message
+
+
+@dataclass
+class Run:
+    """One run on one host and everything its steps need.
+
+    Attributes:
+        transport: the host; `local` the operator's machine, for `local: true` steps.
+        secrets: secret values by name: put into commands at send time, scrubbed from output.
+        sudo: the sudo password's source: asked again after a typo, scrubbed from output.
+        backups: path -> backup: made by this run, or (for a rollback) by the release.
+        label: the host name in front of output lines when several hosts run together.
+        resumes: the run this one resumes (`--from`).
+        stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
+        unattended: the gates are answered by --yes: manual steps are not confirmed by anyone.
+        streamed: the last command's output was shown line by line as it came.
+    """
+
+    plan: Plan
+    run_id: str
+    transport: Transport
+    journal: JournalWriter
+    console: Console
+    local: Transport = field(default_factory=LocalTransport)
+    secrets: dict[str, str] = field(default_factory=dict)
+    sudo: SudoCredential | None = None
+    backups: dict[str, Backup] = field(default_factory=dict)
+    label: str = ""
+    resumes: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
+    unattended: bool = False
+    streamed: bool = False
+
+    def clean(self, text: str) -> str:
+        """Output as it may be shown or recorded: no secret value, no password.
+
+        Also the forms a value takes inside error messages (a check's URL in an exception:
+        escaped as in a Python repr or JSON, percent-encoded) or a command (shell-quoted).
+        """
+        for value in (*self.secrets.values(), *self.passwords()):
+            if value:
+                for form in _forms(value):
+                    text = text.replace(form, "***")
+        return mask(text)
+
+    def passwords(self) -> tuple[str, ...]:
+        """Sudo passwords given so far: asked at the prompt mid-run, hidden from then on."""
+        return self.sudo.given() if self.sudo is not None else ()
+
+    def record(self, event: Event) -> None:
+        self.journal.write(event)
+
+    def say(self, text: str, colour: str | None = None) -> None:
+        self.console.progress(f"{self.label}{text}", colour)
+
+
+@functools.lru_cache(maxsize=64)
+def _forms(value: str) -> tuple[str, ...]:
+    """`value` as it is written, and as libraries escape or encode it in their messages."""
+    forms = {
+        value,
+        repr(value)[1:-1],
+        repr(value + "'\"")[1:-4],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value),
+        quote(value, safe=""),
+        quote_plus(value),
+        shlex.quote(value),
+    }
+    # Longest first, so a form that contains another is masked whole. Cached: every line of
+    # streamed output goes through Run.clean.
+    return tuple(sorted(forms, key=len, reverse=True))

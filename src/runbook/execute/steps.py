@@ -1,0 +1,331 @@
+"""Run a Plan on one or more hosts together: the gates, each step's attempts, failure, rollback.
+
+Every effect goes through something passed in: the transports (the host, this machine), the
+gate (the operator), the journal (the record) and the console (the screen). Each attempt is
+recorded before it starts, so nothing runs that the journal could not record.
+
+A step goes: shown → gate (yes / skip / abort) → attempts (each recorded; retries as the step
+says) → on failure the gate again (retry / rollback / abort). One gate serves every host of a
+batch; the hosts run the step at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+
+from ..core.model import Action, Outcome, Phase, PlannedStep, Result
+from ..errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
+from ..gate import Answer, Gate
+from ..journal.events import End, RollbackStart, StepEnd, StepStart
+from ..journal.events import Gate as GateEvent
+from ..journal.store import JournalError
+from . import show
+from .concurrency import all_or_raise, guard_signals, together
+from .handlers import HANDLERS
+from .state import Attempt, Run, Stop
+
+HANDS_ON = "the host needs hands-on care"
+
+
+def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) -> int:
+    """Run the release steps on every host together, one gate per step for all of them.
+
+    A failure on any host stops the batch after the current step and offers retry, rollback of
+    the hosts that changed, or abort. Returns the exit code.
+    """
+    steps = runs[0].plan.steps
+    try:
+        first = _index_of(steps, from_step) if from_step else 0
+        for step in steps[:first]:
+            for run in runs:
+                run.record(StepEnd(phase=Phase.STEPS, step=step.id, outcome=Outcome.DONE_EARLIER))
+            resumed = runs[0].resumes or "an earlier run"
+            runs[0].console.progress(
+                f"step {step.number}/{len(steps)} {step.title}: taken as done in {resumed} "
+                "(--from)",
+                "dim",
+            )
+        for index in range(first, len(steps)):
+            _step_with_gates(list(runs), gate, Phase.STEPS, index)
+    except Stop as stop:
+        return _finish(runs, stop.code, stop.result, stop.message)
+    except KeyboardInterrupt:
+        return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
+    except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
+        if isinstance(exc, JournalError):
+            # Mid-run, steps may have changed the host: not "refused before anything ran".
+            exc.exit_code = STEP_FAILED
+            exc.hint = (
+                "the run stopped: nothing more ran, not even a rollback, as it could "
+                "not be recorded; the host is as the last recorded step left it (inv "
+                "report). Free space or fix permissions, then check the host and run "
+                "`inv rollback`"
+            )
+        with contextlib.suppress(JournalError):
+            _finish(runs, exc.exit_code, Result.FAILED, str(exc), show=False)
+        raise
+    return _finish(runs, DONE, Result.DONE, "release done and verified")
+
+
+def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
+    """Run the rollback steps (`inv rollback`) on every host together."""
+    try:
+        _rollback_steps(list(runs), gate, reason)
+    except Stop as stop:
+        return _finish(runs, stop.code, stop.result, stop.message)
+    except KeyboardInterrupt:
+        return _finish(
+            runs,
+            ROLLBACK_FAILED,
+            Result.INTERRUPTED,
+            f"rollback interrupted (Ctrl-C): {HANDS_ON}",
+        )
+    except RunbookError as exc:
+        with contextlib.suppress(JournalError):  # the error itself may be the journal's
+            _finish(runs, ROLLBACK_FAILED, Result.ROLLBACK_FAILED, str(exc), show=False)
+        exc.exit_code = ROLLBACK_FAILED
+        raise
+    return _finish(runs, DONE, Result.ROLLED_BACK, "rollback done")
+
+
+def _finish(
+    runs: Sequence[Run], code: int, result: Result, message: str, *, show: bool = True
+) -> int:
+    for run in runs:
+        run.record(End(result=result, exit_code=code, message=run.clean(message)))
+    if show:
+        names = ", ".join(r.plan.host.name for r in runs)
+        colour = "green" if code == DONE else "red"
+        runs[0].console.progress(f"{names}: {runs[0].clean(message)}", colour)
+    return code
+
+
+def _index_of(steps: Sequence[PlannedStep], step_id: str) -> int:
+    for i, step in enumerate(steps):
+        if step.id == step_id:
+            return i
+    raise Stop(BAD_INPUT, Result.REFUSED, f"no step '{step_id}' in the runbook")
+
+
+def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
+    steps = runs[0].plan.rollback
+    for run in runs:
+        run.record(RollbackStart(reason=reason))
+    names = ", ".join(r.plan.host.name for r in runs)
+    runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
+    if not steps:
+        raise Stop(
+            ROLLBACK_FAILED,
+            Result.ROLLBACK_FAILED,
+            f"the runbook has no rollback steps: {HANDS_ON}",
+        )
+    for index in range(len(steps)):
+        _step_with_gates(runs, gate, Phase.ROLLBACK, index)
+
+
+def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> None:
+    """Show the step, ask the gate once for every host, run it, and handle failures."""
+    first = runs[0]
+    step = first.plan.phase(phase)[index]
+    answer = _before(runs, gate, phase, index)
+    recorded = answer if step.confirm or step.action is Action.MANUAL else "no gate"
+    if answer is Answer.YES and gate.recorded_as:
+        recorded = f"{answer} ({gate.recorded_as})"  # answered by --yes, not by a person
+    if answer is not Answer.YES:
+        for run in runs:
+            run.record(GateEvent(phase=phase, step=step.id, answer=recorded))
+    if answer is Answer.SKIP:
+        for run in runs:
+            run.record(StepEnd(phase=phase, step=step.id, outcome=Outcome.SKIPPED))
+        first.console.progress("skipped", "yellow")
+        return
+    if answer is Answer.ABORT:
+        in_rollback = phase is Phase.ROLLBACK
+        raise Stop(
+            ROLLBACK_FAILED if in_rollback else STOPPED,
+            Result.STOPPED,
+            f"stopped by the operator at {_kind(phase)} {step.number} ({step.id})"
+            + (f": {HANDS_ON}" if in_rollback else ""),
+        )
+
+    def gate_then_step(run: Run) -> Attempt:
+        # Each host's thread records the answer in its own journal: no serial fsyncs per host.
+        run.record(GateEvent(phase=phase, step=step.id, answer=recorded))
+        return _attempts(run, run.plan.phase(phase)[index], phase)
+
+    def step_again(run: Run) -> Attempt:
+        return _attempts(run, run.plan.phase(phase)[index], phase)
+
+    pending, work = runs, gate_then_step
+    while True:
+        attempts = _on_every_host(pending, work)
+        work = step_again
+        _stop_if_lost(pending, attempts, step, phase)
+        if any(r.stopping.is_set() for r in pending):
+            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
+        failed = [(r, a) for r, a in zip(pending, attempts, strict=True) if a.status != "ok"]
+        if not failed:
+            return
+        why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
+        pending = _after_failure(runs, gate, phase, step, [r for r, _ in failed], why)
+
+
+def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
+    """Show the step on the console, then ask the gate (unless the step has none)."""
+    first = runs[0]
+    step = first.plan.phase(phase)[index]
+    console = first.console
+    names = ", ".join(r.plan.host.name for r in runs)
+    total = len(first.plan.phase(phase))
+    console.say()
+    console.progress(f"{_kind(phase)} {step.number}/{total} on {names}: {step.title}", "bold")
+    if step.note:
+        console.block(first.clean(step.note))
+    show.command(runs, [r.plan.phase(phase)[index] for r in runs])
+    if step.action is Action.MANUAL:
+        return gate.done(first.clean(step.text or ""))
+    if not step.confirm:
+        return Answer.YES
+    return gate.before("\n".join(show.details(r, r.plan.phase(phase)[index]) for r in runs))
+
+
+def _on_every_host(runs: list[Run], work: show.Work) -> list[Attempt]:
+    """`work` on every host at once; a first Ctrl-C stops the run once the step has ended."""
+
+    def stop_after_step() -> None:
+        for run in runs:
+            run.stopping.set()
+        runs[0].console.progress(
+            "Ctrl-C: stopping once this step has ended and its outcome "
+            "is recorded (Ctrl-C again to leave it now: its outcome will "
+            "be unknown)",
+            "yellow",
+        )
+
+    # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
+    # joins its output readers) and then recorded the outcome as unknown.
+    with guard_signals(on_first_ctrl_c=stop_after_step):
+        return all_or_raise(together([lambda run=run: work(run) for run in runs]))
+
+
+def _stop_if_lost(
+    runs: list[Run], attempts: list[Attempt], step: PlannedStep, phase: Phase
+) -> None:
+    lost = [r.plan.host.name for r, a in zip(runs, attempts, strict=True) if a.status == "unknown"]
+    if lost:
+        raise Stop(
+            ROLLBACK_FAILED if phase is Phase.ROLLBACK else STEP_FAILED,
+            Result.UNKNOWN,
+            f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
+            "ran; its outcome is unknown, and the host lock stays held by this run. "
+            "When the host is reachable again, check it (the command may still be "
+            "running there) and run `inv rollback --break-lock`",
+        )
+
+
+def _after_failure(
+    runs: list[Run], gate: Gate, phase: Phase, step: PlannedStep, failed: list[Run], why: str
+) -> list[Run]:
+    """Ask what to do after a failure; return the hosts to try again, or stop the run."""
+    in_release = phase is Phase.STEPS
+    changed = [r for r in runs if r.backups] if in_release and runs[0].plan.rollback else []
+    choice = gate.after_failure(bool(changed))
+    for run in runs:
+        run.record(GateEvent(phase=phase, step=step.id, answer=choice, after="failure"))
+    if choice is Answer.RETRY:
+        return failed
+    if choice is Answer.ROLLBACK and changed:
+        _rollback_steps(changed, gate, f"step {step.id} failed: {why}")
+        unchanged = [r.plan.host.name for r in runs if r not in changed]
+        raise Stop(
+            STEP_FAILED,
+            Result.ROLLED_BACK,
+            f"step {step.id} failed ({why}); rollback done on "
+            f"{', '.join(r.plan.host.name for r in changed)}, the old state is back"
+            + (f"; not changed: {', '.join(unchanged)}" if unchanged else ""),
+        )
+    if not in_release:
+        raise Stop(
+            ROLLBACK_FAILED,
+            Result.ROLLBACK_FAILED,
+            f"rollback step {step.id} failed: {why}; {HANDS_ON}",
+        )
+    nothing = "" if changed else " (nothing to roll back: no backup was made yet)"
+    raise Stop(
+        STEP_FAILED,
+        Result.FAILED,
+        f"step {step.id} failed: {why}; host left as it is{nothing}",
+    )
+
+
+def _attempts(run: Run, step: PlannedStep, phase: Phase) -> Attempt:
+    """Run a step, retrying as it says; every attempt is recorded before it starts."""
+    attempts = step.retries + 1
+    attempt = Attempt(Outcome.FAILED)
+    for number in range(1, attempts + 1):
+        run.record(
+            StepStart(
+                phase=phase,
+                step=step.id,
+                number=step.number,
+                attempt=number,
+                action=step.action,
+                command=run.clean(show.shown(step)),
+            )
+        )
+        started = time.monotonic()
+        try:
+            attempt = HANDLERS[step.action](run, step)
+        except KeyboardInterrupt as exc:  # Ctrl-C twice, or SIGTERM / SIGHUP
+            run.record(
+                StepEnd(
+                    phase=phase,
+                    step=step.id,
+                    outcome=Outcome.UNKNOWN,
+                    message=f"left while it ran ({exc or 'Ctrl-C twice'}): it may still be running",
+                    attempt=number,
+                    duration=round(time.monotonic() - started, 3),
+                )
+            )
+            raise
+        except RunbookError as exc:  # refused before it ran: sudo password, connection gone
+            with contextlib.suppress(RunbookError):
+                run.record(
+                    StepEnd(
+                        phase=phase,
+                        step=step.id,
+                        outcome=Outcome.NOT_RUN,
+                        message=run.clean(exc.message),
+                        attempt=number,
+                        duration=round(time.monotonic() - started, 3),
+                    )
+                )
+            raise
+        duration = round(time.monotonic() - started, 3)
+        result = attempt.result
+        run.record(
+            StepEnd(
+                phase=phase,
+                step=step.id,
+                attempt=number,
+                outcome=attempt.status,
+                message=run.clean(attempt.message),
+                duration=duration,
+                exit=result.exit_code if result else None,
+                stdout_tail=show.tail(run.clean(result.stdout)) if result else "",
+                stderr_tail=show.tail(run.clean(result.stderr)) if result else "",
+                detail=run.clean(attempt.detail),
+            )
+        )
+        show.outcome(run, attempt, duration, number, attempts)
+        if attempt.status != Outcome.FAILED or number == attempts or run.stopping.is_set():
+            break
+        if run.stopping.wait(step.delay):  # Ctrl-C while waiting to retry
+            break
+    return attempt
+
+
+def _kind(phase: Phase) -> str:
+    return "rollback step" if phase is Phase.ROLLBACK else "step"

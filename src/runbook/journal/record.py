@@ -1,0 +1,109 @@
+"""Runs read back from their journals: for rollback, report, history and `--from`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from ..core.model import Plan, Result
+from ..errors import RefusedError
+from .events import Backup, End, Event, RunKind, Start
+from .store import read_events, runs_dir
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass
+class RunRecord:
+    """One run as its journal tells it.
+
+    Attributes:
+        events: every event, in order.
+        start: the first `start` event (a default one if the journal lost it).
+        end: the last `end` event, or None when the tool was killed.
+    """
+
+    id: str
+    path: Path
+    events: list[Event]
+    start: Start = field(default_factory=Start)
+    end: End | None = None
+
+    @property
+    def kind(self) -> RunKind:
+        return self.start.kind
+
+    @property
+    def host(self) -> str:
+        return self.start.host
+
+    @property
+    def result(self) -> Result:
+        return self.end.result if self.end else Result.UNFINISHED
+
+    @property
+    def backups(self) -> dict[str, Backup]:
+        """path -> the backup this run may restore (made by it, or by the run it resumed)."""
+        return {e.path: e for e in self.of(Backup)}
+
+    @property
+    def plan(self) -> Plan:
+        """The plan the run executed, as its journal recorded it."""
+        return Plan.from_record(
+            self.start.plan,
+            runbook=self.start.runbook,
+            runbook_path=self.start.runbook_path,
+            digest=self.start.digest,
+        )
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if type(e) is kind]
+
+
+def load_run(path: Path) -> RunRecord:
+    events = read_events(path)
+    start = next((e for e in events if isinstance(e, Start)), Start())
+    end = next((e for e in reversed(events) if isinstance(e, End)), None)
+    return RunRecord(id=path.stem, path=path, events=events, start=start, end=end)
+
+
+def all_runs(state_dir: Path) -> Iterator[RunRecord]:
+    """Every run, newest first (run ids sort by time)."""
+    folder = runs_dir(state_dir)
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.jsonl"), reverse=True):
+        yield load_run(path)
+
+
+def find_run(
+    state_dir: Path,
+    run_id: str | None = None,
+    *,
+    host: str | None = None,
+    kind: RunKind | None = None,
+    started: bool = False,
+) -> RunRecord:
+    """The run `run_id` (a prefix is enough), or the newest one matching host and kind.
+
+    `started`: skip runs refused before their first step (lock held, host unreachable).
+    """
+    for run in all_runs(state_dir):
+        if started and run.result is Result.REFUSED:
+            continue
+        if run_id and not run.id.startswith(run_id):
+            continue
+        if host and run.host != host:
+            continue
+        if kind and run.kind != kind:
+            continue
+        return run
+    what = f"run {run_id}" if run_id else f"a {kind or 'run'}"
+    if host:
+        what += f" on host {host}"
+    hint = "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are"
+    if started:
+        hint = f"runs refused before their first step changed nothing; {hint}"
+    raise RefusedError(f"no journal of {what} in {runs_dir(state_dir)}", hint=hint)

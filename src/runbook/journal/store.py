@@ -1,0 +1,141 @@
+"""Journal files: one JSON-lines file per run, appended and flushed to disk event by event.
+
+A crash at any moment leaves every event written so far readable, so `inv rollback` and
+`inv report` work from whatever is there. Reading is tolerant: a torn last line is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import RunbookError
+from .events import Event
+
+
+class JournalError(RunbookError):
+    """The journal cannot be written: nothing runs that cannot be recorded."""
+
+    exit_code = 2
+
+
+class JournalWriter(Protocol):
+    """Where a run records its events: a file (`Journal`), or memory in tests."""
+
+    def write(self, event: Event) -> None:
+        """Record `event`; raise JournalError if it cannot be (nothing more may then run)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RunIds:
+    """Sortable run ids, unique enough for one team: 20261125T144100Z-3fa9.
+
+    The suffix is the fraction of the second in 1/65536 s, so ids started within the same
+    second still sort in the order they started ("the latest run" is the newest one); each id
+    this object gives is greater than the one before.
+    """
+
+    def __init__(self) -> None:
+        self._last = ""
+        self._lock = threading.Lock()
+
+    def new(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        whole = int(now)
+        stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y%m%dT%H%M%SZ")
+        tick = min(int((now - whole) * 0x10000), 0xFFFF)
+        with self._lock:
+            run_id = f"{stamp}-{tick:04x}"
+            if run_id <= self._last and self._last.startswith(stamp) and self._last[-4:] != "ffff":
+                run_id = f"{stamp}-{int(self._last[-4:], 16) + 1:04x}"
+            self._last = run_id
+        return run_id
+
+
+def runs_dir(state_dir: Path) -> Path:
+    return state_dir / "runs"
+
+
+def prepare_state_dir(state_dir: Path) -> Path:
+    """Create the state directory (0700) and its runs/ folder; check we can write there."""
+    runs = runs_dir(state_dir)
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        runs.mkdir(mode=0o700, exist_ok=True)
+        if not os.access(runs, os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise JournalError(
+            f"cannot write the journal in {runs}: {exc.strerror or exc}",
+            hint="set RUNBOOK_STATE_DIR to a writable directory",
+        ) from exc
+    return runs
+
+
+class Journal:
+    """Append-only events of one run; each `write` is on disk (fsync) when it returns."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the journal {path}: {exc.strerror}",
+                hint="set RUNBOOK_STATE_DIR to a writable directory",
+            ) from exc
+        self._fd = fd
+
+    @classmethod
+    def create(cls, state_dir: Path, run_id: str) -> Journal:
+        return cls(prepare_state_dir(state_dir) / f"{run_id}.jsonl")
+
+    def write(self, event: Event) -> None:
+        line = json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n"
+        data = line.encode("utf-8")
+        try:
+            size = os.fstat(self._fd).st_size
+            try:
+                # A full disk writes part of a line and returns its length: write the rest,
+                # and on an error take the part back, so an event is whole or absent.
+                rest = memoryview(data)
+                while rest:
+                    rest = rest[os.write(self._fd, rest) :]
+                os.fsync(self._fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
+                raise
+        except OSError as exc:
+            raise JournalError(
+                f"cannot write the journal {self.path}: {exc.strerror}",
+                hint="free space or fix permissions; nothing more will run "
+                "until it can be recorded",
+            ) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+def read_events(path: Path) -> list[Event]:
+    """Every complete event in a journal file; a torn or corrupt line is skipped."""
+    events = []
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "event" in record:
+                with contextlib.suppress(TypeError, ValueError):  # a line of another shape
+                    events.append(Event.from_json(record))
+    return events

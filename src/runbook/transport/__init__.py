@@ -1,0 +1,59 @@
+"""The transport seam: run a script on a host, get a CommandResult.
+
+The executor knows only `Transport.run()` and `Transport.close()`; `LocalTransport` runs
+`local: true` steps on this machine, `SSHTransport` (from `connect()`) everything else.
+Everything Fabric, Invoke and paramiko get wrong for a release tool by default is fixed in the
+SSH modules, once:
+
+- host keys are checked against known_hosts with a reject policy (Fabric's Connection accepts
+  any host key by default, fabric#1804), and known_hosts is never written;
+- `~/.ssh/config` aliases work (a `fabric.Config`, never a plain Invoke config, fabric#2111);
+- a script runs as `sh -ec`, and `sudo` wraps the whole script, not its first command;
+- the sudo password is fed by a watcher with no local stdin, and never printed; it comes from
+  the caller's `SudoCredential` (no password is kept in this package);
+- the remote command gets no local stdin (typed keys never reach the host) and reads EOF;
+- output is captured, never printed, stdout and stderr apart, decoded as UTF-8 across reads;
+- a non-zero exit, a timeout, a lost connection are results, not exceptions;
+- `TCP_NODELAY` on the socket: a command costs ~3x less on a reused connection.
+
+Modules: `base` (the seam: results, protocols, the command line; pure), `local`, `ssh` (the
+connection and `SSHTransport`), `ssh_runner` (one command on it), `ssh_errors` (the messages
+for a failed connection or host key).
+
+Importing this package imports neither Fabric nor paramiko (~0.3 s): `inv check` and `inv
+show` use the seam without them. The SSH names (`SSHTransport`, `connect`, `fingerprint`) are
+loaded on first access by the module `__getattr__` below, so `from runbook.transport import
+connect` works and costs the import only where it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .base import CommandResult, SudoCredential, SudoError, Transport, remote_command
+from .local import LocalTransport
+
+if TYPE_CHECKING:
+    from .ssh import SSHTransport, connect, fingerprint
+
+__all__ = [
+    "CommandResult",
+    "LocalTransport",
+    "SSHTransport",
+    "SudoCredential",
+    "SudoError",
+    "Transport",
+    "connect",
+    "fingerprint",
+    "remote_command",
+]
+
+_SSH_NAMES = frozenset({"SSHTransport", "connect", "fingerprint"})
+
+
+def __getattr__(name: str) -> object:
+    """The SSH names, imported from `.ssh` (and so Fabric) only when first asked for."""
+    if name in _SSH_NAMES:
+        return getattr(importlib.import_module(".ssh", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

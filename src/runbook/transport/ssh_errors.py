@@ -1,0 +1,183 @@
+"""What went wrong while connecting, said in one line with a hint: the message catalogue.
+
+`connect_error` turns whatever paramiko, Fabric or the socket raised into a ConnectError
+that names the host, the address and what to check. Host keys get the longest messages: an
+unknown key is shown with its fingerprint and how to verify and add it, a changed key as a
+possible attack, with the file that holds the old one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+from typing import TYPE_CHECKING
+
+import paramiko
+from paramiko.ssh_exception import NoValidConnectionsError
+
+from runbook.core.model import Host
+from runbook.errors import ConnectError
+
+if TYPE_CHECKING:
+    from fabric import Connection
+
+__all__ = [
+    "DEFAULT_KNOWN_HOSTS",
+    "UnknownHostKey",
+    "connect_error",
+    "fingerprint",
+    "known_hosts_files",
+]
+
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+
+
+class UnknownHostKey(paramiko.SSHException):
+    """The host presented a key that no known_hosts file lists (raised by our policy)."""
+
+    def __init__(self, entry: str, key: paramiko.PKey) -> None:
+        super().__init__(f"{entry} not found in known_hosts")
+        self.entry = entry
+        self.key = key
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """`SHA256:...`, as `ssh-keygen -lf` and `ssh` print a host key's fingerprint."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def known_hosts_files(host: Host) -> list[str]:
+    """The files whose keys are trusted for `host`: its own, then ~/.ssh/known_hosts."""
+    files: list[str] = []
+    for name in (*host.known_hosts, DEFAULT_KNOWN_HOSTS):
+        path = os.path.expanduser(name)
+        if path not in files:
+            files.append(path)
+    return files
+
+
+def connect_error(
+    exc: BaseException, host: Host, hops: list[Connection], known_hosts: list[str]
+) -> ConnectError:
+    """The ConnectError for `exc`, raised while opening `hops` (the connection first)."""
+    conn = hops[0]
+    address, port = conn.host, conn.port
+    who = f"{host.name} ({conn.user}@{address}:{port})"
+    alias = f", ssh_config alias {conn.original_host!r}" if conn.original_host != address else ""
+    timeout = f"{host.connect_timeout:g} s"
+
+    if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
+        return _host_key_error(exc, host, hops, known_hosts)
+    if isinstance(exc, paramiko.PasswordRequiredException):
+        return ConnectError(
+            f"the key for {who} is protected by a passphrase",
+            hint="load it into ssh-agent (ssh-add KEY) before running",
+        )
+    if isinstance(exc, paramiko.AuthenticationException) or (
+        isinstance(exc, paramiko.SSHException) and "authentication" in str(exc).lower()
+    ):
+        key = f"the key {host.identity}" if host.identity else "the agent's and default keys"
+        return ConnectError(
+            f"{who} refused the login as {conn.user!r} with {key}",
+            hint="check `user` and `identity` for this host in the inventory, and that the "
+            "public key is in the user's authorized_keys on the host",
+        )
+    if isinstance(exc, NoValidConnectionsError):
+        return ConnectError(
+            f"cannot connect to {who}{alias}: connection refused",
+            hint=f"is sshd running and listening on port {port}? check `address` and `port`",
+        )
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(
+            f"cannot resolve the address of {host.name}: {address!r} ({exc.strerror})",
+            hint="check `address` in the inventory (or HostName in ~/.ssh/config)",
+        )
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since Python 3.10
+        return ConnectError(
+            f"{who} did not answer within {timeout}",
+            hint="is the host up, the address right, a firewall dropping the port?",
+        )
+    # A silent port: paramiko's banner timeout, or its handshake timeout, whichever is first.
+    if isinstance(exc, paramiko.SSHException) and (
+        "banner" in str(exc).lower() or "no existing session" in str(exc).lower()
+    ):
+        return ConnectError(
+            f"{who} accepted the connection but did not speak SSH within "
+            f"{timeout} (no SSH banner or handshake)",
+            hint=f"is port {port} really sshd's? an overloaded sshd or a stalled proxy "
+            "also does this",
+        )
+    if isinstance(exc, FileNotFoundError):
+        return ConnectError(
+            f"a key file for {who} does not exist: {exc.filename}",
+            hint="fix IdentityFile in ~/.ssh/config or `identity` in the inventory",
+        )
+    if isinstance(exc, OSError | paramiko.SSHException | EOFError):
+        return ConnectError(f"cannot connect to {who}{alias}: {exc or type(exc).__name__}")
+    return ConnectError(f"cannot connect to {who}{alias}: {type(exc).__name__}: {exc}")
+
+
+def _host_key_error(
+    exc: UnknownHostKey | paramiko.BadHostKeyException,
+    host: Host,
+    hops: list[Connection],
+    known_hosts: list[str],
+) -> ConnectError:
+    conn = hops[0]
+    # Which hop refused: the host itself, or one of its ProxyJump hosts.
+    if isinstance(exc, UnknownHostKey):
+        refused, _, port_text = exc.entry.removeprefix("[").partition("]:")
+        port = int(port_text or 22)
+    else:
+        refused = exc.hostname
+        port = next((h.port for h in hops if h.host == refused), conn.port)
+    who = f"{host.name} ({conn.user}@{conn.host}:{conn.port})"
+    if conn.original_host != conn.host:
+        who += f", ssh_config alias {conn.original_host!r}"
+    if (refused, port) != (conn.host, conn.port):
+        who = f"the jump host {refused}:{port} (ProxyJump on the way to {who})"
+    entry = refused if port == 22 else f"[{refused}]:{port}"
+    scan = "ssh-keyscan" + ("" if port == 22 else f" -p {port}")
+    got = exc.key
+    check = (
+        f"check the fingerprint out of band (on the host: "
+        f"ssh-keygen -lf /etc/ssh/ssh_host_{_key_type(got)}_key.pub)"
+    )
+    add = f"{scan} -t {_key_type(got)} {refused}"
+    if isinstance(exc, UnknownHostKey):
+        searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+        return ConnectError(
+            f"the host key of {who} is not known: {got.get_name()} {fingerprint(got)}; "
+            f"refusing to connect (looked for {entry} in {searched})",
+            hint=f"{check}, then add the key: {add} >> ~/.ssh/known_hosts "
+            f"(or into a known_hosts file the inventory lists for {host.name})",
+        )
+    holder = next((p for p in known_hosts if os.path.isfile(p) and _holds(p, entry)), "")
+    expected = exc.expected_key
+    return ConnectError(
+        f"the host key of {who} has CHANGED: {holder or 'known_hosts'} expects "
+        f"{expected.get_name()} {fingerprint(expected)}, the host presented "
+        f"{got.get_name()} {fingerprint(got)}. Someone may be intercepting the connection "
+        "(man-in-the-middle), or the host was reinstalled; refusing to connect",
+        hint=f"{check}; only if it matches, remove the old entry "
+        f"(ssh-keygen -R '{entry}' -f {holder or 'FILE'}) and add the new one "
+        f"({add} >> {holder or 'FILE'})",
+    )
+
+
+def _key_type(key: paramiko.PKey) -> str:
+    """The `-t` word of ssh-keyscan and the ssh_host_*_key file name for `key`."""
+    return {"ssh-ed25519": "ed25519", "ssh-rsa": "rsa", "ssh-dss": "dsa"}.get(
+        key.get_name(), "ecdsa" if key.get_name().startswith("ecdsa") else key.get_name()
+    )
+
+
+def _holds(path: str, entry: str) -> bool:
+    """Whether the known_hosts file `path` has a key for `entry` (read only)."""
+    try:
+        return paramiko.HostKeys(path).lookup(entry) is not None
+    except (OSError, paramiko.SSHException):
+        return False

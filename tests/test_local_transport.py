@@ -1,0 +1,125 @@
+"""LocalTransport: `local: true` steps run with `sh -ec` on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runbook.transport import CommandResult, LocalTransport, Transport
+
+
+@pytest.fixture
+def local() -> LocalTransport:
+    return LocalTransport()
+
+
+def test_it_is_a_transport(local: LocalTransport) -> None:
+    seam: Transport = local
+    seam.close()
+    seam.close()  # nothing to release, twice is fine
+    assert seam.run("true").ok
+
+
+def test_exit_status_and_sh_e(local: LocalTransport) -> None:
+    ok = local.run("echo hi")
+    assert (ok.exit_code, ok.stdout, ok.stderr, ok.timed_out, ok.lost) == (
+        0,
+        "hi\n",
+        "",
+        False,
+        False,
+    )
+    assert ok.ok and 0 <= ok.duration < 2
+    failed = local.run("echo one\nexit 3\necho never")
+    assert (failed.exit_code, failed.stdout, failed.ok) == (3, "one\n", False)
+    stopped = local.run("echo one\nfalse\necho never")  # -e: the first failing line ends it
+    assert (stopped.exit_code, stopped.stdout) == (1, "one\n")
+
+
+def test_stdout_and_stderr_apart(local: LocalTransport) -> None:
+    result = local.run("echo out; echo err >&2; echo out2")
+    assert (result.stdout, result.stderr) == ("out\nout2\n", "err\n")
+
+
+def test_utf8_split_across_reads_and_bad_bytes(local: LocalTransport) -> None:
+    # 360 kB: many reads; then one character written in two parts, read apart
+    seen: list[str] = []
+    result = local.run(
+        "for i in $(seq 20000); do printf '日本語のログ'; done; printf 'ok \\377 ok' >&2; "
+        "echo; printf '\\346'; sleep 0.1; printf '\\227\\245 end\\n'",
+        on_output=lambda stream, line: seen.append(line),
+    )
+    assert result.stdout == "日本語のログ" * 20000 + "\n日 end\n"
+    assert result.stderr == "ok \ufffd ok"
+    assert "日 end" in seen and "ok \ufffd ok" in seen
+
+
+def test_on_output_gets_each_line_per_stream_as_it_comes(local: LocalTransport) -> None:
+    seen: list[tuple[str, str, float]] = []
+    started = time.monotonic()
+
+    def on_output(stream: str, line: str) -> None:
+        seen.append((stream, line, time.monotonic() - started))
+
+    result = local.run(
+        "echo one; echo warn >&2; printf 'two\\n\\nthree'; sleep 0.5; echo four",
+        on_output=on_output,
+    )
+    lines = [(stream, line) for stream, line, _ in seen]
+    assert sorted(lines) == sorted(
+        [("stdout", "one"), ("stderr", "warn"), ("stdout", "two"), ("stdout", ""),
+         ("stdout", "threefour")]
+    )  # fmt: skip
+    stdout_lines = [line for stream, line in lines if stream == "stdout"]
+    assert stdout_lines == ["one", "two", "", "threefour"]  # in order, partial line joined
+    first = next(at for stream, line, at in seen if line == "one")
+    assert first < 0.4  # as it came, not when the script ended
+    assert result.stdout == "one\ntwo\n\nthreefour\n"  # the result is whole all the same
+
+
+def test_a_last_line_without_newline_is_given_at_the_end(local: LocalTransport) -> None:
+    seen: list[tuple[str, str]] = []
+    local.run("printf 'a\\nb'; printf 'c' >&2", on_output=lambda s, line: seen.append((s, line)))
+    assert sorted(seen) == [("stderr", "c"), ("stdout", "a"), ("stdout", "b")]
+
+
+def test_timeout_is_a_result_with_the_output_so_far(local: LocalTransport) -> None:
+    seen: list[str] = []
+    started = time.monotonic()
+    result = local.run(
+        "echo started; echo e >&2; sleep 30",
+        timeout=0.5,
+        on_output=lambda s, line: seen.append(line),
+    )
+    elapsed = time.monotonic() - started
+    assert (result.exit_code, result.timed_out, result.lost) == (None, True, False)
+    assert (result.stdout, result.stderr) == ("started\n", "e\n")
+    assert sorted(seen) == ["e", "started"]
+    assert 0.5 <= elapsed < 1.5 and 0.5 <= result.duration < 1.5
+
+
+def test_stdin_is_dev_null(local: LocalTransport) -> None:
+    result = local.run("readlink /proc/self/fd/0; cat; read line || echo eof", timeout=5)
+    assert (result.exit_code, result.stdout, result.timed_out) == (0, "/dev/null\neof\n", False)
+
+
+@pytest.mark.parametrize("sudo", [True, "root", "www-data"])
+def test_sudo_is_refused(local: LocalTransport, sudo: bool | str) -> None:
+    with pytest.raises(ValueError, match="sudo"):
+        local.run("touch /never", sudo=sudo)
+
+
+def test_result_type(local: LocalTransport) -> None:
+    assert isinstance(local.run("true"), CommandResult)
+
+
+def test_importing_it_imports_no_fabric_or_paramiko() -> None:
+    code = (
+        "import sys\nimport runbook.transport, runbook.transport.base, runbook.transport.local\n"
+        "print(','.join(m for m in ('fabric', 'paramiko', 'invoke') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
