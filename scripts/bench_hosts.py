@@ -7,7 +7,7 @@ one client key, one known_hosts file and one login user.
 
 The login user, as root, is `rbbench`: created once with a plain home (/etc/skel), kept between
 runs like the sandbox's `rbsandbox` (remove it with `userdel -r rbbench`). Root itself is never
-the login: root's .bashrc here runs `pyenv init`, ~100 ms per command (FIELD-NOTES). As an
+the login: root's .bashrc here runs `pyenv init`, ~100 ms per command (measured). As an
 ordinary user, sshd can only log that same user in, so the login is you.
 
     with Hosts(Path(tmp), count=8) as hosts:   # started; stopped on leaving, whatever happens

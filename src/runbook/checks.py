@@ -4,7 +4,9 @@ Each check makes one attempt and never raises for a failed check: every failure 
 timeout, wrong status, bad handshake, unknown host) is a `CheckResult` with `ok=False` and a
 one-line summary. Retries and delays belong to the executor.
 
-Network libraries are imported inside the functions, so importing this module stays cheap.
+The network libraries (websockets, urllib.request: together 50 ms or more of start-up) are
+imported inside the functions that use them, so `inv check` and `inv show`, which import the
+executor's modules but run no check, do not pay for them.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def check_websocket(
         return CheckResult(
             False,
             f"got {r.status_code} {_reason(r.status_code, r.reason_phrase)}, expected 101",
-            _detail(f"HTTP/1.1 {r.status_code} {r.reason_phrase}", r.headers, r.body),
+            _detail(f"HTTP/1.1 {r.status_code} {r.reason_phrase}", r.headers, bytes(r.body or b"")),
         )
     except InvalidURI as exc:
         return CheckResult(False, f"not a WebSocket URL: {url} ({exc})", str(exc))
@@ -90,7 +92,7 @@ def check_websocket(
         return CheckResult(False, f"WebSocket negotiation failed: {exc}", str(exc))
     except InvalidHandshake as exc:
         return CheckResult(False, f"WebSocket handshake failed: {exc}", _name(exc))
-    except Exception as exc:  # a check reports; it never raises (SPEC 3)
+    except Exception as exc:  # a check reports; it never raises
         return _network_failure(url, exc, timeout)
 
 

@@ -1,8 +1,8 @@
-"""The one error boundary: options in, calls into the package, errors out as messages and codes.
+"""The one error boundary: calls into the package in, errors out as messages and exit codes.
 
 Invoke's `Program.run` catches only its own exceptions; everything else would print a Python
-traceback. Every task runs its body through `guard`, which maps RunbookError to its exit code
-(SPEC 2) and keeps tracebacks for `--debug` (`inv --debug TASK`, or RUNBOOK_DEBUG=1).
+traceback. Every task (runbook.tasks) runs its body through `guard`, which maps RunbookError to its
+exit code and keeps tracebacks for `--debug` (`inv --debug TASK`, or RUNBOOK_DEBUG=1).
 """
 
 from __future__ import annotations
@@ -64,26 +64,10 @@ def _run(body: Callable[[], Any]) -> Any:
         gc.freeze()
 
 
-# The command the user typed: messages name `inv ...`; under the console script, `runbook ...`.
+# The command the user typed: messages name `inv ...`; under the console script (runbook.tasks.main)
+# `runbook ...`.
 PROGRAM = "inv"
 
 
 def _as_invoked(text: str) -> str:
     return text if PROGRAM == "inv" else re.sub(r"\binv (?=[a-z-])", f"{PROGRAM} ", text)
-
-
-def main() -> None:
-    """The `runbook` console script: the same tasks as `inv`, from any directory."""
-    global PROGRAM
-    PROGRAM = "runbook"
-    from invoke import Collection, Program
-
-    from . import __version__, tasks
-
-    program = Program(
-        namespace=Collection.from_module(tasks),
-        version=__version__,
-        name="runbook",
-        binary="runbook",
-    )
-    program.run()

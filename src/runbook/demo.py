@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ def run(
     *,
     lang: str = "en",
     console: Console | None = None,
-    ports: dict[str, int] | None = None,
+    ports: Mapping[str, int] | None = None,
 ) -> int:
     console = console or Console()
     # The demo releases the shipped runbook: refuse before starting anything where it is not.
@@ -32,7 +32,15 @@ def run(
         "1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on loopback",
         "bold",
     )
-    sandbox.up(root, inventory=project / "hosts.yaml", say=console.progress, **(ports or {}))
+    ports = ports or {}
+    sandbox.up(
+        root,
+        inventory=project / "hosts.yaml",
+        say=console.progress,
+        ssh_port=ports.get("ssh_port"),
+        http_port=ports.get("http_port"),
+        backend_port=ports.get("backend_port"),
+    )
     box = sandbox.Sandbox.load(root)
     for line in box.reset():  # a second demo starts from the broken config again
         console.progress(line)

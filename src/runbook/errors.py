@@ -1,14 +1,14 @@
 """Every error the tool expects, and the exit code each one means.
 
 Nothing in the package prints or exits: it raises one of these, and the one boundary in
-`runbook.cli` turns it into a message and an exit code (SPEC 2).
+`runbook.cli` turns it into a message and an exit code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Exit codes (SPEC 2), documented in the README.
+# Exit codes, documented in the README.
 DONE = 0
 STEP_FAILED = 1
 BAD_INPUT = 2

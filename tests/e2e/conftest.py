@@ -4,7 +4,7 @@
   always torn down at the end.
 - `sandbox`: the same sandbox, reset to `main`'s nginx config before each test (cheap when nothing
   changed), so tests that release to it do not leak into each other.
-- `inventory`: a `hosts.yaml` (SPEC 4) with `hosts: {sandbox: ...}`; yields its path.
+- `inventory`: a `hosts.yaml` with `hosts: {sandbox: ...}`; yields its path.
 - `sudo_password`: the login user's sudo password (root mode; needs root).
 - `sandbox_factory`: `make(address="127.0.0.11") -> Sandbox` for fleets, each on its own loopback
   address and root, all torn down at the end of the session.

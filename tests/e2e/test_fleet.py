@@ -11,7 +11,7 @@ import yaml
 
 from runbook.checks import check_websocket
 from runbook.journal import all_runs
-from runbook.journal.events import StepStart
+from runbook.journal.events import Lock, StepEnd, StepStart
 from runbook.sandbox import Sandbox
 
 from ..conftest import ROOT, run_cli
@@ -101,10 +101,8 @@ def test_parallel_batch_stops_after_the_step_and_rolls_back_every_changed_host(f
     assert {r.result for r in runs} == {"rolled-back"}
     # Each host has its own journal, lock and events; none ran the reload.
     for run in runs:
-        assert not [
-            e for e in run.of(StepStart) if e.step == "reload" and e.phase == "steps"
-        ]
-        assert run.of("lock")
+        assert not [e for e in run.of(StepStart) if e.step == "reload" and e.phase == "steps"]
+        assert run.of(Lock)
     report = run_cli("report", cwd=project, env=_env(project, boxes[0]))
     assert report.returncode == 0
     for name in ("web1", "web2", "web3"):
@@ -175,9 +173,9 @@ def test_ctrl_c_stops_every_host_of_a_parallel_batch_cleanly(fleet) -> None:  # 
     assert sorted(r.host for r in runs) == ["web1", "web3"]
     for run in runs:
         assert run.result == "interrupted"
-        slow = [e for e in run.of("step_end") if e["step"] == "slow"]
-        assert slow and slow[-1]["outcome"] == "ok"  # the step in flight ended and was recorded
-        assert not [e for e in run.of(StepStart) if e["step"] == "after"]
+        slow = [e for e in run.of(StepEnd) if e.step == "slow"]
+        assert slow and slow[-1].outcome == "ok"  # the step in flight ended and was recorded
+        assert not [e for e in run.of(StepStart) if e.step == "after"]
     for box in (boxes[0], boxes[2]):
         assert not box.lock_path.exists()
 
@@ -188,7 +186,7 @@ def _wait_until_started(state: Path, step: str, hosts: int, timeout: float = 10)
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        started = [r for r in all_runs(state) if any(e["step"] == step for e in r.of("step_start"))]
+        started = [r for r in all_runs(state) if any(e.step == step for e in r.of(StepStart))]
         if len(started) == hosts:
             return
         time.sleep(0.05)

@@ -20,11 +20,11 @@ from runbook.sandbox import (
     SUDOERS_DROPIN,
     UPGRADE_LINES,
     Sandbox,
-    _descendants,
-    _is_ours,
     wait_until,
     write_inventory,
 )
+from runbook.sandbox.processes import is_ours as _is_ours
+from runbook.sandbox.procfs import descendants as _descendants
 
 from .conftest import require_root, sandbox_root, start_sandbox, stop_sandbox
 

@@ -1,6 +1,6 @@
 """The SSH seam against a real OpenSSH sshd on loopback (the sandbox's).
 
-Every Fabric / Invoke / OpenSSH trap of FIELD-NOTES that the transport works around is checked
+Every Fabric / Invoke / OpenSSH trap that the transport works around is checked
 here against the real thing: host keys, ssh_config aliases, sudo of a whole script with no
 local stdin, timeouts, lost connections, connect errors.
 """

@@ -29,6 +29,8 @@ def check(opts: Options) -> str:
         inventory = load_inventory(inv_path, display(inv_path, opts.project))
     except InputError as exc:
         problems += exc.problems
+    hosts = list(inventory.hosts.values()) if inventory else []
+    inventory_file = inventory.path if inventory else ""
     names, renders = [], 0
     for path in paths:
         try:
@@ -37,9 +39,9 @@ def check(opts: Options) -> str:
             problems += exc.problems
             continue
         names.append(runbook.name)
-        for host in inventory.hosts.values() if inventory else ():
+        for host in hosts:
             try:
-                make_plan(runbook, host, inventory.path, overrides)
+                make_plan(runbook, host, inventory_file, overrides)
                 renders += 1
             except InputError as exc:
                 problems += [
@@ -51,10 +53,9 @@ def check(opts: Options) -> str:
         problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
     if problems:
         raise InputError(list(dict.fromkeys(problems)))
-    hosts = len(inventory.hosts) if inventory else 0
     return (
-        f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {hosts} "
-        f"host{'s' * (hosts != 1)} valid; {renders} plans rendered"
+        f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {len(hosts)} "
+        f"host{'s' * (len(hosts) != 1)} valid; {renders} plans rendered"
     )
 
 

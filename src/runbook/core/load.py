@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import InputError, Problem
 from . import schema
 from .model import BUILTIN_NAMES, Action, Expect, Host, Inventory, Runbook, Step
+from .render import template_syntax_error
 from .yamlsrc import Path_, Source, load_yaml
 
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual")
@@ -72,7 +73,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
         return None
     _schema_problems(source, "runbook", problems)
     valid = not problems  # the model is built only from schema-valid data; checks still run
-    variables = data.get("vars") if isinstance(data.get("vars"), dict) else {}
+    raw_vars = data.get("vars")
+    variables: dict[str, Any] = raw_vars if isinstance(raw_vars, dict) else {}
     for name in variables:
         if name in BUILTIN_NAMES:
             problems.append(
@@ -83,7 +85,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
                     "rename it",
                 )
             )
-    secrets = data.get("secrets") if isinstance(data.get("secrets"), list) else []
+    raw_secrets = data.get("secrets")
+    secrets: list[str] = raw_secrets if isinstance(raw_secrets, list) else []
     steps = _steps(source, "steps", problems, build=valid)
     rollback = _steps(source, "rollback", problems, build=valid)
     for path, text in _strings(data.get("vars"), ("vars",)):
@@ -117,7 +120,8 @@ def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) ->
             continue  # the schema already said so
         path: Path_ = (key, i)
         line = source.line(path)
-        step_id = raw.get("id") if isinstance(raw.get("id"), str) else f"#{i + 1}"
+        given = raw.get("id")
+        step_id = given if isinstance(given, str) else f"#{i + 1}"
         if step_id in seen:
             problems.append(
                 Problem(
@@ -265,8 +269,6 @@ def _strings(value: Any, path: Path_) -> list[tuple[Path_, str]]:
 def _check_jinja(source: Source, path: Path_, text: str, problems: list[Problem]) -> None:
     if "{{" not in text and "{%" not in text and "{#" not in text:
         return
-    from .render import template_syntax_error  # Jinja is imported only when a template needs it
-
     error = template_syntax_error(text)
     if error is not None:
         message, offset = error

@@ -171,11 +171,15 @@ class Renderer:
         if "unquoted" not in template:
             return ()
         found: list[str] = []
+
+        def note(value: Any) -> Unquoted:
+            found.append(
+                " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+            )
+            return Unquoted("")
+
         env = _environment(shell=True)
-        env.filters["unquoted"] = lambda v: (
-            found.append(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
-            or Unquoted("")
-        )
+        env.filters["unquoted"] = note
         with contextlib.suppress(jinja2.TemplateError):  # reported by the main rendering
             env.from_string(template).render(self.names)
         return tuple(found)

@@ -7,6 +7,7 @@ locks, connections and journals are released however the run ends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
             )
             opened = together(
                 [
-                    lambda item=item, journal=journal: _open(batch, item, journal)
+                    functools.partial(_open, batch, item, journal)
                     for item, journal in zip(items, journals, strict=True)
                 ]
             )
@@ -117,7 +118,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
         finally:
             together(
                 [
-                    lambda item=item, transport=transport: _close(item, transport, batch.console)
+                    functools.partial(_close, item, transport, batch.console)
                     for item, transport in zip(items, opened, strict=False)
                     if not isinstance(transport, Exception)
                 ]

@@ -12,6 +12,7 @@ batch; the hosts run the step at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Sequence
 
@@ -131,7 +132,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     step = first.plan.phase(phase)[index]
     answer = _before(runs, gate, phase, index)
     recorded = answer if step.confirm or step.action is Action.MANUAL else "no gate"
-    if answer is Answer.YES and gate.recorded_as:
+    if recorded is Answer.YES and gate.recorded_as:
         recorded = f"{answer} ({gate.recorded_as})"  # answered by --yes, not by a person
     if answer is not Answer.YES:
         for run in runs:
@@ -165,7 +166,9 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
         _stop_if_lost(pending, attempts, step, phase)
         if any(r.stopping.is_set() for r in pending):
             raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
-        failed = [(r, a) for r, a in zip(pending, attempts, strict=True) if a.status != "ok"]
+        failed = [
+            (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
+        ]
         if not failed:
             return
         why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
@@ -207,13 +210,15 @@ def _on_every_host(runs: list[Run], work: show.Work) -> list[Attempt]:
     # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
     # joins its output readers) and then recorded the outcome as unknown.
     with guard_signals(on_first_ctrl_c=stop_after_step):
-        return all_or_raise(together([lambda run=run: work(run) for run in runs]))
+        return all_or_raise(together([functools.partial(work, run) for run in runs]))
 
 
 def _stop_if_lost(
     runs: list[Run], attempts: list[Attempt], step: PlannedStep, phase: Phase
 ) -> None:
-    lost = [r.plan.host.name for r, a in zip(runs, attempts, strict=True) if a.status == "unknown"]
+    lost = [
+        r.plan.host.name for r, a in zip(runs, attempts, strict=True) if a.status is Outcome.UNKNOWN
+    ]
     if lost:
         raise Stop(
             ROLLBACK_FAILED if phase is Phase.ROLLBACK else STEP_FAILED,

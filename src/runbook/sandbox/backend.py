@@ -1,6 +1,6 @@
 """A WebSocket backend that behaves like Rails ActionCable behind nginx (the sandbox's app).
 
-    python -m runbook.backend --listen 127.0.0.1:18081 --log backend.log
+    python -m runbook.sandbox.backend --listen 127.0.0.1:18081 --log backend.log
 
 For every request it logs, as ActionCable does, the headers it received:
 
@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import TextIO
@@ -30,8 +31,9 @@ from typing import TextIO
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
-SUBPROTOCOLS = ["actioncable-v1-json", "actioncable-unsupported"]
+SUBPROTOCOLS = [Subprotocol("actioncable-v1-json"), Subprotocol("actioncable-unsupported")]
 
 
 def is_upgrade(connection: str, upgrade: str) -> bool:
@@ -88,7 +90,7 @@ async def serve_forever(host: str, port: int, log_path: Path) -> None:
             host,
             port,
             process_request=backend.process_request,
-            subprotocols=SUBPROTOCOLS,  # type: ignore[arg-type]
+            subprotocols=SUBPROTOCOLS,
             select_subprotocol=_select_subprotocol,
         ) as server:
             stop = asyncio.get_running_loop().create_future()
@@ -98,16 +100,18 @@ async def serve_forever(host: str, port: int, log_path: Path) -> None:
             server.close()
 
 
-def _select_subprotocol(conn: ServerConnection, offered: object) -> str | None:
+def _select_subprotocol(
+    conn: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
     """Accept ActionCable's subprotocols when offered; a client offering none still connects."""
-    for proto in offered or ():  # type: ignore[attr-defined]
+    for proto in offered or ():
         if proto in SUBPROTOCOLS:
-            return str(proto)
+            return proto
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runbook.backend", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m runbook.sandbox.backend", description=__doc__)
     parser.add_argument("--listen", default="127.0.0.1:18081", help="ADDRESS:PORT")
     parser.add_argument("--log", required=True, type=Path, help="the log file (appended)")
     args = parser.parse_args(argv)
