@@ -540,18 +540,18 @@ def profile(bench: Bench) -> None:
 
 # (file suffix, function, what it is) for the profile's breakdown
 PROFILE_POINTS = [
-    ("runbook/cli.py", "main", "console script: invoke Program, parse, run the task"),
-    ("runbook/commands.py", "release", "commands.release (after the imports of cli/tasks)"),
-    ("runbook/commands.py", "plans_for", "load + validate + render the review plan"),
-    ("runbook/render.py", "make_plan", "render (review plan, then review + actual per host)"),
+    ("runbook/tasks.py", "main", "console script: invoke Program, parse, run the task"),
+    ("runbook/commands/fleet.py", "release", "commands.release (after the imports of tasks)"),
+    ("runbook/commands/inputs.py", "plans_for", "load + validate + render the review plan"),
+    ("runbook/core/plan.py", "make_plan", "render (review plan, then review + actual per host)"),
     ("jinja2/environment.py", "from_string", "Jinja compile of a template string"),
-    ("runbook/session.py", "run_batch", "journals, connect + lock, steps, unlock, close"),
-    ("runbook/transport.py", "connect", "SSH connect: TCP, kex, host key, auth"),
-    ("runbook/session.py", "_lock", "take the host lock (1 remote command)"),
-    ("runbook/transport.py", "run", "remote commands (lock, steps, unlock)"),
-    ("runbook/execute.py", "release", "execute.release: gates and steps"),
-    ("runbook/session.py", "_unlock", "release the host lock (1 remote command)"),
-    ("runbook/journal.py", "write", "journal events (json + write + fsync)"),
+    ("runbook/execute/batch.py", "run_batch", "journals, connect + lock, steps, unlock, close"),
+    ("runbook/transport/ssh.py", "connect", "SSH connect: TCP, kex, host key, auth"),
+    ("runbook/execute/hostlock.py", "take", "take the host lock (1 remote command)"),
+    ("runbook/transport/ssh.py", "run", "remote commands (lock, steps, unlock)"),
+    ("runbook/execute/steps.py", "release", "execute.release: gates and steps"),
+    ("runbook/execute/hostlock.py", "give_back", "release the host lock (1 remote command)"),
+    ("runbook/journal/store.py", "write", "journal events (json + write + fsync)"),
     ("~", "<built-in method posix.fsync>", "fsync"),
 ]
 

@@ -12,7 +12,7 @@ import json
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -28,7 +28,6 @@ from runbook.errors import (
     ROLLBACK_FAILED,
     STEP_FAILED,
     STOPPED,
-    ConnectError,
     RefusedError,
 )
 from runbook.execute import Batch, HostRun, Run, release, rollback, run_batch
@@ -151,14 +150,6 @@ def sent(transport: FakeTransport) -> list[str]:
         else:
             words.append(script.removeprefix("echo "))
     return words
-
-
-E = TypeVar("E", bound=Event)
-
-
-def of(journal: MemoryJournal, kind: type[E]) -> list[E]:
-    """The events of one type, typed as such (`MemoryJournal.of` gives plain Events)."""
-    return [e for e in journal.events if type(e) is kind]
 
 
 def names(journal: MemoryJournal) -> list[str]:
@@ -301,7 +292,7 @@ def test_release_where_every_step_passes_is_done_and_records_each_attempt() -> N
     assert_attempts_bracketed(journal)
     # The attempt is recorded before its command is sent.
     assert isinstance(seen_at_send[0], StepStart) and seen_at_send[0].step == "deploy"
-    backup = of(journal, Backup)
+    backup = journal.of(Backup)
     assert len(backup) == 1 and backup[0].path == CONF
     assert "rollback_start" not in names(journal)
     end = end_of(journal)
@@ -452,11 +443,11 @@ def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() ->
     assert r.transport.scripts()[3] == scripts.restore_script(CONF, made, BACKUP_SHA)
     assert asked(gate) == ["before", "before", "after_failure", "before", "before"]
     assert gate.asked[2] == ("after_failure", "can roll back")
-    backup = of(r.journal, Backup)[0]
+    backup = r.journal.of(Backup)[0]
     assert (backup.backup, backup.sha256, backup.mode) == (made, BACKUP_SHA, "640 root:app")
-    restore = of(r.journal, Restore)[0]
+    restore = r.journal.of(Restore)[0]
     assert (restore.path, restore.backup, restore.sha256) == (CONF, made, BACKUP_SHA)
-    rolled = of(r.journal, RollbackStart)[0]
+    rolled = r.journal.of(RollbackStart)[0]
     assert rolled.reason.startswith("step deploy failed: exit status 1: syntax error")
     assert ("deploy", "rollback", "failure") in gates(r.journal)
     # After the failure: the answer, then the rollback, then its steps, in that order.
@@ -491,7 +482,7 @@ def test_failure_answered_abort_leaves_the_host_as_it_is() -> None:
     assert gate.asked[-1] == ("after_failure", "can roll back")
     assert ("deploy", "abort", "failure") in gates(r.journal)
     assert "rollback_start" not in names(r.journal)
-    assert not of(r.journal, Restore)
+    assert not r.journal.of(Restore)
     end = end_of(r.journal)
     assert (end.result, end.exit_code) == (Result.FAILED, STEP_FAILED)
     assert "step deploy failed: exit status 1: boom; host left as it is" in end.message
@@ -555,23 +546,9 @@ def test_outcome_unknown_when_the_connection_is_lost_stops_the_run() -> None:
     assert "its outcome is unknown" in end.message
 
 
-@dataclass
-class DiesWhenLost(FakeTransport):
-    """A FakeTransport that, like the SSH one, refuses every script after a lost result."""
-
-    dead: bool = False
-
-    def run(self, script: str, **options: Any) -> CommandResult:
-        if self.dead:
-            raise ConnectError("the connection was lost during an earlier command")
-        result = super().run(script, **options)
-        self.dead = result.lost
-        return result
-
-
 def test_outcome_unknown_in_a_batch_leaves_the_host_locked() -> None:
     lost = CommandResult(None, "", "", 0.0, lost=True)
-    transport = DiesWhenLost(rules={"deploy-new": lost})
+    transport = FakeTransport(rules={"deploy-new": lost})
     journal = MemoryJournal()
     screen = io.StringIO()
     item = HostRun(plan_of(RUNBOOK), RUN_ID)
@@ -660,7 +637,7 @@ def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
 
     assert sent(r.transport) == ["restore"]  # restart-old never sent
     assert gate.asked[-1] == ("after_failure", "")  # a rollback is not rolled back
-    assert not of(r.journal, Restore)
+    assert not r.journal.of(Restore)
     assert step_ends(r.journal, "restore")[0].outcome is Outcome.FAILED
     end = end_of(r.journal)
     assert (end.result, end.exit_code) == (Result.ROLLBACK_FAILED, ROLLBACK_FAILED)
@@ -749,7 +726,7 @@ def test_a_secret_is_sent_with_its_value_and_shown_and_recorded_as_stars() -> No
     assert release([r.run], gate) == DONE
 
     assert r.transport.scripts() == [f"notify --token {SECRET}"]
-    start = of(r.journal, StepStart)[0]
+    start = r.journal.of(StepStart)[0]
     assert start.command == "notify --token ***"
     end = step_ends(r.journal, "notify")[0]
     assert (end.stdout_tail, end.stderr_tail) == ("using ***", "warning: *** expires soon")
@@ -895,7 +872,7 @@ def test_yes_gate_records_manual_steps_as_not_confirmed_and_answers_as_yes() -> 
 
     assert run_batch(batch({"web1": transport}, {RUN_ID: journal}, YesGate()), [item]) == DONE
 
-    assert of(journal, Start)[0].gates == "--yes"
+    assert journal.of(Start)[0].gates == "--yes"
     announce = step_ends(journal, "announce")
     assert [e.message for e in announce] == ["not confirmed by a person (--yes)"]
     answers = dict((step, answer) for step, answer, _ in gates(journal))
@@ -971,9 +948,9 @@ def test_batch_locks_every_host_runs_them_together_then_unlocks_and_closes() -> 
         assert transport.closed
         assert journal.closed
         assert names(journal)[:2] == ["start", "lock"]
-        start = of(journal, Start)[0]
+        start = journal.of(Start)[0]
         assert (start.host, start.run, start.batch) == (host, run_id, ("run-1", "run-2"))
-        assert of(journal, Lock)[0].holder["run"] == run_id
+        assert journal.of(Lock)[0].holder["run"] == run_id
         assert_attempts_bracketed(journal)
         assert end_of(journal).result is Result.DONE
     assert "web1: ok" in screen.getvalue() and "web2: ok" in screen.getvalue()

@@ -14,15 +14,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .core import scripts
 from .core.model import Host
-from .errors import RefusedError
+from .errors import ConnectError, RefusedError
 from .gate import Answer
 from .journal.events import Event
 from .journal.store import JournalError
 from .transport.base import CommandResult, SudoCredential, SudoError
 
+E = TypeVar("E", bound=Event)
 Reply = CommandResult | Callable[[str], CommandResult] | BaseException
 
 
@@ -41,8 +43,10 @@ class FakeTransport:
     gives the reply (a result, a function of the script, or an exception to raise).
 
     Scripts no rule matches succeed with empty output, except the built-in actions, which
-    answer as a healthy host does: a backup prints its verified sha256 and mode, the lock is
-    free. `sent` records every script; `closed` says whether `close()` was called.
+    answer as a healthy host does: a backup prints its verified sha256 (`backup_sha256`) and
+    mode, the lock is free. Like the SSH transport, it refuses every script after one whose
+    connection was lost. `sent` records every script; `closed` says whether `close()` was
+    called.
 
     Attributes:
         sudo_asks: if set, a sudo step asks this credential for its password, and a password
@@ -52,8 +56,10 @@ class FakeTransport:
     rules: Mapping[str, Reply] = field(default_factory=dict)
     sudo_asks: SudoCredential | None = None
     sudo_password: str = ""
+    backup_sha256: str = "0" * 64
     sent: list[Sent] = field(default_factory=list)
     closed: bool = False
+    lost: bool = False
 
     def run(
         self,
@@ -64,12 +70,15 @@ class FakeTransport:
         on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
         if self.closed:
-            raise RefusedError("the fake connection was closed")
+            raise ConnectError("the fake connection was closed")
+        if self.lost:
+            raise ConnectError("the fake connection was lost during an earlier command")
         asks = self.sudo_asks
         if sudo and asks is not None and asks.password() != self.sudo_password:
             raise SudoError("sudo refused the password")
         self.sent.append(Sent(script, sudo, timeout))
         result = self._reply(script)
+        self.lost = result.lost
         if on_output is not None:
             for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
                 for line in text.splitlines():
@@ -88,14 +97,13 @@ class FakeTransport:
                 if isinstance(reply, BaseException):
                     raise reply
                 return reply(script) if callable(reply) else reply
-        if script.startswith("test -f ") and "cp -p" in script and "sha256sum" in script:
-            return _healthy_backup(script)
+        if script.startswith("test -f ") and "cp -p" in script and "test ! -e" in script:
+            return _healthy_backup(self.backup_sha256)
         return CommandResult(0, "", "", 0.0)
 
 
-def _healthy_backup(script: str) -> CommandResult:
+def _healthy_backup(sha: str) -> CommandResult:
     """What backup_script prints on a host where the copy matches: two sha256, two stats."""
-    sha = "0" * 64
     lines = [f"{sha}  a", f"{sha}  b", "644 root:root", "644 root:root"]
     result = CommandResult(0, "\n".join(lines) + "\n", "", 0.0)
     if scripts.parse_backup(result.stdout) is None:  # the parser and this fake disagree
@@ -156,8 +164,9 @@ class MemoryJournal:
     def close(self) -> None:
         self.closed = True
 
-    def of(self, kind: type[Event]) -> list[Event]:
-        return [e for e in self.events if type(e) is kind]
+    def of(self, kind: type[E]) -> list[E]:
+        """The events of one type, in order."""
+        return [e for e in self.events if type(e) is kind]  # a LockBroken is not a Lock here
 
 
 @dataclass
@@ -172,22 +181,26 @@ class FixedSudo:
         self._queue = list(self.passwords)
         self._current: str | None = None
         self._given: list[str] = []
+        self._lock = threading.Lock()  # hosts of a batch ask from their own threads
 
     def password(self) -> str:
-        if self._current is None:
-            self._current = self._queue.pop(0) if len(self._queue) > 1 else self._queue[0]
-            self._given.append(self._current)
-            self.asked += 1
-        return self._current
+        with self._lock:
+            if self._current is None:
+                self._current = self._queue.pop(0) if len(self._queue) > 1 else self._queue[0]
+                self._given.append(self._current)
+                self.asked += 1
+            return self._current
 
     def forget(self) -> bool:
-        if self.asked >= self.tries:
-            return False
-        self._current = None
-        return True
+        with self._lock:
+            if self.asked >= self.tries:
+                return False
+            self._current = None
+            return True
 
     def given(self) -> tuple[str, ...]:
-        return tuple(self._given)
+        with self._lock:
+            return tuple(self._given)
 
 
 def fake_connect(
