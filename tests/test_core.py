@@ -304,8 +304,12 @@ def test_show_prints_the_review_for_prod_in_both_languages() -> None:
 
 
 def test_approved_digest_is_enforced(tmp_path: Path) -> None:
-    done = run_cli("release", "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef", cwd=ROOT)
+    done = run_cli("release", "--host", "prod", "--yes", "--approved", "deadbeef" * 8, cwd=ROOT)
     assert done.returncode == 2 and "not the approved one" in done.stderr
+    short = run_cli(
+        "release", "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef", cwd=ROOT
+    )
+    assert short.returncode == 2 and "64 hex digits" in short.stderr
     needs = run_cli("release", "--host", "prod", "--yes", cwd=ROOT)
     assert needs.returncode == 2 and "requires --approved" in needs.stderr
 
@@ -318,11 +322,11 @@ def test_unknown_host_suggests_the_nearest(tmp_path: Path) -> None:
 
 def test_a_group_is_approved_by_the_digest_show_gives_it() -> None:
     review = run_cli("show", "--host", "web", cwd=ROOT)
-    group = review.stdout.split("\n# Digest for web\n", 1)[1].split("`sha256:", 1)[1][:12]
+    group = review.stdout.split("\n# Digest for web\n", 1)[1].split("`sha256:", 1)[1][:64]
     ok = run_cli("release", "--host", "web", "--dry-run", "--approved", group, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     assert f"digest of all 2 hosts sha256:{group}" in ok.stdout
-    one_host = review.stdout.split("`sha256:", 1)[1][:12]  # web1's own digest
+    one_host = review.stdout.split("`sha256:", 1)[1][:64]  # web1's own digest
     refused = run_cli("release", "--host", "web", "--dry-run", "--approved", one_host, cwd=ROOT)
     assert refused.returncode == 2 and "not the approved one" in refused.stderr
 

@@ -37,8 +37,10 @@ class Options:
     host: str | None = field(
         default=None, metadata=flag("host", "a host or group of the inventory")
     )
-    # Not an option: the folder the command runs in.
+    # Not options: the folder the command runs in, and the command the user typed (`inv` or the
+    # `runbook` console script), for the commands the tool prints ready to copy.
     project: Path = field(default_factory=Path.cwd)
+    program: str = "inv"
 
     @property
     def state_dir(self) -> Path:

@@ -86,6 +86,9 @@ def command(
                 if isinstance(o.default, tuple):  # repeatable: Invoke gives a list
                     value = tuple(value or ())
                 (values[o.group] if o.group else plain)[o.name] = value
+            for g, cls in groups.items():
+                if cls is Options:
+                    values[g]["program"] = cli.PROGRAM
             cli.guard(lambda: body(**plain, **{g: cls(**values[g]) for g, cls in groups.items()}))
 
         # Invoke reads a task's options with inspect.signature, which honours __signature__; the

@@ -1,11 +1,27 @@
-"""Approval: a release runs only the plan a reviewer approved, by its digest."""
+"""Approval: a release runs only the plan a reviewer approved, by its full digest.
+
+`inv show` keeps what it showed (the digest's subject, per host) under `<state>/reviews/`, so a
+release whose digest differs from the approved one can say what differs, not only that it does.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from ..core.model import Plan, group_digest
+from ..core.model import Plan, digest_subject, group_digest
+from ..core.trust import portable
 from ..errors import RefusedError
+from ..options import Options
+from .inputs import command_line
+
+FULL_DIGEST = re.compile(r"[0-9a-f]{64}")
+MAX_DIFFERENCES = 8
 
 
 def digest_of(plans: Sequence[Plan]) -> str:
@@ -13,26 +29,97 @@ def digest_of(plans: Sequence[Plan]) -> str:
     return plans[0].digest if len(plans) == 1 else group_digest(plans)
 
 
-def check_approval(plans: Sequence[Plan], approved: str | None) -> None:
-    """--approved: the digest of the one host, or for a group the digest `inv show` gives it."""
+def approve_command(opts: Options, plans: Sequence[Plan]) -> str:
+    """The release command that runs exactly these plans, with their full digest."""
+    return command_line("release", opts, "--approved", digest_of(plans))
+
+
+def check_approval(
+    plans: Sequence[Plan], approved: str | None, *, state_dir: Path, show_command: str
+) -> None:
+    """`--approved DIGEST` must be the plan's full digest; a host with `require_approval`
+    runs only with it. `show_command` is how to review (for the hint)."""
     if not approved:
         for plan in plans:
             if plan.host.require_approval:
                 raise RefusedError(
                     f"host {plan.host.name} requires --approved DIGEST",
-                    hint=f"review with inv show --host {plan.host.name}; its "
-                    f"digest starts {digest_of(plans)[:12]}",
+                    hint=f"review with `{show_command}`; its last line is the release "
+                    "command to approve, with the full digest",
                 )
         return
-    wanted = approved.removeprefix("sha256:").lower()
-    if len(wanted) < 8:
-        raise RefusedError("--approved needs at least 8 characters of the digest")
-    actual = digest_of(plans)
-    if not actual.startswith(wanted):
-        what = plans[0].host.name if len(plans) == 1 else "these hosts"
+    wanted = approved.strip().lower().removeprefix("sha256:")
+    if not FULL_DIGEST.fullmatch(wanted):
         raise RefusedError(
-            f"the plan for {what} is not the approved one: digest sha256:{actual[:12]}…, "
-            f"approved {wanted[:12]}…",
-            hint="the runbook, inventory or --var changed since the review; review again with "
-            "inv show",
+            "--approved takes the whole digest: 64 hex digits, as the review prints them",
+            hint="a short prefix could be matched by a forged plan in minutes; copy the "
+            f"approval command from `{show_command}`",
         )
+    actual = digest_of(plans)
+    if actual == wanted:
+        return
+    what = plans[0].host.name if len(plans) == 1 else "these hosts"
+    differences = _differences(state_dir, wanted, plans)
+    raise RefusedError(
+        f"the plan for {what} is not the approved one: its digest is sha256:{actual}, "
+        f"the approved one sha256:{wanted}"
+        + ("".join(f"\n  differs: {d}" for d in differences) if differences else ""),
+        hint="the runbook, the inventory, --var, a file it uploads or a host key changed since "
+        f"the review; review again with `{show_command}`",
+    )
+
+
+def remember_review(state_dir: Path, plans: Sequence[Plan]) -> None:
+    """Keep what `inv show` showed, by digest (best effort: a review never fails for it)."""
+    folder = state_dir / "reviews"
+    record = {"digest": digest_of(plans), "hosts": {p.host.name: _subject(p) for p in plans}}
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / f"{record['digest']}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+def _differences(state_dir: Path, wanted: str, plans: Sequence[Plan]) -> list[str]:
+    """What differs between the reviewed plan (if this machine kept it) and this one."""
+    try:
+        reviewed = json.loads((state_dir / "reviews" / f"{wanted}.json").read_text("utf-8"))
+        hosts = reviewed["hosts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    found: list[str] = []
+    for plan in plans:
+        before = hosts.get(plan.host.name) if isinstance(hosts, dict) else None
+        if before is None:
+            found.append(f"{plan.host.name}: not among the reviewed hosts")
+            continue
+        found += [f"{plan.host.name}: {d}" for d in _walk(before, _subject(plan), "")]
+    extra = len(found) - MAX_DIFFERENCES
+    return found[:MAX_DIFFERENCES] + ([f"... and {extra} more"] if extra > 0 else [])
+
+
+def _subject(plan: Plan) -> dict[str, Any]:
+    return digest_subject(plan, portable=portable)
+
+
+def _walk(before: Any, after: Any, where: str) -> list[str]:
+    """The paths where two JSON values differ, with both values when they are short."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(set(before) | set(after))
+        return [d for k in keys for d in _walk(before.get(k), after.get(k), f"{where}.{k}")]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            d
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for d in _walk(b, a, f"{where}[{i}]")
+        ]
+    if before == after:
+        return []
+    shown = f"{_short(before)} → {_short(after)}"
+    return [f"{where.lstrip('.') or 'plan'}: {shown}"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -18,10 +18,10 @@ from ..gate import Gate, has_terminal
 from ..journal import RunIds, RunKind, find_run, now_iso
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
-from .approval import check_approval
+from .approval import approve_command, check_approval
 from .credentials import SudoPassword, choose_gate, operator, resolve_secrets
 from .history import not_rollbackable, resumed_runs
-from .inputs import plans_for
+from .inputs import command_line, plans_for
 from .review import dry_run
 
 
@@ -35,12 +35,13 @@ def release(
 ) -> int:
     """`inv release`: plan every host, check approval and secrets, then run the batches."""
     runbook, inventory, overrides, plans = plans_for(opts)
+    show = command_line("show", opts)
     if run_opts.dry_run:
         if run_opts.approved:
-            check_approval(plans, run_opts.approved)
-        console.say(dry_run(plans))
+            check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
+        console.say(dry_run(plans, approve_command=approve_command(opts, plans)))
         return DONE
-    check_approval(plans, run_opts.approved)
+    check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
     if run_opts.parallel < 1:
         raise RefusedError("--parallel needs a number of hosts, 1 or more")
     interactive = has_terminal() if interactive is None else interactive

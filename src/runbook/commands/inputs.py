@@ -7,6 +7,7 @@ RefusedError (exit 2), with the file and line where there is one.
 from __future__ import annotations
 
 import difflib
+import shlex
 from pathlib import Path
 
 from ..core.load import load_inventory, load_runbook
@@ -140,3 +141,17 @@ def plans_for(opts: Options) -> tuple[Runbook, Inventory, dict[str, str], list[P
     if problems:
         raise InputError(problems)
     return runbook, inventory, overrides, plans
+
+
+def command_line(task: str, opts: Options, *more: str) -> str:
+    """The command that runs `task` with the inputs of `opts`, ready to copy."""
+    words = [opts.program, task]
+    if opts.host:
+        words += ["--host", opts.host]
+    if opts.runbook:
+        words += ["--runbook", opts.runbook]
+    if opts.inventory:
+        words += ["--inventory", opts.inventory]
+    for pair in opts.vars:
+        words += ["--var", pair]
+    return shlex.join([*words, *more])

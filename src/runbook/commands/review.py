@@ -8,11 +8,11 @@ from pathlib import Path
 from ..core import markdown
 from ..core.load import load_inventory, load_runbook
 from ..core.markdown import step_script
-from ..core.model import Plan
+from ..core.model import Plan, TrustedKey
 from ..core.plan import make_plan
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
-from .approval import digest_of
+from .approval import approve_command, digest_of, remember_review
 from .inputs import display, inventory_path, parse_vars, plans_for, resolve_runbook, runbook_paths
 
 
@@ -76,7 +76,9 @@ def show(
         operators=operators,
         project_dir=opts.project,
         target=opts.host,
+        approve_command=approve_command(opts, plans),
     )
+    remember_review(opts.state_dir, plans)
     if output:
         write_output(opts.project / output, text)
         return f"review of {plans[0].runbook} for {opts.host} written to {output}"
@@ -90,7 +92,7 @@ def write_output(path: Path, text: str) -> None:
         raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def dry_run(plans: Sequence[Plan]) -> str:
+def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
     """The plan as it would run, with its digest; nothing is connected."""
     out: list[str] = []
     for plan in plans:
@@ -100,6 +102,9 @@ def dry_run(plans: Sequence[Plan]) -> str:
             f"{host.address}:{host.port or '(ssh config)'})"
         )
         out.append(f"digest sha256:{plan.digest}")
+        out += [f"trusts {_trusted(key)}" for key in plan.trust] or [
+            f"trusts no host key for {host.address} yet (the connection will be refused)"
+        ]
         for label, steps in (("", plan.steps), ("R", plan.rollback)):
             if label and steps:
                 out.append("rollback:")
@@ -121,8 +126,11 @@ def dry_run(plans: Sequence[Plan]) -> str:
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
     if len(plans) > 1:
-        out.append(
-            f"digest of all {len(plans)} hosts sha256:{digest_of(plans)} "
-            "(approve the group with --approved)"
-        )
+        out.append(f"digest of all {len(plans)} hosts sha256:{digest_of(plans)}")
+    out.append(f"approve with: {approve_command}")
     return "\n".join(out)
+
+
+def _trusted(key: TrustedKey) -> str:
+    marker = f"{key.marker} " if key.marker else ""
+    return f"{marker}{key.key_type} {key.fingerprint} (from {key.file})"

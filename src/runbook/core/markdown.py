@@ -83,6 +83,7 @@ def review(
     operators: Sequence[str] = (),
     project_dir: Path = Path(),
     target: str | None = None,
+    approve_command: str = "",
 ) -> str:
     """The review document for one runbook on one or more hosts (`inv show`)."""
     first = plans[0]
@@ -97,6 +98,7 @@ def review(
             "operators": list(operators),
             "group_digest": group_digest(plans) if len(plans) > 1 else None,
             "target": target or first.host.name,
+            "approve_command": approve_command,
         },
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -196,6 +196,23 @@ class Host:
         return cls(**{**values, "known_hosts": tuple(values.get("known_hosts", ()))})
 
 
+@dataclass(frozen=True, order=True)
+class TrustedKey:
+    """A host key the connection to a host would accept (or refuse, `@revoked`).
+
+    Attributes:
+        file: the known_hosts file, as named in the inventory (`~` kept), for the review.
+        marker: "" for a plain key, or "@cert-authority" / "@revoked".
+        key_type: e.g. "ssh-ed25519".
+        fingerprint: "SHA256:..." of the key, as `ssh-keygen -l` prints it.
+    """
+
+    file: str
+    marker: str
+    key_type: str
+    fingerprint: str
+
+
 @dataclass(frozen=True)
 class Inventory:
     """Hosts and groups from the inventory file."""
@@ -302,6 +319,7 @@ class Plan:
     steps: tuple[PlannedStep, ...]
     rollback: tuple[PlannedStep, ...]
     digest: str
+    trust: tuple[TrustedKey, ...] = ()
 
     def phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
         """The steps of one phase: the release's, or the rollback's."""
@@ -315,6 +333,7 @@ class Plan:
             "secrets": list(self.secrets),
             "steps": [s.to_json() for s in self.steps],
             "rollback": [s.to_json() for s in self.rollback],
+            "trust": [asdict(k) for k in self.trust],
         }
 
     @classmethod
@@ -333,6 +352,7 @@ class Plan:
             steps=tuple(PlannedStep.from_json(s) for s in record.get("steps", ())),
             rollback=tuple(PlannedStep.from_json(s) for s in record.get("rollback", ())),
             digest=digest,
+            trust=tuple(TrustedKey(**k) for k in record.get("trust", ())),
         )
 
 
@@ -341,22 +361,50 @@ def mask(text: str) -> str:
     return SECRET_MARKER.sub("***", text)
 
 
-def plan_digest(
-    runbook: str, host: Host, steps: tuple[PlannedStep, ...], rollback: tuple[PlannedStep, ...]
-) -> str:
-    """sha256 over what will run for a host, rendered with secrets and run.* as names.
+DIGEST_VERSION = 2  # what the digest covers; a change to it is a new version
 
-    Only the symbolic rendering is digested, so `inv show` on a reviewer's machine and
-    `inv release` on the operator's compute the same digest.
-    """
-    subject = {
-        "runbook": runbook,
-        "host": {"name": host.name, "address": host.address, "user": host.user, "port": host.port},
-        "steps": [s.to_json() for s in steps],
-        "rollback": [s.to_json() for s in rollback],
-    }
+
+def plan_digest(plan: Plan, *, portable: Callable[[str], str] = str) -> str:
+    """sha256 over everything that decides what happens on the host (`digest_subject`)."""
+    subject = digest_subject(plan, portable=portable)
     canonical = json.dumps(subject, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[str, Any]:
+    """What the digest is computed over, as plain JSON values.
+
+    Covered: the runbook's name, title and description; every step and rollback step as it
+    will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
+    one the release computes) with its options and note; the connection: address, port,
+    user, identity file, known_hosts files and the host keys they trust, sudo, lock, connect
+    timeout and whether approval is required. Local paths go through `portable` (`~/...`,
+    project-relative), so machines with the checkout in other places agree.
+    """
+    host = plan.host
+    subject: dict[str, Any] = {
+        "digest_version": DIGEST_VERSION,
+        "runbook": plan.runbook,
+        "title": plan.title,
+        "description": plan.description,
+        "host": {
+            "name": host.name,
+            "address": host.address,
+            "user": host.user,
+            "port": host.port,
+            "identity": portable(host.identity) if host.identity else None,
+            "known_hosts": [portable(k) for k in host.known_hosts],
+            "sudo": host.sudo,
+            "require_approval": host.require_approval,
+            "lock": host.lock,
+            "connect_timeout": host.connect_timeout,
+        },
+        "trust": [[k.marker, k.key_type, k.fingerprint] for k in plan.trust],
+        "steps": [s.to_json() for s in plan.steps],
+        "rollback": [s.to_json() for s in plan.rollback],
+    }
+    # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
+    return dict(json.loads(json.dumps(subject, ensure_ascii=False)))
 
 
 def group_digest(plans: Sequence[Plan]) -> str:

@@ -30,6 +30,7 @@ from .model import (
     plan_digest,
 )
 from .render import Renderer, Secret, is_template, parse, resolve_vars
+from .trust import portable, trusted_keys
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _render(
     problems = renderer.problems or _backed_up_twice(runbook, steps)
     if problems:
         raise InputError(_unique(problems))
-    return Plan(
+    plan = Plan(
         runbook=runbook.name,
         runbook_path=runbook.path,
         title=title,
@@ -96,8 +97,10 @@ def _render(
         secrets=runbook.secrets,
         steps=steps,
         rollback=rollback,
-        digest=plan_digest(runbook.name, host, steps, rollback),
+        digest="",
+        trust=trusted_keys(host),
     )
+    return replace(plan, digest=plan_digest(plan, portable=portable))
 
 
 def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:

@@ -183,7 +183,11 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     names = ", ".join(r.plan.host.name for r in runs)
     total = len(first.plan.phase(phase))
     console.say()
-    console.progress(f"{_kind(phase)} {step.number}/{total} on {names}: {step.title}", "bold")
+    # The id is the handle `--from` takes: shown unless the step has no title of its own.
+    handle = f" (id {step.id})" if step.title != step.id else ""
+    console.progress(
+        f"{_kind(phase)} {step.number}/{total} on {names}: {step.title}{handle}", "bold"
+    )
     if step.note:
         console.block(first.clean(step.note))
     show.command(runs, [r.plan.phase(phase)[index] for r in runs])
