@@ -104,22 +104,28 @@ def _subject(plan: Plan) -> dict[str, Any]:
 
 
 def _walk(before: Any, after: Any, where: str) -> list[str]:
-    """The paths where two JSON values differ, with both values when they are short."""
+    """The paths where two JSON values differ, with the values when they are short."""
     if isinstance(before, dict) and isinstance(after, dict):
         keys = sorted(set(before) | set(after))
         return [d for k in keys for d in _walk(before.get(k), after.get(k), f"{where}.{k}")]
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [
-            d
-            for i, (b, a) in enumerate(zip(before, after, strict=True))
-            for d in _walk(b, a, f"{where}[{i}]")
-        ]
+    if isinstance(before, list) and isinstance(after, list):
+        if len(before) == len(after) and all(isinstance(v, dict) for v in before + after):
+            pairs = zip(before, after, strict=True)
+            return [d for i, (b, a) in enumerate(pairs) for d in _walk(b, a, f"{where}[{i}]")]
+        if before != after:
+            path = where.lstrip(".")
+            old = [json.dumps(v, ensure_ascii=False) for v in before]
+            new = [json.dumps(v, ensure_ascii=False) for v in after]
+            gone = [f"{path}: removed {_short(v)}" for v in old if v not in new]
+            added = [f"{path}: added {_short(v)}" for v in new if v not in old]
+            return gone + added or [f"{path}: the same items in another order"]
+        return []
     if before == after:
         return []
-    shown = f"{_short(before)} → {_short(after)}"
-    return [f"{where.lstrip('.') or 'plan'}: {shown}"]
+    before_text = _short(json.dumps(before, ensure_ascii=False))
+    after_text = _short(json.dumps(after, ensure_ascii=False))
+    return [f"{where.lstrip('.') or 'plan'}: {before_text} → {after_text}"]
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _short(text: str) -> str:
+    return text if len(text) <= 100 else text[:97] + "..."
