@@ -45,8 +45,11 @@ def test_state_dir_is_0700_and_journals_0600_even_under_umask_000(target: Target
     journals = target.journals()
     assert len(journals) == 2
     assert {p.name: _mode(p) for p in journals} == {p.name: 0o600 for p in journals}
+    reviews = sorted((target.state / "reviews").glob("*.json"))  # what `inv show` showed
+    assert len(reviews) == 1 and _mode(reviews[0]) == 0o600
+    assert _mode(target.state / "reviews") == 0o700
     assert sorted(p.name for p in target.state.rglob("*")) == sorted(
-        ["runs", *[p.name for p in journals]]
+        ["runs", "reviews", reviews[0].name, *[p.name for p in journals]]
     )
     # The user's own files follow the umask (observed: 0666 here, 0644 under umask 022).
     for name in ("report.md", "review.md"):
