@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,7 +32,7 @@ from runbook.errors import (
     STOPPED,
     RefusedError,
 )
-from runbook.execute import Batch, HostRun, Run, release, rollback, run_batch
+from runbook.execute import Batch, HostRun, Run, hostlock, release, rollback, run_batch
 from runbook.execute.handlers import HANDLERS
 from runbook.gate import YesGate
 from runbook.journal.events import (
@@ -39,6 +41,7 @@ from runbook.journal.events import (
     Event,
     Gate,
     Lock,
+    LockBroken,
     Restore,
     RollbackStart,
     RunKind,
@@ -139,8 +142,10 @@ def sent(transport: FakeTransport) -> list[str]:
     """What a transport was sent, one word per script: `echo WORD` as WORD, built-ins by name."""
     words = []
     for script in transport.scripts():
-        if script.startswith("if mkdir "):
+        if script.startswith("if err=$(mkdir "):
             words.append("lock")
+        elif "rmdir" in script and "changed hands" in script:
+            words.append("break")
         elif script.startswith("if grep -qF "):
             words.append("unlock")
         elif "test ! -e" in script:
@@ -977,11 +982,97 @@ def test_batch_where_one_host_cannot_be_reached_runs_none() -> None:
     assert "not run: web2: cannot reach web2" in end_of(journals["run-1"]).message
 
 
+STALE = {
+    "tool": "release-runbook",
+    "run": "run-other",
+    "operator": "alice",
+    "started_at": "2026-11-25T14:41:00+00:00",
+    "machine": "elsewhere",
+    "pid": 4242,
+    "runbook": "demo",
+}
+STALE_HOLDER = "owner deploy\n" + json.dumps(STALE, sort_keys=True) + "\n"
+
+
+class LockOnce:
+    """The lock script's answers: held by `holder` until a break script runs, then free."""
+
+    def __init__(self, holder: str) -> None:
+        self.holder, self.broken = holder, False
+
+    def __call__(self, script: str) -> CommandResult:
+        if "changed hands" in script:  # the break script
+            self.broken = True
+            return CommandResult(0, "", "", 0.0)
+        if self.broken:
+            return CommandResult(0, "", "", 0.0)
+        return CommandResult(scripts.LOCK_HELD, self.holder, "", 0.0)
+
+
+def take_lock(transport: FakeTransport, break_lock: tuple[str, ...] = ()) -> MemoryJournal:
+    journal = MemoryJournal()
+    hostlock.take(transport, plan_of(RUNBOOK), RUN_ID, "tester", break_lock, journal)
+    return journal
+
+
+def test_a_stale_lock_named_by_break_lock_is_removed_recorded_and_taken() -> None:
+    lock = LockOnce(STALE_HOLDER)
+    transport = FakeTransport(rules={"if err=$(mkdir": lock, "changed hands": lock})
+    journal = take_lock(transport, ("run-other",))
+    assert sent(transport) == ["lock", "break", "lock"]
+    assert [e.name for e in journal.events] == ["lock_broken", "lock"]
+    assert journal.of(LockBroken)[0].holder["run"] == "run-other"
+
+
+def test_break_lock_naming_another_run_removes_nothing() -> None:
+    lock = LockOnce(STALE_HOLDER)
+    transport = FakeTransport(rules={"if err=$(mkdir": lock, "changed hands": lock})
+    with pytest.raises(RefusedError, match="--break-lock names run-mine, not that run"):
+        take_lock(transport, ("run-mine",))
+    assert sent(transport) == ["lock"]
+
+
+def test_a_directory_that_is_not_a_lock_is_never_removed() -> None:
+    not_a_lock = CommandResult(scripts.LOCK_HELD, "owner deploy\n", "", 0.0)
+    transport = FakeTransport(rules={"if err=$(mkdir": not_a_lock})
+    with pytest.raises(RefusedError, match="is not a lock of this tool") as refused:
+        take_lock(transport, ("run-other",))
+    assert "--break-lock" not in str(refused.value)
+    assert sent(transport) == ["lock"]
+
+
+def test_a_lock_that_cannot_be_created_says_why_not_that_it_is_held() -> None:
+    cannot = CommandResult(
+        scripts.CANNOT_LOCK, "", "mkdir: cannot create directory: No such file", 0.0
+    )
+    transport = FakeTransport(rules={"if err=$(mkdir": cannot})
+    with pytest.raises(RefusedError, match=r"cannot create the lock .*No such file") as refused:
+        take_lock(transport)
+    assert "locked by" not in str(refused.value)
+
+
+def test_the_lock_of_a_run_alive_on_this_machine_is_never_broken() -> None:
+    alive = {**STALE, "machine": socket.gethostname(), "pid": os.getpid()}
+    lock = LockOnce("owner deploy\n" + json.dumps(alive, sort_keys=True) + "\n")
+    transport = FakeTransport(rules={"if err=$(mkdir": lock, "changed hands": lock})
+    with pytest.raises(RefusedError, match="still runs on this machine: its lock is not stale"):
+        take_lock(transport, ("run-other",))
+    assert sent(transport) == ["lock"]
+
+
+def test_a_break_that_the_host_refuses_is_not_reported_as_broken() -> None:
+    lock = LockOnce(STALE_HOLDER)
+    denied = CommandResult(1, "", "rmdir: failed to remove: Operation not permitted", 0.0)
+    transport = FakeTransport(rules={"if err=$(mkdir": lock, "changed hands": denied})
+    with pytest.raises(RefusedError, match=r"could not be removed: rmdir: .*not permitted"):
+        take_lock(transport, ("run-other",))
+    assert sent(transport) == ["lock", "break"]
+
+
 def test_batch_where_one_host_is_locked_by_another_run_runs_none() -> None:
     items, journals = two_hosts()
-    holder = json.dumps({"run": "run-other", "operator": "alice"})
-    held = CommandResult(scripts.LOCK_HELD, holder + "\n", "", 0.0)
-    web1, web2 = FakeTransport(), FakeTransport(rules={"if mkdir": held})
+    held = CommandResult(scripts.LOCK_HELD, STALE_HOLDER, "", 0.0)
+    web1, web2 = FakeTransport(), FakeTransport(rules={"if err=$(mkdir": held})
 
     with pytest.raises(RefusedError, match="web2 is locked by run run-other of alice"):
         run_batch(batch({"web1": web1, "web2": web2}, journals, ScriptedGate([])), items)

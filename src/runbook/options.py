@@ -69,10 +69,12 @@ class RunOptions:
         default=None,
         metadata=flag("from", "resume at this step id (earlier steps are taken as done)"),
     )
-    break_lock: bool = field(
-        default=False,
+    break_lock: str | None = field(
+        default=None,
         metadata=flag(
-            "break-lock", "remove a stale lock on the host first (check the host before!)"
+            "break-lock",
+            "RUN_ID[,RUN_ID...]: remove the stale lock of that run on the host first (check "
+            "the host before!)",
         ),
     )
     parallel: int = field(

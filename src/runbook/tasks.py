@@ -160,7 +160,7 @@ def release(opts: Options, run_opts: RunOptions) -> object:
     help={
         "host": "roll back the latest release on this host",
         "yes": "answer yes at every gate",
-        "break_lock": "remove a stale lock on the host first",
+        "break_lock": "RUN_ID[,RUN_ID...]: remove the stale lock of that run first",
     },
 )
 def rollback(

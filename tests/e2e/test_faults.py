@@ -219,10 +219,10 @@ def test_connection_lost_mid_step_is_outcome_unknown_and_rollback_needs_break_lo
     assert f"sandbox is locked by run {run_id} of e2e-operator" in refused.stderr
     assert f"pid {holder['pid']}" in refused.stderr
     assert "no longer runs here, so the lock is stale" in refused.stderr
-    assert "--break-lock" in refused.stderr
+    assert f"--break-lock {run_id}" in refused.stderr
     assert project.live().data == box.nginx_conf_text(upgrade=True).encode()
 
-    rolled = project.inv("rollback", "--yes", "--break-lock")
+    rolled = project.inv("rollback", "--yes", "--break-lock", run_id)
 
     assert rolled.returncode == 0, out(rolled)
     assert "rollback done" in rolled.stdout
@@ -489,10 +489,10 @@ def test_killed_mid_step_leaves_a_readable_journal_a_stale_lock_and_a_rollback(
     assert f"sandbox is locked by run {run_id} of e2e-operator" in refused.stderr
     assert f"pid {proc.pid}" in refused.stderr
     assert "that process no longer runs here, so the lock is stale" in refused.stderr
-    assert "--break-lock" in refused.stderr
+    assert f"--break-lock {run_id}" in refused.stderr
     assert project.live().data == box.nginx_conf_text(upgrade=True).encode()
 
-    rolled = project.inv("rollback", "--yes", "--break-lock")
+    rolled = project.inv("rollback", "--yes", "--break-lock", run_id)
 
     assert rolled.returncode == 0, out(rolled)
     assert project.live() == original

@@ -184,7 +184,12 @@ def test_a_run_waiting_at_a_gate_holds_the_lock_against_a_second_release(
 
     assert second.returncode == 2, second.stderr
     assert f"sandbox is locked by run {first} of e2e-operator" in second.stderr
-    assert "--break-lock" in second.stderr
+    assert "still runs on this machine" in second.stderr  # not stale: no --break-lock advice
+    assert "--break-lock" not in second.stderr
+    breaking = project.inv("release", "--host", "sandbox", "--yes", "--break-lock", first)
+    assert breaking.returncode == 2, breaking.stderr
+    assert "that process still runs on this machine: its lock is not stale" in breaking.stderr
+    assert (box.lock_path / "holder.json").exists()  # the live run keeps its lock
     person.child.sendline("a")
     assert person.exit_code() == 3
     assert not box.lock_path.exists()

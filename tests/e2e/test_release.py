@@ -262,11 +262,13 @@ def test_a_held_lock_is_refused_with_its_holder_and_broken_only_on_request(
 
     assert refused.returncode == 2, _output(refused)
     assert "sandbox is locked by run 20240416T210000Z-beef of alice" in refused.stderr
-    assert "--break-lock" in refused.stderr and "stale" in refused.stderr
+    assert "--break-lock 20240416T210000Z-beef" in refused.stderr and "stale" in refused.stderr
     assert (box.lock_path / "holder.json").exists()
     assert project.live() == original and not project.backups()
 
-    broken = project.inv("release", "--host", "sandbox", "--yes", "--break-lock")
+    broken = project.inv(
+        "release", "--host", "sandbox", "--yes", "--break-lock", "20240416T210000Z-beef"
+    )
 
     assert broken.returncode == 0, _output(broken)
     (record,) = events_of(project, "lock_broken")

@@ -124,9 +124,10 @@ def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_
     locked = project.inv("rollback", "--yes")
     assert locked.returncode == 2, _output(locked)
     assert f"locked by run {release_id}" in locked.stderr
-    assert "no longer runs here" in locked.stderr and "--break-lock" in locked.stderr
+    assert "no longer runs here" in locked.stderr
+    assert f"--break-lock {release_id}" in locked.stderr
 
-    result = project.inv("rollback", "--yes", "--break-lock")
+    result = project.inv("rollback", "--yes", "--break-lock", release_id)
 
     assert result.returncode == 0, _output(result)
     assert project.live() == original

@@ -88,3 +88,19 @@ def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
             hint="run it on a terminal, or pass --yes for automation",
         )
     return YesGate() if yes else TerminalGate()
+
+
+def check_identities(plans: Sequence[Plan]) -> None:
+    """Refuse a private key file others can read or that is not the operator's, as OpenSSH
+    does ("UNPROTECTED PRIVATE KEY FILE"), before anything connects."""
+    for path in sorted({p.host.identity for p in plans if p.host.identity}):
+        try:
+            st = os.stat(os.path.expanduser(path))
+        except OSError:
+            continue  # a missing key is refused, with its own message, when connecting
+        if st.st_mode & 0o077 or st.st_uid not in (os.getuid(), 0):
+            raise RefusedError(
+                f"the identity file {path} can be read by others or is not yours (mode "
+                f"{st.st_mode & 0o777:04o}): OpenSSH refuses such a key, and so does this tool",
+                hint=f"chmod 600 {path}",
+            )

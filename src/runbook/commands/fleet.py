@@ -16,10 +16,17 @@ from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
 from ..journal import RunIds, RunKind, find_run, now_iso
+from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
 from .approval import approve_command, check_approval
-from .credentials import SudoPassword, choose_gate, operator, resolve_secrets
+from .credentials import (
+    SudoPassword,
+    check_identities,
+    choose_gate,
+    operator,
+    resolve_secrets,
+)
 from .history import not_rollbackable, resumed_runs
 from .inputs import command_line, plans_for
 from .review import dry_run
@@ -42,6 +49,7 @@ def release(
         console.say(dry_run(plans, approve_command=approve_command(opts, plans)))
         return DONE
     check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
+    check_identities(plans)
     if run_opts.parallel < 1:
         raise RefusedError("--parallel needs a number of hosts, 1 or more")
     interactive = has_terminal() if interactive is None else interactive
@@ -55,7 +63,7 @@ def release(
         secrets=resolve_secrets(plans[0].secrets, interactive),
         sudo=SudoPassword(interactive, plans),
         operator=who,
-        break_lock=run_opts.break_lock,
+        break_lock=break_lock_ids(run_opts.break_lock),
         from_step=run_opts.from_step,
     )
     step = run_opts.from_step
@@ -121,12 +129,13 @@ def rollback(
         hint = "inv history shows every run"
         if run_opts.break_lock:
             hint = (
-                "no connection was made, so a stale lock stays; the next `inv release "
-                "--break-lock` removes it; " + hint
+                "no connection was made, so a stale lock stays; `inv release --break-lock "
+                f"{run_opts.break_lock}` removes it; " + hint
             )
         raise RefusedError("nothing to roll back: " + "; ".join(why_not), hint=hint)
     # The rollback steps as the release recorded them: what was reviewed, not today's file.
     plans = [replace(run.plan, steps=()) for run in todo]
+    check_identities(plans)
     interactive = has_terminal() if interactive is None else interactive
     batch = Batch(
         kind=RunKind.ROLLBACK,
@@ -136,7 +145,7 @@ def rollback(
         gate=choose_gate(run_opts.yes, gate, interactive),
         secrets=resolve_secrets(plans[0].secrets, interactive),
         operator=operator(),
-        break_lock=run_opts.break_lock,
+        break_lock=break_lock_ids(run_opts.break_lock),
     )
     for reason in why_not:
         console.say(f"not rolled back: {reason}", "yellow")
@@ -152,6 +161,20 @@ def rollback(
             "bold",
         )
     return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
+
+
+def break_lock_ids(given: str | None) -> tuple[str, ...]:
+    """`--break-lock RUN_ID[,RUN_ID...]`: the runs whose stale locks may be removed."""
+    if given is None:
+        return ()
+    ids = tuple(i.strip() for i in given.split(",") if i.strip())
+    if not ids or any(not RUN_ID.fullmatch(i) for i in ids):
+        raise RefusedError(
+            f"--break-lock takes the run id that holds the lock, not {given!r}",
+            hint="the refusal that named the lock says which run holds it (e.g. "
+            "--break-lock 20261125T144100Z-3fa9); inv history lists the runs",
+        )
+    return ids
 
 
 def connect_ssh(host: Host, sudo: SudoCredential | None) -> Transport:

@@ -348,16 +348,63 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
         known = [known] if isinstance(known, str) else known
         if "identity" in settings:
             settings["identity"] = _local_path(settings["identity"], base)
+        address = raw.get("address", name)
+        _check_connection_words(source, name, address, settings.get("user"), problems)
         hosts[name] = Host(
             name=name,
-            address=raw.get("address", name),
+            address=address,
             known_hosts=tuple(_local_path(k, base) for k in known),
             vars=variables,
             line=source.line(("hosts", name)),
             **settings,
         )
+    if problems:
+        return None
     groups = {name: tuple(g.get("hosts", [])) for name, g in groups_raw.items()}
     return Inventory(path=source.file, hosts=hosts, groups=groups)
+
+
+# What OpenSSH itself accepts as a host name and a user name: anything else (a `$(...)`, a
+# quote, a space) would reach ssh_config's `Match exec` and `%h`/`%r` tokens on the operator's
+# machine, where ssh refuses it but a library need not.
+HOST_NAME = re.compile(r"[A-Za-z0-9_.%:-]+")
+USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*")
+
+
+def _check_connection_words(
+    source: Source, name: str, address: str, user: Any, problems: list[Problem]
+) -> None:
+    where = (
+        source.line(("hosts", name, "address")) if address != name else source.line(("hosts", name))
+    )
+    if address.startswith("[") and address.endswith("]"):
+        problems.append(
+            Problem(
+                source.file,
+                where,
+                f"host '{name}': address {address!r} has brackets",
+                f"write it without them ({address[1:-1]}); the port goes in `port:`",
+            )
+        )
+    elif address.startswith("-") or not HOST_NAME.fullmatch(address):
+        problems.append(
+            Problem(
+                source.file,
+                where,
+                f"host '{name}': address {address!r} is not a host name, an IP address or an "
+                "ssh_config alias OpenSSH would accept",
+                "letters, digits and . - _ : % only",
+            )
+        )
+    if isinstance(user, str) and not USER_NAME.fullmatch(user):
+        problems.append(
+            Problem(
+                source.file,
+                source.line(("hosts", name)),
+                f"host '{name}': user {user!r} is not a user name OpenSSH would accept",
+                "letters, digits and . _ - @ only, not starting with -",
+            )
+        )
 
 
 def _local_path(value: str, base: Path) -> str:

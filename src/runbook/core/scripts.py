@@ -13,7 +13,8 @@ import shlex
 MISSING = 3  # the file to back up, or the backup to restore, does not exist
 EXISTS = 4  # the backup would overwrite a file
 CORRUPT = 5  # a checksum, mode or owner did not match
-LOCK_HELD = 75  # another run holds the host lock
+LOCK_HELD = 75  # the lock directory exists (another run's lock, or something else)
+CANNOT_LOCK = 77  # the lock directory cannot be created (no parent, permission)
 
 
 def backup_path(path: str, run_id: str) -> str:
@@ -69,29 +70,60 @@ def restore_script(path: str, backup: str, sha256: str) -> str:
     )
 
 
+HOLDER = "holder.json"
+
+
 def lock_script(lock: str, holder: dict[str, object]) -> str:
-    """Take the host lock atomically (mkdir); if held, print the holder and exit LOCK_HELD."""
+    """Take the host lock atomically (mkdir, 0700, this user's); else say why not.
+
+    Exit 0: taken. LOCK_HELD: a lock exists: prints `owner USER` and its holder record (the
+    caller judges whether it is this tool's). CANNOT_LOCK: the directory cannot be created
+    (no parent, no permission): prints mkdir's reason. Nothing that exists is touched.
+    """
     quoted = shlex.quote(lock)
     info = shlex.quote(json.dumps(holder, sort_keys=True))
-    return (
-        f"if mkdir {quoted} 2>/dev/null; then printf '%s\\n' {info} > {quoted}/holder.json; "
-        f"else cat {quoted}/holder.json 2>/dev/null || echo '{{}}'; exit {LOCK_HELD}; fi"
+    record = f"{quoted}/{HOLDER}"
+    return "\n".join(
+        [
+            f"if err=$(mkdir -m 0700 {quoted} 2>&1); then",
+            f"  printf '%s\\n' {info} > {record}; exit 0",
+            "fi",
+            f"if [ -e {quoted} ] || [ -L {quoted} ]; then",
+            f'  echo "owner $(stat -c %U {quoted})"',
+            f"  if [ -d {quoted} ] && [ ! -L {quoted} ] && [ -f {record} ]; then cat {record}; fi",
+            f"  exit {LOCK_HELD}",
+            "fi",
+            f'echo "$err" >&2; exit {CANNOT_LOCK}',
+        ]
     )
 
 
 def unlock_script(lock: str, run_id: str) -> str:
-    """Release the lock only if this run holds it."""
+    """Release the lock only if this run holds it: its record, then the empty directory."""
     quoted = shlex.quote(lock)
-    return (
-        f"if grep -qF {shlex.quote(run_id)} {quoted}/holder.json 2>/dev/null; "
-        f"then rm -rf {quoted}; fi"
+    mine = shlex.quote(f'"run": {json.dumps(run_id)}')
+    record = f"{quoted}/{HOLDER}"
+    return f"if grep -qF {mine} {record} 2>/dev/null; then rm -f {record} && rmdir {quoted}; fi"
+
+
+def break_lock_script(lock: str, record_sha256: str) -> str:
+    """Remove a stale lock, only if its holder record is still the one the caller judged.
+
+    Removes the record and then the directory with `rmdir`, which refuses a directory with
+    anything else in it: a lock path that holds other files is never emptied.
+    """
+    quoted = shlex.quote(lock)
+    record = f"{quoted}/{HOLDER}"
+    check = shlex.quote(f"{record_sha256}  {lock}/{HOLDER}")
+    return "\n".join(
+        [
+            f"[ -d {quoted} ] && [ ! -L {quoted} ] || "
+            f'{{ echo "{_q(lock)} is not a directory" >&2; exit {CANNOT_LOCK}; }}',
+            f"echo {check} | sha256sum -c --quiet - 2>/dev/null || "
+            f'{{ echo "the lock {_q(lock)} changed hands meanwhile" >&2; exit {LOCK_HELD}; }}',
+            f"rm -f {record} && rmdir {quoted}",
+        ]
     )
-
-
-def break_lock_script(lock: str) -> str:
-    """Remove the lock whoever holds it (`--break-lock`), printing the holder it removes."""
-    quoted = shlex.quote(lock)
-    return f"cat {quoted}/holder.json 2>/dev/null || true; rm -rf {quoted}"
 
 
 def _q(text: str) -> str:

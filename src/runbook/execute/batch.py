@@ -53,7 +53,7 @@ class Batch:
         secrets: secret values by name.
         sudo: the sudo password's source, shared by the hosts.
         operator: who runs it, for the journal and the lock.
-        break_lock: remove a stale lock on each host first.
+        break_lock: run ids whose stale lock may be removed first (`--break-lock`).
         from_step: `--from`: the steps before it are taken as done.
     """
 
@@ -65,7 +65,7 @@ class Batch:
     secrets: dict[str, str] = field(default_factory=dict)
     sudo: SudoCredential | None = None
     operator: str = ""
-    break_lock: bool = False
+    break_lock: tuple[str, ...] = ()
     from_step: str | None = None
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from ..console import Console
@@ -17,6 +19,7 @@ from ..journal.store import JournalWriter
 from ..transport.base import Transport
 
 UNLOCK_TIMEOUT = 15.0
+TOOL = "release-runbook"  # in every holder record: a lock of this tool, not any directory
 
 
 def take(
@@ -24,12 +27,18 @@ def take(
     plan: Plan,
     run_id: str,
     operator: str,
-    break_lock: bool,
+    break_lock: Sequence[str],
     journal: JournalWriter,
 ) -> dict[str, Any]:
-    """Take the host lock, or refuse with the holder's details; returns this run's holder."""
+    """Take the host lock, or refuse saying why; returns this run's holder record.
+
+    `break_lock`: run ids whose stale lock may be removed first (`--break-lock RUN_ID`): only
+    a lock of this tool (a valid holder record) held by one of them, and never while its holder
+    process still runs on this machine. Nothing else is ever removed.
+    """
     lock = plan.host.lock
     holder: dict[str, Any] = {
+        "tool": TOOL,
         "run": run_id,
         "operator": operator,
         "started_at": now_iso(),
@@ -37,19 +46,19 @@ def take(
         "pid": os.getpid(),
         "runbook": plan.runbook,
     }
-    if break_lock:
-        broken = transport.run(scripts.break_lock_script(lock))
-        journal.write(LockBroken(lock=lock, holder=parse_holder(broken.stdout)))
     result = transport.run(scripts.lock_script(lock, holder))
+    if result.exit_code == scripts.LOCK_HELD and _break(
+        transport, plan, result.stdout, break_lock, journal
+    ):
+        result = transport.run(scripts.lock_script(lock, holder))
     if result.exit_code == scripts.LOCK_HELD:
-        other = parse_holder(result.stdout)
-        message = f"{plan.host.name} is locked by {describe_holder(other)} ({lock})"
-        raise RefusedError(message, hint=_stale_hint(other))
+        raise _held(plan, result.stdout, break_lock)
     if result.exit_code != 0:
-        message = f"cannot take the lock {lock} on {plan.host.name}: " + (
-            result.stderr.strip() or f"exit status {result.exit_code}"
+        reason = result.stderr.strip() or f"exit status {result.exit_code}"
+        raise RefusedError(
+            f"cannot create the lock {lock} on {plan.host.name}: {reason}",
+            hint="set `lock:` for the host to a path in a directory its user can write",
         )
-        raise RefusedError(message, hint="set `lock:` for the host to a directory it can create")
     try:
         journal.write(Lock(lock=lock, holder=holder))
     except RunbookError:  # a lock the journal does not show must not stay on the host
@@ -57,6 +66,86 @@ def take(
             transport.run(scripts.unlock_script(lock, run_id), timeout=UNLOCK_TIMEOUT)
         raise
     return holder
+
+
+def _held(plan: Plan, output: str, break_lock: Sequence[str]) -> RefusedError:
+    """Why the lock is not ours to take: another run's, or not a lock of this tool at all."""
+    lock = plan.host.lock
+    owner, other = parse_lock(output)
+    if not is_holder(other):
+        return RefusedError(
+            f"{lock} on {plan.host.name} exists and is not a lock of this tool (it has no "
+            f"valid holder record; owner {owner or '?'}): it is left alone",
+            hint="if another program uses that path, set `lock:` for the host to another one; "
+            "if a user made it to block releases, remove it on the host after checking",
+        )
+    message = f"{plan.host.name} is locked by {describe_holder(other)} ({lock})"
+    if break_lock and other.get("run") not in break_lock:
+        message += f"; --break-lock names {', '.join(break_lock)}, not that run"
+    return RefusedError(message, hint=_stale_hint(other))
+
+
+def _break(
+    transport: Transport,
+    plan: Plan,
+    output: str,
+    break_lock: Sequence[str],
+    journal: JournalWriter,
+) -> bool:
+    """Remove the stale lock `output` describes if `break_lock` names it; True if removed."""
+    lock = plan.host.lock
+    owner, other = parse_lock(output)
+    if not is_holder(other) or other.get("run") not in break_lock:
+        return False  # refused by the caller with the reason
+    if _alive_here(other):
+        raise RefusedError(
+            f"{plan.host.name} is locked by {describe_holder(other)} ({lock}), and that "
+            "process still runs on this machine: its lock is not stale",
+            hint="end that run first (its terminal, or `kill` its pid once you are sure)",
+        )
+    record = json.dumps(other, sort_keys=True) + "\n"
+    digest = hashlib.sha256(record.encode()).hexdigest()
+    removed = transport.run(scripts.break_lock_script(lock, digest))
+    if removed.exit_code != 0:
+        reason = removed.stderr.strip() or f"exit status {removed.exit_code}"
+        raise RefusedError(
+            f"the stale lock {lock} on {plan.host.name} (run {other.get('run')}, owner "
+            f"{owner or '?'}) could not be removed: {reason}",
+            hint="remove it on the host by hand after checking that run is over",
+        )
+    journal.write(LockBroken(lock=lock, holder=other))
+    return True
+
+
+def parse_lock(output: str) -> tuple[str, dict[str, Any]]:
+    """(owner of the lock directory, its holder record) from lock_script's output."""
+    owner = ""
+    for line in output.splitlines():
+        if line.startswith("owner "):
+            owner = line.removeprefix("owner ").strip()
+        elif line.startswith("{"):
+            return owner, parse_holder(line)
+    return owner, {}
+
+
+def is_holder(record: dict[str, Any]) -> bool:
+    """A holder record this tool wrote (older versions wrote no `tool` field)."""
+    fields = ("run", "operator", "started_at", "machine", "pid")
+    return record.get("tool", TOOL) == TOOL and all(k in record for k in fields)
+
+
+def _alive_here(holder: dict[str, Any]) -> bool:
+    """The holder process runs on this machine (a lock it holds is not stale)."""
+    pid = holder.get("pid")
+    if holder.get("machine") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
 
 
 def give_back(transport: Transport, plan: Plan, run_id: str, console: Console) -> None:
@@ -91,15 +180,12 @@ def describe_holder(holder: dict[str, Any]) -> str:
 
 
 def _stale_hint(holder: dict[str, Any]) -> str:
-    gone = ""
-    if holder.get("machine") == socket.gethostname() and isinstance(holder.get("pid"), int):
-        try:
-            os.kill(holder["pid"], 0)
-        except ProcessLookupError:
-            gone = "that process no longer runs here, so the lock is stale; "
-        except PermissionError:
-            pass
+    run = holder.get("run", "RUN_ID")
+    here = holder.get("machine") == socket.gethostname() and isinstance(holder.get("pid"), int)
+    if here and _alive_here(holder):
+        return f"that run's process (pid {holder['pid']}) still runs on this machine: let it end"
+    gone = "that process no longer runs here, so the lock is stale; " if here else ""
     return (
-        f"{gone}if that run is over, check the host (inv report --run "
-        f"{holder.get('run', 'ID')}) and run again with --break-lock"
+        f"{gone}if that run is over, check the host (inv report --run {run}) and run again "
+        f"with --break-lock {run}"
     )

@@ -220,9 +220,9 @@ def _on_every_host(runs: list[Run], work: show.Work) -> list[Attempt]:
 def _stop_if_lost(
     runs: list[Run], attempts: list[Attempt], step: PlannedStep, phase: Phase
 ) -> None:
-    lost = [
-        r.plan.host.name for r, a in zip(runs, attempts, strict=True) if a.status is Outcome.UNKNOWN
-    ]
+    pairs = [(r, a) for r, a in zip(runs, attempts, strict=True) if a.status is Outcome.UNKNOWN]
+    lost = [r.plan.host.name for r, _ in pairs]
+    held = ",".join(r.run_id for r, _ in pairs)
     if lost:
         raise Stop(
             ROLLBACK_FAILED if phase is Phase.ROLLBACK else STEP_FAILED,
@@ -230,7 +230,7 @@ def _stop_if_lost(
             f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
             "ran; its outcome is unknown, and the host lock stays held by this run. "
             "When the host is reachable again, check it (the command may still be "
-            "running there) and run `inv rollback --break-lock`",
+            f"running there) and run `inv rollback --break-lock {held}`",
         )
 
 

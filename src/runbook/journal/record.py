@@ -10,7 +10,7 @@ from typing import TypeVar
 from ..core.model import Plan, Result
 from ..errors import RefusedError
 from .events import Backup, End, Event, RunKind, Start
-from .store import read_events, runs_dir
+from .store import RUN_ID, check_private, read_events, runs_dir
 
 E = TypeVar("E", bound=Event)
 
@@ -70,11 +70,17 @@ def load_run(path: Path) -> RunRecord:
 
 
 def all_runs(state_dir: Path) -> Iterator[RunRecord]:
-    """Every run, newest first (run ids sort by time)."""
+    """Every run, newest first (run ids sort by time); only journals this tool could have
+    written: named by a run id, in a state directory and files of the operator's own."""
     folder = runs_dir(state_dir)
     if not folder.is_dir():
         return
+    check_private(state_dir)
+    check_private(folder)
     for path in sorted(folder.glob("*.jsonl"), reverse=True):
+        if not RUN_ID.fullmatch(path.stem):
+            continue
+        check_private(path)
         yield load_run(path)
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
+import re
+import stat
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import RunbookError
+from ..errors import RefusedError, RunbookError
 from .events import Event
 
 
@@ -64,6 +67,9 @@ def runs_dir(state_dir: Path) -> Path:
     return state_dir / "runs"
 
 
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
+
+
 def prepare_state_dir(state_dir: Path) -> Path:
     """Create the state directory (0700) and its runs/ folder; check we can write there."""
     runs = runs_dir(state_dir)
@@ -77,7 +83,44 @@ def prepare_state_dir(state_dir: Path) -> Path:
             f"cannot write the journal in {runs}: {exc.strerror or exc}",
             hint="set RUNBOOK_STATE_DIR to a writable directory",
         ) from exc
+    for folder in (state_dir, runs):
+        check_private(folder)
     return runs
+
+
+def check_private(path: Path) -> None:
+    """Refuse a state directory or journal that another user owns or could write.
+
+    A journal decides what `inv rollback` runs (as root, on production): one that someone else
+    could have written or replaced is not evidence of anything.
+    """
+    try:
+        st = path.lstat()
+    except OSError as exc:
+        raise RefusedError(f"cannot read {path}: {exc.strerror}") from exc
+    what = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+    problem = None
+    if stat.S_ISLNK(st.st_mode):
+        problem = "is a symbolic link"
+    elif st.st_uid != os.getuid():
+        problem = f"belongs to {_user(st.st_uid)}, not to you ({_user(os.getuid())})"
+    elif st.st_mode & 0o022:
+        who = "others" if st.st_mode & 0o002 else "its group"
+        problem = f"can be written by {who} (mode {st.st_mode & 0o7777:04o})"
+    if problem:
+        raise RefusedError(
+            f"the state {what} {path} {problem}: a journal there could have been planted or "
+            "changed, and a journal decides what rollback runs",
+            hint="use a state directory of your own (RUNBOOK_STATE_DIR, or .runbook/ in the "
+            f"project), mode 0700; check {path} before trusting what is in it",
+        )
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 class Journal:
