@@ -565,6 +565,8 @@ def test_a_second_release_is_refused_while_the_first_runs_and_the_first_complete
 @contextlib.contextmanager
 def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
     where.mkdir()
+    # mode=0700: a state directory others could write is refused (a tmpfs root is 1777).
+    options = f"mode=0700,{options}"
     subprocess.run(["mount", "-t", "tmpfs", "-o", options, "rb-faults", str(where)], check=True)
     try:
         yield where

@@ -103,8 +103,7 @@ def _break(
             "process still runs on this machine: its lock is not stale",
             hint="end that run first (its terminal, or `kill` its pid once you are sure)",
         )
-    record = json.dumps(other, sort_keys=True) + "\n"
-    digest = hashlib.sha256(record.encode()).hexdigest()
+    digest = hashlib.sha256(_record_text(output).encode()).hexdigest()
     removed = transport.run(scripts.break_lock_script(lock, digest))
     if removed.exit_code != 0:
         reason = removed.stderr.strip() or f"exit status {removed.exit_code}"
@@ -126,6 +125,12 @@ def parse_lock(output: str) -> tuple[str, dict[str, Any]]:
         elif line.startswith("{"):
             return owner, parse_holder(line)
     return owner, {}
+
+
+def _record_text(output: str) -> str:
+    """The holder record as the lock script printed it (everything after the owner line)."""
+    first, _, rest = output.partition("\n")
+    return rest if first.startswith("owner ") else output
 
 
 def is_holder(record: dict[str, Any]) -> bool:
