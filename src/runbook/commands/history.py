@@ -98,7 +98,7 @@ def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
     ]
     if released.result is Result.ROLLED_BACK or later:
         return f"run {released.id} on {released.host} was already rolled back"
-    if not released.backups:
+    if not released.backups and not released.created:
         return (
             f"run {released.id} on {released.host} made no backup (it stopped before "
             "changing anything)"
