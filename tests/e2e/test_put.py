@@ -114,6 +114,8 @@ def test_a_put_creates_a_new_file_with_mode_owner_and_sha256_and_rollback_remove
     assert leftovers(etc, "upgrade.conf") == []
     start = events_of(project, "start")[0]
     assert "content" not in start["plan"]["steps"][0]["put"]  # the journal keeps the sha256
+    report = project.inv("report")
+    assert "## Files put" in report.stdout and "created (rollback removes it)" in report.stdout
 
     back = project.inv("rollback", "--yes")
 
@@ -121,6 +123,7 @@ def test_a_put_creates_a_new_file_with_mode_owner_and_sha256_and_rollback_remove
     assert not dest.exists() and leftovers(etc) == []
     (removed,) = events_of(project, "remove")
     assert removed["path"] == str(dest)
+    assert f"- `{dest}`, created by step `conf`" in project.inv("report").stdout
 
 
 def test_a_put_over_a_backed_up_file_shows_the_diff_and_rollback_restores_it_byte_for_byte(
