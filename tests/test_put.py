@@ -459,3 +459,21 @@ def test_release_dry_run_refuses_an_approval_of_an_edited_source(tmp_path: Path)
     (project / "confs" / "site.conf").write_text("listen 9090;\n")
     with pytest.raises(Exception, match="not the approved one"):
         release_command(opts, RunOptions(dry_run=True, approved=reviewed), Console(io.StringIO()))
+
+
+def test_a_failure_after_a_put_rolls_back_with_yes_and_removes_the_new_file_first(
+    tmp_path: Path, host_dir: Path
+) -> None:
+    dest = host_dir / "new.conf"
+    runbook = (
+        f"name: r\nsteps:\n  - id: put\n    put: {{src: a.conf, dest: {dest}}}\n"
+        "  - id: test\n    run: 'false'\n"
+        f"rollback:\n  - id: after\n    run: test ! -e {dest}\n"  # the file is gone by then
+    )
+    project = project_with(tmp_path, runbook, {"a.conf": "a\n"})
+    run, screen = local_run(plan_for(project, run_id="run-1"))
+    assert release([run], YesGate()) == STEP_FAILED
+    assert not dest.exists()
+    assert "rollback done" in screen.getvalue()
+    names = [e.name for e in journal(run).events]
+    assert names.index("remove") < names.index("step_start", names.index("rollback_start"))

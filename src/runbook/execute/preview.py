@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..core import diffs, scripts
 from ..core.model import PlannedStep
-from ..transport.base import SudoError
+from ..errors import RunbookError
 from .handlers import backup_of, remote
 from .state import Run
 
@@ -24,7 +24,7 @@ def live_diff(run: Run, step: PlannedStep) -> str:
     dest = upload.dest
     try:
         result = remote(run, scripts.read_script(dest), sudo=step.sudo, timeout=READ_TIMEOUT)
-    except SudoError as exc:
+    except RunbookError as exc:  # sudo refused, the connection gone: the step itself will say
         result = None
         body = f"(not read: {exc.message})"
     new = diffs.as_text(upload.content)
