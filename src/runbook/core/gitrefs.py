@@ -110,7 +110,10 @@ def repository(path: Path) -> Path:
     if not path.is_dir():
         where = os.path.normpath(path)
         what = "no such directory" if not path.exists() else "not a directory"
-        raise GitError(f"no git repository at {where} ({what})")
+        raise GitError(
+            f"no git repository at {where} ({what}): git_rev, changes and diff_base read a "
+            "checkout on this machine; give its path"
+        )
     inside = git(path, "rev-parse", "--is-inside-work-tree", "--is-bare-repository")
     if b"true" not in inside:
         raise GitError(f"{path} is not a git repository")
