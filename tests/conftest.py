@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,68 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "hosts.yaml").write_text("hosts:\n  web1: {address: 10.0.0.1}\n")
     return tmp_path
+
+
+# --- small git repositories made by the tests -------------------------------------------------
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """git in `repo` with a fixed identity and date: the same files give the same commit ids."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **GIT_ENV}
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def make_repo(repo: Path, commits: Mapping[str, Mapping[str, str] | None]) -> dict[str, str]:
+    """A repository whose branch NAME has the files of `commits[NAME]` on top of `main`.
+
+    `commits` lists `main` first; None is `main`'s commit itself. A name with a slash such as
+    `origin/x` becomes a remote-tracking ref (refs/remotes/origin/x), as in a clone. Returns
+    each name's commit id.
+    """
+    repo.mkdir(parents=True, exist_ok=True)
+    git(repo, "init", "-q", "-b", "main")
+    ids: dict[str, str] = {}
+    for name, files in commits.items():
+        if files is None:
+            ids[name] = ids["main"]
+        else:
+            if ids:
+                git(repo, "checkout", "-q", "--detach", ids["main"])
+            for path, text in files.items():
+                (repo / path).parent.mkdir(parents=True, exist_ok=True)
+                (repo / path).write_text(text)
+                git(repo, "add", path)
+            git(repo, "commit", "-q", "--allow-empty", "-m", name)
+            ids[name] = git(repo, "rev-parse", "HEAD")
+        ref = f"refs/remotes/{name}" if "/" in name else f"refs/heads/{name}"
+        git(repo, "update-ref", ref, ids[name])
+    git(repo, "checkout", "-q", "main")
+    return ids
+
+
+def make_config_clone(repo: Path) -> dict[str, str]:
+    """A stand-in for an operator's checkout of the shipped runbook's config repository."""
+    main = "location /cable {\n    proxy_pass http://actioncable;\n}\n"
+    fixed = main.replace("actioncable;\n", "actioncable;\n    proxy_http_version 1.1;\n")
+    return make_repo(
+        repo,
+        {
+            "main": {"confs/nginx.conf": main},
+            "origin/main": None,
+            "origin/feature/websocket-upgrade": {"confs/nginx.conf": fixed},
+        },
+    )

@@ -17,7 +17,7 @@ from runbook.core.load import inventory_from_source, runbook_from_source
 from runbook.core.yamlsrc import parse_yaml
 from runbook.errors import InputError
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, make_config_clone, run_cli
 
 CORE = [
     "runbook.core.load",
@@ -44,9 +44,11 @@ def test_core_modules_import_no_network_library() -> None:
 
 
 def test_check_show_and_dry_run_do_not_import_fabric_or_paramiko(tmp_path: Path) -> None:
+    make_config_clone(tmp_path / "web_server")  # the shipped runbook pins its commit from it
+    clone = f"config_clone={tmp_path / 'web_server'}"
     code = (
         "import sys\nfrom pathlib import Path\nfrom runbook import commands\n"
-        f"o = commands.Options(host='prod', project=Path({str(ROOT)!r}))\n"
+        f"o = commands.Options(host='prod', project=Path({str(ROOT)!r}), vars=({clone!r},))\n"
         "commands.check(o); commands.show(o)\n"
         "from runbook.console import Console\nimport io\n"
         "commands.release(o, commands.RunOptions(dry_run=True), Console(io.StringIO()))\n"
@@ -273,9 +275,18 @@ def test_release_without_terminal_or_yes_refuses_before_connecting(tmp_path: Pat
     assert "connecting" not in done.stdout
 
 
-def test_show_prints_the_review_for_prod_in_both_languages() -> None:
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """`--var config_clone=...`: the checkout the shipped runbook pins its commit from."""
+    repo = tmp_path_factory.mktemp("operator") / "web_server"
+    make_config_clone(repo)
+    return "--var", f"config_clone={repo}"
+
+
+def test_show_prints_the_review_for_prod_in_both_languages(clone: tuple[str, str]) -> None:
     done = run_cli(
         "show",
+        *clone,
         "--host",
         "prod",
         "--window",
@@ -297,20 +308,26 @@ def test_show_prints_the_review_for_prod_in_both_languages() -> None:
         "sha256:",
         "- [ ] done",
         "| prod | web.example.com | deploy | 22 |",
+        "## What changes",  # the nginx.conf diff of the pinned commit
+        "+    proxy_http_version 1.1;",
+        "git -C /srv/web_server checkout --detach",
     ):
         assert expected in out
-    ja = run_cli("show", "--host", "prod", "--lang", "ja", cwd=ROOT)
+    ja = run_cli("show", *clone, "--host", "prod", "--lang", "ja", cwd=ROOT)
     assert ja.returncode == 0 and "## 切り戻し手順" in ja.stdout and "作業時間帯" in ja.stdout
+    assert "## 変更内容" in ja.stdout
 
 
-def test_approved_digest_is_enforced(tmp_path: Path) -> None:
-    done = run_cli("release", "--host", "prod", "--yes", "--approved", "deadbeef" * 8, cwd=ROOT)
+def test_approved_digest_is_enforced(clone: tuple[str, str]) -> None:
+    done = run_cli(
+        "release", *clone, "--host", "prod", "--yes", "--approved", "deadbeef" * 8, cwd=ROOT
+    )
     assert done.returncode == 2 and "not the approved one" in done.stderr
     short = run_cli(
-        "release", "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef", cwd=ROOT
+        "release", *clone, "--host", "prod", "--yes", "--approved", "deadbeefdeadbeef", cwd=ROOT
     )
     assert short.returncode == 2 and "64 hex digits" in short.stderr
-    needs = run_cli("release", "--host", "prod", "--yes", cwd=ROOT)
+    needs = run_cli("release", *clone, "--host", "prod", "--yes", cwd=ROOT)
     assert needs.returncode == 2 and "requires --approved" in needs.stderr
 
 
@@ -320,14 +337,16 @@ def test_unknown_host_suggests_the_nearest(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_a_group_is_approved_by_the_digest_show_gives_it() -> None:
-    review = run_cli("show", "--host", "web", cwd=ROOT)
+def test_a_group_is_approved_by_the_digest_show_gives_it(clone: tuple[str, str]) -> None:
+    review = run_cli("show", *clone, "--host", "web", cwd=ROOT)
     group = review.stdout.split("\n# Digest for web\n", 1)[1].split("`sha256:", 1)[1][:64]
-    ok = run_cli("release", "--host", "web", "--dry-run", "--approved", group, cwd=ROOT)
+    ok = run_cli("release", *clone, "--host", "web", "--dry-run", "--approved", group, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
     assert f"digest of all 2 hosts sha256:{group}" in ok.stdout
     one_host = review.stdout.split("`sha256:", 1)[1][:64]  # web1's own digest
-    refused = run_cli("release", "--host", "web", "--dry-run", "--approved", one_host, cwd=ROOT)
+    refused = run_cli(
+        "release", *clone, "--host", "web", "--dry-run", "--approved", one_host, cwd=ROOT
+    )
     assert refused.returncode == 2 and "not the approved one" in refused.stderr
 
 

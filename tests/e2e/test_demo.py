@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -65,6 +66,14 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     assert "yes (--yes)" in after  # the report tells an unattended run from an attended one
     assert "not confirmed by a person (--yes)" in after  # manual steps under --yes
     assert "sandbox:" in (fresh_project / "hosts.yaml").read_text()
+    # The report names the commit the host checked out: the pinned one, not a branch name.
+    assert re.search(r"Check out feature/websocket-upgrade at [0-9a-f]{12} and install", after)
+
+    review = run_cli("show", "--host", "sandbox", cwd=fresh_project)
+    assert review.returncode == 0, review.stderr
+    assert "## What changes" in review.stdout  # the pinned commit's nginx.conf, as a diff
+    assert "+++ b/confs/nginx.conf" in review.stdout
+    assert "+            proxy_set_header Upgrade $http_upgrade;" in review.stdout
 
     box = Sandbox.load(fresh_project / ".sandbox")
     backups = list(box.nginx_conf.parent.glob("nginx.conf.*.bak"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,8 @@ ADDRESSES = ("127.0.0.11", "127.0.0.12", "127.0.0.13")
 
 @pytest.fixture
 def fleet(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> tuple[Path, list[Sandbox]]:
-    """A project whose group `web` has web1..web3; web2's branch does not exist (it fails)."""
+    """A project whose group `web` has web1..web3; web2's branch is in the operator's clone (the
+    plan pins it) but not on the host's origin, so web2's deploy fails after its backup."""
     require_root()
     boxes = [sandbox_factory(a) for a in ADDRESSES]
     hosts = {}
@@ -31,6 +33,11 @@ def fleet(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> tuple[Path
         entry = box.host_entry()
         if i == 2:
             entry["vars"]["branch"] = "no-such-branch"
+            subprocess.run(  # the next reset's fetch --prune takes it away again
+                ["git", "-C", str(box.config_clone), "update-ref",
+                 "refs/remotes/origin/no-such-branch", "HEAD"],
+                check=True,
+            )  # fmt: skip
         hosts[f"web{i}"] = entry
     (tmp_path / "runbooks").mkdir()
     shutil.copy(ROOT / "runbooks" / "nginx-websocket.yaml", tmp_path / "runbooks")

@@ -132,8 +132,9 @@ class Project:
 
     # -- changing the host ------------------------------------------------------------------
 
-    def push_branch(self, name: str, conf: str) -> None:
-        """Add branch `name` to the sandbox's origin with `confs/nginx.conf` = `conf`."""
+    def push_branch(self, name: str, conf: str) -> str:
+        """Add branch `name` to the sandbox's origin with `confs/nginx.conf` = `conf`, and fetch
+        it into the operator's clone (the runbook pins its commit there); its commit id."""
         with tempfile.TemporaryDirectory(prefix="rb-clone-") as tmp:
             clone = Path(tmp) / "clone"
             git("clone", "-q", str(self.box.origin), str(clone))
@@ -141,7 +142,10 @@ class Project:
             (clone / "confs" / "nginx.conf").write_text(conf)
             git(*GIT_ID, "-C", str(clone), "commit", "-q", "-a", "-m", f"{name} nginx.conf")
             git("-C", str(clone), "push", "-q", "origin", name)
+            commit = git("-C", str(clone), "rev-parse", "HEAD").strip()
+        git("-C", str(self.box.config_clone), "fetch", "-q", "origin")
         self.branches.append(name)
+        return commit
 
 
 def git(*args: str) -> str:
@@ -240,6 +244,8 @@ def _tidy(box: Sandbox, branches: list[str]) -> None:
             check=False,
             capture_output=True,
         )
+    if branches:
+        git("-C", str(box.config_clone), "fetch", "-q", "--prune", "origin")
 
 
 def login_ids(box: Sandbox) -> tuple[int, int]:

@@ -84,6 +84,7 @@ def release(
                     run_id,
                     dict(earlier.backups) if earlier else {},
                     resumes=earlier.id if earlier else None,
+                    created=dict(earlier.created) if earlier else {},
                 )
             )
             console.say(
@@ -151,7 +152,7 @@ def rollback(
         console.say(f"not rolled back: {reason}", "yellow")
     ids = RunIds()
     items = [
-        HostRun(plan, ids.new(), dict(run.backups), run.id)
+        HostRun(plan, ids.new(), dict(run.backups), run.id, created=dict(run.created))
         for plan, run in zip(plans, todo, strict=True)
     ]
     for run in todo:

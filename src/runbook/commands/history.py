@@ -9,7 +9,17 @@ from ..core import markdown
 from ..core.model import Outcome, Phase, Plan, Result
 from ..errors import RefusedError
 from ..journal import RunKind, RunRecord, all_runs, find_run
-from ..journal.events import Gate, Lock, LockBroken, Restore, RollbackStart, StepEnd, StepStart
+from ..journal.events import (
+    Gate,
+    Lock,
+    LockBroken,
+    Put,
+    Remove,
+    Restore,
+    RollbackStart,
+    StepEnd,
+    StepStart,
+)
 from ..options import Options
 from .review import write_output
 
@@ -98,7 +108,7 @@ def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
     ]
     if released.result is Result.ROLLED_BACK or later:
         return f"run {released.id} on {released.host} was already rolled back"
-    if not released.backups:
+    if not released.backups and not released.created:
         return (
             f"run {released.id} on {released.host} made no backup (it stopped before "
             "changing anything)"
@@ -174,6 +184,8 @@ def run_summary(record: RunRecord) -> dict[str, Any]:
         "rollback_started": bool(record.of(RollbackStart)),
         "backups": [b.to_json() for b in record.backups.values()],
         "restores": [r.to_json() for r in record.of(Restore)],
+        "puts": [p.to_json() for p in record.of(Put)],
+        "removes": [r.to_json() for r in record.of(Remove)],
         "lock": next((lock.to_json() for lock in record.of(Lock)), None),
         "lock_broken": [b.to_json() for b in record.of(LockBroken)],
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).

@@ -99,7 +99,7 @@ def load(opts: Options, runbook_path: Path) -> tuple[Runbook, Inventory]:
     problems: list[Problem] = []
     runbook = inventory = None
     try:
-        runbook = load_runbook(runbook_path, display(runbook_path, opts.project))
+        runbook = load_runbook(runbook_path, display(runbook_path, opts.project), opts.project)
     except InputError as exc:
         problems += exc.problems
     inv_path = inventory_path(opts)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core import markdown
+from ..core import diffs, markdown
+from ..core import put as puts
 from ..core.load import load_inventory, load_runbook
 from ..core.markdown import step_script
-from ..core.model import Plan, TrustedKey
+from ..core.model import Action, Plan, TrustedKey, mask
 from ..core.plan import make_plan
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
@@ -32,16 +33,18 @@ def check(opts: Options) -> str:
     hosts = list(inventory.hosts.values()) if inventory else []
     inventory_file = inventory.path if inventory else ""
     names, renders = [], 0
+    warnings: list[Problem] = []
     for path in paths:
         try:
-            runbook = load_runbook(path, display(path, opts.project))
+            runbook = load_runbook(path, display(path, opts.project), opts.project)
         except InputError as exc:
             problems += exc.problems
             continue
         names.append(runbook.name)
         for host in hosts:
             try:
-                make_plan(runbook, host, inventory_file, overrides)
+                plan = make_plan(runbook, host, inventory_file, overrides)
+                warnings += puts.warnings(runbook, plan)
                 renders += 1
             except InputError as exc:
                 problems += [
@@ -53,9 +56,13 @@ def check(opts: Options) -> str:
         problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
     if problems:
         raise InputError(list(dict.fromkeys(problems)))
-    return (
-        f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {len(hosts)} "
-        f"host{'s' * (len(hosts) != 1)} valid; {renders} plans rendered"
+    warned = [f"warning: {w}" for w in dict.fromkeys(warnings)]  # once, not once per host
+    return "\n".join(
+        [
+            *warned,
+            f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {len(hosts)} "
+            f"host{'s' * (len(hosts) != 1)} valid; {renders} plans rendered",
+        ]
     )
 
 
@@ -105,9 +112,11 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
         out += [f"trusts {_trusted(key)}" for key in plan.trust] or [
             f"trusts no host key for {host.address} yet (the connection will be refused)"
         ]
+        out += _changes(plan)
         for label, steps in (("", plan.steps), ("R", plan.rollback)):
             if label and steps:
                 out.append("rollback:")
+                out += _removed_first(plan)
             for step in steps:
                 flags = [
                     f
@@ -123,6 +132,8 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     + (f"  ({', '.join(flags)})" if flags else "")
                 )
                 body = step_script(step) or step.display()
+                if step.action is Action.PUT and step.put is not None:
+                    body = _put(step.put.diff, step.put.diff_base, step.put.base_commit) + body
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
     if len(plans) > 1:
@@ -134,3 +145,33 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
 def _trusted(key: TrustedKey) -> str:
     marker = f"{key.marker} " if key.marker else ""
     return f"{marker}{key.key_type} {key.fingerprint} (from {key.file})"
+
+
+def _changes(plan: Plan) -> list[str]:
+    """`changes:` as the dry run prints them: each a unified diff, made visible."""
+    out = []
+    for change in plan.changes:
+        out.append(
+            f"changes in {change.repo}: {change.from_ref} ({change.from_commit}) → "
+            f"{change.to_ref} ({change.to_commit}), paths {' '.join(change.paths)}"
+        )
+        text = diffs.visible(mask(change.diff)) or "(no difference in these paths)"
+        out += [f"  {line}" for line in text.splitlines()]
+    return out
+
+
+def _put(diff: str, base: str | None, commit: str | None) -> str:
+    """A put's content as the dry run shows it, before its script."""
+    head = f"diff against {base} ({commit}):" if base else "content, in full:"
+    body = "".join(f"| {line}\n" for line in diffs.visible(mask(diff)).splitlines())
+    return f"{head}\n{body}script (its data is this content, base64):\n"
+
+
+def _removed_first(plan: Plan) -> list[str]:
+    created = [s.put.dest for s in plan.steps if s.put is not None]
+    if not created:
+        return []
+    return [
+        "  first (no gate): remove each file a put created, while it has the put's sha256: "
+        + ", ".join(created)
+    ]

@@ -9,27 +9,37 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem
 from . import schema
-from .model import BUILTIN_NAMES, Action, Expect, Host, Inventory, Runbook, Step
+from .local import LocalReads
+from .model import BUILTIN_NAMES, Action, ChangeSpec, Expect, Host, Inventory, Runbook, Step
 from .render import template_syntax_error
 from .yamlsrc import Path_, Source, load_yaml
 
-_TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual")
+_TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual", "put")
 
 
-def load_runbook(path: Path, display: str | None = None) -> Runbook:
-    """Load and validate one runbook; raise InputError listing every problem."""
+def load_runbook(path: Path, display: str | None = None, project: Path | None = None) -> Runbook:
+    """Load and validate one runbook; raise InputError listing every problem.
+
+    `project` is the folder its `put` sources and repositories are relative to: by default the
+    folder holding `runbooks/` (or the runbook's own folder, elsewhere).
+    """
     source, problems = load_yaml(path, display)
     if source is None:
         raise InputError(problems)
     runbook = runbook_from_source(source, problems)
     if problems or runbook is None:
         raise InputError(problems)
-    return runbook
+    if project is None:
+        folder = Path(path).absolute().parent
+        project = folder.parent if folder.name == "runbooks" else folder
+    project = Path(project).absolute()
+    return replace(runbook, project=str(project), reads=LocalReads.of(project))
 
 
 def load_inventory(path: Path, display: str | None = None) -> Inventory:
@@ -94,6 +104,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     for key in ("title", "description"):
         if isinstance(data.get(key), str):
             _check_jinja(source, (key,), data[key], problems)
+    for path, text in _strings(data.get("changes"), ("changes",)):
+        _check_jinja(source, path, text, problems)
     if problems:
         return None
     return Runbook(
@@ -106,6 +118,21 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
         steps=steps,
         rollback=rollback,
         var_lines={k: source.line(("vars", k)) for k in variables},
+        changes=_changes(source),
+    )
+
+
+def _changes(source: Source) -> tuple[ChangeSpec, ...]:
+    """The `changes:` entries (schema-valid by now), still templates."""
+    return tuple(
+        ChangeSpec(
+            repo=entry["repo"],
+            from_ref=entry["from"],
+            to_ref=entry["to"],
+            paths=tuple(entry["paths"]),
+            line=source.line(("changes", i)),
+        )
+        for i, entry in enumerate(source.data.get("changes") or [])
     )
 
 
@@ -195,6 +222,15 @@ def _check_step(
                 here,
                 source.line((*path, "expect")),
                 f"step '{step_id}': expect goes with run, not {action}",
+            )
+        )
+    if action is Action.PUT and path[0] == "rollback":
+        problems.append(
+            Problem(
+                here,
+                source.line((*path, "put")),
+                f"rollback step '{step_id}': put uploads files in steps; rollback puts files "
+                "back with restore (and removes the files a put created by itself)",
             )
         )
     if raw.get("local") and action is not Action.RUN:

@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from ..errors import RunbookError
-from . import scripts
+from . import diffs, scripts
 from .model import Action, Plan, PlannedStep, group_digest, mask
 
 LANGUAGES = ("en", "ja")
@@ -35,6 +35,10 @@ def _environment(project_dir: Path) -> jinja2.Environment:
     env.filters["blockquote"] = lambda text: "\n".join(
         "> " + line for line in mask(str(text)).strip().splitlines()
     )
+    # A diff (changes:, a put) as a code block: made visible, fenced past any backticks in it.
+    env.filters["diff_block"] = lambda text, info="diff": diffs.fence(
+        diffs.visible(mask(str(text))), info
+    )
     return env
 
 
@@ -52,6 +56,11 @@ def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
                 )
             )
             for p in step.paths
+        )
+    if step.action is Action.PUT and step.put is not None:
+        put = step.put
+        return scripts.put_script(
+            put.dest, None, put.sha256, put.mode, put.owner, replace=put.backed_up
         )
     return ""
 

@@ -24,6 +24,7 @@ class Action(StrEnum):
     RESTORE = "restore"
     CHECK = "check"
     MANUAL = "manual"
+    PUT = "put"
 
 
 class Phase(StrEnum):
@@ -147,6 +148,11 @@ class Runbook:
         path: the file, as named in messages.
         vars: defaults, still templates.
         lines: line of each var, for messages about them.
+        changes: the `changes:` entries, still templates.
+        project: the folder `put` sources and the repositories of `changes` and `git_rev` are
+            relative to ("" for the current directory).
+        reads: what plans made from it read on the operator's machine (a
+            `core.local.LocalReads`, shared by every plan of one command), or None.
     """
 
     name: str
@@ -158,6 +164,9 @@ class Runbook:
     steps: tuple[Step, ...]
     rollback: tuple[Step, ...]
     var_lines: dict[str, int] = field(default_factory=dict)
+    changes: tuple[ChangeSpec, ...] = ()
+    project: str = ""
+    reads: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -239,6 +248,79 @@ class Check:
     subprotocol: str | None = None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A rendered `put`: the file's bytes as read (and rendered) when the plan was made.
+
+    The digest and the journal see every field but `content` and `diff`: `sha256` binds the
+    content (and the host verifies it), `base_commit` the diff, so neither is stored twice.
+
+    Attributes:
+        src: the file on the operator's machine, relative to the project.
+        dest: where it goes on the host.
+        mode: octal permissions of the new file ("0644" unless the step says).
+        owner: `user` or `user:group` for chown, or None (the user the step runs as).
+        sha256, size: of `content`, the exact bytes sent.
+        template: the file was rendered with the runbook's names.
+        diff_base: the git ref the review diffs against (as written), resolved to `base_commit`.
+        backed_up: an earlier `backup` step covers `dest` (else a `dest` that exists is refused).
+        content: the bytes; empty in a plan read back from a journal.
+        diff: what the review shows: a unified diff against `diff_base`, or the whole text.
+    """
+
+    src: str
+    dest: str
+    mode: str
+    owner: str | None
+    sha256: str
+    size: int
+    template: bool = False
+    diff_base: str | None = None
+    base_commit: str | None = None
+    backed_up: bool = False
+    content: bytes = field(default=b"", repr=False, compare=False)
+    diff: str = field(default="", repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field but the bytes and the diff (bound by `sha256` and `base_commit`)."""
+        data = asdict(self)
+        del data["content"], data["diff"]
+        return data
+
+
+@dataclass(frozen=True)
+class ChangeSpec:
+    """A `changes:` entry as written (templates unrendered), with its line."""
+
+    repo: str
+    from_ref: str
+    to_ref: str
+    paths: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """A `changes:` entry resolved on the operator's machine: what the release ships, as a diff.
+
+    Attributes:
+        repo: the repository as rendered (relative to the project, or absolute).
+        from_ref, to_ref: the refs as rendered; from_commit, to_commit: their full commit ids.
+        diff: `git diff from_commit to_commit -- paths`, unified, no colour, full index lines.
+    """
+
+    repo: str
+    from_ref: str
+    to_ref: str
+    from_commit: str
+    to_commit: str
+    paths: tuple[str, ...]
+    diff: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlannedStep(StepOptions):
     """One step rendered for one host: exactly what will happen.
@@ -250,6 +332,7 @@ class PlannedStep(StepOptions):
         check: for `check`.
         text: for `manual`.
         unquoted: values inserted without shell quoting (the explicit opt-out), for reviewers.
+        put: for `put`.
     """
 
     number: int
@@ -262,6 +345,7 @@ class PlannedStep(StepOptions):
     check: Check | None = None
     text: str | None = None
     unquoted: tuple[str, ...] = ()
+    put: Upload | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))  # "run" given as text
@@ -278,11 +362,16 @@ class PlannedStep(StepOptions):
             websocket = self.check.kind == "websocket"
             expect = "101 Switching Protocols" if websocket else self.check.status
             return f"{self.check.kind} {mask(self.check.url)} → {expect}{extra}"
+        if self.put is not None:
+            return put_summary(self.put)
         return mask(self.text or "")
 
     def to_json(self) -> dict[str, Any]:
-        """The journal's and the digest's form: every field, flat."""
-        return asdict(self)
+        """The journal's and the digest's form: every field, flat (a put without its bytes)."""
+        data = asdict(self)
+        if self.put is not None:
+            data["put"] = self.put.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PlannedStep:
@@ -297,6 +386,9 @@ class PlannedStep(StepOptions):
         values["expect"] = Expect(**{**expect, "exit": tuple(expect.get("exit", (0,)))})
         values["paths"] = tuple(values.get("paths", ()))
         values["unquoted"] = tuple(values.get("unquoted", ()))
+        if values.get("put"):
+            known_put = {f.name for f in fields(Upload)}
+            values["put"] = Upload(**{k: v for k, v in values["put"].items() if k in known_put})
         return cls(**values)
 
 
@@ -320,6 +412,11 @@ class Plan:
     rollback: tuple[PlannedStep, ...]
     digest: str
     trust: tuple[TrustedKey, ...] = ()
+    # What the runbook's `changes:` ship (digested; not kept in the journal).
+    changes: tuple[Change, ...] = ()
+    # What rendering read on the operator's machine (files, git), so that the release renders
+    # from the very bytes and commits the review saw (a `core.local.LocalReads`).
+    reads: Any = field(default=None, repr=False, compare=False)
 
     def phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
         """The steps of one phase: the release's, or the rollback's."""
@@ -361,6 +458,15 @@ def mask(text: str) -> str:
     return SECRET_MARKER.sub("***", text)
 
 
+def put_summary(put: Upload) -> str:
+    """A put in one line: what goes where, with which mode, owner and sha256."""
+    owner = f", owner {put.owner}" if put.owner else ""
+    return (
+        f"put {put.src} → {put.dest} (mode {put.mode}{owner}, {put.size} bytes, "
+        f"sha256:{put.sha256[:12]})"
+    )
+
+
 DIGEST_VERSION = 2  # what the digest covers; a change to it is a new version
 
 
@@ -376,10 +482,11 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
 
     Covered: the runbook's name, title and description; every step and rollback step as it
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
-    one the release computes) with its options and note; the connection: address, port,
-    user, identity file, known_hosts files and the host keys they trust, sudo, lock, connect
-    timeout and whether approval is required. Local paths go through `portable` (`~/...`,
-    project-relative), so machines with the checkout in other places agree.
+    one the release computes) with its options and note (a put: its content's sha256); the
+    diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
+    files and the host keys they trust, sudo, lock, connect timeout and whether approval is
+    required. Local paths go through `portable` (`~/...`, project-relative), so machines with
+    the checkout in other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -402,6 +509,7 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
         "trust": [[k.marker, k.key_type, k.fingerprint] for k in plan.trust],
         "steps": [s.to_json() for s in plan.steps],
         "rollback": [s.to_json() for s in plan.rollback],
+        "changes": [c.to_json() for c in plan.changes],
     }
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
     return dict(json.loads(json.dumps(subject, ensure_ascii=False)))

@@ -17,6 +17,10 @@ import jinja2
 import jinja2.meta
 
 from ..errors import InputError, Problem
+from . import put as puts
+from .changes import resolve_changes
+from .gitrefs import READS_KEY
+from .local import LocalReads
 from .model import (
     Action,
     Check,
@@ -56,16 +60,27 @@ def make_plan(
     a release computes; pass the `review` plan already made to spare rendering it again.
     """
     overrides = dict(overrides or {})
+    # Files and git are read once per runbook (or per review plan): the release renders from
+    # the bytes and commits the review saw, whatever changed on this machine since.
+    reads = runbook.reads or (review.reads if review else None) or LocalReads.of(runbook.project)
     if review is None:
-        review = _render(runbook, host, inventory_path, overrides, RunInfo())
+        review = _render(runbook, host, inventory_path, overrides, RunInfo(), reads)
     if run is None:
         return review
-    actual = _render(runbook, host, inventory_path, overrides, run)
+    actual = _render(runbook, host, inventory_path, overrides, run, reads)
+    differ = puts.same_content(review, actual, runbook)
+    if differ:
+        raise InputError(differ)
     return replace(actual, digest=review.digest)
 
 
 def _render(
-    runbook: Runbook, host: Host, inventory_path: str, overrides: dict[str, str], run: RunInfo
+    runbook: Runbook,
+    host: Host,
+    inventory_path: str,
+    overrides: dict[str, str],
+    run: RunInfo,
+    reads: LocalReads,
 ) -> Plan:
     builtins = {
         "host": {
@@ -76,11 +91,14 @@ def _render(
         },
         "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
         "secrets": {name: Secret(name) for name in runbook.secrets},
+        READS_KEY: reads,  # for git_rev and put; no template can name it
     }
     _check_overrides(runbook, host, overrides)
     variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
     renderer = Renderer(runbook, {**builtins, **variables})
     steps = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.steps, 1))
+    steps = puts.mark_backed_up(steps)
+    changes = resolve_changes(renderer, runbook.changes)
     rollback = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.rollback, 1))
     title = mask(renderer.text(runbook.title, 1, "title"))
     description = renderer.text(runbook.description, 1, "description")
@@ -99,6 +117,8 @@ def _render(
         rollback=rollback,
         digest="",
         trust=trusted_keys(host),
+        changes=changes,
+        reads=reads,
     )
     return replace(plan, digest=plan_digest(plan, portable=portable))
 
@@ -181,6 +201,8 @@ def _planned_step(renderer: Renderer, step: Step, number: int, host: Host) -> Pl
         planned["paths"] = paths
     elif step.action is Action.CHECK:
         planned["check"] = _check(renderer, step, field("check"), where)
+    elif step.action is Action.PUT:
+        planned["put"] = puts.planned_put(renderer, step, where)
     else:
         planned["text"] = renderer.text(step.body, field("manual"), f"{where} manual")
     return PlannedStep(

@@ -20,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import InputError, Problem
+from .gitrefs import git_rev
 from .model import (
     SECRET_CLOSE,
     SECRET_MARKER,
@@ -106,6 +107,9 @@ def _environment(shell: bool) -> SandboxedEnvironment:
     env.filters["unquoted"] = lambda value: Unquoted(
         " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     )
+    # git_rev(repo, ref): a branch or tag of a repository on this machine → its commit id, when
+    # the plan is made (core.gitrefs; it reads through the plan's LocalReads in the context).
+    env.globals["git_rev"] = git_rev
     return env
 
 

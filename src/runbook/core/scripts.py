@@ -6,13 +6,16 @@ other step, so the review document can show exactly what they do.
 
 from __future__ import annotations
 
+import base64
 import json
+import posixpath
 import shlex
 
 # Exit codes the scripts use to say why they stopped (anything else is the shell's own).
 MISSING = 3  # the file to back up, or the backup to restore, does not exist
 EXISTS = 4  # the backup would overwrite a file
 CORRUPT = 5  # a checksum, mode or owner did not match
+UNSAFE = 6  # a directory another user may write to
 LOCK_HELD = 75  # the lock directory exists (another run's lock, or something else)
 CANNOT_LOCK = 77  # the lock directory cannot be created (no parent, permission)
 
@@ -129,3 +132,130 @@ def break_lock_script(lock: str, record_sha256: str) -> str:
 def _q(text: str) -> str:
     """Text safe inside a double-quoted shell string."""
     return "".join("\\" + c if c in '"$`\\' else c for c in text)
+
+
+# --- put -----------------------------------------------------------------------------------
+
+# A put's content travels base64-encoded inside its script, and a script travels on the ssh
+# command line, where Linux limits one argument to 128 KiB: 64 KiB of content (about 87 KiB of
+# base64) leaves room for the rest. When scripts move to the channel's standard input, this
+# limit goes up to the 1 MiB a source file may have.
+PUT_INLINE_MAX = 64 * 1024
+READ_MAX = 1024 * 1024  # bytes of a live file read back to show what a put changes
+
+PUT_CREATED, PUT_REPLACED = "put: created", "put: replaced"
+
+
+def put_script(
+    dest: str,
+    content: bytes | None,
+    sha256: str,
+    mode: str,
+    owner: str | None,
+    *,
+    replace: bool,
+) -> str:
+    """Write `content` to `dest` atomically, never through a link planted at `dest`.
+
+    A temporary file is created exclusively (mktemp) in dest's directory, written, given its
+    mode and owner, checked against `sha256`, then renamed over dest (`mv -fT`: rename(2)
+    replaces a symlink at dest, it does not follow it). Without `replace` (no backup of dest in
+    this run), dest must not exist: the file is linked in with `ln -T`, which fails if any name
+    is there, so rollback always has a way back. A directory that another user may write to is
+    refused. Prints PUT_CREATED or PUT_REPLACED, then dest's mode and owner.
+
+    `content` None shows the script as the review does, without the data.
+    """
+    d, folder = shlex.quote(dest), shlex.quote(posixpath.dirname(dest) or "/")
+    name = posixpath.basename(dest)[:100]
+    template = shlex.quote(posixpath.join(posixpath.dirname(dest), f".{name}.put.XXXXXXXXXX"))
+    if content is None:
+        data = f"'<the {sha256[:12]}… content shown above, base64>'"
+    else:
+        data = shlex.quote(base64.b64encode(content).decode("ascii"))
+    where = _q(posixpath.dirname(dest) or "/")
+    lines = [
+        f"d={d}",
+        f'test -d {folder} || {{ echo "put: directory {where} does not exist" >&2; '
+        f"exit {MISSING}; }}",
+        f'if test -n "$(find -H {folder} -maxdepth 0 \\( -perm -0002 -o -perm -0020 -o '
+        f'! -user 0 ! -user "$(id -u)" \\) -print)"; then echo "put: {where} may be written by '
+        f'a user other than $(id -un) or root: refused" >&2; exit {UNSAFE}; fi',
+        f'if test -d "$d" && ! test -L "$d"; then echo "put: {_q(dest)} is a directory" >&2; '
+        f"exit {EXISTS}; fi",
+    ]
+    if not replace:
+        lines.append(
+            f'if test -e "$d" || test -L "$d"; then echo "put: {_q(dest)} exists and no earlier '
+            "step of this run backed it up: refused, since rollback could not restore it"
+            f'" >&2; exit {EXISTS}; fi'
+        )
+    lines += [
+        f"t=$(mktemp {template})",
+        "trap 'rm -f \"$t\"' EXIT",
+        f"printf '%s' {data} | base64 -d > \"$t\"",
+        f'chmod {shlex.quote(mode)} "$t"',
+        *([f'chown {shlex.quote(owner)} "$t"'] if owner else []),
+        f'test "$(sha256sum < "$t" | cut -d " " -f 1)" = {sha256} || '
+        f'{{ echo "put: the copy on the host does not match sha256 {sha256}" >&2; '
+        f"exit {CORRUPT}; }}",
+    ]
+    if replace:
+        lines += [
+            f'if test -e "$d" || test -L "$d"; then was={shlex.quote(PUT_REPLACED)}; '
+            f"else was={shlex.quote(PUT_CREATED)}; fi",
+            'mv -fT "$t" "$d"',
+        ]
+    else:
+        lines += [
+            f'ln -T "$t" "$d" || {{ echo "put: {_q(dest)} appeared meanwhile: refused" >&2; '
+            f"exit {EXISTS}; }}",
+            'rm -f "$t"',
+            f"was={shlex.quote(PUT_CREATED)}",
+        ]
+    lines += ["trap - EXIT", 'echo "$was"', "stat -c '%a %U:%G' \"$d\""]
+    return "\n".join(lines)
+
+
+def parse_put(output: str) -> tuple[bool, str] | None:
+    """(created, "mode owner:group") from what put_script printed, or None."""
+    lines = output.strip().splitlines()
+    if len(lines) < 2 or lines[-2] not in (PUT_CREATED, PUT_REPLACED):
+        return None
+    return lines[-2] == PUT_CREATED, lines[-1]
+
+
+def read_script(dest: str) -> str:
+    """Read the live `dest` to show what a put changes: never through a symlink, at most
+    READ_MAX + 1 bytes. Exit MISSING when it does not exist, EXISTS (with what it is) when it
+    is not a regular file."""
+    d = shlex.quote(dest)
+    return "\n".join(
+        [
+            f"d={d}",
+            f'if ! test -e "$d" && ! test -L "$d"; then exit {MISSING}; fi',
+            f'if test -L "$d"; then printf \'a symbolic link to %s\\n\' "$(readlink -- "$d")"; '
+            f"exit {EXISTS}; fi",
+            f'if ! test -f "$d"; then echo "not a regular file"; exit {EXISTS}; fi',
+            f'dd if="$d" iflag=nofollow,fullblock bs={READ_MAX + 1} count=1 status=none',
+        ]
+    )
+
+
+def unput_script(dest: str, sha256: str) -> str:
+    """Remove a file a put created, if it is still that file (its sha256); gone already is ok."""
+    d = shlex.quote(dest)
+    return "\n".join(
+        [
+            f"d={d}",
+            f'if ! test -e "$d" && ! test -L "$d"; then echo "{_q(dest)} is already gone"; '
+            "exit 0; fi",
+            f'if test -L "$d" || ! test -f "$d"; then echo "remove: {_q(dest)} is no longer the '
+            f'file the put created (not a regular file): left in place" >&2; exit {CORRUPT}; fi',
+            f'test "$(sha256sum < "$d" | cut -d " " -f 1)" = {sha256} || {{ echo "remove: '
+            f'{_q(dest)} changed since the put (its sha256 differs): left in place" >&2; '
+            f"exit {CORRUPT}; }}",
+            'rm -f -- "$d"',
+            f'echo "removed {_q(dest)}"',
+        ]
+    )

@@ -16,7 +16,7 @@ from ..console import Console
 from ..core.model import Host, Plan, Result
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
-from ..journal.events import Backup, End, RunKind, Start, now_iso
+from ..journal.events import Backup, End, Put, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, steps
@@ -32,6 +32,8 @@ class HostRun:
     """What one host of a batch is to do: its plan, its run id, the backups it may restore.
 
     Attributes:
+        created: files a put of the release (or of the resumed run) created: rollback removes
+            them.
         rolls_back: for a rollback, the release it undoes.
         resumes: for `--from`, the release it resumes (its backups are this run's too).
     """
@@ -41,6 +43,7 @@ class HostRun:
     backups: dict[str, Backup] = field(default_factory=dict)
     rolls_back: str | None = None
     resumes: str | None = None
+    created: dict[str, Put] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     secrets=batch.secrets,
                     sudo=batch.sudo,
                     backups=dict(item.backups),
+                    created=dict(item.created),
                     resumes=item.resumes,
                     unattended=bool(batch.gate.recorded_as),
                     label=f"{item.plan.host.name}: " if label else "",
@@ -152,6 +156,18 @@ def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[
                     sha256=made.sha256,
                     mode=made.mode,
                     from_run=item.resumes,
+                )
+            )
+        for put in item.created.values():  # and so are the files its puts created
+            journal.write(
+                Put(
+                    step=put.step,
+                    dest=put.dest,
+                    sha256=put.sha256,
+                    created=True,
+                    mode=put.mode,
+                    sudo=put.sudo,
+                    from_run=put.from_run or item.resumes,
                 )
             )
 

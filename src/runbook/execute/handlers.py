@@ -8,6 +8,8 @@ and a handler here.
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +18,7 @@ from .. import checks
 from ..core import scripts
 from ..core.model import Action, Outcome, PlannedStep
 from ..core.render import reveal
-from ..journal.events import Backup, Restore
+from ..journal.events import Backup, Put, Remove, Restore
 from ..transport.base import CommandResult, SudoError
 from .state import Attempt, Run
 
@@ -104,12 +106,77 @@ def manual(run: Run, step: PlannedStep) -> Attempt:
     return Attempt(Outcome.OK, "done by hand")
 
 
+def put(run: Run, step: PlannedStep) -> Attempt:
+    """Upload the reviewed bytes (see scripts.put_script); a dest that exists is replaced only
+    if this run backed it up. Records a `Put`; a file it created is removed by rollback."""
+    upload = step.put
+    if upload is None or hashlib.sha256(upload.content).hexdigest() != upload.sha256:
+        # A plan read back from a journal has no content: it never runs a put.
+        return Attempt(Outcome.FAILED, f"the content of {step.id} is not the reviewed one")
+    backed = backup_of(run, upload.dest)
+    script = scripts.put_script(
+        upload.dest,
+        upload.content,
+        upload.sha256,
+        upload.mode,
+        upload.owner,
+        replace=backed is not None,
+    )
+    result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
+    if result.lost:
+        return Attempt(Outcome.UNKNOWN, LOST, result)
+    if result.exit_code != 0:
+        return Attempt(Outcome.FAILED, _last_error(result), result)
+    done = scripts.parse_put(result.stdout)
+    if done is None:
+        return Attempt(Outcome.FAILED, f"{upload.dest}: the put did not say what it did", result)
+    created, mode = done
+    record = Put(
+        step=step.id,
+        dest=upload.dest,
+        sha256=upload.sha256,
+        created=created,
+        backup=backed.backup if backed else None,
+        mode=mode,
+        sudo=step.sudo,
+    )
+    run.record(record)
+    if created:
+        run.created[upload.dest] = record
+    how = "created" if created else "replaced"
+    return Attempt(Outcome.OK, f"{upload.dest} {how} ({mode}) sha256:{upload.sha256[:12]} verified")
+
+
+def backup_of(run: Run, path: str) -> Backup | None:
+    """This run's backup of `path` (made by it, or by the run it resumes), if any."""
+    wanted = posixpath.normpath(path)
+    return next((b for p, b in run.backups.items() if posixpath.normpath(p) == wanted), None)
+
+
+def undo_puts(run: Run) -> Attempt:
+    """First thing of a rollback: remove the files puts created (newest first), each only if it
+    still has the sha256 the put wrote."""
+    removed = []
+    for dest, made in reversed(list(run.created.items())):
+        script = scripts.unput_script(dest, made.sha256)
+        result = _remote(run, script, sudo=made.sudo, timeout=None)
+        if result.lost:
+            return Attempt(Outcome.UNKNOWN, LOST, result)
+        if result.exit_code != 0:
+            return Attempt(Outcome.FAILED, _last_error(result), result)
+        run.record(Remove(step=made.step, path=dest, sha256=made.sha256))
+        del run.created[dest]
+        removed.append(dest)
+    return Attempt(Outcome.OK, "removed " + ", ".join(removed) if removed else "")
+
+
 HANDLERS: dict[Action, Handler] = {
     Action.RUN: run_script,
     Action.BACKUP: backup,
     Action.RESTORE: restore,
     Action.CHECK: check,
     Action.MANUAL: manual,
+    Action.PUT: put,
 }
 
 
@@ -123,6 +190,9 @@ def _remote(run: Run, script: str, **options: Any) -> CommandResult:
             if run.sudo is None or not run.sudo.forget():
                 raise
             run.say("sudo refused the password: try again", "yellow")
+
+
+remote = _remote  # for execute.preview: the read before a put's gate retries sudo the same way
 
 
 def _live(run: Run) -> Callable[[str, str], None] | None:

@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus
 
 from ..console import Console
 from ..core.model import Outcome, Plan, Result, mask
-from ..journal.events import Backup, Event
+from ..journal.events import Backup, Event, Put
 from ..journal.store import JournalWriter
 from ..transport.base import CommandResult, SudoCredential, Transport
 from ..transport.local import LocalTransport
@@ -51,6 +51,8 @@ class Run:
         secrets: secret values by name: put into commands at send time, scrubbed from output.
         sudo: the sudo password's source: asked again after a typo, scrubbed from output.
         backups: path -> backup: made by this run, or (for a rollback) by the release.
+        created: dest -> the put that created it (by this run, or for a rollback the release's):
+            rollback removes these files first.
         label: the host name in front of output lines when several hosts run together.
         resumes: the run this one resumes (`--from`).
         stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
@@ -67,6 +69,7 @@ class Run:
     secrets: dict[str, str] = field(default_factory=dict)
     sudo: SudoCredential | None = None
     backups: dict[str, Backup] = field(default_factory=dict)
+    created: dict[str, Put] = field(default_factory=dict)
     label: str = ""
     resumes: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)

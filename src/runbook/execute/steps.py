@@ -22,9 +22,9 @@ from ..gate import Answer, Gate
 from ..journal.events import End, RollbackStart, StepEnd, StepStart
 from ..journal.events import Gate as GateEvent
 from ..journal.store import JournalError
-from . import show
+from . import preview, show
 from .concurrency import all_or_raise, guard_signals, together
-from .handlers import HANDLERS
+from .handlers import HANDLERS, undo_puts
 from .state import Attempt, Run, Stop
 
 HANDS_ON = "the host needs hands-on care"
@@ -116,6 +116,7 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
         run.record(RollbackStart(reason=reason))
     names = ", ".join(r.plan.host.name for r in runs)
     runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
+    _remove_put_files(runs)
     if not steps:
         raise Stop(
             ROLLBACK_FAILED,
@@ -124,6 +125,28 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
         )
     for index in range(len(steps)):
         _step_with_gates(runs, gate, Phase.ROLLBACK, index)
+
+
+def _remove_put_files(runs: list[Run]) -> None:
+    """Before the rollback steps: remove the files the release's puts created (no gate: it is
+    the rollback the operator chose, and the review says so)."""
+    pending = [r for r in runs if r.created]
+    if not pending:
+        return
+    for run in pending:
+        run.say("removing what put created: " + ", ".join(run.clean(d) for d in run.created))
+    undone = _on_every_host(pending, undo_puts)
+    failed = [(r, a) for r, a in zip(pending, undone, strict=True) if a.status is not Outcome.OK]
+    for run, attempt in zip(pending, undone, strict=True):
+        show.outcome(run, attempt, 0.0, 1, 1)
+    if failed:
+        lost = any(a.status is Outcome.UNKNOWN for _, a in failed)
+        why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
+        raise Stop(
+            ROLLBACK_FAILED,
+            Result.UNKNOWN if lost else Result.ROLLBACK_FAILED,
+            f"removing the files put created failed: {why}: {HANDS_ON}",
+        )
 
 
 def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> None:
@@ -193,9 +216,17 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     show.command(runs, [r.plan.phase(phase)[index] for r in runs])
     if step.action is Action.MANUAL:
         return gate.done(first.clean(step.text or ""))
+    live = [""] * len(runs)
+    if step.action is Action.PUT:  # what it changes: the live file read, diffed and printed
+        live = [preview.live_diff(r, r.plan.phase(phase)[index]) for r in runs]
+        for text in live:
+            console.block(text, "")
     if not step.confirm:
         return Answer.YES
-    return gate.before("\n".join(show.details(r, r.plan.phase(phase)[index]) for r in runs))
+    details = [show.details(r, r.plan.phase(phase)[index]) for r in runs]
+    return gate.before(
+        "\n".join(d + ("\n" + v if v else "") for d, v in zip(details, live, strict=True))
+    )
 
 
 def _on_every_host(runs: list[Run], work: show.Work) -> list[Attempt]:
@@ -239,7 +270,9 @@ def _after_failure(
 ) -> list[Run]:
     """Ask what to do after a failure; return the hosts to try again, or stop the run."""
     in_release = phase is Phase.STEPS
-    changed = [r for r in runs if r.backups] if in_release and runs[0].plan.rollback else []
+    changed = (
+        [r for r in runs if r.backups or r.created] if in_release and runs[0].plan.rollback else []
+    )
     choice = gate.after_failure(bool(changed))
     for run in runs:
         run.record(GateEvent(phase=phase, step=step.id, answer=choice, after="failure"))

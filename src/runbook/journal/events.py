@@ -226,6 +226,38 @@ class Restore(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Put(Event):
+    """A put wrote `dest` (verified by sha256): `created` when nothing was there before.
+
+    Attributes:
+        backup: this run's backup of dest, when it replaced a file (rollback restores it).
+        mode: "mode owner:group" of the new file.
+        sudo: the step's sudo, so that rollback removes a file it created the same way.
+        from_run: the run that made it, when carried over to a run that resumes it (`--from`).
+    """
+
+    name: ClassVar[str] = "put"
+    step: str
+    dest: str
+    sha256: str
+    created: bool
+    backup: str | None = None
+    mode: str | None = None
+    sudo: bool | str = False
+    from_run: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remove(Event):
+    """Rollback removed a file a put had created (after checking it still had its sha256)."""
+
+    name: ClassVar[str] = "remove"
+    step: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class End(Event):
     """How the run ended; a journal without one belongs to a tool that was killed."""
 
@@ -255,6 +287,8 @@ EVENTS: dict[str, type[Event]] = {
         StepEnd,
         RollbackStart,
         Restore,
+        Put,
+        Remove,
         End,
     )
 }

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from ..core.model import Plan, Result
 from ..errors import RefusedError
-from .events import Backup, End, Event, RunKind, Start
+from .events import Backup, End, Event, Put, Remove, RunKind, Start
 from .store import RUN_ID, check_private, read_events, runs_dir
 
 E = TypeVar("E", bound=Event)
@@ -47,6 +47,13 @@ class RunRecord:
     def backups(self) -> dict[str, Backup]:
         """path -> the backup this run may restore (made by it, or by the run it resumed)."""
         return {e.path: e for e in self.of(Backup)}
+
+    @property
+    def created(self) -> dict[str, Put]:
+        """dest -> the put that created it (nothing was there before): rollback removes these,
+        unless this run already removed them."""
+        removed = {e.path for e in self.of(Remove)}
+        return {e.dest: e for e in self.of(Put) if e.created and e.dest not in removed}
 
     @property
     def plan(self) -> Plan:

@@ -5,7 +5,8 @@ on one loopback address,
 
 - an OpenSSH `sshd` with its own host key, a client key for the tool and a known_hosts entry;
 - a git config repository (bare origin + a clone on `main`) whose `main` proxies `/cable` without
-  the upgrade headers and whose `feature/websocket-upgrade` adds them;
+  the upgrade headers and whose `feature/websocket-upgrade` adds them, and a second clone, the
+  operator's (`config-clone`), where the runbook pins the commit it deploys;
 - a private nginx serving `main`'s config;
 - the ActionCable-like backend of `runbook.sandbox.backend` behind it.
 

@@ -211,6 +211,8 @@ class Sandbox(Paths):
             repository.install_live_conf(self.layout)
             if note is not None:
                 note(f"config repository {self.config_repo} on {MAIN} (no upgrade headers)")
+        else:
+            repository.update_clone(self.layout)
 
     # -- down / status / reset ----------------------------------------------------------------
 
@@ -268,6 +270,7 @@ class Sandbox(Paths):
         Returns what was done; a reload is waited for until it is applied.
         """
         lines: list[str] = []
+        repository.update_clone(self.layout)  # the operator fetches before a review
         if not repository.restore_main(self.layout):
             return lines
         lines.append(f"installed {MAIN}'s nginx.conf")

@@ -39,6 +39,7 @@ def host_entry(layout: Layout, endpoints: Endpoints, *, user: str, as_root: bool
         "vars": {
             "nginx_conf": str(layout.nginx_conf),
             "config_repo": str(layout.config_repo),
+            "config_clone": str(layout.config_clone),
             "branch": BRANCH,
             "nginx": layout.nginx_command,
             "cable_url": endpoints.cable_url,

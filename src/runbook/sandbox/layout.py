@@ -159,6 +159,13 @@ class Paths:
         return self.root / "web_server"
 
     @property
+    def config_clone(self) -> Path:
+        """The operator's clone of the config repository, on this machine: the runbook pins the
+        commit it deploys from here (`git_rev`) and diffs it (`changes:`). Fetched by `up` and
+        `reset`, as an operator fetches before a review."""
+        return self.root / "config-clone"
+
+    @property
     def repo_conf(self) -> Path:
         """nginx.conf as the clone's checked-out branch has it."""
         return self.config_repo / "confs" / "nginx.conf"

@@ -2,7 +2,8 @@
 
 A bare origin holds two branches: `main`, whose nginx.conf proxies `/cable` without the WebSocket
 upgrade headers (the broken state the demo starts from), and `feature/websocket-upgrade`, which
-adds them. The clone the runbook deploys from is checked out on `main`.
+adds them. The clone the runbook deploys from (the host's) is checked out on `main`; a second
+clone (the operator's, `config_clone`) is where the runbook pins the commit it deploys.
 """
 
 from __future__ import annotations
@@ -41,6 +42,19 @@ def build_repository(layout: Layout, endpoints: Endpoints) -> None:
     git("clone", "-q", "--bare", str(seed), str(layout.origin))
     shutil.rmtree(seed)
     git("clone", "-q", "--branch", MAIN, str(layout.origin), str(layout.config_repo))
+    if layout.config_clone.exists():
+        shutil.rmtree(layout.config_clone)
+    update_clone(layout)
+
+
+def update_clone(layout: Layout) -> None:
+    """The operator's clone: made if missing, else fetched (branches that moved or went)."""
+    if not (layout.config_clone / ".git").is_dir():
+        if layout.config_clone.exists():
+            shutil.rmtree(layout.config_clone)
+        git("clone", "-q", str(layout.origin), str(layout.config_clone))
+        return
+    git("-C", str(layout.config_clone), "fetch", "-q", "--prune", "origin")
 
 
 def install_live_conf(layout: Layout) -> None:
