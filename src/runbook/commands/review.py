@@ -10,6 +10,7 @@ from ..core.load import load_inventory, load_runbook
 from ..core.markdown import step_script
 from ..core.model import Plan
 from ..core.plan import make_plan
+from ..core.text import visible
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from .approval import digest_of
@@ -114,10 +115,10 @@ def dry_run(plans: Sequence[Plan]) -> str:
                     if on
                 ]
                 out.append(
-                    f"  {label}{step.number}. [{step.id}] {step.title}"
+                    f"  {label}{step.number}. [{step.id}] {visible(step.title, lines=False)}"
                     + (f"  ({', '.join(flags)})" if flags else "")
                 )
-                body = step_script(step) or step.display()
+                body = visible(step_script(step) or step.display())
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
     if len(plans) > 1:
