@@ -209,7 +209,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
     intercepted_unops = frozenset({"-"})
 
-    def __init__(self, templates: Mapping[str, TemplateFile], seconds: float = SECONDS) -> None:
+    def __init__(self, templates: Mapping[str, TemplateFile], seconds: float | None = None) -> None:
         super().__init__(
             loader=jinja2.FunctionLoader(self._source),
             undefined=jinja2.StrictUndefined,
@@ -220,8 +220,8 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             finalize=self._finalize,
         )
         self.templates = dict(templates)
-        self.deadline = time.monotonic() + seconds
-        self.seconds = seconds
+        self.seconds = SECONDS if seconds is None else seconds
+        self.deadline = time.monotonic() + self.seconds
         self.written = 0
         self.globals.pop("lipsum", None)  # random text has no place in a reviewed document
         self.filters = {name: _bounded(name, f) for name, f in self.filters.items()}
@@ -531,7 +531,9 @@ def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
 def _run_wanted(run: Mapping[str, Any]) -> _Wanted:
     blocks: list[tuple[str, str]] = []
     texts: list[tuple[str, str]] = []
-    for prefix, steps in (("", run.get("steps", [])), ("R", run.get("rollback", []))):
+    rollback = run.get("rollback_started") or run.get("kind") == "rollback"
+    phases = [("", run.get("steps", [])), ("R", run.get("rollback", []) if rollback else [])]
+    for prefix, steps in phases:
         for step in steps:
             label = f"step {prefix}{step['number']} '{step['id']}'"
             command = step.get("command") or ""

@@ -56,6 +56,8 @@ _QUOTE_MARKERS = re.compile(r"(?: {0,3}> ?)+")
 _PIPE = re.compile(r"(?<!\\)\|")
 _DELIMITER_ROW = re.compile(r"[ \t|:-]*-[ \t|:-]*")
 _BLOCK_START = re.compile(r" {0,3}([#>|]|[-+*](\s|$)|[0-9]{1,9}[.)](\s|$)|[-=_*\s]+$|`{3}|~{3})")
+_LINK_DEFINITION = re.compile(r" {0,3}\[[^\]]*\]:")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 
@@ -64,15 +66,15 @@ _ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 
 def text(value: Any) -> str:
     """One line of prose, shown as written: no HTML, no code span, no block starts."""
-    line = visible(" ".join(mask(str(value)).split("\n")).strip(), lines=False)
+    line = visible(" ".join(mask(str(value)).split("\n")).strip(" \t"), lines=False)
     out = _escape_literal(line)
+    if out.endswith("#"):  # a heading's closing sequence would drop it
+        run = len(out) - len(out.rstrip("#"))
+        out = out[:-run] + "\\" + out[-run:]
     if out[:1] in _PUNCTUATION and out[:1] not in "\\&":
         out = "\\" + out
     elif (ordered := _ORDERED.match(out)) is not None:
         out = ordered.group(1) + "\\" + out[ordered.end(1) :]
-    if out.endswith("#"):
-        run = len(out) - len(out.rstrip("#"))
-        out = out[:-run] + "\\" + out[-run:]
     return out
 
 
@@ -211,7 +213,8 @@ class Layout:
 
     Attributes:
         blocks: the content of each fenced code block, in order.
-        lines: every line outside code blocks.
+        lines: the lines outside code blocks that show as text (not a link definition, with no
+            image: an image shows no text).
         problems: (line number, what) for whatever could hide or forge content.
     """
 
@@ -231,7 +234,7 @@ def layout(document: str) -> Layout:
     body: list[str] = []
     start = 0
     run: list[tuple[int, str]] = []  # consecutive lines of text: a paragraph, a table, ...
-    for number, line in enumerate(document.split("\n"), 1):
+    for number, line in enumerate([*document.split("\n"), ""], 1):
         if fence is not None:
             if _closes(line, *fence):
                 found.blocks.append("\n".join(body))
@@ -240,16 +243,15 @@ def layout(document: str) -> Layout:
                 body.append(line)
             continue
         opened = _opener(line)
-        if opened is None:
-            found.lines.append(line)
-        if opened is not None or not line.strip():
-            found.problems += _run_problems(run)
-            run = []
+        if opened is None and line.strip():
+            run.append((number, line))
+            continue
+        found.problems += _run_problems(run)
+        if run and not _LINK_DEFINITION.match(run[0][1]):  # a definition shows nothing
+            found.lines += [_IMAGE.sub("", text) for _, text in run]  # nor does an image
+        run = []
         if opened is not None:
             fence, start = opened, number
-        elif line.strip():
-            run.append((number, line))
-    found.problems += _run_problems(run)
     if fence is not None:
         found.problems.append((start, "a code block that is never closed"))
     return found
