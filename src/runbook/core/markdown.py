@@ -106,18 +106,23 @@ def _templates(project_dir: Path, roots: Iterable[str]) -> dict[str, TemplateFil
             continue
         template = found[name] = _read(name, project_dir)
         try:
-            tree = _PARSER.parse(template.source, name, template.shown)
+            used = _includes(template.source)
         except jinja2.TemplateSyntaxError as exc:
             raise RunbookError(f"template {template.shown}:{exc.lineno}: {exc.message}") from exc
-        for used in jinja2.meta.find_referenced_templates(tree):
-            if used is None:
-                raise RunbookError(
-                    f"template {template.shown} includes a template whose name it computes",
-                    hint='name it literally ({% include "_name.j2" %}), so that every template '
-                    "a document uses is known before it renders",
-                )
-            todo.append(used)
+        if None in used:
+            raise RunbookError(
+                f"template {template.shown} includes a template whose name it computes",
+                hint='name it literally ({% include "_name.j2" %}), so that every template '
+                "a document uses is known before it renders",
+            )
+        todo += [u for u in used if u is not None]
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _includes(source: str) -> tuple[str | None, ...]:
+    """The templates a template includes, imports or extends (None: a name it computes)."""
+    return tuple(jinja2.meta.find_referenced_templates(_PARSER.parse(source)))
 
 
 def template_fingerprints(project_dir: Path) -> dict[str, str]:
