@@ -317,7 +317,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             if grown > MAX_CHARS:
                 raise SecurityError(f"str.{name} would make more than {MAX_CHARS:,} characters")
         if any(_size(a) > MAX_CHARS for a in (*args, *kwargs.values())):
-            raise SecurityError(f"an argument of more than {MAX_CHARS:,} in a template")
+            raise SecurityError(f"an argument of more than {MAX_CHARS:,} characters in a template")
         return __self._checked(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -436,7 +436,9 @@ def _render(
         raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
     except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
         raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
-    text += _listing(templates, lang)
+    listing = _listing(templates, lang)
+    if listing:
+        text = text.rstrip("\n") + "\n" + listing
     _check(document, text, templates, name, wanted)
     return text
 
@@ -485,7 +487,7 @@ def _listing(templates: Mapping[str, TemplateFile], lang: str) -> str:
         note = f" ({same})" if unchanged else ""
         rows.append(f"| {mdsafe.cell(mdsafe.code(t.shown))}{note} | {mdsafe.code(t.sha256)} |")
     table = "\n".join([f"| {col1} | {col2} |", "|---|---|", *rows])
-    return f"\n\n## {head}\n\n{intro}\n\n{table}\n"
+    return f"\n## {head}\n\n{intro}\n\n{table}\n"
 
 
 def _check(
