@@ -740,7 +740,7 @@ PIECES = [
 ]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=14))
 def test_what_the_layout_check_passes_a_renderer_reads_the_same_way(pieces: list[str]) -> None:
     document = "\n".join(pieces)
