@@ -169,7 +169,7 @@ def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(targ
     """--var into `backup:`/`restore:` paths (under sudo) and into `check` URLs (no shell).
 
     The release backs the files up, changes them, then a check fails on a URL carrying a
-    header injection (CR LF): with --yes the rollback restores every file, sha256-verified.
+    header injection (line feeds): with --yes the rollback restores every file, sha256-verified.
     """
     values = payloads(target.canary)
     # A path cannot hold NUL; sha256sum escapes a name with a newline or backslash, which the
@@ -185,7 +185,8 @@ def test_backup_and_restore_paths_and_check_urls_from_var_stay_one_argument(targ
     for directory, _, _ in os.walk(base):
         Path(directory).chmod(0o777)
     http_path = f"x;$(touch${{IFS}}{target.canary}-url)|`id`&&a>b'\"*"
-    header_injection = "x HTTP/1.1\r\nX-Injected: 1\r\n\r\n"
+    # A carriage return is an input error (text is text); a line feed is allowed in a var.
+    header_injection = "x HTTP/1.1\nX-Injected: 1\n\n"
     listed = [f"{{{{ base }}}}/{i}/{{{{ p{i} }}}}" for i in range(len(names))]
     target.write_runbook(
         {

@@ -48,7 +48,8 @@ def payloads(canary: str) -> dict[str, str]:
         "redirect": f"a > {canary}-redirect",
         "background": f"a & touch {canary}-background",
         "glob": "*",
-        "unicode": "日本語 \u200fRTL\u202e mark\u202c",
+        # Right-to-left script; bidirectional controls (U+200F, U+202E) are input errors.
+        "unicode": "日本語 עברית RTL mark",
         "dash": "-n",
         "dashes": "--help",
         "expansions": "$HOME ${IFS} ~ \\ %s\t!!",

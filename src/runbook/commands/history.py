@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..core import markdown
+from ..core import markdown, mdsafe
 from ..core.model import Outcome, Phase, Plan, Result
 from ..errors import RefusedError
 from ..journal import RunKind, RunRecord, all_runs, find_run
@@ -62,10 +62,10 @@ def report(
         records = [find_run(opts.state_dir, rid) for rid in record.start.batch]
     parts = [markdown.report(run_summary(r), lang=lang, project_dir=opts.project) for r in records]
     if len(records) > 1:
-        head = ", ".join(f"{r.host} ({r.result})" for r in records)
+        head = mdsafe.text(", ".join(f"{r.host} ({r.result})" for r in records))
         parts.insert(
             0,
-            f"# {record.start.runbook} on {len(records)} hosts together\n\n"
+            f"# {mdsafe.text(record.start.runbook)} on {len(records)} hosts together\n\n"
             f"{head}. One report per host follows.\n",
         )
     text = "\n".join(parts)

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..core.load import load_inventory, load_runbook
 from ..core.model import Host, Inventory, Plan, Runbook
 from ..core.plan import make_plan
+from ..core.text import describe, first_refused, visible
 from ..core.yamlsrc import load_yaml
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
@@ -78,14 +79,32 @@ def inventory_path(opts: Options) -> Path:
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    """--var KEY=VALUE, repeatable; values are literal text."""
+    """--var KEY=VALUE, repeatable; values are literal text (lines, but no control characters
+    or bidirectional controls: see core.text)."""
     result: dict[str, str] = {}
     problems = []
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
             problems.append(
-                Problem("--var", None, f"{pair!r} is not KEY=VALUE", "e.g. --var branch=feature/x")
+                Problem(
+                    "--var",
+                    None,
+                    f"'{visible(pair, lines=False)}' is not KEY=VALUE",
+                    "e.g. --var branch=feature/x",
+                )
+            )
+            continue
+        bad = first_refused(value, lines=True)
+        if bad is not None:
+            problems.append(
+                Problem(
+                    "--var",
+                    None,
+                    f"--var {key.strip()}: {describe(value[bad])} in its value",
+                    f"{describe(value[bad])} can make a terminal or the review show something "
+                    "other than what runs: remove it",
+                )
             )
             continue
         result[key.strip()] = value

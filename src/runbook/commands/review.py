@@ -11,6 +11,7 @@ from ..core.load import load_inventory, load_runbook
 from ..core.markdown import step_script
 from ..core.model import Action, Plan, TrustedKey, mask
 from ..core.plan import make_plan
+from ..core.text import visible
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from .approval import approve_command, digest_of, remember_review
@@ -128,10 +129,10 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     if on
                 ]
                 out.append(
-                    f"  {label}{step.number}. [{step.id}] {step.title}"
+                    f"  {label}{step.number}. [{step.id}] {visible(step.title, lines=False)}"
                     + (f"  ({', '.join(flags)})" if flags else "")
                 )
-                body = step_script(step) or step.display()
+                body = visible(step_script(step) or step.display())
                 if step.action is Action.PUT and step.put is not None:
                     body = _put(step.put.diff, step.put.diff_base, step.put.base_commit) + body
                 out += [f"       {line}" for line in body.splitlines()]

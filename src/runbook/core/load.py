@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from ..errors import InputError, Problem
 from . import schema
 from .local import LocalReads
 from .model import BUILTIN_NAMES, Action, ChangeSpec, Expect, Host, Inventory, Runbook, Step
 from .render import template_syntax_error
+from .text import BIDI, describe, first_refused, visible
 from .yamlsrc import Path_, Source, load_yaml
 
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual", "put")
@@ -57,7 +61,8 @@ def _schema_problems(source: Source, name: str, problems: list[Problem]) -> None
     for v in schema.validate(source.data, name):
         where = _dotted(v.path) if v.path else "document"
         text = v.message if v.message.startswith("unknown key") else f"{where}: {v.message}"
-        problems.append(Problem(source.file, source.line(v.path), text, v.hint))
+        hint = visible(v.hint, lines=False) if v.hint else None
+        problems.append(Problem(source.file, source.line(v.path), visible(text, lines=False), hint))
 
 
 def _dotted(path: Path_) -> str:
@@ -82,6 +87,7 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
         )
         return None
     _schema_problems(source, "runbook", problems)
+    text_problems(source, _runbook_lines, problems)
     valid = not problems  # the model is built only from schema-valid data; checks still run
     raw_vars = data.get("vars")
     variables: dict[str, Any] = raw_vars if isinstance(raw_vars, dict) else {}
@@ -321,6 +327,97 @@ def _field(path: Path_) -> str:
     return ".".join(str(p) for p in path if isinstance(p, str)) or "document"
 
 
+# --- text is text ----------------------------------------------------------------------------
+#
+# No key or text of a runbook or an inventory may hold a control character (tab aside) or a
+# Unicode bidirectional control (see core.text): each would let a terminal or the review show
+# something other than what runs. A line feed is allowed only in text that has lines: a runbook's
+# description, a step's note, run and manual, and the values of vars (runbook and inventory).
+# Escapes in Jinja string literals (`{{ "\x1b" }}`) count as the characters they make.
+
+_LEXER = jinja2.Environment(autoescape=False)  # lexes only: nothing is rendered with it
+
+
+def _runbook_lines(path: Path_) -> bool:
+    if path[:1] == ("vars",) or path == ("description",):
+        return True
+    return len(path) == 3 and path[0] in ("steps", "rollback") and path[2] in _LINES_FIELDS
+
+
+def _inventory_lines(path: Path_) -> bool:
+    if path[:2] == ("defaults", "vars"):
+        return True
+    return len(path) > 2 and path[0] in ("hosts", "groups") and path[2] == "vars"
+
+
+_LINES_FIELDS = ("note", "run", "manual")
+
+
+def text_problems(source: Source, lines: Callable[[Path_], bool], problems: list[Problem]) -> None:
+    """A problem for the first refused character of each key and text of `source`."""
+    for path, text, is_key in _texts(source.data, ()):
+        allowed = not is_key and lines(path)
+        where = first_refused(text, lines=allowed)
+        if where is not None:
+            line = source.line(path)
+            if not is_key and path in source.block:
+                line = source.text_line(path) + text.count("\n", 0, where)
+            problems.append(_refused(source.file, line, path, text[where], is_key))
+        elif not is_key and "{" in text:
+            for offset, literal in _literals(text):
+                found = first_refused(literal, lines=allowed)
+                if found is not None:
+                    line = source.text_line(path) + offset
+                    problems.append(_refused(source.file, line, path, literal[found], False))
+                    break
+
+
+def _refused(file: str, line: int, path: Path_, char: str, is_key: bool) -> Problem:
+    what = visible(f"the key {_dotted(path)}" if is_key else _dotted(path), lines=False)
+    if char == "\n":
+        return Problem(
+            file,
+            line,
+            f"{what}: a line break in text of one line",
+            "only a description, a note, run, manual and the values of vars have several lines",
+        )
+    kind = "a bidirectional control" if char in BIDI else "a control character"
+    return Problem(
+        file,
+        line,
+        f"{what}: {kind}, {describe(char)}",
+        f"{describe(char)} can make a terminal or the review show something other than what "
+        "runs: remove it",
+    )
+
+
+def _texts(value: Any, path: Path_) -> list[tuple[Path_, str, bool]]:
+    """Every key and string inside a value: (path, text, is a key)."""
+    if isinstance(value, str):
+        return [(path, value, False)]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _texts(v, (*path, i))]
+    if isinstance(value, dict):
+        return [
+            t
+            for k, v in value.items()
+            for t in [((*path, k), str(k), True), *_texts(v, (*path, k))]
+        ]
+    return []
+
+
+def _literals(text: str) -> list[tuple[int, str]]:
+    """The string literals of a template, as Jinja reads them: (line offset, value)."""
+    try:
+        return [
+            (token.lineno - 1, token.value)
+            for token in _LEXER.lexer.tokenize(text)
+            if token.type == "string"
+        ]
+    except jinja2.TemplateSyntaxError:
+        return []  # reported as bad Jinja
+
+
 # --- inventory -------------------------------------------------------------------------------
 
 _SETTINGS = (
@@ -344,6 +441,7 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
         )
         return None
     _schema_problems(source, "inventory", problems)
+    text_problems(source, _inventory_lines, problems)
     if problems:
         return None
     hosts_raw: dict[str, Any] = {k: v or {} for k, v in (data.get("hosts") or {}).items()}

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import Problem
+from .text import visible
 
 Path_ = tuple[str | int, ...]  # where a value sits: ("steps", 2, "run")
 
@@ -184,7 +185,7 @@ def _plain(
             problems.append(Problem(src.file, line, f"key {key!r} is not a string", "quote it"))
             key = str(key)
         if key in result:
-            problems.append(Problem(src.file, line, f"duplicate key '{key}'"))
+            problems.append(Problem(src.file, line, f"duplicate key '{visible(key, lines=False)}'"))
         src.lines[(*path, key)] = line
         result[key] = _plain(value_node, (*path, key), src, problems, budget, active)
     src.lines.pop((*path, "<key>"), None)
