@@ -143,8 +143,10 @@ class Budget:
         self.spent: BudgetError | None = None  # once over, every later field stops at once
         self.unquoted: list[str] = []  # what `| unquoted` let through in the current field
 
-    def tick(self, count: int = 1) -> None:
-        self.left -= count
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left & 31:  # the clock every 32 operations: ticks are the hooks' hot path
+            return
         if self.spent is not None:
             raise self.spent
         if self.left < 0:
@@ -244,28 +246,44 @@ def _address_space_cap() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+_ATOMS = frozenset({int, float, bool, type(None)})
+_SEQUENCES = (list, tuple, set, frozenset, range)
+
+
 def _measure(value: Any, what: str, *, printing: bool = False) -> None:
     """Refuse a value a filter or call gets with more than LIMIT characters (items for lists),
-    counted through lists and mappings, and a late value anywhere in it unless it is printed."""
+    counted through lists and mappings, and a late value anywhere in it unless it is printed.
+
+    Every filter call measures its arguments: the common cases (text, numbers) come first.
+    """
+    if type(value) is str:
+        if len(value) > LIMIT:
+            raise BudgetError(f"{what} of more than {LIMIT:,} characters in a template")
+        return
     total = 0
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, Late):
+        kind = type(item)
+        if kind is str:
+            total += len(item)
+        elif kind in _ATOMS:
+            total += 1
+        elif kind is Late:
             if not printing:
                 raise LateValueError(item)
             total += len(item.text)
-        elif isinstance(item, str):
-            total += len(item)
+        elif isinstance(item, _SEQUENCES):
+            total += 2 + len(item)
+            if total <= LIMIT:
+                stack.extend(item)
         elif isinstance(item, Mapping):
             total += 2 + len(item)
             if total <= LIMIT:
                 stack.extend(item.keys())
                 stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset, range)):
-            total += 2 + len(item)
-            if total <= LIMIT:
-                stack.extend(item)
+        elif isinstance(item, str):
+            total += len(item)
         else:
             total += 1
         if total > LIMIT:
@@ -393,8 +411,10 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _budget().tick()
         if not (isinstance(__obj, _PASSES_ON) or __obj is Namespace):
-            _measure([args, kwargs], "an argument")
-        _check_method(__obj, args, kwargs)
+            for arg in (*args, *kwargs.values()):
+                if type(arg) not in _ATOMS:
+                    _measure(arg, "an argument")
+        args = _check_method(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         _check_result(result)
         return result
@@ -436,14 +456,16 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
-def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Refuse a call of a text method that would build a text past the limit."""
-    target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Refuse a call of a text method that would build a text past the limit; the arguments to
+    call it with (what `join` joins, as a list: it is counted first)."""
+    target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format, format_map
     owner = getattr(target, "__self__", None)
     if not isinstance(owner, str):
-        return
+        return args
     name = getattr(target, "__name__", "")
-    every = (*args, *kwargs.values())
+    every = [*args, *kwargs.values()]
+    every += [v for a in every if isinstance(a, Mapping) for v in a.values()]  # format_map
     if name in ("center", "ljust", "rjust", "zfill"):
         _refuse_width(args[0] if args else kwargs.get("width"), "a width of")
     elif name == "expandtabs":
@@ -453,12 +475,25 @@ def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) ->
     elif name == "replace" and len(args) >= 2 and isinstance(args[1], str):
         _refuse_replace(owner, args[0], args[1])
     elif name == "join" and args:
-        _measure(args[0], "a joined list")
-        items = args[0]
-        if isinstance(items, (list, tuple)) and len(owner) * len(items) > LIMIT:
-            raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
-    elif name == "format":
+        return (_joinable(owner, args[0]), *args[1:])
+    elif name in ("format", "format_map"):
         _refuse_format(owner, every)
+    return args
+
+
+def _joinable(separator: Any, items: Any) -> Any:
+    """What a join joins, as a list, refused if the joined text would pass the limit."""
+    if isinstance(items, (str, Mapping)) or not isinstance(items, Iterable):
+        return items
+    listed = []
+    for item in items:  # a generator (a filter's result) is counted as it is taken
+        listed.append(item)
+        if len(listed) > LIMIT:
+            break
+    _measure(listed, "a joined list")
+    if len(str(separator)) * len(listed) > LIMIT:
+        raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
+    return listed
 
 
 def _refuse_replace(text: str, old: Any, new: str) -> None:
@@ -468,6 +503,8 @@ def _refuse_replace(text: str, old: Any, new: str) -> None:
 
 
 def _check_result(result: Any) -> None:
+    if type(result) in _ATOMS:
+        return
     if isinstance(result, (str, list, tuple, Mapping)) and len(result) > LIMIT:
         raise BudgetError(f"a value of more than {LIMIT:,} characters or items in a template")
 
@@ -485,12 +522,17 @@ def _guard(name: str, func: Any, kind: str) -> Callable[..., Any]:
     @jinja2.pass_context
     def guarded(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
         _budget().tick()
-        _measure([args, kwargs], f"a value given to the {kind} '{name}'")
+        for arg in (*args, *kwargs.values()):
+            if type(arg) not in _ATOMS:
+                _measure(arg, f"a value given to the {kind} '{name}'")
         if name in _WIDTH_FILTERS:
             for arg in (*args[1:], *kwargs.values()):
                 _refuse_width(arg, f"'{name}' with")
         elif name == "format" and args:
             _refuse_format(args[0], (*args[1:], *kwargs.values()))
+        elif name == "join" and args:
+            separator = args[1] if len(args) > 1 else kwargs.get("d", "")
+            args = (_joinable(separator, args[0]), *args[1:])
         elif name == "replace" and len(args) >= 3 and isinstance(args[0], str):
             if isinstance(args[2], str):
                 _refuse_replace(args[0], args[1], args[2])
