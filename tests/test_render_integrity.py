@@ -431,6 +431,28 @@ def test_a_pathological_template_is_an_input_error_at_once(template: str, messag
     assert message in messages[0]
 
 
+@pytest.mark.parametrize(
+    "template, command",
+    [
+        ("echo {{ 'release-20260101 %s' % 'x' }}", "echo 'release-20260101 x'"),
+        ("echo {{ 'v-20260101-{}'.format('x') }}", "echo v-20260101-x"),
+        ("echo {{ '%5s|%-3d' | format('a', 7) }}", "echo '    a|7  '"),
+        ("echo {{ ['b', 'a'] | sort | join(',') }}", "echo a,b"),
+        ("echo {{ ('a-b'.split('-') | map('upper') | list) }}", "echo A B"),
+        (
+            "{% for x in [3, 1] | sort %}{{ loop.index }}{{ x }}"
+            "{% if loop.last %}.{% endif %}{% endfor %}",
+            "1123.",
+        ),
+        ("echo {{ range(3) | sum }} {{ 2 ** 10 }} {{ 'ab' * 2 }}", "echo 3 1024 abab"),
+        ("{% set d = {'a': 1} %}echo {{ d.a }} {{ d['a'] }} {{ d.get('b', 2) }}", "echo 1 1 2"),
+        ("echo {{ x | default('d') }}{% if y is defined %}!{% endif %}", "echo d"),
+    ],
+)
+def test_ordinary_templates_render_as_before(template: str, command: str) -> None:
+    assert plan_of(one_step(template)).steps[0].command == command
+
+
 def test_a_failure_in_a_script_of_several_lines_names_its_line() -> None:
     text = (
         "name: probe\nsteps:\n  - id: one\n    run: |\n"

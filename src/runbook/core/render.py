@@ -25,6 +25,7 @@ import re
 import resource
 import shlex
 import signal
+import string
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -147,6 +148,9 @@ class Budget:
         self.left -= 1
         if self.left & 31:  # the clock every 32 operations: ticks are the hooks' hot path
             return
+        self.check()
+
+    def check(self) -> None:
         if self.spent is not None:
             raise self.spent
         if self.left < 0:
@@ -295,18 +299,33 @@ def _refuse_width(width: Any, what: str) -> None:
         raise BudgetError(f"{what} {width:,} is more than a template may use ({LIMIT:,})")
 
 
-_NUMBER = re.compile(r"\d+")
+# The width and precision of each conversion of a printf format (`%10.3s`, `%*s`).
+_PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
-def _refuse_format(fmt: Any, args: Iterable[Any]) -> None:
-    """A width or precision in a format (`%`, `format`) that would build a huge text."""
+def _refuse_format(fmt: Any, args: Iterable[Any], *, braces: bool = False) -> None:
+    """A width or precision in a format (`%` and the `format` filter, or `str.format` with
+    `braces`) that would build a huge text; a width taken from the arguments counts too."""
     if not isinstance(fmt, str):
         return
-    for number in _NUMBER.findall(fmt):
-        if len(number) > 7:
-            raise BudgetError(f"a format width of {number} is more than a template may use")
+    if braces:
+        try:
+            specs = [spec or "" for _, _, spec, _ in string.Formatter().parse(fmt)]
+        except ValueError:
+            return  # not a format: the call says so itself
+        widths = [n for spec in specs for n in re.findall(r"\d+", spec)]
+        from_args = any("{" in spec for spec in specs)
+    else:
+        found = _PRINTF.findall(fmt)
+        widths = [n for pair in found for n in pair if n.isdigit()]
+        from_args = any("*" in pair for pair in found)
+    for number in widths:
+        if len(number) > 7:  # past LIMIT, however long (int() refuses 4,300 digits)
+            raise BudgetError(
+                f"a format width of {number[:12]} is more than a template may use ({LIMIT:,})"
+            )
         _refuse_width(int(number), "a format width of")
-    if "*" in fmt or "{" in fmt:  # widths taken from the arguments
+    if from_args:
         for arg in args:
             _refuse_width(arg, "a format width of")
 
@@ -477,7 +496,7 @@ def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) ->
     elif name == "join" and args:
         return (_joinable(owner, args[0]), *args[1:])
     elif name in ("format", "format_map"):
-        _refuse_format(owner, every)
+        _refuse_format(owner, every, braces=True)
     return args
 
 
@@ -562,7 +581,9 @@ def _each_within_budget(context: jinja2.runtime.Context, items: Any) -> Iterator
         raise LateValueError(items)
     spend = _budget()
     for item in items:
-        spend.tick()
+        spend.left -= 1  # Budget.tick, inline: this runs once per loop iteration
+        if not spend.left & 31:
+            spend.check()
         yield item
 
 
