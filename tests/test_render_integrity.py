@@ -536,3 +536,12 @@ def test_mask_shows_run_values_as_placeholders() -> None:
     assert mask("a \ue000run.id\ue001 b \ue000secrets.x\ue001 c \ue000legacy\ue001") == (
         "a {run.id} b *** c ***"
     )
+
+
+def test_a_journal_from_before_run_values_were_markers_still_reveals_its_secrets() -> None:
+    """Its plan names a secret by its bare name; `inv rollback` of it must still send it."""
+    command = "login \ue000token\ue001 --run 20250101T000000Z-abcd"
+
+    assert render.reveal(command, {"secrets.token": "it's"}, shell=True) == (
+        "login 'it'\"'\"'s' --run 20250101T000000Z-abcd"
+    )

@@ -39,7 +39,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import Cycler, Joiner, Namespace
+from jinja2.utils import Namespace
 
 from ..errors import InputError, Problem
 from .model import (
@@ -346,10 +346,10 @@ _TEXT_METHODS = frozenset(
     }
 )
 # Filters whose arguments set the size of what they build.
-_WIDTH_FILTERS = {"center": 0, "indent": 0, "wordwrap": 0, "batch": 0, "slice": 0}
-# Callables a late value may be passed to: they only keep it or pass it on, to be printed or
-# refused where it is used.
-_PASSES_ON = (Macro, LoopContext, Namespace, Cycler, Joiner)
+_WIDTH_FILTERS = frozenset({"center", "indent", "wordwrap", "batch", "slice"})
+# Callables a late value may be passed to (and `namespace()`): they only keep it or pass it on,
+# to be printed or refused where it is used.
+_PASSES_ON = (Macro, LoopContext)
 
 
 class _Generator(CodeGenerator):
