@@ -22,7 +22,7 @@ from runbook.console import Console
 from runbook.core import scripts
 from runbook.core.load import runbook_from_source
 from runbook.core.model import Action, Host, Outcome, Phase, Plan, Result
-from runbook.core.plan import RunInfo, make_plan
+from runbook.core.plan import make_plan
 from runbook.core.yamlsrc import parse_yaml
 from runbook.errors import (
     BAD_INPUT,
@@ -92,13 +92,14 @@ rollback:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def plan_of(text: str, host: Host = WEB1, run_id: str = RUN_ID) -> Plan:
-    """A runbook (YAML text) rendered for `host` as a release renders it, run.id included."""
+def plan_of(text: str, host: Host = WEB1) -> Plan:
+    """A runbook (YAML text) rendered for `host` as a release renders it (run.* as markers: the
+    Run fills them in when it sends a step)."""
     source, problems = parse_yaml(textwrap.dedent(text).encode(), "runbook.yaml")
     assert source is not None, problems
     runbook = runbook_from_source(source, problems)
     assert runbook is not None and not problems, problems
-    return make_plan(runbook, host, "hosts.yaml", run=RunInfo(id=run_id, operator="tester"))
+    return make_plan(runbook, host, "hosts.yaml")
 
 
 @dataclass
@@ -123,7 +124,7 @@ def rig(
     **run_options: Any,
 ) -> Rig:
     """A Run of `plan` (RUNBOOK on web1 by default) on fakes; `run_options` go to Run."""
-    plan = plan or plan_of(RUNBOOK, run_id=run_id)
+    plan = plan or plan_of(RUNBOOK)
     transport = transport if transport is not None else FakeTransport()
     journal = journal if journal is not None else MemoryJournal()
     screen = io.StringIO()
@@ -574,9 +575,9 @@ def test_outcome_unknown_in_a_batch_leaves_the_host_locked() -> None:
 
 
 def test_retry_after_a_failure_on_one_host_runs_it_again_on_that_host_only() -> None:
-    one = rig(plan_of(RUNBOOK, WEB1, "run-1"), run_id="run-1")
+    one = rig(plan_of(RUNBOOK, WEB1), run_id="run-1")
     two = rig(
-        plan_of(RUNBOOK, WEB2, "run-2"),
+        plan_of(RUNBOOK, WEB2),
         FakeTransport(rules={"deploy-new": Flaky(1)}),
         run_id="run-2",
     )
@@ -922,8 +923,8 @@ def test_yes_gate_rolls_back_after_a_failure_once_something_changed() -> None:
 
 def two_hosts() -> tuple[list[HostRun], dict[str, MemoryJournal]]:
     items = [
-        HostRun(plan_of(RUNBOOK, WEB1, "run-1"), "run-1"),
-        HostRun(plan_of(RUNBOOK, WEB2, "run-2"), "run-2"),
+        HostRun(plan_of(RUNBOOK, WEB1), "run-1"),
+        HostRun(plan_of(RUNBOOK, WEB2), "run-2"),
     ]
     return items, {"run-1": MemoryJournal(), "run-2": MemoryJournal()}
 

@@ -25,7 +25,7 @@ from runbook.console import Console
 from runbook.core import markdown, scripts
 from runbook.core.load import load_runbook
 from runbook.core.model import Host, Plan, PlannedStep
-from runbook.core.plan import RunInfo, make_plan
+from runbook.core.plan import make_plan
 from runbook.errors import DONE, STEP_FAILED, InputError
 from runbook.execute import Run, release, rollback
 from runbook.execute.preview import live_diff
@@ -56,9 +56,9 @@ def project_with(tmp_path: Path, runbook: str, files: dict[str, str | bytes]) ->
 
 
 def plan_for(project: Path, run_id: str | None = None, **overrides: str) -> Plan:
+    """The plan of the project's runbook (one plan, reviewed and run: `run_id` plays no part)."""
     runbook = load_runbook(project / "runbooks" / "r.yaml")
-    run = RunInfo(id=run_id, operator="tester") if run_id else None
-    return make_plan(runbook, HOST, "hosts.yaml", overrides, run)
+    return make_plan(runbook, HOST, "hosts.yaml", overrides)
 
 
 def problems_of(project: Path) -> str:
@@ -128,9 +128,9 @@ def test_a_source_edited_after_the_review_plan_does_not_reach_the_release(tmp_pa
     runbook = load_runbook(project / "runbooks" / "r.yaml")
     review = make_plan(runbook, HOST, "hosts.yaml")
     (project / "files" / "app.conf").write_text("edited after the review\n")
-    actual = make_plan(runbook, HOST, "hosts.yaml", run=RunInfo(id="r1"), review=review)
+    actual = review  # the release runs the reviewed plan: it is not rendered again
     assert actual.steps[1].put is not None and actual.steps[1].put.content == b"old\n"
-    assert actual.digest == review.digest
+    assert make_plan(runbook, HOST, "hosts.yaml").digest == review.digest  # read once
 
 
 def test_the_journal_keeps_a_puts_sha256_not_its_bytes(tmp_path: Path) -> None:
@@ -198,17 +198,16 @@ def test_put_goes_in_steps_not_in_rollback(tmp_path: Path) -> None:
     assert "r.yaml:7: rollback step 'back': put uploads files in steps" in str(raised.value)
 
 
-def test_a_template_made_of_run_values_through_a_var_is_refused_at_release(tmp_path: Path) -> None:
+def test_a_template_made_of_run_values_through_a_var_is_refused_at_review(tmp_path: Path) -> None:
     project = project_with(
         tmp_path,
         "name: r\nvars:\n  stamp: '{{ run.id }}'\nsteps:\n"
         "  - id: a\n    put: {src: a.j2, dest: /etc/a, template: true}\n",
         {"a.j2": "built by {{ stamp }}\n"},
     )
-    plan_for(project)  # the review shows the placeholder
     with pytest.raises(InputError) as raised:
-        plan_for(project, run_id="r1")
-    assert "the bytes sent would differ from those reviewed" in str(raised.value)
+        plan_for(project)  # the one plan, reviewed and run: the value is not known yet
+    assert "takes run.* or a secret through a var" in str(raised.value)
 
 
 def test_a_template_keeps_its_final_newline_and_is_not_shell_quoted(tmp_path: Path) -> None:
@@ -254,7 +253,7 @@ def test_a_branch_that_moves_changes_the_digest_but_not_a_release_of_the_review(
     git(clone, "commit", "-q", "-am", "moved")
     git(clone, "update-ref", "refs/remotes/origin/feature", "HEAD")
 
-    actual = make_plan(runbook, HOST, "hosts.yaml", run=RunInfo(id="r1"), review=review)
+    actual = make_plan(runbook, HOST, "hosts.yaml")  # this command's reads: the reviewed commit
     assert actual.steps[0].command == f"git checkout --detach {ids['origin/feature']}"
     again = plan_for(project)
     assert again.vars["commit"] != ids["origin/feature"]

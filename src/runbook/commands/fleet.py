@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..console import Console
-from ..core.model import Host, Plan
-from ..core.plan import RunInfo, make_plan
+from ..core.model import Host, Plan, RunValues
 from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
-from ..journal import RunIds, RunKind, find_run, now_iso
+from ..journal import RunIds, RunKind, find_run
 from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
@@ -41,7 +40,7 @@ def release(
     interactive: bool | None = None,
 ) -> int:
     """`inv release`: plan every host, check approval and secrets, then run the batches."""
-    runbook, inventory, overrides, plans = plans_for(opts)
+    *_, plans = plans_for(opts)
     show = command_line("show", opts)
     if run_opts.dry_run:
         if run_opts.approved:
@@ -75,12 +74,12 @@ def release(
         items = []
         for plan in group:
             run_id = ids.new()
-            info = RunInfo(id=run_id, started_at=now_iso(), operator=who)
-            actual = make_plan(runbook, plan.host, inventory.path, overrides, info, review=plan)
             earlier = resumed.get(plan.host.name)
+            # The reviewed plan itself: the executor fills run.* in (this run's id, start and
+            # operator) as it sends each step.
             items.append(
                 HostRun(
-                    actual,
+                    plan,
                     run_id,
                     dict(earlier.backups) if earlier else {},
                     resumes=earlier.id if earlier else None,
@@ -151,8 +150,16 @@ def rollback(
     for reason in why_not:
         console.say(f"not rolled back: {reason}", "yellow")
     ids = RunIds()
+    # run.* in the rollback steps are the release's, as they were when it recorded them.
     items = [
-        HostRun(plan, ids.new(), dict(run.backups), run.id, created=dict(run.created))
+        HostRun(
+            plan,
+            ids.new(),
+            dict(run.backups),
+            run.id,
+            created=dict(run.created),
+            values=RunValues(run.id, run.start.started_at, run.start.operator),
+        )
         for plan, run in zip(plans, todo, strict=True)
     ]
     for run in todo:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -62,12 +63,46 @@ class Result(StrEnum):
 # Names every template sees besides the vars; a var may not take one of them.
 BUILTIN_NAMES = ("host", "run", "secrets")
 
-# Secrets travel through rendering as markers, replaced by "***" for display and by their
-# values only at the moment a command is sent (see render.Secret).
-SECRET_OPEN, SECRET_CLOSE = "\ue000", "\ue001"
-# A whole marker, as render.Secret makes it (secret names are identifiers); marker characters
-# anywhere else are plain text.
-SECRET_MARKER = re.compile(f"{SECRET_OPEN}([A-Za-z_][A-Za-z0-9_]*){SECRET_CLOSE}")
+# Late values (`run.*` and `secrets.*`) are known only when a step is sent: the plan is rendered
+# once with a marker for each, and that one rendering is reviewed, digested and executed. A
+# marker is shown as `{run.id}` or `***` (`mask`) and replaced by its value only at send time
+# (`fill`), so no value can change what the reviewed plan says.
+LATE_OPEN, LATE_CLOSE = "\ue000", "\ue001"
+RUN_NAMES = ("id", "started_at", "operator")
+# A whole marker, as render.late makes it: `run.id`, `secrets.token`, or a bare secret name (how
+# journals written before run values became markers name a secret). Marker characters anywhere
+# else are plain text.
+LATE_MARKER = re.compile(
+    f"{LATE_OPEN}(run\\.(?:{'|'.join(RUN_NAMES)})|(?:secrets\\.)?[A-Za-z_][A-Za-z0-9_]*){LATE_CLOSE}"
+)
+# The older names, for code that only knew secrets.
+SECRET_OPEN, SECRET_CLOSE, SECRET_MARKER = LATE_OPEN, LATE_CLOSE, LATE_MARKER
+
+
+def late_marker(name: str) -> str:
+    """The marker of a late value (`run.id`, `secrets.token`) as a rendering carries it."""
+    return f"{LATE_OPEN}{name}{LATE_CLOSE}"
+
+
+def late_name(found: str) -> str:
+    """The full name of a marker's name: a bare name is a secret's."""
+    return found if "." in found else f"secrets.{found}"
+
+
+@dataclass(frozen=True)
+class RunValues:
+    """What `run.*` stand for in a run's steps, filled in when a step is sent.
+
+    For a rollback run (`inv rollback`), the release's: its rollback steps were written for it.
+    """
+
+    id: str
+    started_at: str = ""
+    operator: str = ""
+
+    def named(self) -> dict[str, str]:
+        """The values by marker name (`run.id`, ...), as `fill` takes them."""
+        return {f"run.{name}": getattr(self, name) for name in RUN_NAMES}
 
 
 @dataclass(frozen=True)
@@ -327,7 +362,7 @@ class PlannedStep(StepOptions):
 
     Attributes:
         number: 1-based position in its list.
-        command: for `run`: the shell script, every value quoted, secrets as markers.
+        command: for `run`: the shell script, every value quoted, late values as markers.
         paths: for `backup` / `restore`.
         check: for `check`.
         text: for `manual`.
@@ -365,6 +400,32 @@ class PlannedStep(StepOptions):
         if self.put is not None:
             return put_summary(self.put)
         return mask(self.text or "")
+
+    def filled(self, values: Mapping[str, str]) -> PlannedStep:
+        """The step with the late values in `values` put in, as it is sent: shell-quoted in a
+        command, as they are in paths, URLs and text."""
+        if not values:
+            return self
+
+        def plain(text: str) -> str:
+            return fill(text, values, shell=False)
+
+        check = self.check
+        if check is not None:
+            check = replace(
+                check,
+                url=plain(check.url),
+                headers=tuple((k, plain(v)) for k, v in check.headers),
+                subprotocol=plain(check.subprotocol) if check.subprotocol else None,
+            )
+        return replace(
+            self,
+            note=plain(self.note),
+            command=fill(self.command, values, shell=True) if self.command is not None else None,
+            paths=tuple(plain(p) for p in self.paths),
+            check=check,
+            text=plain(self.text) if self.text is not None else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The journal's and the digest's form: every field, flat (a put without its bytes)."""
@@ -454,8 +515,30 @@ class Plan:
 
 
 def mask(text: str) -> str:
-    """Replace every secret marker by ***."""
-    return SECRET_MARKER.sub("***", text)
+    """Late values as a person is shown them before they exist: `{run.id}`, secrets as ***."""
+
+    def shown(found: re.Match[str]) -> str:
+        name = late_name(found.group(1))
+        return f"{{{name}}}" if name.startswith("run.") else "***"
+
+    return LATE_MARKER.sub(shown, text)
+
+
+def fill(text: str, values: Mapping[str, str], *, shell: bool) -> str:
+    """Put in the late values named in `values` (`run.id`, `secrets.token`), shell-quoted in a
+    shell command; markers of other names stay.
+
+    One pass: a value holding a marker is not filled again. Markers only ever stand outside
+    quotes (render quotes around them), so a quoted value is one word wherever it lands.
+    """
+
+    def value(found: re.Match[str]) -> str:
+        name = late_name(found.group(1))
+        if name not in values:
+            return found.group(0)
+        return shlex.quote(values[name]) if shell else values[name]
+
+    return LATE_MARKER.sub(value, text)
 
 
 def put_summary(put: Upload) -> str:

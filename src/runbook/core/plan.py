@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import jinja2
@@ -33,17 +33,17 @@ from .model import (
     options_of,
     plan_digest,
 )
-from .render import Renderer, Secret, is_template, parse, resolve_vars
+from .render import (
+    BudgetError,
+    Renderer,
+    budget,
+    is_template,
+    late_names_for,
+    parse,
+    plain_values,
+    resolve_vars,
+)
 from .trust import portable, trusted_keys
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """`run.*` in templates. A review plan has placeholders; a release has the real values."""
-
-    id: str = "{run.id}"
-    started_at: str = "{run.started_at}"
-    operator: str = "{run.operator}"
 
 
 def make_plan(
@@ -51,27 +51,22 @@ def make_plan(
     host: Host,
     inventory_path: str,
     overrides: Mapping[str, str] | None = None,
-    run: RunInfo | None = None,
-    review: Plan | None = None,
 ) -> Plan:
-    """Render `runbook` for `host`. Without `run`, run.* are placeholders (the review plan).
+    """Render `runbook` for `host`: the one plan that is reviewed, digested and executed.
 
-    The digest is always over the review rendering, so the digest a reviewer approved is the one
-    a release computes; pass the `review` plan already made to spare rendering it again.
+    `run.*` and secrets are markers in it (the executor fills them in when it sends a step), so
+    `inv show` on a reviewer's machine and `inv release` make the same plan. It is rendered
+    twice: a template that renders differently each time is refused, naming where.
     """
     overrides = dict(overrides or {})
-    # Files and git are read once per runbook (or per review plan): the release renders from
-    # the bytes and commits the review saw, whatever changed on this machine since.
-    reads = runbook.reads or (review.reads if review else None) or LocalReads.of(runbook.project)
-    if review is None:
-        review = _render(runbook, host, inventory_path, overrides, RunInfo(), reads)
-    if run is None:
-        return review
-    actual = _render(runbook, host, inventory_path, overrides, run, reads)
-    differ = puts.same_content(review, actual, runbook)
-    if differ:
-        raise InputError(differ)
-    return replace(actual, digest=review.digest)
+    # Files and git are read once per runbook: every rendering of this command (each host,
+    # and the second rendering below) sees the same bytes and commits.
+    reads = runbook.reads or LocalReads.of(runbook.project)
+    plan = _render(runbook, host, inventory_path, overrides, reads)
+    again = _render(runbook, host, inventory_path, overrides, reads)
+    if again != plan:
+        raise InputError([_first_difference(runbook, plan, again)])
+    return plan
 
 
 def _render(
@@ -79,7 +74,6 @@ def _render(
     host: Host,
     inventory_path: str,
     overrides: dict[str, str],
-    run: RunInfo,
     reads: LocalReads,
 ) -> Plan:
     builtins = {
@@ -89,19 +83,26 @@ def _render(
             "user": host.user or "",
             "port": host.port or 22,
         },
-        "run": {"id": run.id, "started_at": run.started_at, "operator": run.operator},
-        "secrets": {name: Secret(name) for name in runbook.secrets},
+        **late_names_for(runbook.secrets),
         READS_KEY: reads,  # for git_rev and put; no template can name it
     }
     _check_overrides(runbook, host, overrides)
-    variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
-    renderer = Renderer(runbook, {**builtins, **variables})
-    steps = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.steps, 1))
-    steps = puts.mark_backed_up(steps)
-    changes = resolve_changes(renderer, runbook.changes)
-    rollback = tuple(_planned_step(renderer, s, i, host) for i, s in enumerate(runbook.rollback, 1))
-    title = mask(renderer.text(runbook.title, 1, "title"))
-    description = renderer.text(runbook.description, 1, "description")
+    try:
+        with budget():
+            variables = resolve_vars(runbook, host, overrides, builtins, inventory_path)
+            renderer = Renderer(runbook, {**builtins, **variables})
+            steps = tuple(
+                _planned_step(renderer, s, i, host) for i, s in enumerate(runbook.steps, 1)
+            )
+            steps = puts.mark_backed_up(steps)
+            changes = resolve_changes(renderer, runbook.changes)
+            rollback = tuple(
+                _planned_step(renderer, s, i, host) for i, s in enumerate(runbook.rollback, 1)
+            )
+            title = mask(renderer.text(runbook.title, 1, "title"))
+            description = renderer.text(runbook.description, 1, "description")
+    except BudgetError as exc:  # the timer rang between two templates
+        raise InputError([Problem(runbook.path, None, str(exc))]) from None
     problems = renderer.problems or _backed_up_twice(runbook, steps)
     if problems:
         raise InputError(_unique(problems))
@@ -111,7 +112,7 @@ def _render(
         title=title,
         description=description,
         host=host,
-        vars=variables,
+        vars={name: plain_values(value) for name, value in variables.items()},
         secrets=runbook.secrets,
         steps=steps,
         rollback=rollback,
@@ -121,6 +122,25 @@ def _render(
         reads=reads,
     )
     return replace(plan, digest=plan_digest(plan, portable=portable))
+
+
+def _first_difference(runbook: Runbook, one: Plan, two: Plan) -> Problem:
+    """Where two renderings of the same runbook differ: nothing a template can reach is random,
+    so this is a last line of defence, and names the step."""
+    hint = "a template must render the same every time (no random choice, no clock)"
+    for phase, written in (("steps", runbook.steps), ("rollback", runbook.rollback)):
+        for step, first, second in zip(
+            written, getattr(one, phase), getattr(two, phase), strict=True
+        ):
+            if first != second:
+                where = "step" if phase == "steps" else "rollback step"
+                return Problem(
+                    runbook.path,
+                    step.line,
+                    f"{where} '{step.id}' renders differently each time it is rendered",
+                    hint,
+                )
+    return Problem(runbook.path, 1, "the runbook renders differently each time", hint)
 
 
 def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:
@@ -185,7 +205,7 @@ def _planned_step(renderer: Renderer, step: Step, number: int, host: Host) -> Pl
     if step.action is Action.RUN:
         command = renderer.text(step.body, field("run"), f"{where} run", shell=True)
         planned["command"] = command.strip("\n")
-        planned["unquoted"] = renderer.unquoted(step.body)
+        planned["unquoted"] = renderer.unquoted
     elif step.action in (Action.BACKUP, Action.RESTORE):
         paths = tuple(
             renderer.text(p, field(step.action), f"{where} {step.action}") for p in step.body

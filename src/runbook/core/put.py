@@ -139,7 +139,10 @@ def _render(renderer: Renderer, src: str, data: bytes, problem: Any, line: int) 
     if len(renderer.problems) > before:
         return None
     if SECRET_OPEN in rendered or SECRET_CLOSE in rendered:
-        problem(f"{src} takes a secret through a var: a put's content cannot hold secrets")
+        problem(
+            f"{src} takes run.* or a secret through a var: a put's content is fixed when the "
+            "plan is made, so it cannot hold values known only when a step is sent"
+        )
         return None
     if text.endswith("\n") and not rendered.endswith("\n"):
         rendered += "\n"  # Jinja drops a template's final newline; a file keeps it

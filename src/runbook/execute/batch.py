@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..console import Console
-from ..core.model import Host, Plan, Result
+from ..core.model import Host, Plan, Result, RunValues
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
 from ..journal.events import Backup, End, Put, RunKind, Start, now_iso
@@ -36,6 +36,8 @@ class HostRun:
             them.
         rolls_back: for a rollback, the release it undoes.
         resumes: for `--from`, the release it resumes (its backups are this run's too).
+        values: what run.* in the plan stand for; None: this run's own (its id, when it starts,
+            the batch's operator). A rollback passes the release's.
     """
 
     plan: Plan
@@ -44,6 +46,7 @@ class HostRun:
     rolls_back: str | None = None
     resumes: str | None = None
     created: dict[str, Put] = field(default_factory=dict)
+    values: RunValues | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,13 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
     opened: list[Transport | Exception] = []
     with guard_signals():
         try:
+            values = []
             for item in items:
                 journal = batch.open_journal(item.run_id)
                 journals.append(journal)
-                _start(journal, batch, item, items)
+                started_at = now_iso()
+                values.append(item.values or RunValues(item.run_id, started_at, batch.operator))
+                _start(journal, batch, item, items, started_at)
             batch.console.progress(
                 "connecting to "
                 + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
@@ -106,6 +112,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     transport=transport,
                     journal=journal,
                     console=batch.console,
+                    values=value,
                     secrets=batch.secrets,
                     sudo=batch.sudo,
                     backups=dict(item.backups),
@@ -114,7 +121,9 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     unattended=bool(batch.gate.recorded_as),
                     label=f"{item.plan.host.name}: " if label else "",
                 )
-                for item, transport, journal in zip(items, transports, journals, strict=True)
+                for item, transport, journal, value in zip(
+                    items, transports, journals, values, strict=True
+                )
             ]
             if batch.kind is RunKind.RELEASE:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
@@ -131,14 +140,20 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 journal.close()
 
 
-def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[HostRun]) -> None:
+def _start(
+    journal: JournalWriter,
+    batch: Batch,
+    item: HostRun,
+    items: Sequence[HostRun],
+    started_at: str,
+) -> None:
     journal.write(
         Start.of(
             item.plan,
             kind=batch.kind,
             run=item.run_id,
             operator=batch.operator,
-            started_at=now_iso(),
+            started_at=started_at,
             rolls_back=item.rolls_back,
             from_step=batch.from_step,
             batch=tuple(i.run_id for i in items) if len(items) > 1 else None,

@@ -27,7 +27,7 @@ LOST = "the connection was lost while it ran"
 
 
 def run_script(run: Run, step: PlannedStep) -> Attempt:
-    script = reveal(step.command or "", run.secrets, shell=True)
+    script = reveal(step.command or "", run.late_values(), shell=True)
     if step.local:
         result = run.local.run(script, timeout=step.timeout)
     else:
@@ -40,7 +40,7 @@ def run_script(run: Run, step: PlannedStep) -> Attempt:
 
 def backup(run: Run, step: PlannedStep) -> Attempt:
     made = []
-    for path in step.paths:
+    for path in run.filled(step).paths:
         script = scripts.backup_script(path, run.run_id)
         result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
         if result.lost:
@@ -70,7 +70,7 @@ def backup(run: Run, step: PlannedStep) -> Attempt:
 
 def restore(run: Run, step: PlannedStep) -> Attempt:
     done = []
-    for path in step.paths:
+    for path in run.filled(step).paths:
         made = run.backups.get(path)
         if made is None:
             return Attempt(Outcome.FAILED, f"no backup of {path} was made by the release")
@@ -89,12 +89,16 @@ def check(run: Run, step: PlannedStep) -> Attempt:
     if step.check is None:
         raise ValueError(f"step {step.id} is a check without one")
     wanted = step.check
-    url = reveal(wanted.url, run.secrets, shell=False)
+    values = run.late_values()
+    url = reveal(wanted.url, values, shell=False)
     timeout = step.timeout or 5.0
     if wanted.kind == "websocket":
-        seen = checks.check_websocket(url, subprotocol=wanted.subprotocol, timeout=timeout)
+        subprotocol = (
+            reveal(wanted.subprotocol, values, shell=False) if wanted.subprotocol else None
+        )
+        seen = checks.check_websocket(url, subprotocol=subprotocol, timeout=timeout)
     else:
-        headers = {k: reveal(v, run.secrets, shell=False) for k, v in wanted.headers}
+        headers = {k: reveal(v, values, shell=False) for k, v in wanted.headers}
         seen = checks.check_http(url, status=wanted.status, headers=headers, timeout=timeout)
     return Attempt(Outcome.OK if seen.ok else Outcome.FAILED, seen.summary, detail=seen.detail)
 

@@ -22,7 +22,7 @@ def shown(step: PlannedStep) -> str:
 
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
     """The exact command, once if every host runs the same one, else per host."""
-    texts = [r.clean(shown(s)) for r, s in zip(runs, steps, strict=True)]
+    texts = [r.clean(shown(r.filled(s))) for r, s in zip(runs, steps, strict=True)]
     console = runs[0].console
     if len(set(texts)) == 1:
         console.block(texts[0], "  $ " if steps[0].action is Action.RUN else "  ")
@@ -33,6 +33,7 @@ def command(runs: list[Run], steps: list[PlannedStep]) -> None:
 
 def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
+    step = run.filled(step)
     script = step_script(step, run.run_id) or step.display()
     lines = [
         f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, quote_plus
 
 from ..console import Console
-from ..core.model import Outcome, Plan, Result, mask
+from ..core.model import Outcome, Plan, PlannedStep, Result, RunValues, fill, mask
 from ..journal.events import Backup, Event, Put
 from ..journal.store import JournalWriter
 from ..transport.base import CommandResult, SudoCredential, Transport
@@ -48,6 +48,8 @@ class Run:
 
     Attributes:
         transport: the host; `local` the operator's machine, for `local: true` steps.
+        values: what run.* in the plan stand for (id, started_at, operator), put in at send
+            time and shown; None: `run_id` alone. For `inv rollback`, the release's.
         secrets: secret values by name: put into commands at send time, scrubbed from output.
         sudo: the sudo password's source: asked again after a typo, scrubbed from output.
         backups: path -> backup: made by this run, or (for a rollback) by the release.
@@ -66,6 +68,7 @@ class Run:
     journal: JournalWriter
     console: Console
     local: Transport = field(default_factory=LocalTransport)
+    values: RunValues | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     sudo: SudoCredential | None = None
     backups: dict[str, Backup] = field(default_factory=dict)
@@ -76,12 +79,26 @@ class Run:
     unattended: bool = False
     streamed: bool = False
 
+    def run_values(self) -> dict[str, str]:
+        """run.* by marker name (`run.id`, ...): not secret, shown as they are."""
+        return (self.values or RunValues(self.run_id)).named()
+
+    def late_values(self) -> dict[str, str]:
+        """Every late value by marker name, run.* and secrets: what a step is sent with."""
+        secrets = {f"secrets.{name}": value for name, value in self.secrets.items()}
+        return {**self.run_values(), **secrets}
+
+    def filled(self, step: PlannedStep) -> PlannedStep:
+        """The step with run.* filled in, secrets still markers: as it is shown and recorded."""
+        return step.filled(self.run_values())
+
     def clean(self, text: str) -> str:
-        """Output as it may be shown or recorded: no secret value, no password.
+        """Output as it may be shown or recorded: no secret value, no password; run.* filled in.
 
         Also the forms a value takes inside error messages (a check's URL in an exception:
         escaped as in a Python repr or JSON, percent-encoded) or a command (shell-quoted).
         """
+        text = fill(text, self.run_values(), shell=False)
         for value in (*self.secrets.values(), *self.passwords()):
             if value:
                 for form in _forms(value):

@@ -314,7 +314,7 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase) -> Attempt:
                 number=step.number,
                 attempt=number,
                 action=step.action,
-                command=run.clean(show.shown(step)),
+                command=run.clean(show.shown(run.filled(step))),
             )
         )
         started = time.monotonic()
