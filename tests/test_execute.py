@@ -62,6 +62,14 @@ WEB1 = Host(name="web1", address="10.0.0.1", sudo=False)
 WEB2 = Host(name="web2", address="10.0.0.2", sudo=False)
 CONF = "/etc/app.conf"
 BACKUP_SHA = "ab" * 32  # not the FakeTransport's default, so a restore shows whose sha it uses
+BACKUP_SCRIPT = 'cp -p -- "$t" "$b"'  # a line only the backup script has
+RESTORE_SCRIPT = 'mv -f -- "$n" "$t"'  # a line only the restore script has
+
+
+def made_at(run_id: str) -> str:
+    """Where a backup of CONF made by `run_id` is (the host names it; this is its form)."""
+    return f"{scripts.ROOT_BACKUP_DIR}/{run_id}{CONF}.AbCd1234"
+
 
 # look (no gate) → backup → deploy → restart; rollback: restore → restart-old. Every command is
 # `echo WORD` with a WORD found in no other script, so a rule or `sent()` names one step.
@@ -143,9 +151,9 @@ def sent(transport: FakeTransport) -> list[str]:
             words.append("lock")
         elif script.startswith("if grep -qF "):
             words.append("unlock")
-        elif "test ! -e" in script:
+        elif BACKUP_SCRIPT in script:
             words.append("backup")
-        elif "sha256sum -c" in script:
+        elif RESTORE_SCRIPT in script:
             words.append("restore")
         else:
             words.append(script.removeprefix("echo "))
@@ -241,9 +249,10 @@ def backup_answer(sha: str = BACKUP_SHA, run_id: str = RUN_ID) -> Callable[[str]
     """A backup script's output on a host where the copy matches, with a chosen sha256."""
 
     def reply(script: str) -> CommandResult:
-        lines = [f"{sha}  {CONF}", f"{sha}  {scripts.backup_path(CONF, run_id)}"]
-        lines += ["640 root:app", "640 root:app"]
-        return CommandResult(0, "\n".join(lines) + "\n", "", 0.0)
+        copied = scripts.Copied(
+            target=CONF, backup=made_at(run_id), sha256=sha, mode="640 root:app"
+        )
+        return CommandResult(0, scripts.backup_output(copied), "", 0.0)
 
     return reply
 
@@ -431,7 +440,7 @@ def test_leaving_while_a_step_runs_records_its_outcome_unknown() -> None:
 
 def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() -> None:
     transport = FakeTransport(
-        rules={"test ! -e": backup_answer(), "deploy-new": fails("syntax error")}
+        rules={BACKUP_SCRIPT: backup_answer(), "deploy-new": fails("syntax error")}
     )
     r = rig(transport=transport)
     gate = ScriptedGate(["yes", "yes", "rollback", "yes", "yes"])
@@ -439,8 +448,10 @@ def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() ->
     assert release([r.run], gate) == STEP_FAILED
 
     assert sent(r.transport) == ["look-around", "backup", "deploy-new", "restore", "restart-old"]
-    made = scripts.backup_path(CONF, RUN_ID)
-    assert r.transport.scripts()[3] == scripts.restore_script(CONF, made, BACKUP_SHA)
+    made = made_at(RUN_ID)
+    assert r.transport.scripts()[3] == scripts.restore_script(
+        CONF, made, BACKUP_SHA, "640 root:app"
+    )
     assert asked(gate) == ["before", "before", "after_failure", "before", "before"]
     assert gate.asked[2] == ("after_failure", "can roll back")
     backup = r.journal.of(Backup)[0]
@@ -603,7 +614,7 @@ def rollback_rig(rules: dict[str, Any] | None = None) -> Rig:
     made = Backup(
         step="backup",
         path=CONF,
-        backup=scripts.backup_path(CONF, "run-0"),
+        backup=made_at("run-0"),
         sha256=BACKUP_SHA,
         mode="640 root:app",
     )
@@ -617,8 +628,10 @@ def test_rollback_restores_the_release_backup_and_is_done() -> None:
     assert rollback([r.run], gate, "inv rollback of run run-0") == DONE
 
     assert sent(r.transport) == ["restore", "restart-old"]
-    made = scripts.backup_path(CONF, "run-0")
-    assert r.transport.scripts()[0] == scripts.restore_script(CONF, made, BACKUP_SHA)
+    made = made_at("run-0")
+    assert r.transport.scripts()[0] == scripts.restore_script(
+        CONF, made, BACKUP_SHA, "640 root:app"
+    )
     assert r.journal.events[0] == RollbackStart(
         at=r.journal.events[0].at, reason="inv rollback of run run-0"
     )
@@ -630,7 +643,7 @@ def test_rollback_restores_the_release_backup_and_is_done() -> None:
 
 def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     corrupt = fails("restore: backup does not match its recorded sha256", scripts.CORRUPT)
-    r = rollback_rig({"sha256sum -c": corrupt})
+    r = rollback_rig({RESTORE_SCRIPT: corrupt})
     gate = ScriptedGate(["yes", "abort"])
 
     assert rollback([r.run], gate, "inv rollback of run run-0") == ROLLBACK_FAILED
@@ -675,9 +688,7 @@ def test_from_step_records_earlier_steps_done_earlier_and_does_not_send_them() -
 
 
 def test_from_step_can_roll_back_the_backup_of_the_run_it_resumes() -> None:
-    made = Backup(
-        step="backup", path=CONF, backup=scripts.backup_path(CONF, "run-0"), sha256=BACKUP_SHA
-    )
+    made = Backup(step="backup", path=CONF, backup=made_at("run-0"), sha256=BACKUP_SHA)
     r = rig(
         transport=FakeTransport(rules={"deploy-new": fails()}),
         backups={CONF: made},
@@ -689,7 +700,7 @@ def test_from_step_can_roll_back_the_backup_of_the_run_it_resumes() -> None:
 
     assert gate.asked[1] == ("after_failure", "can roll back")
     assert sent(r.transport) == ["deploy-new", "restore", "restart-old"]
-    assert scripts.backup_path(CONF, "run-0") in r.transport.scripts()[1]
+    assert made_at("run-0") in r.transport.scripts()[1]
     assert "taken as done in run-0 (--from)" in r.text
     assert end_of(r.journal).result is Result.ROLLED_BACK
 

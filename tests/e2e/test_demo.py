@@ -67,7 +67,7 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     assert "sandbox:" in (fresh_project / "hosts.yaml").read_text()
 
     box = Sandbox.load(fresh_project / ".sandbox")
-    backups = list(box.nginx_conf.parent.glob("nginx.conf.*.bak"))
+    backups = list(box.backup_dir.rglob("nginx.conf.*"))
     assert len(backups) == 1
     back = run_cli(
         "rollback",

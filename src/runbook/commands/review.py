@@ -122,7 +122,7 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     f"  {label}{step.number}. [{step.id}] {step.title}"
                     + (f"  ({', '.join(flags)})" if flags else "")
                 )
-                body = step_script(step) or step.display()
+                body = step_script(step, backup_dir=host.backup_dir) or step.display()
                 out += [f"       {line}" for line in body.splitlines()]
         out.append("dry run: nothing was connected or changed")
     if len(plans) > 1:

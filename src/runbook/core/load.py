@@ -295,6 +295,7 @@ _SETTINGS = (
     "sudo",
     "require_approval",
     "lock",
+    "backup_dir",
     "connect_timeout",
 )
 

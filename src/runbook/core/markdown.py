@@ -6,7 +6,7 @@ package's copies are the fallback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ LANGUAGES = ("en", "ja")
 PACKAGED = Path(__file__).parent.parent / "templates"
 
 
-def _environment(project_dir: Path) -> jinja2.Environment:
+def _environment(
+    project_dir: Path, backup_dirs: Mapping[int, str | None] | None = None
+) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(project_dir / "templates"), str(PACKAGED)]),
         undefined=jinja2.StrictUndefined,
@@ -30,7 +32,9 @@ def _environment(project_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["mask"] = lambda text: mask(str(text))
-    env.filters["script"] = step_script
+    env.filters["script"] = lambda step, run_id="{run.id}": step_script(
+        step, run_id, (backup_dirs or {}).get(id(step))
+    )
     env.filters["code"] = _inline_code
     env.filters["blockquote"] = lambda text: "\n".join(
         "> " + line for line in mask(str(text)).strip().splitlines()
@@ -38,17 +42,25 @@ def _environment(project_dir: Path) -> jinja2.Environment:
     return env
 
 
-def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
-    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely."""
+def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | None = None) -> str:
+    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely.
+
+    `backup_dir` is the host's setting (None: the default the script picks on the host). A
+    restore's values come from the release's journal and show as placeholders.
+    """
     if step.action is Action.RUN:
         return mask(step.command or "")
     if step.action is Action.BACKUP:
-        return "\n".join(mask(scripts.backup_script(p, run_id)) for p in step.paths)
+        return "\n".join(mask(scripts.backup_script(p, run_id, backup_dir)) for p in step.paths)
     if step.action is Action.RESTORE:
         return "\n".join(
             mask(
                 scripts.restore_script(
-                    p, scripts.backup_path(p, "{released run.id}"), "{sha256 recorded at backup}"
+                    p,
+                    "{the release's backup of it}",
+                    "{sha256 recorded at backup}",
+                    "{mode and owner recorded at backup}",
+                    "{the file it led to at backup}",
                 )
             )
             for p in step.paths
@@ -62,10 +74,16 @@ def _inline_code(text: Any) -> str:
     return f"`` {value} ``" if "`" in value else f"`{value}`"
 
 
-def _render(name: str, lang: str, project_dir: Path, context: dict[str, Any]) -> str:
+def _render(
+    name: str,
+    lang: str,
+    project_dir: Path,
+    context: dict[str, Any],
+    backup_dirs: Mapping[int, str | None] | None = None,
+) -> str:
     if lang not in LANGUAGES:
         raise RunbookError(f"unknown language '{lang}'", hint="use one of: " + ", ".join(LANGUAGES))
-    env = _environment(project_dir)
+    env = _environment(project_dir, backup_dirs)
     try:
         return env.get_template(f"{name}.{lang}.md.j2").render(context)
     except jinja2.TemplateNotFound as exc:
@@ -87,6 +105,10 @@ def review(
 ) -> str:
     """The review document for one runbook on one or more hosts (`inv show`)."""
     first = plans[0]
+    # A step does not know its host, whose `backup_dir` is part of its backup script: the
+    # templates get the plans' own step objects, so the `script` filter finds it by identity
+    # (a project's own template that only writes `step | script` shows the real script too).
+    dirs = {id(s): p.host.backup_dir for p in plans for s in (*p.steps, *p.rollback)}
     return _render(
         "review",
         lang,
@@ -100,6 +122,7 @@ def review(
             "target": target or first.host.name,
             "approve_command": approve_command,
         },
+        dirs,
     )
 
 

@@ -152,6 +152,7 @@ def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[
                     sha256=made.sha256,
                     mode=made.mode,
                     from_run=item.resumes,
+                    target=made.target,
                 )
             )
 
