@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from runbook.console import Console
-from runbook.core import scripts
+from runbook.core import markdown, scripts
 from runbook.core.load import runbook_from_source
 from runbook.core.model import Action, Host, Outcome, Phase, Plan, Result
 from runbook.core.plan import RunInfo, make_plan
@@ -245,12 +245,15 @@ class Flaky:
         return CommandResult(0, "ready\n", "", 0.0)
 
 
-def backup_answer(sha: str = BACKUP_SHA, run_id: str = RUN_ID) -> Callable[[str], CommandResult]:
-    """A backup script's output on a host where the copy matches, with a chosen sha256."""
+def backup_answer(
+    sha: str = BACKUP_SHA, run_id: str = RUN_ID, target: str = CONF
+) -> Callable[[str], CommandResult]:
+    """A backup script's output on a host where the copy matches, with a chosen sha256 (and
+    the file CONF leads to: `target`, when CONF is a link)."""
 
     def reply(script: str) -> CommandResult:
         copied = scripts.Copied(
-            target=CONF, backup=made_at(run_id), sha256=sha, mode="640 root:app"
+            target=target, backup=made_at(run_id), sha256=sha, mode="640 root:app"
         )
         return CommandResult(0, scripts.backup_output(copied), "", 0.0)
 
@@ -656,6 +659,51 @@ def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     assert (end.result, end.exit_code) == (Result.ROLLBACK_FAILED, ROLLBACK_FAILED)
     assert "rollback step restore failed" in end.message
     assert "hands-on" in end.message
+
+
+def test_a_backup_through_a_link_records_its_file_and_the_restore_puts_it_back_there() -> None:
+    linked = "/etc/app/sites-available/app.conf"  # what the host says CONF leads to
+    transport = FakeTransport(
+        rules={BACKUP_SCRIPT: backup_answer(target=linked), "deploy-new": fails()}
+    )
+    r = rig(transport=transport)
+
+    assert release([r.run], ScriptedGate(["yes", "yes", "rollback", "yes", "yes"])) == STEP_FAILED
+
+    backup = r.journal.of(Backup)[0]
+    assert (backup.path, backup.target, backup.backup) == (CONF, linked, made_at(RUN_ID))
+    assert f"{CONF} (→ {linked}) in {made_at(RUN_ID)} sha256:abababababab" in r.text
+    assert r.transport.scripts()[3] == scripts.restore_script(
+        CONF, made_at(RUN_ID), BACKUP_SHA, "640 root:app", linked
+    )
+    restore = r.journal.of(Restore)[0]
+    assert (restore.path, restore.target) == (CONF, linked)
+
+
+def test_a_backup_of_the_file_itself_records_no_target() -> None:
+    r = rig(transport=FakeTransport(rules={BACKUP_SCRIPT: backup_answer()}))
+
+    assert release([r.run], ScriptedGate(["yes", "yes", "yes"])) == DONE
+
+    assert r.journal.of(Backup)[0].target is None
+
+
+def test_the_hosts_backup_dir_is_in_the_script_sent_shown_at_the_gate_and_in_the_review() -> None:
+    host = replace(WEB1, backup_dir="/srv/keep/backups")
+    r = rig(plan_of(RUNBOOK, host=host))
+    gate = ScriptedGate(["yes", "yes", "yes"])
+
+    assert release([r.run], gate) == DONE
+
+    sent_backup = next(s for s in r.transport.scripts() if BACKUP_SCRIPT in s)
+    assert sent_backup == scripts.backup_script(CONF, RUN_ID, "/srv/keep/backups")
+    assert "\nd=/srv/keep/backups\n" in sent_backup
+    assert "d=/srv/keep/backups" in gate.asked[0][1]  # `d` at the backup's gate
+    other = plan_of(RUNBOOK, host=WEB2)  # the default, decided on the host
+    review = markdown.review([r.run.plan, other])
+    web1, web2 = review.split("# Host web2", 1)
+    assert "d=/srv/keep/backups" in web1 and "d=/srv/keep/backups" not in web2
+    assert f"then d={scripts.ROOT_BACKUP_DIR}" in web2
 
 
 def test_rollback_without_the_backup_fails_without_sending_a_restore() -> None:
