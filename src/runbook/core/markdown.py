@@ -57,10 +57,10 @@ def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | N
             mask(
                 scripts.restore_script(
                     p,
-                    "{the release's backup of it}",
+                    "{backup made by the release}",
                     "{sha256 recorded at backup}",
                     "{mode and owner recorded at backup}",
-                    "{the file it led to at backup}",
+                    "{this path, or the file it linked to at backup}",
                 )
             )
             for p in step.paths

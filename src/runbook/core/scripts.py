@@ -2,6 +2,10 @@
 
 Backup, restore and the host lock are plain POSIX shell run over the same connection as every
 other step, so the review document can show exactly what they do.
+
+Backups are written as if another user on the host were trying to redirect them: never beside
+the file, always into a private backup directory under names no one else can create, through a
+symbolic link only after resolving it once, and never in a directory another user can write.
 """
 
 from __future__ import annotations
@@ -170,6 +174,12 @@ _CODES = {
 }
 
 
+def dir_guard(action: str) -> str:
+    """The shell function `guard DIR` (see _GUARD), its messages starting with `action`:
+    for any script that writes into a directory of the host (it expects `u=$(id -u)`)."""
+    return _GUARD.substitute(_CODES, action=action)
+
+
 def backup_script(path: str, run_id: str, backup_dir: str | None = None) -> str:
     """Copy `path` (through any symbolic link) into this run's part of the backup directory.
 
@@ -183,7 +193,7 @@ def backup_script(path: str, run_id: str, backup_dir: str | None = None) -> str:
         where = f"d={shlex.quote(backup_dir)}"
     return _BACKUP_SCRIPT.substitute(
         _CODES,
-        guard=_GUARD.substitute(_CODES, action="backup"),
+        guard=dir_guard("backup"),
         path=shlex.quote(path),
         dir=where,
         run=shlex.quote(run_id),
@@ -223,7 +233,7 @@ def restore_script(
     """
     return _RESTORE_SCRIPT.substitute(
         _CODES,
-        guard=_GUARD.substitute(_CODES, action="restore"),
+        guard=dir_guard("restore"),
         sum=shlex.quote(f"{sha256}  -"),
         mode=shlex.quote(mode) if mode is not None else '"$(stat -c \'%a %U:%G\' -- "$b")"',
         path=shlex.quote(path),
