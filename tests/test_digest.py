@@ -78,6 +78,10 @@ def _env(project: Path) -> dict[str, str]:
         ("user", lambda p: _edit(p / "hosts.yaml", "user: deploy", "user: root")),
         ("lock", lambda p: _edit(p / "hosts.yaml", "user: deploy", "user: deploy, lock: /x")),
         (
+            "backup dir",
+            lambda p: _edit(p / "hosts.yaml", "user: deploy", "user: deploy, backup_dir: /x"),
+        ),
+        (
             "connect timeout",
             lambda p: _edit(p / "hosts.yaml", "user: deploy", "user: deploy, connect_timeout: 3"),
         ),

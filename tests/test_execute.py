@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from runbook.console import Console
-from runbook.core import scripts
+from runbook.core import markdown, scripts
 from runbook.core.load import runbook_from_source
 from runbook.core.model import Action, Host, Outcome, Phase, Plan, Result
 from runbook.core.plan import make_plan
@@ -65,6 +65,14 @@ WEB1 = Host(name="web1", address="10.0.0.1", sudo=False)
 WEB2 = Host(name="web2", address="10.0.0.2", sudo=False)
 CONF = "/etc/app.conf"
 BACKUP_SHA = "ab" * 32  # not the FakeTransport's default, so a restore shows whose sha it uses
+BACKUP_SCRIPT = 'cp -p -- "$t" "$b"'  # a line only the backup script has
+RESTORE_SCRIPT = 'mv -f -- "$n" "$t"'  # a line only the restore script has
+
+
+def made_at(run_id: str) -> str:
+    """Where a backup of CONF made by `run_id` is (the host names it; this is its form)."""
+    return f"{scripts.ROOT_BACKUP_DIR}/{run_id}{CONF}.AbCd1234"
+
 
 # look (no gate) → backup → deploy → restart; rollback: restore → restart-old. Every command is
 # `echo WORD` with a WORD found in no other script, so a rule or `sent()` names one step.
@@ -149,9 +157,9 @@ def sent(transport: FakeTransport) -> list[str]:
             words.append("break")
         elif script.startswith("if grep -qF "):
             words.append("unlock")
-        elif "test ! -e" in script:
+        elif BACKUP_SCRIPT in script:
             words.append("backup")
-        elif "sha256sum -c" in script:
+        elif RESTORE_SCRIPT in script:
             words.append("restore")
         else:
             words.append(script.removeprefix("echo "))
@@ -243,13 +251,17 @@ class Flaky:
         return CommandResult(0, "ready\n", "", 0.0)
 
 
-def backup_answer(sha: str = BACKUP_SHA, run_id: str = RUN_ID) -> Callable[[str], CommandResult]:
-    """A backup script's output on a host where the copy matches, with a chosen sha256."""
+def backup_answer(
+    sha: str = BACKUP_SHA, run_id: str = RUN_ID, target: str = CONF
+) -> Callable[[str], CommandResult]:
+    """A backup script's output on a host where the copy matches, with a chosen sha256 (and
+    the file CONF leads to: `target`, when CONF is a link)."""
 
     def reply(script: str) -> CommandResult:
-        lines = [f"{sha}  {CONF}", f"{sha}  {scripts.backup_path(CONF, run_id)}"]
-        lines += ["640 root:app", "640 root:app"]
-        return CommandResult(0, "\n".join(lines) + "\n", "", 0.0)
+        copied = scripts.Copied(
+            target=target, backup=made_at(run_id), sha256=sha, mode="640 root:app"
+        )
+        return CommandResult(0, scripts.backup_output(copied), "", 0.0)
 
     return reply
 
@@ -437,7 +449,7 @@ def test_leaving_while_a_step_runs_records_its_outcome_unknown() -> None:
 
 def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() -> None:
     transport = FakeTransport(
-        rules={"test ! -e": backup_answer(), "deploy-new": fails("syntax error")}
+        rules={BACKUP_SCRIPT: backup_answer(), "deploy-new": fails("syntax error")}
     )
     r = rig(transport=transport)
     gate = ScriptedGate(["yes", "yes", "rollback", "yes", "yes"])
@@ -445,8 +457,10 @@ def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() ->
     assert release([r.run], gate) == STEP_FAILED
 
     assert sent(r.transport) == ["look-around", "backup", "deploy-new", "restore", "restart-old"]
-    made = scripts.backup_path(CONF, RUN_ID)
-    assert r.transport.scripts()[3] == scripts.restore_script(CONF, made, BACKUP_SHA)
+    made = made_at(RUN_ID)
+    assert r.transport.scripts()[3] == scripts.restore_script(
+        CONF, made, BACKUP_SHA, "640 root:app"
+    )
     assert asked(gate) == ["before", "before", "after_failure", "before", "before"]
     assert gate.asked[2] == ("after_failure", "can roll back")
     backup = r.journal.of(Backup)[0]
@@ -609,7 +623,7 @@ def rollback_rig(rules: dict[str, Any] | None = None) -> Rig:
     made = Backup(
         step="backup",
         path=CONF,
-        backup=scripts.backup_path(CONF, "run-0"),
+        backup=made_at("run-0"),
         sha256=BACKUP_SHA,
         mode="640 root:app",
     )
@@ -623,8 +637,10 @@ def test_rollback_restores_the_release_backup_and_is_done() -> None:
     assert rollback([r.run], gate, "inv rollback of run run-0") == DONE
 
     assert sent(r.transport) == ["restore", "restart-old"]
-    made = scripts.backup_path(CONF, "run-0")
-    assert r.transport.scripts()[0] == scripts.restore_script(CONF, made, BACKUP_SHA)
+    made = made_at("run-0")
+    assert r.transport.scripts()[0] == scripts.restore_script(
+        CONF, made, BACKUP_SHA, "640 root:app"
+    )
     assert r.journal.events[0] == RollbackStart(
         at=r.journal.events[0].at, reason="inv rollback of run run-0"
     )
@@ -636,7 +652,7 @@ def test_rollback_restores_the_release_backup_and_is_done() -> None:
 
 def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     corrupt = fails("restore: backup does not match its recorded sha256", scripts.CORRUPT)
-    r = rollback_rig({"sha256sum -c": corrupt})
+    r = rollback_rig({RESTORE_SCRIPT: corrupt})
     gate = ScriptedGate(["yes", "abort"])
 
     assert rollback([r.run], gate, "inv rollback of run run-0") == ROLLBACK_FAILED
@@ -649,6 +665,51 @@ def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     assert (end.result, end.exit_code) == (Result.ROLLBACK_FAILED, ROLLBACK_FAILED)
     assert "rollback step restore failed" in end.message
     assert "hands-on" in end.message
+
+
+def test_a_backup_through_a_link_records_its_file_and_the_restore_puts_it_back_there() -> None:
+    linked = "/etc/app/sites-available/app.conf"  # what the host says CONF leads to
+    transport = FakeTransport(
+        rules={BACKUP_SCRIPT: backup_answer(target=linked), "deploy-new": fails()}
+    )
+    r = rig(transport=transport)
+
+    assert release([r.run], ScriptedGate(["yes", "yes", "rollback", "yes", "yes"])) == STEP_FAILED
+
+    backup = r.journal.of(Backup)[0]
+    assert (backup.path, backup.target, backup.backup) == (CONF, linked, made_at(RUN_ID))
+    assert f"{CONF} (→ {linked}) in {made_at(RUN_ID)} sha256:abababababab" in r.text
+    assert r.transport.scripts()[3] == scripts.restore_script(
+        CONF, made_at(RUN_ID), BACKUP_SHA, "640 root:app", linked
+    )
+    restore = r.journal.of(Restore)[0]
+    assert (restore.path, restore.target) == (CONF, linked)
+
+
+def test_a_backup_of_the_file_itself_records_no_target() -> None:
+    r = rig(transport=FakeTransport(rules={BACKUP_SCRIPT: backup_answer()}))
+
+    assert release([r.run], ScriptedGate(["yes", "yes", "yes"])) == DONE
+
+    assert r.journal.of(Backup)[0].target is None
+
+
+def test_the_hosts_backup_dir_is_in_the_script_sent_shown_at_the_gate_and_in_the_review() -> None:
+    host = replace(WEB1, backup_dir="/srv/keep/backups")
+    r = rig(plan_of(RUNBOOK, host=host))
+    gate = ScriptedGate(["yes", "yes", "yes"])
+
+    assert release([r.run], gate) == DONE
+
+    sent_backup = next(s for s in r.transport.scripts() if BACKUP_SCRIPT in s)
+    assert sent_backup == scripts.backup_script(CONF, RUN_ID, "/srv/keep/backups")
+    assert "\nd=/srv/keep/backups\n" in sent_backup
+    assert "d=/srv/keep/backups" in gate.asked[0][1]  # `d` at the backup's gate
+    other = plan_of(RUNBOOK, host=WEB2)  # the default, decided on the host
+    review = markdown.review([r.run.plan, other])
+    web1, web2 = review.split("# Host web2", 1)
+    assert "d=/srv/keep/backups" in web1 and "d=/srv/keep/backups" not in web2
+    assert f"then d={scripts.ROOT_BACKUP_DIR}" in web2
 
 
 def test_rollback_without_the_backup_fails_without_sending_a_restore() -> None:
@@ -681,9 +742,7 @@ def test_from_step_records_earlier_steps_done_earlier_and_does_not_send_them() -
 
 
 def test_from_step_can_roll_back_the_backup_of_the_run_it_resumes() -> None:
-    made = Backup(
-        step="backup", path=CONF, backup=scripts.backup_path(CONF, "run-0"), sha256=BACKUP_SHA
-    )
+    made = Backup(step="backup", path=CONF, backup=made_at("run-0"), sha256=BACKUP_SHA)
     r = rig(
         transport=FakeTransport(rules={"deploy-new": fails()}),
         backups={CONF: made},
@@ -695,7 +754,7 @@ def test_from_step_can_roll_back_the_backup_of_the_run_it_resumes() -> None:
 
     assert gate.asked[1] == ("after_failure", "can roll back")
     assert sent(r.transport) == ["deploy-new", "restore", "restart-old"]
-    assert scripts.backup_path(CONF, "run-0") in r.transport.scripts()[1]
+    assert made_at("run-0") in r.transport.scripts()[1]
     assert "taken as done in run-0 (--from)" in r.text
     assert end_of(r.journal).result is Result.ROLLED_BACK
 

@@ -33,12 +33,19 @@ EVERY_KIND: list[Event] = [
     Start(kind=RunKind.ROLLBACK, run="r2", host="web1", batch=("r1", "r2"), rolls_back="r0"),
     Lock(lock="/tmp/l", holder={"run": "r2"}),
     LockBroken(lock="/tmp/l", holder={}),
-    Backup(step="b", path="/etc/a", backup="/etc/a.bak", sha256="0" * 64, mode="644 root:root"),
+    Backup(
+        step="b",
+        path="/etc/a",
+        backup="/var/backups/release-runbook/r2/etc/b.x",
+        sha256="0" * 64,
+        mode="644 root:root",
+        target="/etc/b",
+    ),
     Gate(phase=Phase.STEPS, step="s", answer="yes (--yes)"),
     StepStart(phase=Phase.ROLLBACK, step="s", number=1, attempt=2, action=Action.RUN, command="x"),
     StepEnd(phase=Phase.STEPS, step="s", outcome=Outcome.FAILED, attempt=1, exit=3, detail="d"),
     RollbackStart(reason="because"),
-    Restore(step="r", path="/etc/a", backup="/etc/a.bak", sha256="0" * 64),
+    Restore(step="r", path="/etc/a", backup="/etc/a.bak", sha256="0" * 64, target="/etc/b"),
     End(result=Result.ROLLBACK_FAILED, exit_code=4, message="m"),
 ]
 
@@ -72,6 +79,7 @@ def test_a_version_1_journal_loads_with_its_plan_backups_and_result() -> None:
     assert plan.host.address == "10.0.0.1" and plan.digest == "5c11aa"
     (backup,) = run.backups.values()
     assert backup.backup == "/etc/app.conf.20261125T144100Z-3fa9.bak"
+    assert backup.target is None  # written before links were followed: the path itself
     assert [e.answer for e in run.of(Gate)] == ["yes", "yes", "rollback", "yes"]
 
 

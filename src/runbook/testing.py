@@ -11,6 +11,7 @@ known password. Together they run a whole release, rollback or batch without a s
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,18 +98,27 @@ class FakeTransport:
                 if isinstance(reply, BaseException):
                     raise reply
                 return reply(script) if callable(reply) else reply
-        if script.startswith("test -f ") and "cp -p" in script and "test ! -e" in script:
-            return _healthy_backup(self.backup_sha256)
+        if 'cp -p -- "$t" "$b"' in script:
+            return _healthy_backup(self.backup_sha256, script)
         return CommandResult(0, "", "", 0.0)
 
 
-def _healthy_backup(sha: str) -> CommandResult:
-    """What backup_script prints on a host where the copy matches: two sha256, two stats."""
-    lines = [f"{sha}  a", f"{sha}  b", "644 root:root", "644 root:root"]
-    result = CommandResult(0, "\n".join(lines) + "\n", "", 0.0)
-    if scripts.parse_backup(result.stdout) is None:  # the parser and this fake disagree
+def _healthy_backup(sha: str, script: str) -> CommandResult:
+    """What backup_script prints on a host where the copy matches and the path is no link:
+    the file, its copy in the default backup directory, two sha256, two stats."""
+    path = _assigned(script, "p")
+    copy = f"{scripts.ROOT_BACKUP_DIR}/{_assigned(script, 'r')}{path}.AbCd1234"
+    copied = scripts.Copied(target=path, backup=copy, sha256=sha, mode="644 root:root")
+    result = CommandResult(0, scripts.backup_output(copied), "", 0.0)
+    if scripts.parse_backup(result.stdout) != copied:  # the parser and this fake disagree
         raise AssertionError("FakeTransport's backup answer no longer parses")
     return result
+
+
+def _assigned(script: str, name: str) -> str:
+    """The value a script's first `NAME=...` line gives (one shell word; `$d/` left out)."""
+    line = next(ln for ln in script.splitlines() if ln.startswith(f"{name}="))
+    return shlex.split(line.removeprefix(f"{name}=").replace("$d/", "", 1))[0]
 
 
 @dataclass

@@ -29,7 +29,7 @@ SHA = "printf '%s' {{ secrets.token }} | sha256sum | cut -d' ' -f1 > {{ out }}/"
 def _probe_runbooks(target: Target) -> None:
     """`leak` succeeds; `failing` backs up, prints the secret, fails and rolls back; `check`
     fails a check whose URL carries the secret."""
-    conf = target.out / "app.conf"
+    conf = target.dir.parent / "app.conf"  # root's directory: `out` is anyone's, refused
     conf.write_text("setting = 1\n")
     common: dict[str, Any] = {
         "vars": {

@@ -186,3 +186,4 @@ def target(
         for path in Path("/tmp").glob(f"pwned-{token}*"):
             path.unlink()
         shutil.rmtree(sandbox.lock_path, ignore_errors=True)
+        shutil.rmtree(sandbox.backup_dir, ignore_errors=True)

@@ -76,7 +76,7 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     assert "+            proxy_set_header Upgrade $http_upgrade;" in review.stdout
 
     box = Sandbox.load(fresh_project / ".sandbox")
-    backups = list(box.nginx_conf.parent.glob("nginx.conf.*.bak"))
+    backups = list(box.backup_dir.rglob("nginx.conf.*"))
     assert len(backups) == 1
     back = run_cli(
         "rollback",

@@ -732,15 +732,16 @@ def test_a_backup_that_would_overwrite_a_file_fails_and_leaves_it_alone(
 ) -> None:
     project, box = release_project, release_project.box
     # The run id is made at run time; a step before the backup stands in for whatever put a
-    # file where this run's backup goes.
-    (project.dir / "runbooks" / "squat.yaml").write_text("""\
+    # file where this run's backups go (its directory in the backup directory).
+    (project.dir / "runbooks" / "squat.yaml").write_text(
+        """\
 name: squat
 title: A file sits where the backup goes
 vars:
   nginx_conf: /etc/nginx/nginx.conf
 steps:
   - id: squat
-    run: "echo squatter > {{ nginx_conf }}.{{ run.id }}.bak"
+    run: "mkdir -p BACKUPS && echo squatter > BACKUPS/{{ run.id }}"
     sudo: true
   - id: backup
     backup: "{{ nginx_conf }}"
@@ -752,15 +753,18 @@ rollback:
   - id: restore
     restore: "{{ nginx_conf }}"
     sudo: true
-""")
+""".replace("BACKUPS", str(box.backup_dir))
+    )
     original = project.live()
 
     result = project.inv("release", "--host", "sandbox", "--runbook", "squat", "--yes")
 
     assert result.returncode == 1, out(result)
     run_id = project.journals()[-1].stem
-    squatter = Path(f"{box.nginx_conf}.{run_id}.bak")
-    assert f"FAILED: backup: {squatter} already exists" in result.stdout
+    squatter = box.backup_dir / run_id
+    assert f"FAILED: backup: {squatter} is taken by something that is not a directory" in (
+        result.stdout
+    )
     assert "nothing to roll back: no backup was made yet" in result.stdout
     assert squatter.read_text() == "squatter\n"  # not overwritten
     assert project.live() == original  # the change never ran

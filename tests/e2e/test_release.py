@@ -72,8 +72,9 @@ def test_release_with_yes_fixes_websocket_keeps_a_backup_and_records_everything(
     assert "101" in project.upgrade_status("101")
     run_id = _run_id(result.stdout)
     assert project.live().data == box.nginx_conf_text(upgrade=True).encode()
-    backup = Path(f"{box.nginx_conf}.{run_id}.bak")
-    assert project.backups() == {backup}
+    (backup,) = project.backups()  # in the backup directory, by run id and path
+    assert backup.parent == box.backup_dir / run_id / box.nginx_conf.parent.relative_to("/")
+    assert backup.name.startswith(f"{box.nginx_conf.name}.")
     assert FileState.of(backup) == original  # bytes, mode 0640 and owner kept
     assert not box.lock_path.exists()
 

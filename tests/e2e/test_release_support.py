@@ -111,8 +111,12 @@ class Project:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
     def backups(self) -> set[Path]:
+        """Every file this project's runs left as backups: in the host's backup directory
+        (under their run ids), or beside the file (never)."""
         conf = self.box.nginx_conf
-        return set(conf.parent.glob(f"{conf.name}.*.bak"))
+        beside = {*conf.parent.glob(f"{conf.name}.*"), *conf.parent.glob(f".{conf.name}.*")}
+        runs = [self.box.backup_dir / journal.stem for journal in self.journals()]
+        return beside | {p for run in runs for p in run.rglob("*") if p.is_file()}
 
     def live(self) -> FileState:
         return FileState.of(self.box.nginx_conf)
@@ -231,8 +235,7 @@ def _plain_home(tmp_path: Path) -> Path:
 def _tidy(box: Sandbox, branches: list[str]) -> None:
     shutil.rmtree(box.lock_path, ignore_errors=True)
     conf = box.nginx_conf
-    for backup in conf.parent.glob(f"{conf.name}.*.bak"):
-        backup.unlink()
+    shutil.rmtree(box.backup_dir, ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         os.chown(conf, 0, 0)
         conf.chmod(0o644)

@@ -132,7 +132,7 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     f"  {label}{step.number}. [{step.id}] {visible(step.title, lines=False)}"
                     + (f"  ({', '.join(flags)})" if flags else "")
                 )
-                body = visible(step_script(step) or step.display())
+                body = visible(step_script(step, backup_dir=host.backup_dir) or step.display())
                 if step.action is Action.PUT and step.put is not None:
                     body = _put(step.put.diff, step.put.diff_base, step.put.base_commit) + body
                 out += [f"       {line}" for line in body.splitlines()]

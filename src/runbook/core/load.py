@@ -428,6 +428,7 @@ _SETTINGS = (
     "sudo",
     "require_approval",
     "lock",
+    "backup_dir",
     "connect_timeout",
 )
 

@@ -214,7 +214,12 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
     intercepted_unops = frozenset({"-"})
 
-    def __init__(self, templates: Mapping[str, TemplateFile], seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        templates: Mapping[str, TemplateFile],
+        seconds: float | None = None,
+        backup_dirs: Mapping[int, str | None] | None = None,
+    ) -> None:
         super().__init__(
             loader=jinja2.FunctionLoader(self._source),
             undefined=jinja2.StrictUndefined,
@@ -225,6 +230,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             finalize=self._finalize,
         )
         self.templates = dict(templates)
+        self.backup_dirs = dict(backup_dirs or {})
         self.seconds = SECONDS if seconds is None else seconds
         self.deadline = time.monotonic() + self.seconds
         self.written = 0
@@ -239,13 +245,17 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             quote=mdsafe.quote,
             blockquote=mdsafe.quote,
             mask=lambda value: mask(str(value)),
-            script=step_script,
+            script=self._script,
             # A diff (changes:, a put) as a code block: made visible, fenced past any backticks.
             diff_block=lambda text, info="diff": diffs.fence(diffs.visible(mask(str(text))), info),
             _each=self._each,
             _concat=self._concat,
             _emit=self._emit,
         )
+
+    def _script(self, step: PlannedStep, run_id: str = "{run.id}") -> str:
+        """`step | script`: the step's script, with its host's backup directory."""
+        return step_script(step, run_id, self.backup_dirs.get(id(step)))
 
     # the budget
 
@@ -389,17 +399,25 @@ def _bounded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def step_script(step: PlannedStep, run_id: str = "{run.id}") -> str:
-    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely."""
+def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | None = None) -> str:
+    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely.
+
+    `backup_dir` is the host's setting (None: the default the script picks on the host). A
+    restore's values come from the release's journal and show as placeholders.
+    """
     if step.action is Action.RUN:
         return mask(step.command or "")
     if step.action is Action.BACKUP:
-        return "\n".join(mask(scripts.backup_script(p, run_id)) for p in step.paths)
+        return "\n".join(mask(scripts.backup_script(p, run_id, backup_dir)) for p in step.paths)
     if step.action is Action.RESTORE:
         return "\n".join(
             mask(
                 scripts.restore_script(
-                    p, scripts.backup_path(p, "{released run.id}"), "{sha256 recorded at backup}"
+                    p,
+                    "{backup made by the release}",
+                    "{sha256 recorded at backup}",
+                    "{mode and owner recorded at backup}",
+                    "{this path, or the file it linked to at backup}",
                 )
             )
             for p in step.paths
@@ -421,13 +439,18 @@ class _Wanted:
 
 
 def _render(
-    document: str, lang: str, project_dir: Path, context: dict[str, Any], wanted: _Wanted
+    document: str,
+    lang: str,
+    project_dir: Path,
+    context: dict[str, Any],
+    wanted: _Wanted,
+    backup_dirs: Mapping[int, str | None] | None = None,
 ) -> str:
     if lang not in LANGUAGES:
         raise RunbookError(f"unknown language '{lang}'", hint="use one of: " + ", ".join(LANGUAGES))
     name = f"{document}.{lang}.md.j2"
     templates = _templates(project_dir, [name])
-    env = TemplateSandbox(templates)
+    env = TemplateSandbox(templates, backup_dirs=backup_dirs)
     try:
         text = "".join(env.get_template(name).generate(context))
     except jinja2.TemplateSyntaxError as exc:
@@ -534,7 +557,7 @@ def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
         for prefix, steps in (("", plan.steps), ("R", plan.rollback)):
             for step in steps:
                 label = f"step {prefix}{step.number} '{step.id}' on {plan.host.name}"
-                script = step_script(step)
+                script = step_script(step, backup_dir=plan.host.backup_dir)
                 if script:
                     blocks.append((f"the command of {label}", script))
                 texts.append((f"the id of {label}", mdsafe.code(step.id)))
@@ -573,6 +596,10 @@ def review(
 ) -> str:
     """The review document for one runbook on one or more hosts (`inv show`)."""
     first = plans[0]
+    # A step does not know its host, whose `backup_dir` is part of its backup script: the
+    # templates get the plans' own step objects, so the `script` filter finds it by identity
+    # (a project's own template that only writes `step | script` shows the real script too).
+    dirs = {id(s): p.host.backup_dir for p in plans for s in (*p.steps, *p.rollback)}
     return _render(
         "review",
         lang,
@@ -587,6 +614,7 @@ def review(
             "approve_command": approve_command,
         },
         _plan_wanted(plans),
+        dirs,
     )
 
 

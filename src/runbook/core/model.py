@@ -214,6 +214,9 @@ class Host:
         known_hosts: extra files of trusted host keys, absolute.
         sudo: False when the host runs sudo steps without sudo (as on the sandbox).
         lock: the lock directory on the host.
+        backup_dir: where backups go on the host (absolute); None for the tool's own private
+            directory (`core.scripts`: /var/backups/release-runbook for root, else
+            ~/.release-runbook/backups of the step's user).
         vars: inventory vars, group vars first, host vars over them.
     """
 
@@ -226,6 +229,7 @@ class Host:
     sudo: bool = True
     require_approval: bool = False
     lock: str = "/tmp/release-runbook.lock"
+    backup_dir: str | None = None
     connect_timeout: float = 10.0
     vars: dict[str, Any] = field(default_factory=dict)
     line: int = 1
@@ -550,7 +554,7 @@ def put_summary(put: Upload) -> str:
     )
 
 
-DIGEST_VERSION = 2  # what the digest covers; a change to it is a new version
+DIGEST_VERSION = 3  # what the digest covers; a change to it is a new version
 
 
 def plan_digest(plan: Plan, *, portable: Callable[[str], str] = str) -> str:
@@ -567,9 +571,9 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
     one the release computes) with its options and note (a put: its content's sha256); the
     diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
-    files and the host keys they trust, sudo, lock, connect timeout and whether approval is
-    required. Local paths go through `portable` (`~/...`, project-relative), so machines with
-    the checkout in other places agree.
+    files and the host keys they trust, sudo, lock, backup directory, connect timeout and
+    whether approval is required. Local paths go through `portable` (`~/...`,
+    project-relative), so machines with the checkout in other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -587,6 +591,7 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
             "sudo": host.sudo,
             "require_approval": host.require_approval,
             "lock": host.lock,
+            "backup_dir": host.backup_dir,
             "connect_timeout": host.connect_timeout,
         },
         "trust": [[k.marker, k.key_type, k.fingerprint] for k in plan.trust],

@@ -171,6 +171,7 @@ def _start(
                     sha256=made.sha256,
                     mode=made.mode,
                     from_run=item.resumes,
+                    target=made.target,
                 )
             )
         for put in item.created.values():  # and so are the files its puts created

@@ -41,30 +41,31 @@ def run_script(run: Run, step: PlannedStep) -> Attempt:
 def backup(run: Run, step: PlannedStep) -> Attempt:
     made = []
     for path in run.filled(step).paths:
-        script = scripts.backup_script(path, run.run_id)
+        script = scripts.backup_script(path, run.run_id, run.plan.host.backup_dir)
         result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
         if result.lost:
             return Attempt(Outcome.UNKNOWN, LOST, result)
         if result.exit_code != 0:
             return Attempt(Outcome.FAILED, _last_error(result), result)
-        verified = scripts.parse_backup(result.stdout)
-        if verified is None:
+        copied = scripts.parse_backup(result.stdout)
+        if copied is None:
             return Attempt(
                 Outcome.FAILED,
                 f"the copy of {path} differs from it (content, mode or owner)",
                 result,
             )
-        sha256, mode = verified
         record = Backup(
             step=step.id,
             path=path,
-            backup=scripts.backup_path(path, run.run_id),
-            sha256=sha256,
-            mode=mode,
+            backup=copied.backup,
+            sha256=copied.sha256,
+            mode=copied.mode,
+            target=copied.target if copied.target != path else None,
         )
         run.backups[path] = record
         run.record(record)
-        made.append(f"{record.backup} sha256:{sha256[:12]}")
+        through = f" (→ {record.target})" if record.target else ""
+        made.append(f"{path}{through} in {record.backup} sha256:{record.sha256[:12]}")
     return Attempt(Outcome.OK, "; ".join(made))
 
 
@@ -74,14 +75,23 @@ def restore(run: Run, step: PlannedStep) -> Attempt:
         made = run.backups.get(path)
         if made is None:
             return Attempt(Outcome.FAILED, f"no backup of {path} was made by the release")
-        script = scripts.restore_script(path, made.backup, made.sha256)
+        script = scripts.restore_script(path, made.backup, made.sha256, made.mode, made.target)
         result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
         if result.lost:
             return Attempt(Outcome.UNKNOWN, LOST, result)
         if result.exit_code != 0:
             return Attempt(Outcome.FAILED, _last_error(result), result)
-        run.record(Restore(step=step.id, path=path, backup=made.backup, sha256=made.sha256))
-        done.append(f"{path} sha256:{made.sha256[:12]} verified")
+        run.record(
+            Restore(
+                step=step.id,
+                path=path,
+                backup=made.backup,
+                sha256=made.sha256,
+                target=made.target,
+            )
+        )
+        through = f" (→ {made.target})" if made.target else ""
+        done.append(f"{path}{through} sha256:{made.sha256[:12]} verified")
     return Attempt(Outcome.OK, "; ".join(done))
 
 

@@ -34,7 +34,7 @@ def command(runs: list[Run], steps: list[PlannedStep]) -> None:
 def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
     step = run.filled(step)
-    script = step_script(step, run.run_id) or step.display()
+    script = step_script(step, run.run_id, run.plan.host.backup_dir) or step.display()
     lines = [
         f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
         f"timeout {step.timeout or 'none'}, retries {step.retries}"

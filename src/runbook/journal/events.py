@@ -147,7 +147,11 @@ class LockBroken(Lock):
 
 @dataclass(frozen=True, kw_only=True)
 class Backup(Event):
-    """A file was copied and verified; `from_run` when it was made by the resumed run."""
+    """A file was copied and verified; `from_run` when it was made by the resumed run.
+
+    `target` is the file a `path` that is a symbolic link (or goes through one) led to: what
+    was copied and what a restore writes. None when `path` is the file itself.
+    """
 
     name: ClassVar[str] = "backup"
     step: str | None = None
@@ -156,6 +160,7 @@ class Backup(Event):
     sha256: str
     mode: str | None = None
     from_run: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,13 +221,14 @@ class RollbackStart(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Restore(Event):
-    """A file was put back from its backup and verified."""
+    """A file was put back from its backup and verified (`target`: as on its `Backup`)."""
 
     name: ClassVar[str] = "restore"
     step: str
     path: str
     backup: str
     sha256: str
+    target: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,6 +36,7 @@ def host_entry(layout: Layout, endpoints: Endpoints, *, user: str, as_root: bool
         "known_hosts": str(layout.known_hosts),
         "sudo": as_root,
         "lock": str(layout.lock_path),
+        "backup_dir": str(layout.backup_dir),
         "vars": {
             "nginx_conf": str(layout.nginx_conf),
             "config_repo": str(layout.config_repo),

@@ -184,6 +184,11 @@ class Paths:
         return self.root / "run" / "release.lock"
 
     @property
+    def backup_dir(self) -> Path:
+        """Where the tool's backups go on this host (its `backup_dir`), created by the first."""
+        return self.root / "backups"
+
+    @property
     def pids_file(self) -> Path:
         return self.root / "pids.json"
 
