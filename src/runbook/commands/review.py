@@ -12,6 +12,7 @@ from ..core.model import Plan, TrustedKey
 from ..core.plan import make_plan
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
+from ..text import visible
 from .approval import approve_command, digest_of, remember_review
 from .inputs import display, inventory_path, parse_vars, plans_for, resolve_runbook, runbook_paths
 
@@ -86,8 +87,9 @@ def show(
 
 
 def write_output(path: Path, text: str) -> None:
+    """A review or report written to a file: made visible as the screen shows it."""
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(visible(text), encoding="utf-8")
     except OSError as exc:
         raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
 
@@ -113,8 +115,8 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     f
                     for f, on in (
                         ("sudo", step.sudo),
-                        ("local", step.local),
-                        ("no gate", not step.confirm),
+                        ("on this machine", step.local),
+                        ("no gate", not (step.confirm or step.local)),
                     )
                     if on
                 ]

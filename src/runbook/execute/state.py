@@ -13,6 +13,7 @@ from ..console import Console
 from ..core.model import Outcome, Plan, Result, mask
 from ..journal.events import Backup, Event
 from ..journal.store import JournalWriter
+from ..text import visible
 from ..transport.base import CommandResult, SudoCredential, Transport
 from ..transport.local import LocalTransport
 
@@ -109,7 +110,11 @@ def _forms(value: str) -> tuple[str, ...]:
         quote(value, safe=""),
         quote_plus(value),
         shlex.quote(value),
+        # As the screen and the journal show it: a secret with a control character in it is
+        # masked in text made visible before it got here (an error message, a journal).
+        visible(value),
     }
+    forms.discard("")  # a secret of line endings only: nothing visible to mask
     # Longest first, so a form that contains another is masked whole. Cached: every line of
     # streamed output goes through Run.clean.
     return tuple(sorted(forms, key=len, reverse=True))
