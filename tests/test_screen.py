@@ -171,7 +171,7 @@ def test_a_hosts_output_reaches_neither_screen_nor_journal_raw(
     assert "\\x1b]52;c;cm0gLXJmIC8=" in markdown
 
 
-@pytest.mark.parametrize("secret", ["s3cr\x1b[8mt-value", "line-one\nline-two", "cr\rlf"])
+@pytest.mark.parametrize("secret", ["s3cr\x1b[8mt-value", "line-one\nline-two", "cr-part\rlf-part"])
 def test_a_secret_with_a_control_character_is_still_masked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str
 ) -> None:
@@ -207,7 +207,8 @@ def test_a_secret_with_a_control_character_is_still_masked(
         "report": report(Options(project=tmp_path), None),
     }
     for where, text in written.items():
-        for part in {secret, visible(secret), json.dumps(secret)[1:-1]}:
+        # The value, as shown or encoded, and each line of it (an error message quotes one).
+        for part in {secret, visible(secret), json.dumps(secret)[1:-1], *secret.splitlines()}:
             assert part not in text, where
         assert "got ***" in text and "bad ***" in text, where
 

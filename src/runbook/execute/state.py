@@ -113,6 +113,9 @@ def _forms(value: str) -> tuple[str, ...]:
         # As the screen and the journal show it: a secret with a control character in it is
         # masked in text made visible before it got here (an error message, a journal).
         visible(value),
+        # Each line of a secret of several lines: a message quoting one line of the output
+        # (the last line of stderr, say) quotes part of it.
+        *(line for line in value.splitlines() if line.strip()),
     }
     forms.discard("")  # a secret of line endings only: nothing visible to mask
     # Longest first, so a form that contains another is masked whole. Cached: every line of
