@@ -85,9 +85,6 @@ _CR_ENDING = re.compile(r"\r+(?=\n|\Z)")
 # `_escaped` tells the unsafe ones from the rest (emoji, CJK extensions, ...).
 _BMP = tuple(r for r in _RANGES if r[1] < 0x10000)
 _CANDIDATE = re.compile(f"[{_char_class((*_BMP, (0x10000, 0x10FFFF)))}]")
-_ASTRAL_UNSAFE = frozenset(
-    chr(code) for lo, hi in _RANGES if lo >= 0x10000 for code in range(lo, hi + 1)
-)
 
 
 def escape(char: str) -> str:
@@ -102,14 +99,24 @@ def escape(char: str) -> str:
     return f"\\U{code:08x}"
 
 
+# How each character `_CANDIDATE` found is shown, filled as they come: a dictionary lookup per
+# character a hostile host prints, rather than formatting (and nothing to build at start-up).
+_SHOWN: dict[str, str] = {}
+
+
 def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    return escape(char) if char < "\U00010000" or char in _ASTRAL_UNSAFE else char
+    char = match[0]
+    shown = _SHOWN.get(char)
+    if shown is None:
+        shown = _SHOWN[char] = escape(char) if UNSAFE.match(char) else char
+    return shown
 
 
 def visible(text: str) -> str:
     """`text` with every character that could steer a terminal or hide text made visible."""
     if text.isprintable():  # the common case: one line of plain text (Japanese included)
+        return text
+    if text.replace("\n", "").replace("\t", "").isprintable():  # lines, tabs: as common
         return text
     if "\r" in text:
         text = _CR_ENDING.sub("", text)
