@@ -25,8 +25,9 @@ Private-use characters (the secret markers of `core.model`) are left alone. A ba
 not escaped: `visible` is idempotent, so text may pass through it at every layer it
 crosses, and text read back from a journal written by it shows the same again.
 
-Cheap by design: text without anything to escape (nearly every line) is returned after
-one pass of `str.isprintable` or one search of a precompiled pattern, both in C.
+Cheap by design: text without anything to escape (nearly every line, with tabs or several
+lines too) is returned after `str.isprintable`, in C; other text takes one search of a
+precompiled pattern, and only what it finds goes through Python.
 """
 
 from __future__ import annotations
