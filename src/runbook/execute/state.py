@@ -97,6 +97,9 @@ class Run:
         self.console.progress(f"{self.label}{text}", colour)
 
 
+_SHORTEST_PART = 4
+
+
 @functools.lru_cache(maxsize=64)
 def _forms(value: str) -> tuple[str, ...]:
     """`value` as it is written, and as libraries escape or encode it in their messages."""
@@ -110,14 +113,14 @@ def _forms(value: str) -> tuple[str, ...]:
         quote(value, safe=""),
         quote_plus(value),
         shlex.quote(value),
-        # As the screen and the journal show it: a secret with a control character in it is
-        # masked in text made visible before it got here (an error message, a journal).
-        visible(value),
-        # Each line of a secret of several lines: a message quoting one line of the output
-        # (the last line of stderr, say) quotes part of it.
-        *(line for line in value.splitlines() if line.strip()),
     }
-    forms.discard("")  # a secret of line endings only: nothing visible to mask
+    # As the screen and the journal show it: a secret with a control character in it is masked
+    # in text made visible before it got here (an error message, a journal). And each line of
+    # a secret of several lines: a message quoting one line of the output (the last line of
+    # stderr, say) quotes part of it. Not a part too short to tell (masking every "a" of the
+    # output would hide everything and give the part away all the same).
+    parts = {visible(value), *value.splitlines()}
+    forms |= {part for part in parts if len(part.strip()) >= _SHORTEST_PART}
     # Longest first, so a form that contains another is masked whole. Cached: every line of
     # streamed output goes through Run.clean.
     return tuple(sorted(forms, key=len, reverse=True))
