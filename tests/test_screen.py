@@ -213,6 +213,12 @@ def test_a_secret_with_a_control_character_is_still_masked(
         assert "got ***" in text and "bad ***" in text, where
 
 
+def test_a_line_of_a_secret_is_masked_unless_too_short_to_tell() -> None:
+    run = rig(secrets={"token": "a\nsecond-line\r\x1b[8mthird"}).run
+
+    assert run.clean("a cat; second-line; \\x1b[8mthird") == "a cat; ***; ***"
+
+
 # --- the journal ---------------------------------------------------------------------------------
 
 

@@ -119,7 +119,8 @@ def _forms(value: str) -> tuple[str, ...]:
     # a secret of several lines: a message quoting one line of the output (the last line of
     # stderr, say) quotes part of it. Not a part too short to tell (masking every "a" of the
     # output would hide everything and give the part away all the same).
-    parts = {visible(value), *value.splitlines()}
+    lines = value.splitlines()
+    parts = {visible(value), *lines, *map(visible, lines)}
     forms |= {part for part in parts if len(part.strip()) >= _SHORTEST_PART}
     # Longest first, so a form that contains another is masked whole. Cached: every line of
     # streamed output goes through Run.clean.
