@@ -26,11 +26,11 @@ from runbook.core import markdown, mdsafe
 from runbook.core.load import load_inventory, load_runbook
 from runbook.core.markdown import PACKAGED, template_fingerprints
 from runbook.core.plan import make_plan
-from runbook.core.text import visible
 from runbook.errors import InputError, RunbookError
 from runbook.journal import Journal
 from runbook.journal.events import End, Gate, Start, StepEnd, StepStart
 from runbook.options import Options
+from runbook.text import visible
 
 from .conftest import run_cli
 
@@ -489,7 +489,8 @@ ANY_TEXT = st.text(
 def test_code_and_fence_hold_any_text_exactly(value: str) -> None:
     span = Seen(f"x {mdsafe.code(value)} y")
     (inline,) = [t for t in span.tokens if t.type == "code_inline"]
-    assert inline.content == visible(value, lines=False) or (not value and inline.content == " ")
+    shown = visible(value, lines=False)  # a carriage return ending the text shows as nothing
+    assert inline.content == shown or (not shown and inline.content == " ")
     block = Seen(mdsafe.fence(value, "sh") + "\n\nafter")
     assert block.blocks[0].rstrip("\n") == visible(value).rstrip("\n")
     assert block.text.endswith("after")
@@ -693,8 +694,9 @@ def test_the_report_of_a_run_whose_host_printed_anything_keeps_every_section_vis
     seen = Seen(document)
     assert seen.html == []
     assert "\x1b" not in document and "\u202e" not in document and "\r" not in document
-    assert "failed <!-- \\x1b[2K\\x1b[1Gok\\r" in seen.text
-    assert any(b.startswith("\\x1b[2K\\x1b[1Gok\\r\n") for b in seen.blocks)
+    # A carriage return that only ends a line hides nothing: it is dropped, not shown.
+    assert "failed <!-- \\x1b[2K\\x1b[1Gok" in seen.text
+    assert any(b.startswith("\\x1b[2K\\x1b[1Gok\n") for b in seen.blocks)
     assert sum(NOISE.split("\n")[2] in b for b in seen.blocks) >= 3  # stdout, stderr, detail
     # everything after the noise is still a heading, a table or text: nothing was swallowed
     assert any("Print anything" in h for h in seen.headings)

@@ -3,6 +3,9 @@
 Invoke's `Program.run` catches only its own exceptions; everything else would print a Python
 traceback. Every task (runbook.tasks) runs its body through `guard`, which maps RunbookError to its
 exit code and keeps tracebacks for `--debug` (`inv --debug TASK`, or RUNBOOK_DEBUG=1).
+
+What it prints (a command's result, an error, a traceback) is made visible (`text.visible`)
+first: an error message may quote a host, a runbook or a journal.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from invoke.exceptions import Exit
 
 from .errors import STEP_FAILED, STOPPED, RunbookError
+from .text import visible
 
 
 def debug_enabled() -> bool:
@@ -32,27 +36,33 @@ def guard(body: Callable[[], Any]) -> None:
         result = _run(body)
     except RunbookError as exc:
         if debug_enabled():
-            traceback.print_exc()
-        raise Exit(f"error: {_as_invoked(str(exc))}", exc.exit_code) from None
+            _traceback()
+        raise Exit(f"error: {visible(_as_invoked(str(exc)))}", exc.exit_code) from None
     except KeyboardInterrupt:
         raise Exit("interrupted", STOPPED) from None
     except Exit:
         raise
     except Exception as exc:
         if debug_enabled():
-            traceback.print_exc()
-            raise Exit(f"internal error: {exc!r}", STEP_FAILED) from None
+            _traceback()
+            raise Exit(f"internal error: {visible(repr(exc))}", STEP_FAILED) from None
         raise Exit(
-            f"internal error: {type(exc).__name__}: {exc}\n"
+            f"internal error: {type(exc).__name__}: {visible(str(exc))}\n"
             "  hint: this is a bug; run again with `inv --debug ...` (or RUNBOOK_DEBUG=1) "
             "for the traceback",
             STEP_FAILED,
         ) from None
     if isinstance(result, str):
+        result = visible(result)
         sys.stdout.write(result if result.endswith("\n") else result + "\n")
         sys.stdout.flush()
     elif isinstance(result, int) and result:
         raise Exit(code=result)
+
+
+def _traceback() -> None:
+    sys.stderr.write(visible(traceback.format_exc()))
+    sys.stderr.flush()
 
 
 def _run(body: Callable[[], Any]) -> Any:

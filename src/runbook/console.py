@@ -1,4 +1,9 @@
-"""What the operator sees while a run goes on: progress, elapsed time, colour where it helps."""
+"""What the operator sees while a run goes on: progress, elapsed time, colour where it helps.
+
+Every text a Console writes passes through `text.visible` first: a host's output, a
+runbook's title or a value is shown as data, never as a command to the terminal. The
+console's own colour codes are added after that, and are the only escapes it writes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import os
 import sys
 import time
 from typing import TextIO
+
+from .text import visible
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
 
@@ -32,19 +39,30 @@ class Console:
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
     def say(self, text: str = "", colour: str | None = None) -> None:
+        self._write(self._shown(text, colour))
+
+    def progress(self, text: str, colour: str | None = None) -> None:
+        """A line with the elapsed time in front: [00:12] ..."""
+        stamp = self.paint(f"[{self.elapsed()}]", "dim")
+        self._write(f"{stamp} {self._shown(text, colour)}")
+
+    def block(self, text: str, indent: str = "    ") -> None:
+        # Made visible before splitting: a carriage return, form feed or U+2028 inside a
+        # line stays in it, shown, instead of starting a line of its own.
+        indent = visible(indent)
+        for line in visible(text).splitlines() or [""]:
+            self._write(indent + line)
+
+    def _shown(self, text: str, colour: str | None) -> str:
+        text = visible(text)
+        return self.paint(text, colour) if colour else text
+
+    def _write(self, line: str) -> None:
+        """One line, as it is: callers made it visible and painted it."""
         try:
-            self.stream.write((self.paint(text, colour) if colour else text) + "\n")
+            self.stream.write(line + "\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             # The reader went away (`inv release | head`): the run goes on and the journal
             # keeps the record; stopping a release half-way because of a pipe would be worse.
             self.stream = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the console)
-
-    def progress(self, text: str, colour: str | None = None) -> None:
-        """A line with the elapsed time in front: [00:12] ..."""
-        stamp = self.paint(f"[{self.elapsed()}]", "dim")
-        self.say(f"{stamp} {self.paint(text, colour) if colour else text}")
-
-    def block(self, text: str, indent: str = "    ") -> None:
-        for line in text.splitlines() or [""]:
-            self.say(indent + line)

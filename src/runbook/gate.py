@@ -2,6 +2,10 @@
 
 The executor shows the step, then asks a Gate. `YesGate` answers for `--yes`; `TerminalGate`
 asks a person; tests use `runbook.testing.ScriptedGate`, which answers from a list.
+
+Every question names the step it is about ("Run step 2/8 (deploy) on web1?"): a host's output
+(shown above it, made visible, each line behind a `│`) may look like a gate, but never like
+the question that is actually asked, which is the last line on the screen.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import sys
 import termios
 from enum import StrEnum
 from typing import Protocol, TextIO
+
+from .text import visible
 
 
 class Answer(StrEnum):
@@ -35,15 +41,20 @@ class Gate(Protocol):
 
     recorded_as: str | None
 
-    def before(self, details: str) -> Answer:
-        """Before a step: YES, SKIP or ABORT (`details` is shown on request)."""
+    def before(self, details: str, *, step: str) -> Answer:
+        """Before a step: YES, SKIP or ABORT (`details` is shown on request).
+
+        `step` names the step and where it runs, as the question says it: "step 2/8
+        (deploy) on web1", "rollback step 1/2 (restore) on web1, web2", "step 3/8 (build)
+        on this machine".
+        """
         ...
 
-    def after_failure(self, can_rollback: bool) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
         """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT."""
         ...
 
-    def done(self, text: str) -> Answer:
+    def done(self, text: str, *, step: str) -> Answer:
         """A manual step: YES once the person has done it, or SKIP / ABORT."""
         ...
 
@@ -57,18 +68,22 @@ class YesGate:
 
     recorded_as: str | None = "--yes"
 
-    def before(self, details: str) -> Answer:
+    def before(self, details: str, *, step: str) -> Answer:
         return YES
 
-    def after_failure(self, can_rollback: bool) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
         return ROLLBACK if can_rollback else ABORT
 
-    def done(self, text: str) -> Answer:
+    def done(self, text: str, *, step: str) -> Answer:
         return YES
 
 
 class TerminalGate:
-    """Asks on the terminal; keys typed while a step ran are discarded first."""
+    """Asks on the terminal; keys typed while a step ran are discarded first.
+
+    What it writes is made visible (`text.visible`): the step's name and details come from a
+    runbook and an inventory, and the details show the script as it will be sent.
+    """
 
     recorded_as: str | None = None  # a person answers
 
@@ -79,7 +94,7 @@ class TerminalGate:
     def _ask(self, question: str, choices: dict[str, Answer], details: str | None = None) -> Answer:
         self._discard_typeahead()
         while True:
-            self.stdout.write(question)
+            self.stdout.write(visible(question))
             self.stdout.flush()
             line = self.stdin.readline()
             if not line:  # end of input: the safe answer
@@ -87,31 +102,32 @@ class TerminalGate:
                 return ABORT
             answer = line.strip().lower()
             if answer in ("d", "details") and details is not None:
-                self.stdout.write(details.rstrip("\n") + "\n")
+                self.stdout.write(visible(details.rstrip("\n")) + "\n")
                 continue
             if answer in choices:
                 return choices[answer]
             self.stdout.write("  please answer one of: " + ", ".join(sorted(set(choices))) + "\n")
 
-    def before(self, details: str) -> Answer:
+    def before(self, details: str, *, step: str) -> Answer:
         return self._ask(
-            "  Run this step? [y]es / [s]kip / [a]bort / [d]etails: ",
+            f"  Run {step}? [y]es / [s]kip / [a]bort / [d]etails: ",
             {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT, "abort": ABORT},
             details,
         )
 
-    def after_failure(self, can_rollback: bool) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
         choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
+        failed = f"  {step[:1].upper()}{step[1:]} failed."
         if can_rollback:
             choices |= {"b": ROLLBACK, "rollback": ROLLBACK}
-            question = "  Step failed. [r]etry / roll[b]ack / [a]bort (leave the host as it is): "
+            question = f"{failed} [r]etry / roll[b]ack / [a]bort (leave the host as it is): "
         else:
-            question = "  Step failed. [r]etry / [a]bort (nothing to roll back yet): "
+            question = f"{failed} [r]etry / [a]bort (nothing to roll back yet): "
         return self._ask(question, choices)
 
-    def done(self, text: str) -> Answer:
+    def done(self, text: str, *, step: str) -> Answer:
         return self._ask(
-            "  Done? [y]es / [s]kip / [a]bort: ",
+            f"  Done with {step}? [y]es / [s]kip / [a]bort: ",
             {
                 "y": YES,
                 "yes": YES,

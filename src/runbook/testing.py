@@ -82,7 +82,9 @@ class FakeTransport:
         self.lost = result.lost
         if on_output is not None:
             for stream, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-                for line in text.splitlines():
+                # As the real transports split: at newlines only (a "\r" stays in its line).
+                lines = text.split("\n")
+                for line in lines[:-1] if lines[-1] == "" else lines:
                     on_output(stream, line)
         return result
 
@@ -129,20 +131,25 @@ class ScriptedGate:
         answers: "yes", "skip", "abort", "retry", "rollback" (or Answer members); a
             KeyboardInterrupt in the list is raised, as Ctrl-C at a gate does.
         asked: ("before" | "after_failure" | "done", details or text) for each question.
+        steps: the step each question named ("step 2/3 (deploy) on web1").
         recorded_as: None: the journal records the answers as a person's.
     """
 
     answers: list[str | Answer | BaseException]
     asked: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
     recorded_as: str | None = None
 
-    def before(self, details: str) -> Answer:
+    def before(self, details: str, *, step: str) -> Answer:
+        self.steps.append(step)
         return self._next("before", details)
 
-    def after_failure(self, can_rollback: bool) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
+        self.steps.append(step)
         return self._next("after_failure", "can roll back" if can_rollback else "")
 
-    def done(self, text: str) -> Answer:
+    def done(self, text: str, *, step: str) -> Answer:
+        self.steps.append(step)
         return self._next("done", text)
 
     def _next(self, question: str, text: str) -> Answer:

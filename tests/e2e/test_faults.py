@@ -320,7 +320,7 @@ def test_a_reload_that_does_not_apply_fails_verify_and_is_rolled_back(
 
 # --- 4. Ctrl-C while a step runs -----------------------------------------------------------------
 
-GATE = r"Run this step\? \[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
+GATE = r"Run step \d+/\d+ \([^)\n]+\) on [^?\n]+\? \[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
 
 
 def _spawn_to_slow_step(project: Project, seconds: str) -> pexpect.spawn:

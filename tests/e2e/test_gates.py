@@ -24,9 +24,13 @@ from .test_release_support import (
 pytestmark = pytest.mark.e2e
 __all__ = ["release_project"]  # the fixture, imported so that pytest finds it here
 
-DONE = r"Done\? \[y\]es / \[s\]kip / \[a\]bort: "
-RUN = r"Run this step\? \[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
-FAILED = r"Step failed\. \[r\]etry / roll\[b\]ack / \[a\]bort"
+# Each question names its step: "Run step 3/8 (backup) on sandbox? ...".
+DONE = r"Done with step \d+/\d+ \([^)\n]+\) on [^?\n]+\? \[y\]es / \[s\]kip / \[a\]bort: "
+RUN = (
+    r"Run (?:rollback )?step \d+/\d+ \([^)\n]+\) on [^?\n]+\? "
+    r"\[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
+)
+FAILED = r"Step \d+/\d+ \([^)\n]+\) on [^\n]+ failed\. \[r\]etry / roll\[b\]ack / \[a\]bort"
 RUN_ID = r"run (\d{8}T\d{6}Z-[0-9a-f]{4})"
 
 

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 def _answer(child: pexpect.spawn, at_failure: str) -> None:
     """Yes at every gate and manual step; `at_failure` after a failed step."""
     while True:
-        seen = child.expect(["Run this step\\?", "Done\\?", "Step failed", pexpect.EOF])
+        seen = child.expect(
+            ["Run (rollback )?step ", "Done with ", r"failed\. \[r\]etry", pexpect.EOF]
+        )
         if seen == 3:
             return
         child.sendline(at_failure if seen == 2 else "y")

@@ -103,11 +103,11 @@ def test_after_the_tool_is_killed_mid_release_report_and_rollback_work_from_the_
     project, box = release_project, release_project.box
     original = project.live()
     child = project.spawn("release", "--host", "sandbox")
-    answers = [r"Done\? ", r"Run this step\? ", r"Run this step\? "]  # announce, backup, deploy
+    answers = [r"Done with step ", r"Run step ", r"Run step "]  # announce, backup, deploy
     for prompt in answers:
         child.expect(prompt)
         child.sendline("y")
-    child.expect(r"step 5/8 on sandbox.*Run this step\? ")  # deployed: the config is changed
+    child.expect(r"step 5/8 on sandbox.*Run step 5/8 ")  # deployed: the config is changed
     assert project.live() != original
     child.kill(signal.SIGKILL)
     child.expect(pexpect.EOF)

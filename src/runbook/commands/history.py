@@ -21,6 +21,7 @@ from ..journal.events import (
     StepStart,
 )
 from ..options import Options
+from ..text import visible, visible_all
 from .review import write_output
 
 OUTCOME_MARKS = {
@@ -35,7 +36,10 @@ OUTCOME_MARKS = {
 
 def history(opts: Options) -> str:
     rows = [
-        (r.id, r.kind, r.host, r.start.runbook, r.result, r.start.started_at)
+        tuple(
+            visible(str(c))
+            for c in (r.id, r.kind, r.host, r.start.runbook, r.result, r.start.started_at)
+        )
         for r in all_runs(opts.state_dir)
         if not opts.host or r.host == opts.host
     ]
@@ -117,7 +121,15 @@ def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
 
 
 def run_summary(record: RunRecord) -> dict[str, Any]:
-    """A run as the report template wants it: its steps with their outcomes, gates, output."""
+    """A run as the report template wants it: its steps with their outcomes, gates, output.
+
+    Every string is made visible (`text.visible`): a journal may be older than the tool that
+    sanitises what it records, or edited, and its plan is kept as it ran.
+    """
+    return visible_all(_summary(record))  # type: ignore[no-any-return]
+
+
+def _summary(record: RunRecord) -> dict[str, Any]:
     start = record.start
     entries: dict[tuple[str, str], dict[str, Any]] = {}
     for phase in Phase:

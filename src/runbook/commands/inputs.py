@@ -13,10 +13,10 @@ from pathlib import Path
 from ..core.load import load_inventory, load_runbook
 from ..core.model import Host, Inventory, Plan, Runbook
 from ..core.plan import make_plan
-from ..core.text import describe, first_refused, visible
 from ..core.yamlsrc import load_yaml
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
+from ..text import describe, first_refused, visible
 
 
 def display(path: Path, project: Path) -> str:
@@ -80,7 +80,7 @@ def inventory_path(opts: Options) -> Path:
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     """--var KEY=VALUE, repeatable; values are literal text (lines, but no control characters
-    or bidirectional controls: see core.text)."""
+    or bidirectional controls: see runbook.text)."""
     result: dict[str, str] = {}
     problems = []
     for pair in pairs:

@@ -11,9 +11,9 @@ from ..core.load import load_inventory, load_runbook
 from ..core.markdown import step_script
 from ..core.model import Action, Plan, TrustedKey, mask
 from ..core.plan import make_plan
-from ..core.text import visible
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
+from ..text import visible
 from .approval import approve_command, digest_of, remember_review
 from .inputs import display, inventory_path, parse_vars, plans_for, resolve_runbook, runbook_paths
 
@@ -94,8 +94,9 @@ def show(
 
 
 def write_output(path: Path, text: str) -> None:
+    """A review or report written to a file: made visible as the screen shows it."""
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_text(visible(text), encoding="utf-8")
     except OSError as exc:
         raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
 
@@ -123,8 +124,8 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
                     f
                     for f, on in (
                         ("sudo", step.sudo),
-                        ("local", step.local),
-                        ("no gate", not step.confirm),
+                        ("on this machine", step.local),
+                        ("no gate", not (step.confirm or step.local)),
                     )
                     if on
                 ]

@@ -11,21 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 
+from ..text import visible as shown
+
+
 # C0 and C1 controls except newline and tab, DEL, and the bidirectional controls.
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def visible(text: str) -> str:
-    """`text` with every character that could hide or forge what is shown written as an escape."""
-
-    def escape(found: re.Match[str]) -> str:
-        char = found.group(0)
-        code = ord(char)
-        if char == "\r":
-            return "\\r"
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _INVISIBLE.sub(escape, text)
+    """`text` with every character that could hide or forge what is shown written as an escape
+    (the one sanitiser, `runbook.text`), its lines kept."""
+    return shown(text)
 
 
 def fence(text: str, info: str = "") -> str:

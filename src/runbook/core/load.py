@@ -17,11 +17,11 @@ from typing import Any
 import jinja2
 
 from ..errors import InputError, Problem
+from ..text import BIDI, describe, first_refused, visible
 from . import schema
 from .local import LocalReads
 from .model import BUILTIN_NAMES, Action, ChangeSpec, Expect, Host, Inventory, Runbook, Step
 from .render import template_syntax_error
-from .text import BIDI, describe, first_refused, visible
 from .yamlsrc import Path_, Source, load_yaml
 
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual", "put")
@@ -330,7 +330,7 @@ def _field(path: Path_) -> str:
 # --- text is text ----------------------------------------------------------------------------
 #
 # No key or text of a runbook or an inventory may hold a control character (tab aside) or a
-# Unicode bidirectional control (see core.text): each would let a terminal or the review show
+# Unicode bidirectional control (see runbook.text): each would let a terminal or the review show
 # something other than what runs. A line feed is allowed only in text that has lines: a runbook's
 # description, a step's note, run and manual, and the values of vars (runbook and inventory).
 # Escapes in Jinja string literals (`{{ "\x1b" }}`) count as the characters they make.

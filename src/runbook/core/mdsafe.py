@@ -21,7 +21,7 @@ and the report through one of these (the templates' filters of the same names):
 - `quote`: literal lines as a blockquote.
 
 All of them mask secrets (`***`) and make control characters and bidirectional controls visible
-(`\\x1b`, `\\u202e`, see `core.text`).
+(`\\x1b`, `\\u202e`, see `runbook.text`).
 
 `layout` reads a rendered document the way a CommonMark renderer decides what is code and what is
 text, conservatively: code blocks are the fences that start at the beginning of a line; every
@@ -42,8 +42,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..text import describe, first_refused, visible
 from .model import mask
-from .text import describe, first_refused, visible
 
 _PUNCTUATION = frozenset(string.punctuation)  # what a backslash escapes in CommonMark
 _TICKS = re.compile(r"`+")

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from ..errors import Problem
-from .text import visible
+from ..text import visible
 
 Path_ = tuple[str | int, ...]  # where a value sits: ("steps", 2, "run")
 

@@ -1,4 +1,8 @@
-"""How a step looks on the operator's screen: its command, its details, its outcome."""
+"""How a step looks on the operator's screen: its command, its details, its outcome.
+
+The console and the gate make all of it visible (`text.visible`); `tail` does so before it
+cuts lines, so the journal's output tails keep a carriage return inside its line.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 
 from ..core.markdown import step_script
 from ..core.model import Action, Outcome, PlannedStep
+from ..text import visible
 from .state import Attempt, Run
 
 TAIL_LINES = 20
@@ -18,6 +23,14 @@ def shown(step: PlannedStep) -> str:
     if step.action in (Action.BACKUP, Action.RESTORE):
         return f"{step.action} " + " ".join(step.paths)
     return step.display()
+
+
+def where(step: PlannedStep, hosts: list[str]) -> str:
+    """Where a step runs, as the console and the gate say it: a `local` step runs on the
+    operator's machine (once for each host of the batch), not on the host it is for."""
+    if not step.local:
+        return ", ".join(hosts)
+    return "this machine" + (f" (once for each of {', '.join(hosts)})" if len(hosts) > 1 else "")
 
 
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
@@ -35,8 +48,9 @@ def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
     step = run.filled(step)
     script = step_script(step, run.run_id, run.plan.host.backup_dir) or step.display()
+    host = f"this machine (for {run.plan.host.name})" if step.local else run.plan.host.name
     lines = [
-        f"  {run.plan.host.name}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
+        f"  {host}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
         f"timeout {step.timeout or 'none'}, retries {step.retries}"
     ]
     lines += ["    " + ln for ln in run.clean(script).splitlines()]
@@ -61,4 +75,10 @@ def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: 
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+    """The last `lines` lines of `text`, made visible.
+
+    Only a newline ends a line: a carriage return, form feed or U+2028 stays inside its
+    line, made visible (`visible`).
+    """
+    end = text[:-1] if text.endswith("\n") else text
+    return visible("\n".join(end.rsplit("\n", lines)[-lines:]))

@@ -13,6 +13,7 @@ from ..console import Console
 from ..core.model import Outcome, Plan, PlannedStep, Result, RunValues, fill, mask
 from ..journal.events import Backup, Event, Put
 from ..journal.store import JournalWriter
+from ..text import visible
 from ..transport.base import CommandResult, SudoCredential, Transport
 from ..transport.local import LocalTransport
 
@@ -116,6 +117,9 @@ class Run:
         self.console.progress(f"{self.label}{text}", colour)
 
 
+_SHORTEST_PART = 4
+
+
 @functools.lru_cache(maxsize=64)
 def _forms(value: str) -> tuple[str, ...]:
     """`value` as it is written, and as libraries escape or encode it in their messages."""
@@ -130,6 +134,14 @@ def _forms(value: str) -> tuple[str, ...]:
         quote_plus(value),
         shlex.quote(value),
     }
+    # As the screen and the journal show it: a secret with a control character in it is masked
+    # in text made visible before it got here (an error message, a journal). And each line of
+    # a secret of several lines: a message quoting one line of the output (the last line of
+    # stderr, say) quotes part of it. Not a part too short to tell (masking every "a" of the
+    # output would hide everything and give the part away all the same).
+    lines = value.splitlines()
+    parts = {visible(value), *lines, *map(visible, lines)}
+    forms |= {part for part in parts if len(part.strip()) >= _SHORTEST_PART}
     # Longest first, so a form that contains another is masked whole. Cached: every line of
     # streamed output goes through Run.clean.
     return tuple(sorted(forms, key=len, reverse=True))

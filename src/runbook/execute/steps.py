@@ -154,7 +154,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     first = runs[0]
     step = first.plan.phase(phase)[index]
     answer = _before(runs, gate, phase, index)
-    recorded = answer if step.confirm or step.action is Action.MANUAL else "no gate"
+    recorded = answer if _gated(step) else "no gate"
     if recorded is Answer.YES and gate.recorded_as:
         recorded = f"{answer} ({gate.recorded_as})"  # answered by --yes, not by a person
     if answer is not Answer.YES:
@@ -203,30 +203,39 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     first = runs[0]
     step = first.plan.phase(phase)[index]
     console = first.console
-    names = ", ".join(r.plan.host.name for r in runs)
+    where = show.where(step, [r.plan.host.name for r in runs])
     total = len(first.plan.phase(phase))
     console.say()
     # The id is the handle `--from` takes: shown unless the step has no title of its own.
     handle = f" (id {step.id})" if step.title != step.id else ""
     console.progress(
-        f"{_kind(phase)} {step.number}/{total} on {names}: {step.title}{handle}", "bold"
+        f"{_kind(phase)} {step.number}/{total} on {where}: {step.title}{handle}", "bold"
     )
     if step.note:
         console.block(first.clean(step.note))
     show.command(runs, [r.plan.phase(phase)[index] for r in runs])
+    # The question names the step again: whatever a host printed above, it is not this.
+    asked = f"{_kind(phase)} {step.number}/{total} ({step.id}) on {where}"
     if step.action is Action.MANUAL:
-        return gate.done(first.clean(step.text or ""))
+        return gate.done(first.clean(step.text or ""), step=asked)
     live = [""] * len(runs)
     if step.action is Action.PUT:  # what it changes: the live file read, diffed and printed
         live = [preview.live_diff(r, r.plan.phase(phase)[index]) for r in runs]
         for text in live:
             console.block(text, "")
-    if not step.confirm:
+    if not _gated(step):
         return Answer.YES
     details = [show.details(r, r.plan.phase(phase)[index]) for r in runs]
     return gate.before(
-        "\n".join(d + ("\n" + v if v else "") for d, v in zip(details, live, strict=True))
+        "\n".join(d + ("\n" + v if v else "") for d, v in zip(details, live, strict=True)),
+        step=asked,
     )
+
+
+def _gated(step: PlannedStep) -> bool:
+    """Whether a person is asked before the step: `confirm: false` skips the gate, except for
+    a manual step (someone does it) and a local step (it runs on the operator's machine)."""
+    return step.confirm or step.local or step.action is Action.MANUAL
 
 
 def _on_every_host(runs: list[Run], work: show.Work) -> list[Attempt]:
@@ -273,7 +282,11 @@ def _after_failure(
     changed = (
         [r for r in runs if r.backups or r.created] if in_release and runs[0].plan.rollback else []
     )
-    choice = gate.after_failure(bool(changed))
+    total = len(runs[0].plan.phase(phase))
+    where = show.where(step, [r.plan.host.name for r in failed])
+    choice = gate.after_failure(
+        bool(changed), step=f"{_kind(phase)} {step.number}/{total} ({step.id}) on {where}"
+    )
     for run in runs:
         run.record(GateEvent(phase=phase, step=step.id, answer=choice, after="failure"))
     if choice is Answer.RETRY:

@@ -2,6 +2,10 @@
 
 A crash at any moment leaves every event written so far readable, so `inv rollback` and
 `inv report` work from whatever is there. Reading is tolerant: a torn last line is ignored.
+
+No control character, escape sequence or bidi control reaches a journal file raw: every
+string of an event is made visible (`text.visible`) as the console shows it, except what
+rollback acts on (`EXACT`), which is kept as it ran with such characters as JSON escapes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import RefusedError, RunbookError
+from ..text import json_escaped, visible_all
 from .events import Event
 
 
@@ -123,6 +128,26 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
+# What rollback acts on, kept exactly as the run had it (field names by event; "*": all of
+# them): the plan (the commands rollback runs), the backups (what it restores, verified by
+# their sha256) and the files puts created (what it removes). Reports and history make them
+# visible when they show them.
+EXACT: dict[str, frozenset[str]] = {
+    "start": frozenset({"plan"}),
+    "backup": frozenset({"*"}),
+    "put": frozenset({"*"}),  # rollback removes a file a put created, by its dest and sha256
+}
+
+
+def journal_line(event: Event) -> str:
+    """The event as one line of a journal file: JSON, every string made visible but EXACT."""
+    data = event.to_json()
+    exact = EXACT.get(event.name, frozenset())
+    if "*" not in exact:
+        data = {k: v if k in exact else visible_all(v) for k, v in data.items()}
+    return json_escaped(json.dumps(data, ensure_ascii=False, default=str)) + "\n"
+
+
 class Journal:
     """Append-only events of one run; each `write` is on disk (fsync) when it returns."""
 
@@ -142,8 +167,7 @@ class Journal:
         return cls(prepare_state_dir(state_dir) / f"{run_id}.jsonl")
 
     def write(self, event: Event) -> None:
-        line = json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n"
-        data = line.encode("utf-8")
+        data = journal_line(event).encode("utf-8")
         try:
             size = os.fstat(self._fd).st_size
             try:

@@ -20,6 +20,10 @@ READ_SIZE = 65536
 class LocalTransport:
     """Runs scripts on this machine: `sh -ec SCRIPT`, stdin /dev/null, output captured.
 
+    The script gets the operator's environment without any `RUNBOOK_*` variable (the sudo
+    password, every secret, the state directory): the secrets a step declares are already in
+    its script, and a step must not read those it did not declare.
+
     Like `subprocess.run(..., timeout=...)`: the script's own output pipes are read to their
     end (a background child that keeps them open is waited for, up to the timeout), and a
     timeout kills `sh` (not its children) and returns what was read so far.
@@ -49,6 +53,7 @@ class LocalTransport:
         streams = {"stdout": _Stream("stdout", on_output), "stderr": _Stream("stderr", on_output)}
         with subprocess.Popen(
             ["sh", "-ec", script],
+            env=_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -72,6 +77,11 @@ class LocalTransport:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _environment() -> dict[str, str]:
+    """The operator's environment for a local step: without RUNBOOK_* (see LocalTransport)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOK_")}
 
 
 class _Stream:
