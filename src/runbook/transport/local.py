@@ -87,7 +87,8 @@ class LocalTransport:
         duration = time.monotonic() - started
         if not finished:
             return CommandResult(None, out, err, duration, timed_out=True)
-        return CommandResult(proc.returncode, out, err, duration)
+        code = proc.returncode if proc.returncode >= 0 else None  # < 0: ended by a signal
+        return CommandResult(code, out, err, duration)
 
     def cancel(self) -> bool:
         """End the script in flight with everything it started (TERM, KILL after 2 s).

@@ -43,8 +43,9 @@ class Stream:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._tail: list[str] = []
         self._kept = 0
-        self._partial: list[str] = []
+        self._partial: list[str] = []  # the line being read, not handed on yet
         self._partial_size = 0
+        self._cut = False  # the line being read was handed on in part already
 
     def feed(self, data: bytes) -> None:
         self.add(self.decode(data))
@@ -91,7 +92,9 @@ class Stream:
                 self._partial, self._partial_size = [], 0
             else:
                 line = text[start:end]
-            self._give(line)
+            if line or not self._cut:  # not the empty end of a line handed on in pieces
+                self._give(line)
+            self._cut = False
             start = end + 1
         if start == len(text):
             return
@@ -102,6 +105,7 @@ class Stream:
             joined = "".join(self._partial)
             whole = len(joined) - len(joined) % self.piece
             self._give(joined[:whole])
+            self._cut = True
             left = joined[whole:]
             self._partial, self._partial_size = ([left] if left else []), len(left)
 
