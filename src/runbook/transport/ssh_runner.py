@@ -18,6 +18,7 @@ Output goes through `output.Stream`: linear time, bounded memory, whatever the h
 
 from __future__ import annotations
 
+import contextlib
 import select
 import time
 from collections.abc import Callable
@@ -240,8 +241,9 @@ class StepChannel:
         if shake.prompts == 1 and not self.answered:
             if self.password is None:
                 raise SudoRefused(missing=True)
-            chan.sendall((self.password.reveal() + "\n").encode())
             self.answered = True
+            with contextlib.suppress(OSError):  # closed: sudo gave up; NoStart says so
+                chan.sendall((self.password.reveal() + "\n").encode())
         if found is None:
             return
         pgid, after = found
