@@ -264,7 +264,7 @@ def test_cancel_with_nothing_in_flight_is_confirmed_at_once(shared: SSHTransport
 def test_after_a_lost_link_cancel_cannot_confirm_and_the_command_runs_on(target: Host) -> None:
     transport = connect(target)
     try:
-        result = transport.run(f'kill -9 "$({SESSION_SSHD})"; sleep 73.31')
+        result = transport.run(f'sleep 73.31 & kill -9 "$({SESSION_SSHD})"; wait')
         assert result.lost
         assert transport.cancel() is False  # the link is gone: nothing can be confirmed
         assert _sleeping("73.31")  # as a network failure leaves it
@@ -274,6 +274,21 @@ def test_after_a_lost_link_cancel_cannot_confirm_and_the_command_runs_on(target:
         for pid in _sleeping("73.31"):
             os.kill(pid, 9)
         transport.close()
+
+
+def test_a_timed_out_command_stays_in_flight_until_cancel_confirms_it_gone(
+    shared: SSHTransport,
+) -> None:
+    """The remote `timeout` would KILL it 3 s after ours; cancel() (as the batch calls it
+    before it unlocks) does not wait for that."""
+    result = shared.run("trap '' TERM; sleep 74.11", timeout=0.3)
+    assert result.timed_out
+    assert _sleeping("74.11")
+    started = time.monotonic()
+    assert shared.cancel() is True
+    assert _sleeping("74.11") == []
+    assert time.monotonic() - started < 3.5
+    assert shared.cancel() is True  # nothing in flight now
 
 
 def _sleeping(seconds: str) -> list[int]:

@@ -303,6 +303,7 @@ def _leave(runs: list[Run], flights: _Flights, exc: KeyboardInterrupt) -> None:
         for (run, flight), gone in zip(left, ended, strict=True):
             if gone is True:
                 outcome, message = Outcome.FAILED, _ended_message(flight.step, why)
+                run.say(f"step {flight.step.id}: {message}", "yellow")
             else:
                 outcome = Outcome.UNKNOWN
                 message = (

@@ -247,9 +247,11 @@ class SSHTransport:
             return CommandResult(
                 None, ended.stdout, ended.stderr, duration, timed_out=ended.timed_out, lost=True
             )
-        if track:
+        if track and not ended.timed_out:
+            # It ended. (Timed out, it stays in flight: the remote `timeout` ends it shortly,
+            # and a cancel() before that, such as the batch's before it unlocks, confirms it.)
             with self._lock:
-                self._flight = None  # ended, or ended shortly by the remote `timeout`
+                self._flight = None
         return CommandResult(
             ended.exit_code, ended.stdout, ended.stderr, duration, timed_out=ended.timed_out
         )
