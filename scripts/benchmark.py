@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/benchmark.py [--runs 5] [--hosts 1,8,32] [--no-ansible]
                                           [--no-sequential] [--profile] [--keep]
+    .venv/bin/python scripts/benchmark.py --output-flood [--flood-mb 200] [--runs 3]
 
 Run from anywhere, as root (or as an ordinary user: then you are the login user). It
 
@@ -21,6 +22,10 @@ Run from anywhere, as root (or as an ordinary user: then you are the login user)
     3. `inv check` and `inv show --host h1` against `python -c pass`.
 - `--profile`: also where one `inv release --host h1` spends its time (cProfile of the
   console script, `-X importtime`, the journal's step durations).
+- `--output-flood`: instead of all that, a host that prints `--flood-mb` MB without a newline
+  (`head -c 200M /dev/zero`): seconds and peak RSS of `Transport.run` (with `on_output`, in a
+  process of its own, peak RSS from getrusage) against `ssh HOST 'head -c 200M /dev/zero'`.
+  Information, not a test: the suite asserts the bound (tests/e2e/test_hardening_transport.py).
 
 Columns: median, min and max wall time; `cpu s` the CPU time of the measured processes and
 `hosts cpu` that of the sshd's and their sessions. The hosts share this machine's CPUs, so for
@@ -581,6 +586,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the temporary directory (hosts are stopped anyway)",
     )
+    parser.add_argument(
+        "--output-flood",
+        action="store_true",
+        help="only: a host printing --flood-mb MB without a newline, the tool against ssh",
+    )
+    parser.add_argument("--flood-mb", type=int, default=200, help="MB for --output-flood")
     args = parser.parse_args(argv)
     args.sizes = sorted({int(x) for x in args.hosts.split(",") if x.strip()} | {1})
     if args.runs < 1 or min(args.sizes) < 1:
@@ -588,11 +599,104 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+# --- output flood -------------------------------------------------------------------------------
+
+FLOOD = """\
+import json, resource, sys, time
+from runbook.core.model import Host
+from runbook.transport import connect
+
+host, mb = Host(**json.loads(sys.argv[1])), int(sys.argv[2])
+pieces = [0]
+
+def on_output(stream, line):
+    pieces[0] += 1
+
+transport = connect(host)
+started = time.monotonic()
+result = transport.run(f"head -c {mb}M /dev/zero", on_output=on_output)
+seconds = time.monotonic() - started
+transport.close()
+assert result.exit_code == 0, result.stderr
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "kept": len(result.stdout),
+                  "pieces": pieces[0]}))
+"""
+
+
+def output_flood(args: argparse.Namespace, hosts: Hosts, tmp: Path) -> None:
+    """`--output-flood`: the tool's Transport.run against plain ssh, for one flood."""
+    h = hosts.hosts[0]
+    host = {
+        "name": h.name,
+        "address": h.address,
+        "port": h.port,
+        "user": hosts.user,
+        "identity": str(hosts.client_key),
+        "known_hosts": [str(hosts.known_hosts)],
+    }
+    ssh = [
+        "ssh", "-F", "/dev/null", "-i", str(hosts.client_key), "-o", "IdentitiesOnly=yes",
+        "-o", f"UserKnownHostsFile={hosts.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes", "-p", str(h.port), "-l", hosts.user, h.address,
+        f"head -c {args.flood_mb}M /dev/zero",
+    ]  # fmt: skip
+    tool: list[dict[str, float]] = []
+    reference: list[tuple[float, float]] = []
+    for rnd in range(args.runs + 1):
+        print(f"round {rnd}/{args.runs}{' (warm-up)' if rnd == 0 else ''} ...", flush=True)
+        done = subprocess.run(
+            [str(PYTHON), "-c", FLOOD, json.dumps(host), str(args.flood_mb)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"the tool's flood run failed:\n{done.stderr[-2000:]}")
+        started = time.perf_counter()
+        with subprocess.Popen(ssh, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL) as proc:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise BenchError(f"{' '.join(ssh)} exited {proc.returncode}")
+        if rnd:
+            tool.append(json.loads(done.stdout))
+            reference.append((elapsed, usage.ru_maxrss / 1024))
+    print(
+        f"\noutput flood: {args.flood_mb} MB without a newline, medians of {args.runs} runs "
+        f"(load average {loadavg()})"
+    )
+    print(f"{'case':<58}{'seconds':>9}{'MB/s':>8}{'peak RSS MB':>13}")
+    rows = [
+        (
+            "Transport.run (on_output, 1 MiB tail kept)",
+            statistics.median(r["seconds"] for r in tool),
+            statistics.median(r["peak_mb"] for r in tool),
+        ),
+        (
+            f"ssh HOST 'head -c {args.flood_mb}M /dev/zero' > /dev/null",
+            statistics.median(s for s, _ in reference),
+            statistics.median(m for _, m in reference),
+        ),
+    ]
+    for label, seconds, peak in rows:
+        print(f"{label:<58}{seconds:>9.2f}{args.flood_mb / seconds:>8.0f}{peak:>13.0f}")
+    last = tool[-1]
+    print(
+        f"  the tool kept {last['kept']} characters and handed on {last['pieces']} pieces "
+        "(a line without end comes in 64 Ki pieces); its RSS includes Python, Fabric, paramiko"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not INV.exists():
         print(f"no {INV}: create the project venv first (pip install -e .[test])")
         return 2
+    if args.output_flood:
+        return main_flood(args)
     # SIGTERM ends us like Ctrl-C: the finally below stops every sshd and master.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
@@ -636,6 +740,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main_flood(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    tmp = Path(tempfile.mkdtemp(prefix="rbbench-", dir="/tmp"))
+    tmp.chmod(0o755)  # sshd reads the authorized keys as the login user
+    hosts = Hosts(tmp / "ssh", 1)
+    try:
+        hosts.start()
+        output_flood(args, hosts, tmp)
+        return 0
+    except BenchError as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: stopping the host", file=sys.stderr)
+        return 130
+    finally:
+        hosts.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def build_cases(

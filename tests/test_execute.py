@@ -10,8 +10,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -432,16 +435,129 @@ def test_ctrl_c_at_a_gate_is_recorded_as_interrupted() -> None:
     assert "interrupted by the operator (Ctrl-C)" in r.text
 
 
-def test_leaving_while_a_step_runs_records_its_outcome_unknown() -> None:
-    r = rig(transport=FakeTransport(rules={"deploy-new": KeyboardInterrupt("SIGTERM")}))
+@dataclass
+class Stoppable(FakeTransport):
+    """A FakeTransport that counts `cancel()` calls and confirms them or not (`gone`)."""
+
+    gone: bool = True
+    cancels: int = 0
+
+    def cancel(self) -> bool:
+        self.cancels += 1
+        return self.gone
+
+
+def test_leaving_while_a_step_runs_ends_it_on_the_host_and_records_that() -> None:
+    transport = Stoppable(rules={"deploy-new": KeyboardInterrupt("SIGTERM")})
+    r = rig(transport=transport)
 
     assert release([r.run], ScriptedGate(["yes", "yes"])) == STOPPED
 
     deploy = step_ends(r.journal, "deploy")
-    assert [e.outcome for e in deploy] == [Outcome.UNKNOWN]
-    assert "left while it ran (SIGTERM)" in deploy[0].message
+    assert [(e.outcome, e.message) for e in deploy] == [
+        (Outcome.FAILED, "ended on the host after SIGTERM")
+    ]
+    assert transport.cancels == 1
+    assert "SIGTERM: ending deploy now (TERM, then KILL)" in r.text
     assert "restart-app" not in sent(r.transport)
+    assert_attempts_bracketed(r.journal)
     assert end_of(r.journal).result is Result.INTERRUPTED
+
+
+def test_a_second_ctrl_c_names_itself_and_a_local_step_ends_on_this_machine() -> None:
+    local = Stoppable(rules={"build-here": KeyboardInterrupt()})
+    r = rig(plan_of(RUNBOOK.replace("    run: echo deploy-new", LOCAL_DEPLOY)), local=local)
+
+    assert release([r.run], ScriptedGate(["yes", "yes"])) == STOPPED
+
+    (deploy,) = step_ends(r.journal, "deploy")
+    assert (deploy.outcome, deploy.message) == (
+        Outcome.FAILED,
+        "ended on this machine after a second Ctrl-C",
+    )
+    assert local.cancels == 1
+
+
+LOCAL_DEPLOY = "    run: echo build-here\n    local: true"
+
+
+def test_a_step_that_cannot_be_confirmed_ended_is_unknown_and_keeps_the_lock() -> None:
+    transport = Stoppable(rules={"deploy-new": KeyboardInterrupt()}, gone=False)
+    journal = MemoryJournal()
+    screen = io.StringIO()
+    item = HostRun(plan_of(RUNBOOK), RUN_ID)
+
+    code = run_batch(
+        batch({"web1": transport}, {RUN_ID: journal}, ScriptedGate(["yes", "yes"]), screen),
+        [item],
+    )
+
+    assert code == STOPPED
+    (deploy,) = step_ends(journal, "deploy")
+    assert deploy.outcome is Outcome.UNKNOWN
+    assert "it may still be running; the host lock stays held by this run" in deploy.message
+    assert sent(transport) == ["lock", "look-around", "backup", "deploy-new"]  # no unlock
+    assert transport.cancels == 2  # by the step, then again before the lock would go back
+    assert transport.closed
+    assert end_of(journal).result is Result.INTERRUPTED
+    shown = screen.getvalue()
+    assert "step deploy may still be running on the host" in shown
+    assert f"the lock {WEB1.lock} on web1 stays held by run {RUN_ID}" in shown
+    assert "--break-lock" in shown
+
+
+def test_a_confirmed_stop_gives_the_lock_back() -> None:
+    transport = Stoppable(rules={"deploy-new": KeyboardInterrupt()})
+    journal = MemoryJournal()
+    item = HostRun(plan_of(RUNBOOK), RUN_ID)
+
+    code = run_batch(
+        batch({"web1": transport}, {RUN_ID: journal}, ScriptedGate(["yes"] * 2)), [item]
+    )
+
+    assert code == STOPPED
+    assert sent(transport)[-1] == "unlock"
+    assert step_ends(journal, "deploy")[0].outcome is Outcome.FAILED
+
+
+def test_leaving_a_batch_ends_the_steps_still_running_and_records_each_once() -> None:
+    """web1's step is still running in its thread when SIGTERM comes: the main thread ends it
+    (its cancel() lets it return) and records it; the thread, returning, records nothing."""
+    running, released = threading.Event(), threading.Event()
+
+    def hang(script: str) -> CommandResult:
+        running.set()
+        released.wait(10)
+        return CommandResult(143, "", "Terminated", 0.0)
+
+    @dataclass
+    class Hanging(Stoppable):
+        def cancel(self) -> bool:
+            released.set()
+            return super().cancel()
+
+    one = rig(plan_of(RUNBOOK, WEB1), Hanging(rules={"deploy-new": hang}), run_id="run-1")
+    two = rig(plan_of(RUNBOOK, WEB2), Stoppable(), run_id="run-2")
+    two.run.console = one.run.console
+
+    main = threading.get_ident()
+
+    def sigterm_once_running() -> None:
+        running.wait(10)
+        deadline = time.monotonic() + 10
+        while not step_ends(two.journal, "deploy") and time.monotonic() < deadline:
+            time.sleep(0.01)  # web2's deploy has ended and is recorded: only web1's runs
+        signal.pthread_kill(main, signal.SIGTERM)  # as the kernel would: to the main thread
+
+    threading.Thread(target=sigterm_once_running, daemon=True).start()
+    assert release([one.run, two.run], ScriptedGate(["yes", "yes"])) == STOPPED
+
+    (deploy,) = step_ends(one.journal, "deploy")
+    assert (deploy.outcome, deploy.message) == (Outcome.FAILED, "ended on the host after SIGTERM")
+    assert [e.outcome for e in step_ends(two.journal, "deploy")] == [Outcome.OK]
+    time.sleep(0.1)  # the released thread has returned: it wrote nothing after the end
+    assert len(step_ends(one.journal, "deploy")) == 1
+    assert end_of(one.journal).result is Result.INTERRUPTED
 
 
 # --- failures -----------------------------------------------------------------------------------

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from runbook.transport import CommandResult, LocalTransport, Transport
+from runbook.transport.base import OUTPUT_TAIL
+from runbook.transport.output import LINE_PIECE
 
 
 @pytest.fixture
@@ -123,3 +129,101 @@ def test_importing_it_imports_no_fabric_or_paramiko() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+# -- cancel: the step's whole process group ------------------------------------------------------
+
+
+def _running(marker: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if text.startswith(marker) and state != "Z":  # a zombie has ended
+                found.append(int(cmdline.parent.name))
+    return found
+
+
+def _wait_for(predicate: Callable[[], object], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_cancel_with_nothing_in_flight_is_confirmed(local: LocalTransport) -> None:
+    assert local.cancel() is True
+    local.run("true")
+    assert local.cancel() is True
+
+
+def test_cancel_ends_the_script_and_everything_it_started(local: LocalTransport) -> None:
+    results: list[CommandResult] = []
+    thread = threading.Thread(
+        target=lambda: results.append(local.run("sleep 81.11 & sleep 81.12; echo never"))
+    )
+    thread.start()
+    _wait_for(lambda: len(_running("sleep 81.1")) == 2)
+    started = time.monotonic()
+
+    assert local.cancel() is True
+
+    assert time.monotonic() - started < 2  # TERM was enough
+    thread.join(5)
+    assert _running("sleep 81.1") == []  # the background sleep too, not only `sh`
+    (result,) = results
+    assert (result.exit_code, result.stdout, result.timed_out) == (None, "", False)
+
+
+def test_a_group_that_ignores_term_is_killed(local: LocalTransport) -> None:
+    thread = threading.Thread(target=lambda: local.run("trap '' TERM; sleep 81.21 & sleep 81.22"))
+    thread.start()
+    _wait_for(lambda: len(_running("sleep 81.2")) == 2)
+    started = time.monotonic()
+
+    assert local.cancel() is True
+
+    assert 1.5 < time.monotonic() - started < 5  # KILL after ~2 s
+    thread.join(5)
+    assert _running("sleep 81.2") == []
+
+
+def test_ctrl_c_leaves_the_group_to_cancel(local: LocalTransport) -> None:
+    def interrupt(stream: str, line: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        local.run("sleep 81.31 & echo started; wait", on_output=interrupt)
+    assert _running("sleep 81.31")  # `sh` is gone, what it started is not (yet)
+
+    assert local.cancel() is True
+
+    assert _running("sleep 81.31") == []
+
+
+def test_a_timeout_ends_the_whole_group(local: LocalTransport) -> None:
+    result = local.run("sleep 81.41 & sleep 81.42", timeout=0.3)
+    assert result.timed_out
+    _wait_for(lambda: _running("sleep 81.4") == [], timeout=3)
+
+
+def test_the_script_runs_in_a_session_of_its_own(local: LocalTransport) -> None:
+    result = local.run("cut -d' ' -f6 /proc/$$/stat; echo $$")
+    session, pid = result.stdout.split()
+    assert session == pid  # so the terminal's Ctrl-C reaches the tool, not the step
+
+
+def test_output_is_kept_as_a_bounded_tail_and_a_long_line_comes_in_pieces(
+    local: LocalTransport,
+) -> None:
+    pieces: list[int] = []
+    started = time.monotonic()
+    result = local.run(
+        "head -c 8M /dev/zero | tr '\\0' x; echo; echo last",
+        on_output=lambda stream, line: pieces.append(len(line)),
+    )
+    assert time.monotonic() - started < 10  # linear: 8 MB in one line took 34 s before
+    assert len(result.stdout) == OUTPUT_TAIL
+    assert result.stdout.endswith("x\nlast\n")
+    assert pieces == [LINE_PIECE] * (8 * 2**20 // LINE_PIECE) + [4]  # no re-joining

@@ -88,6 +88,10 @@ class FakeTransport:
                     on_output(stream, line)
         return result
 
+    def cancel(self) -> bool:
+        """Nothing of a fake host runs once `run` has returned or raised: always confirmed."""
+        return True
+
     def close(self) -> None:
         self.closed = True
 

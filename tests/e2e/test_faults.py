@@ -396,7 +396,7 @@ def test_ctrl_c_while_a_step_runs_lets_it_end_records_it_and_stops(
     assert not box.lock_path.exists()
 
 
-def test_ctrl_c_twice_while_a_step_runs_leaves_at_once_outcome_unknown(
+def test_ctrl_c_twice_while_a_step_runs_ends_it_on_the_host_and_unlocks(
     release_project: Project,
 ) -> None:
     project, box = release_project, release_project.box
@@ -408,21 +408,21 @@ def test_ctrl_c_twice_while_a_step_runs_leaves_at_once_outcome_unknown(
         child.sendintr()
         code, rest = expect_exit(child)
         assert time.monotonic() - left < 10  # not the 30 s the remote command takes
-        assert sleeping("30.45")  # left running on the host, as the journal says
+        assert not sleeping("30.45")  # ended on the host (TERM), and confirmed, before exit
     finally:
         kill_all(sleeping("30.45"))
 
     assert code == 3, rest
     assert "Traceback" not in rest
     (slow,) = [e for e in events_of(project, "step_end") if e["step"] == "slow"]
-    assert slow["outcome"] == "unknown" and "it may still be running" in slow["message"]
+    assert slow["outcome"] == "failed"
+    assert slow["message"] == "ended on the host after a second Ctrl-C"
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
     assert not box.lock_path.exists()
-    assert len(project.backups()) == 1  # restorable: inv rollback has its backup
 
 
-def test_sigterm_while_a_step_runs_leaves_at_once_recorded_and_unlocked(
+def test_sigterm_while_a_step_runs_ends_it_on_the_host_recorded_and_unlocked(
     release_project: Project,
 ) -> None:
     """A CI job's timeout: SIGTERM ends the run as a double Ctrl-C does."""
@@ -433,6 +433,7 @@ def test_sigterm_while_a_step_runs_leaves_at_once_recorded_and_unlocked(
         wait_for(lambda: sleeping("30.66"), "the slow step to run on the host")
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=10)
+        assert not sleeping("30.66")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -440,9 +441,10 @@ def test_sigterm_while_a_step_runs_leaves_at_once_recorded_and_unlocked(
 
     assert proc.returncode == 3, stdout + stderr
     assert "Traceback" not in stderr
+    assert "SIGTERM: ending slow now (TERM, then KILL)" in stdout
     (slow,) = [e for e in events_of(project, "step_end") if e["step"] == "slow"]
-    assert slow["outcome"] == "unknown"
-    assert slow["message"] == "left while it ran (SIGTERM): it may still be running"
+    assert slow["outcome"] == "failed"
+    assert slow["message"] == "ended on the host after SIGTERM"
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
     assert not box.lock_path.exists()

@@ -23,7 +23,7 @@ from fabric import Connection
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError
 from runbook.sandbox import Sandbox
-from runbook.transport import SSHTransport, SudoError, connect, remote_command
+from runbook.transport import SSHTransport, SudoError, connect, wrapper_command
 from runbook.transport.ssh import _build_connection, _chain
 
 from .conftest import require_root
@@ -215,14 +215,91 @@ def test_nagle_is_off_on_the_socket(shared: SSHTransport) -> None:
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
-def test_remote_command_wraps_the_whole_script() -> None:
-    script = "id -u; cd /root && echo 'x y'"
-    assert remote_command(script) == "sh -ec 'id -u; cd /root && echo '\"'\"'x y'\"'\"'' </dev/null"
-    wrapped = remote_command(script, sudo="www-data", prompt="[p] ", timeout=5)
-    assert wrapped.startswith("sudo -S -p '[p] ' -u www-data -- sh -c 'exec \"$@\" </dev/null' ")
-    assert wrapped.endswith(
-        "runbook timeout -k 2 6 sh -ec 'id -u; cd /root && echo '\"'\"'x y'\"'\"''"
+def test_the_command_line_is_a_fixed_wrapper_and_the_script_is_not_on_it() -> None:
+    plain = wrapper_command("0123abcd")
+    wrapped = wrapper_command("0123abcd", sudo="www-data", prompt="[p] ", timeout=5)
+    assert wrapped.startswith("sudo -S -p '[p] ' -u www-data -- sh -c ")
+    assert wrapped.endswith(" sh 0123abcd 6")  # the nonce, then the remote timeout (5 + 1 s)
+    assert plain.endswith(" sh 0123abcd ''")
+    # The same text for every command, whatever its script: only nonce, user and timeout vary.
+    assert wrapper_command("ffff0000", timeout=9).replace("ffff0000 10", "0123abcd ''") == plain
+    with pytest.raises(ValueError, match="nonce"):
+        wrapper_command("x; rm -rf /")
+
+
+def test_the_script_is_on_no_command_line_on_the_host(shared: SSHTransport) -> None:
+    unique = "only-in-the-script-" + os.urandom(6).hex()
+    result = shared.run(
+        f": {unique}\n"
+        "for p in $$ $PPID; do tr '\\0' ' ' </proc/$p/cmdline; echo; done\n"
+        'echo "$$ $(cut -d" " -f5 /proc/$$/stat)"'
     )
+    shell, parent, ids = result.stdout.splitlines()
+    assert unique not in result.stdout
+    assert shell.strip() == "sh -e"  # the wrapper became the shell that read the script
+    assert "sshd" in parent
+    pid, group = ids.split()
+    assert pid == group  # it leads a process group of its own: cancel() ends all of it
+
+
+def test_a_start_mark_printed_by_the_script_is_only_its_output(shared: SSHTransport) -> None:
+    result = shared.run("echo 'runbook-started 0123456789abcdef 1' >&2; echo out; exit 4")
+    assert (result.exit_code, result.stdout) == (4, "out\n")
+    assert result.stderr == "runbook-started 0123456789abcdef 1\n"
+
+
+def test_a_script_killed_by_a_signal_has_no_exit_status(shared: SSHTransport) -> None:
+    result = shared.run("echo before; kill -KILL $$")
+    assert (result.exit_code, result.stdout, result.lost) == (None, "before\n", False)
+
+
+def test_cancel_with_nothing_in_flight_is_confirmed_at_once(shared: SSHTransport) -> None:
+    started = time.monotonic()
+    assert shared.cancel() is True
+    shared.run("true")
+    assert shared.cancel() is True
+    assert time.monotonic() - started < 1
+
+
+def test_after_a_lost_link_cancel_cannot_confirm_and_the_command_runs_on(target: Host) -> None:
+    transport = connect(target)
+    try:
+        result = transport.run(f'sleep 73.31 & kill -9 "$({SESSION_SSHD})"; wait')
+        assert result.lost
+        assert transport.cancel() is False  # the link is gone: nothing can be confirmed
+        assert _sleeping("73.31")  # as a network failure leaves it
+        with pytest.raises(ConnectError):
+            transport.run("true")
+    finally:
+        for pid in _sleeping("73.31"):
+            os.kill(pid, 9)
+        transport.close()
+
+
+def test_a_timed_out_command_stays_in_flight_until_cancel_confirms_it_gone(
+    shared: SSHTransport,
+) -> None:
+    """The remote `timeout` would KILL it 3 s after ours; cancel() (as the batch calls it
+    before it unlocks) does not wait for that."""
+    result = shared.run("trap '' TERM; sleep 74.11", timeout=0.3)
+    assert result.timed_out
+    assert _sleeping("74.11")
+    started = time.monotonic()
+    assert shared.cancel() is True
+    assert _sleeping("74.11") == []
+    assert time.monotonic() - started < 3.5
+    assert shared.cancel() is True  # nothing in flight now
+
+
+def _sleeping(seconds: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes() == f"sleep\0{seconds}\0".encode():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
 
 
 # -- timeout and lost connections -----------------------------------------------------------------

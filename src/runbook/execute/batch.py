@@ -200,9 +200,30 @@ def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:
 
 
 def _close(item: HostRun, transport: Transport, console: Console) -> None:
-    """Give the host lock back and close the connection (each host at once, in a batch)."""
-    hostlock.give_back(transport, item.plan, item.run_id, console)
+    """Give the host lock back and close the connection (each host at once, in a batch).
+
+    The lock is given back only when nothing of this run may still run on the host: a
+    command left in flight is ended first (`cancel`), and if that cannot be confirmed (the
+    connection is gone), the lock stays, and the operator is told how to break it.
+    """
+    if _nothing_runs(transport):
+        hostlock.give_back(transport, item.plan, item.run_id, console)
+    else:
+        host = item.plan.host
+        console.say(
+            f"the lock {host.lock} on {host.name} stays held by run {item.run_id}: a command "
+            "of this run may still be running there (it could not be ended and confirmed "
+            "gone). Check the host, then run again with --break-lock",
+            "yellow",
+        )
     transport.close()
+
+
+def _nothing_runs(transport: Transport) -> bool:
+    try:
+        return transport.cancel()
+    except Exception:  # whatever went wrong, nothing was confirmed
+        return False
 
 
 def _all_open(

@@ -42,7 +42,7 @@ def together(calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()  # a second Ctrl-C (see guard_signals) leaves the steps in flight behind
+        thread.join()  # a second Ctrl-C (see guard_signals) leaves here; the caller ends the steps
     for slot in slots:
         if isinstance(slot, BaseException) and not isinstance(slot, Exception):
             raise slot
@@ -68,7 +68,8 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
     SIGHUP the terminal is gone, so the output goes to /dev/null.
 
     With `on_first_ctrl_c`, the first Ctrl-C calls it (a step is running: it stops once the
-    step has ended and its outcome is recorded) and a second one raises KeyboardInterrupt.
+    step has ended and its outcome is recorded) and a second one raises KeyboardInterrupt
+    (the steps in flight are then ended on their hosts: `execute.steps._leave`).
     Outside the main thread signals cannot be handled: nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -77,10 +78,7 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
 
     def end(signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
-            with contextlib.suppress(OSError):
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)
+            _output_to_null()
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     def first_ctrl_c(signum: int, frame: object) -> None:
@@ -97,3 +95,37 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold off Ctrl-C, SIGTERM and SIGHUP for a short, bounded piece of work that must end.
+
+    Used while steps are ended on the hosts and recorded after the operator left: a third
+    Ctrl-C must not skip that. The work is bounded (a few seconds); a signal that comes
+    meanwhile is dropped, as the run is being left already. After SIGHUP the terminal is gone:
+    the output goes to /dev/null, as `guard_signals` does. Outside the main thread: nothing
+    changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def hold(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            _output_to_null()
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, hold) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _output_to_null() -> None:
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)

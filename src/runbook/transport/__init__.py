@@ -8,17 +8,23 @@ SSH modules, once:
 - host keys are checked against known_hosts with a reject policy (Fabric's Connection accepts
   any host key by default, fabric#1804), and known_hosts is never written;
 - `~/.ssh/config` aliases work (a `fabric.Config`, never a plain Invoke config, fabric#2111);
-- a script runs as `sh -ec`, and `sudo` wraps the whole script, not its first command;
-- the sudo password is fed by a watcher with no local stdin, and never printed; it comes from
-  the caller's `SudoCredential` (no password is kept in this package);
-- the remote command gets no local stdin (typed keys never reach the host) and reads EOF;
-- output is captured, never printed, stdout and stderr apart, decoded as UTF-8 across reads;
+- scripts travel as data: the command line is a fixed wrapper (`base.wrapper_command`), the
+  script and its secrets go on the channel's stdin once the wrapper has said it runs, so
+  neither `ps` on the host nor sudo's log shows them; `sudo` wraps the whole script;
+- the sudo password is sent only in answer to sudo's own prompt, before the script starts,
+  and never printed; it comes from the caller's `SudoCredential` (none is kept here);
+- each command runs in a process group of its own on the host, which `cancel()` ends (TERM,
+  then KILL) and confirms gone: without a pty, sshd would leave it running;
+- the script's commands get no local stdin (typed keys never reach the host) and read EOF;
+- output is captured, never printed, stdout and stderr apart, decoded as UTF-8 across reads,
+  split into lines in linear time, and kept as a bounded tail;
 - a non-zero exit, a timeout, a lost connection are results, not exceptions;
 - `TCP_NODELAY` on the socket: a command costs ~3x less on a reused connection.
 
-Modules: `base` (the seam: results, protocols, the command line; pure), `local`, `ssh` (the
-connection and `SSHTransport`), `ssh_runner` (one command on it), `ssh_errors` (the messages
-for a failed connection or host key).
+Modules: `base` (the seam: results, protocols, the wrapper and the scripts it reads; pure),
+`output` (bytes in, lines and bounded tails out; pure), `local`, `ssh` (the connection and
+`SSHTransport`), `ssh_runner` (one command on a paramiko channel: the start handshake),
+`ssh_errors` (the messages for a failed connection or host key).
 
 Importing this package imports neither Fabric nor paramiko (~0.3 s): `inv check` and `inv
 show` use the seam without them. The SSH names (`SSHTransport`, `connect`, `fingerprint`) are
@@ -31,7 +37,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .base import CommandResult, SudoCredential, SudoError, Transport, remote_command
+from .base import CommandResult, SudoCredential, SudoError, Transport, wrapper_command
 from .local import LocalTransport
 
 if TYPE_CHECKING:
@@ -46,7 +52,7 @@ __all__ = [
     "Transport",
     "connect",
     "fingerprint",
-    "remote_command",
+    "wrapper_command",
 ]
 
 _SSH_NAMES = frozenset({"SSHTransport", "connect", "fingerprint"})

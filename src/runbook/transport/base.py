@@ -1,5 +1,10 @@
 """The seam the executor sees: a result, a transport, a sudo credential. No Fabric here.
 
+Also the one command line every remote step is started with (`wrapper_command`) and the
+scripts that travel on its standard input (`stdin_script`, `stop_group_script`): the wrapper
+is fixed text, so what another user on the host sees in `ps`, and what sudo writes to its log,
+is never a step's script or its secrets.
+
 Everything in this module is pure (no socket, no process): `inv check` and `inv show` import
 it, and must stay fast.
 """
@@ -14,13 +19,17 @@ from typing import Protocol
 from runbook.errors import RefusedError
 
 __all__ = [
+    "OUTPUT_TAIL",
     "REMOTE_KILL_AFTER",
     "REMOTE_TIMEOUT_GRACE",
+    "START_MARK",
     "CommandResult",
     "SudoCredential",
     "SudoError",
     "Transport",
-    "remote_command",
+    "stdin_script",
+    "stop_group_script",
+    "wrapper_command",
 ]
 
 # After a local timeout the remote command is ended by coreutils `timeout`: TERM this much
@@ -28,16 +37,28 @@ __all__ = [
 REMOTE_TIMEOUT_GRACE = 1.0
 REMOTE_KILL_AFTER = 2.0
 
+OUTPUT_TAIL = 1 << 20
+"""Characters of each output stream a CommandResult keeps: the last ones (its tail)."""
+
+START_MARK = "runbook-started"
+"""What the wrapper prints on stderr, with the command's nonce and process group, once it runs."""
+
 
 @dataclass(frozen=True)
 class CommandResult:
     """What one script did.
 
+    Output is kept as its tail: the last `OUTPUT_TAIL` (1 Mi) characters of each stream, so a
+    command that prints without end costs bounded memory. A step's `expect:` patterns are
+    matched against that tail; `on_output` (see `Transport.run`) saw every line.
+
     Attributes:
         exit_code: the script's exit status; None when it is unknown: the command timed out,
-            the connection was lost, or the shell ended without a status (killed by a signal).
-        stdout: standard output, UTF-8 with replacement characters for bad bytes.
-        stderr: standard error, apart from stdout (`nginx -t` writes there); no sudo prompt.
+            the connection was lost, or the command ended without a status. A script killed
+            by a signal exits as a shell reports it: 128 + the signal's number.
+        stdout: standard output (its tail), UTF-8 with replacement characters for bad bytes.
+        stderr: standard error (its tail), apart from stdout (`nginx -t` writes there); no sudo
+            prompt.
         duration: seconds from sending the command to its end.
         timed_out: the timeout passed; the command is ended shortly after.
         lost: the connection died while the command ran (perhaps noticed only when it timed
@@ -57,7 +78,7 @@ class CommandResult:
 
 
 class Transport(Protocol):
-    """Runs scripts on one host, then closes."""
+    """Runs scripts on one host, one at a time, then closes."""
 
     def run(
         self,
@@ -67,10 +88,20 @@ class Transport(Protocol):
         timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
-        """Run `script` with `sh -ec`; `sudo` is True (root) or a user name.
+        """Run `script` with `sh -e`; `sudo` is True (root) or a user name.
 
         `on_output(stream, line)`, if given, gets each line of "stdout" and "stderr" as it
-        comes. A non-zero exit, a timeout, a lost connection are results, not exceptions.
+        comes (a line longer than 64 Ki characters in pieces). A non-zero exit, a timeout, a
+        lost connection are results, not exceptions.
+        """
+        ...
+
+    def cancel(self) -> bool:
+        """End the command in flight, if any, and all it started; True once that is confirmed.
+
+        Safe from another thread while `run` waits (Ctrl-C, SIGTERM). True when nothing runs
+        (nothing was in flight, or it is confirmed gone), False when it cannot be confirmed
+        (the connection is gone, or the processes would not end): it may still be running.
         """
         ...
 
@@ -106,24 +137,80 @@ class SudoError(RefusedError):
     """sudo on the host would not run the script: wrong or missing password. Nothing ran."""
 
 
-def remote_command(
-    script: str, *, sudo: bool | str = False, prompt: str = "", timeout: float | None = None
-) -> str:
-    """The command line sent for `script`: `sh -ec`, under `timeout` and `sudo` when asked.
+# The wrapper. Its shell must lead a process group of its own, so that one kill of -PID ends
+# the step and everything it started: a plain command usually does (sshd starts each session
+# with setsid, and the login shell runs the command in its place); under sudo (whose child is
+# in sudo's group) or a login shell that forks, it starts itself again under `setsid`, which
+# then makes a new session in place (a process that does not lead its group gets one without
+# a fork). It checks, says it runs on stderr (the start mark: this command's nonce and its
+# process group), and only then becomes `sh -e` reading the script from its standard input:
+# under sudo, that is after sudo has accepted the password.
+_REST = (
+    "read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat || g=$$; "
+    '[ "$g" = $$ ] || { echo "runbook: no process group of its own" >&2; exit 125; }; '
+    f'printf "%s %s %s\\n" {START_MARK} "$1" $$ >&2; '
+    f'if [ -n "$2" ]; then exec timeout -k {REMOTE_KILL_AFTER:g} "$2" sh -e; fi; '
+    "exec sh -e"
+)
+WRAPPER = (
+    f"r={shlex.quote(_REST)}; "
+    "read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat || g=$$; "
+    '[ "$g" = $$ ] && eval "$r"; '
+    'exec setsid -w sh -c "$r" "$0" "$@"'
+)
+"""The fixed text of `sh -c` on every remote command line."""
 
-    sudo wraps the whole script (`c.sudo("a && b")` would only sudo `a`). Its own stdin
-    carries the password; the script's stdin is /dev/null, so nothing can wait on input.
+
+def wrapper_command(
+    nonce: str, *, sudo: bool | str = False, prompt: str = "", timeout: float | None = None
+) -> str:
+    """The command line that starts a step: the fixed wrapper, under sudo when asked.
+
+    Only the nonce, the sudo user and the timeout vary; the script itself is sent on the
+    channel's standard input after the wrapper has printed `START_MARK NONCE PGID` on stderr.
+    sudo's own stdin carries the password before that, in answer to `prompt` only.
     """
-    words = ["sh", "-ec", script]
-    if timeout is not None:
-        words = [
-            "timeout", "-k", f"{REMOTE_KILL_AFTER:g}", f"{timeout + REMOTE_TIMEOUT_GRACE:g}",
-            *words,
-        ]  # fmt: skip
-    if not sudo:
-        return shlex.join(words) + " </dev/null"
-    as_user = [] if sudo is True else ["-u", str(sudo)]
-    return shlex.join(
-        ["sudo", "-S", "-p", prompt, *as_user, "--",
-         "sh", "-c", 'exec "$@" </dev/null', "runbook", *words]
-    )  # fmt: skip
+    if not nonce.isalnum():
+        raise ValueError(f"the nonce must be letters and digits, not {nonce!r}")
+    seconds = "" if timeout is None else f"{timeout + REMOTE_TIMEOUT_GRACE:g}"
+    words = ["sh", "-c", WRAPPER, "sh", nonce, seconds]
+    if sudo:
+        as_user = [] if sudo is True else ["-u", str(sudo)]
+        words = ["sudo", "-S", "-p", prompt, *as_user, "--", *words]
+    return shlex.join(words)
+
+
+def stdin_script(script: str) -> bytes:
+    """What the wrapper's `sh -e` reads: one command that runs `script` with /dev/null as its
+    stdin. The shell reads the whole command (the script, quoted) before it runs any of it."""
+    return f"eval {shlex.quote(script)} </dev/null\n".encode("utf-8", "surrogateescape")
+
+
+def stop_group_script(pgid: int) -> str:
+    """End process group `pgid`: TERM, KILL after ~2 s; print `gone` once none of it runs.
+
+    A zombie (ended, not yet reaped) does not count. Exit 1 if the group outlives the KILL.
+    """
+    if pgid <= 1:
+        raise ValueError(f"not a process group to end: {pgid}")
+    return f"""\
+g={pgid}
+left() {{
+  if [ ! -d /proc/self ]; then kill -0 "-$g" 2>/dev/null; return; fi
+  for f in /proc/[0-9]*/stat; do
+    {{ read -r l <"$f"; }} 2>/dev/null || continue
+    set -- ${{l##*) }}
+    if [ "$3" = "$g" ] && [ "$1" != Z ]; then return 0; fi
+  done
+  return 1
+}}
+kill -TERM "-$g" 2>/dev/null || :
+i=0
+while left; do
+  i=$((i + 1))
+  if [ "$i" -eq 20 ]; then kill -KILL "-$g" 2>/dev/null || :; fi
+  if [ "$i" -ge 40 ]; then echo "process group $g still runs after KILL" >&2; exit 1; fi
+  sleep 0.1
+done
+echo gone
+"""

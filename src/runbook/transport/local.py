@@ -2,32 +2,44 @@
 
 from __future__ import annotations
 
-import codecs
+import contextlib
 import os
 import selectors
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 from .base import CommandResult
+from .output import Stream
 
-__all__ = ["LocalTransport"]
+__all__ = ["LocalTransport", "group_runs"]
 
 READ_SIZE = 65536
+TERM_GRACE = 2.0  # cancel(): seconds between TERM and KILL, and after KILL
+POLL = 0.02
 
 
 class LocalTransport:
     """Runs scripts on this machine: `sh -ec SCRIPT`, stdin /dev/null, output captured.
 
+    Each script runs in a session and process group of its own (so the terminal's Ctrl-C
+    reaches the tool, not the step, and `cancel()` ends the step and everything it started).
+    Like `subprocess.run(..., timeout=...)`, the script's own output pipes are read to their
+    end (a background child that keeps them open is waited for, up to the timeout); a timeout
+    kills the whole group and returns what was read so far (its tail: see CommandResult).
+
     The script gets the operator's environment without any `RUNBOOK_*` variable (the sudo
     password, every secret, the state directory): the secrets a step declares are already in
     its script, and a step must not read those it did not declare.
-
-    Like `subprocess.run(..., timeout=...)`: the script's own output pipes are read to their
-    end (a background child that keeps them open is waited for, up to the timeout), and a
-    timeout kills `sh` (not its children) and returns what was read so far.
     """
+
+    def __init__(self) -> None:
+        self._group: int | None = None  # the process group of the script in flight
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return "<LocalTransport>"
@@ -50,30 +62,54 @@ class LocalTransport:
             raise ValueError(f"a local step cannot run with sudo (sudo={sudo!r})")
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
-        streams = {"stdout": _Stream("stdout", on_output), "stderr": _Stream("stderr", on_output)}
+        streams = {"stdout": Stream("stdout", on_output), "stderr": Stream("stderr", on_output)}
         with subprocess.Popen(
             ["sh", "-ec", script],
             env=_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=True,
         ) as proc:
             assert proc.stdout is not None and proc.stderr is not None
+            with self._lock:
+                self._group = proc.pid  # a session leader: its pid is its group's id
             try:
                 finished = _read(
                     {"stdout": proc.stdout, "stderr": proc.stderr}, streams, deadline
                 ) and _wait(proc, deadline)
             except BaseException:
-                proc.kill()  # as subprocess.run does; Popen's exit waits for it
+                # Ctrl-C: `sh` is ended (Popen's exit waits for it), as subprocess.run does;
+                # what it started is left to cancel(), which ends the group and confirms it.
+                proc.kill()
                 raise
             if not finished:
-                proc.kill()
+                _signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
+        with self._lock:
+            self._group = None  # ended, or killed by the timeout
         out, err = (s.finish() for s in streams.values())
         duration = time.monotonic() - started
         if not finished:
             return CommandResult(None, out, err, duration, timed_out=True)
-        return CommandResult(proc.returncode, out, err, duration)
+        code = proc.returncode if proc.returncode >= 0 else None  # < 0: ended by a signal
+        return CommandResult(code, out, err, duration)
+
+    def cancel(self) -> bool:
+        """End the script in flight with everything it started (TERM, KILL after 2 s).
+
+        True once no process of its group runs (or nothing was in flight).
+        """
+        with self._lock:
+            group = self._group
+        if group is None:
+            return True
+        gone = _end_group(group)
+        if gone:
+            with self._lock:
+                if self._group == group:
+                    self._group = None
+        return gone
 
     def close(self) -> None:
         """Nothing to release."""
@@ -84,34 +120,48 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOK_")}
 
 
-class _Stream:
-    """One output stream: bytes in, text kept, whole lines handed to `emit` as they come."""
-
-    def __init__(self, name: str, emit: Callable[[str, str], None] | None) -> None:
-        self.name = name
-        self.emit = emit
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.parts: list[str] = []
-        self.partial = ""
-
-    def feed(self, data: bytes, final: bool = False) -> None:
-        text = self.decoder.decode(data, final=final)
-        self.parts.append(text)
-        if self.emit is None:
-            return
-        *whole, self.partial = (self.partial + text).split("\n")
-        for line in whole:
-            self.emit(self.name, line)
-
-    def finish(self) -> str:
-        self.feed(b"", final=True)
-        if self.emit is not None and self.partial:
-            self.emit(self.name, self.partial)
-            self.partial = ""
-        return "".join(self.parts)
+def group_runs(group: int) -> bool:
+    """Does a process of process group `group` run (a zombie, ended but not reaped, does not)?"""
+    proc = Path("/proc")
+    if not (proc / "self").is_dir():
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
+            return True
+    return False
 
 
-def _read(pipes: dict[str, IO[bytes]], streams: dict[str, _Stream], deadline: float | None) -> bool:
+def _end_group(group: int) -> bool:
+    _signal_group(group, signal.SIGTERM)
+    for sig in (signal.SIGKILL, None):
+        deadline = time.monotonic() + TERM_GRACE
+        while group_runs(group):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        else:
+            return True
+        if sig is not None:
+            _signal_group(group, sig)
+    return not group_runs(group)
+
+
+def _signal_group(group: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
+
+
+def _read(pipes: dict[str, IO[bytes]], streams: dict[str, Stream], deadline: float | None) -> bool:
     """Read both pipes to their end; False if the deadline came first."""
     with selectors.DefaultSelector() as selector:
         for name, pipe in pipes.items():

@@ -1,4 +1,4 @@
-"""The SSH transport: one Fabric connection per host, strict host keys, whole-script sudo.
+"""The SSH transport: one Fabric connection per host, strict host keys, scripts sent as data.
 
 Importing this module imports Fabric and paramiko (~0.3 s): only the release path should.
 """
@@ -10,21 +10,29 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut, Failure, ThreadException
 from paramiko.message import Message
 
 from runbook.core.model import Host
-from runbook.errors import ConnectError
+from runbook.errors import ConnectError, RunbookError
 
-from .base import CommandResult, SudoCredential, SudoError, remote_command
+from .base import (
+    CommandResult,
+    SudoCredential,
+    SudoError,
+    stdin_script,
+    stop_group_script,
+    wrapper_command,
+)
 from .ssh_errors import UnknownHostKey, connect_error, fingerprint, known_hosts_files
-from .ssh_runner import Lines, NotStarted, Secret, StepRemote, SudoAnswer, SudoRefused, unprompt
+from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
 if TYPE_CHECKING:
     from paramiko.transport import _SocketLike  # the stubs' name for what a Transport takes
@@ -38,6 +46,16 @@ __all__ = ["KEEPALIVE_SECONDS", "SSHTransport", "connect", "fingerprint"]
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 30  # keeps NAT and firewalls from dropping the link while a gate waits
+CANCEL_TIMEOUT = 10.0  # for ending a process group: TERM, ~2 s, KILL, ~2 s, plus sudo
+CANCEL_OPEN_TIMEOUT = 5.0  # a link that cannot open a channel in 5 s will not confirm anything
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """The command in flight on a connection: its process group on the host, its sudo."""
+
+    pgid: int
+    sudo: bool | str
 
 
 def connect(
@@ -79,8 +97,11 @@ class SSHTransport:
         self.connect_seconds = connect_seconds
         self._conn = conn
         self._sudo = sudo
-        # Why run() refuses: "closed" by us, "lost" during a command, "dropped" while idle.
+        # Why run() refuses: "closed" by us, "lost" during a command, "dropped" while idle,
+        # "unstopped": a command could not be confirmed ended by cancel().
         self._dead: str | None = None
+        self._flight: _Flight | None = None  # set at the start mark; cleared at its end
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -106,75 +127,57 @@ class SSHTransport:
         timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
     ) -> CommandResult:
-        """Run `script` with `sh -ec` (every line must succeed), as root or `sudo` user.
+        """Run `script` with `sh -e` (every line must succeed), as root or `sudo` user.
 
-        `on_output(stream, line)`, if given, gets each line of stdout and stderr as it comes
-        (from Invoke's reader threads), without the sudo prompt.
+        The command line is the fixed wrapper; the script goes on the channel's stdin once the
+        wrapper has started (under sudo: once sudo accepted the password), then EOF.
+        `on_output(stream, line)`, if given, gets each line of the command's stdout and stderr
+        as it comes, never sudo's prompt.
 
         Returns the result whatever the exit status; a timeout or a lost connection is a
         result with `exit_code=None`. Raises SudoError if sudo refuses the password (or
-        needs one and none was given), ConnectError if the connection is already gone, and
-        whatever the credential's `password()` raises.
+        needs one and none was given, or will not run the step), ConnectError if the
+        connection is already gone or the step could not start, and whatever the
+        credential's `password()` raises. In every raised case the script did not run.
         """
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
         self._check_alive()
-        prompt = f"[runbook sudo {secrets.token_hex(8)}] password: " if sudo else ""
-        password = Secret(self._sudo.password()) if sudo and self._sudo is not None else None
-        command = remote_command(script, sudo=sudo, prompt=prompt, timeout=timeout)
-        watchers = [SudoAnswer(prompt, password)] if sudo else []
-        runner = StepRemote(context=self._conn, inline_env=True)
-        lines = Lines(on_output, prompt) if on_output is not None else None
-        runner.on_chunk = lines.feed if lines is not None else None
-        started = time.monotonic()
+        return self._execute(script, sudo=sudo, timeout=timeout, on_output=on_output)
+
+    def cancel(self) -> bool:
+        """End the command in flight, with everything it started, over a second channel.
+
+        TERM to its process group, KILL ~2 s later, then confirm that no process of the group
+        runs (as the step's sudo user, if it had one). True when nothing runs (nothing was in
+        flight, or it is confirmed gone); False when that cannot be confirmed (the connection
+        is gone, or the group outlives KILL): it may still be running, and this transport sends
+        nothing more. Safe from another thread while `run` waits.
+        """
+        with self._lock:
+            flight = self._flight
+        if flight is None:
+            return True
+        if self._dead == "unstopped" or not self._transport_active():
+            return False
         try:
-            res = runner.run(
-                command,
-                hide=True,
-                warn=True,
-                pty=False,
-                echo=False,
-                in_stream=False,
-                encoding="utf-8",
-                timeout=timeout,
-                watchers=watchers,
+            result = self._execute(
+                stop_group_script(flight.pgid),
+                sudo=flight.sudo,
+                timeout=CANCEL_TIMEOUT,
+                on_output=None,
+                track=False,
+                open_timeout=CANCEL_OPEN_TIMEOUT,
             )
-        except NotStarted as exc:
-            self._dead = "dropped"
-            raise ConnectError(
-                f"the connection to {self._who()} is gone: the command could not start",
-                hint=f"nothing ran; check that the host is up and reconnect ({exc.reason})",
-            ) from None
-        except CommandTimedOut as exc:
-            if lines is not None:
-                lines.flush()
-            out = exc.result
-            lost = not self._transport_active()  # a dead link also ends as a timeout
-            if lost:
-                self._dead = "lost"
-            return CommandResult(
-                None, out.stdout, unprompt(out.stderr, prompt),
-                time.monotonic() - started, timed_out=True, lost=lost,
-            )  # fmt: skip
-        except Failure as exc:
-            if isinstance(exc.reason, SudoRefused):
-                raise self._sudo_error(exc.reason) from None
-            raise
-        except (ThreadException, OSError, EOFError, paramiko.SSHException):
-            if self._transport_active():
-                raise
-            self._dead = "lost"
-            return CommandResult(None, "", "", time.monotonic() - started, lost=True)
-        if lines is not None:
-            lines.flush()
-        duration = time.monotonic() - started
-        stderr = unprompt(res.stderr, prompt)
-        if res.exited == -1:  # the channel closed without an exit status
-            lost = not self._transport_active()
-            if lost:
-                self._dead = "lost"
-            return CommandResult(None, res.stdout, stderr, duration, lost=lost)
-        return CommandResult(res.exited, res.stdout, stderr, duration)
+        except (RunbookError, OSError, EOFError, paramiko.SSHException):
+            result = None
+        gone = result is not None and result.ok and result.stdout.strip().endswith("gone")
+        with self._lock:
+            if gone and self._flight is flight:
+                self._flight = None
+        if not gone and self._dead != "closed":
+            self._dead = "unstopped"
+        return gone
 
     def close(self) -> None:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
@@ -184,6 +187,74 @@ class SSHTransport:
             _close_quietly(hop)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _execute(
+        self,
+        script: str,
+        *,
+        sudo: bool | str,
+        timeout: float | None,
+        on_output: Callable[[str, str], None] | None,
+        track: bool = True,
+        open_timeout: float = OPEN_TIMEOUT,
+    ) -> CommandResult:
+        """One command through the wrapper; `track`: remember it as the one in flight."""
+        transport = self._conn.transport
+        if transport is None:
+            raise ConnectError(f"the connection to {self._who()} is not open")
+        nonce = secrets.token_hex(8)
+        prompt = f"[runbook sudo {nonce}] password: " if sudo else ""
+        password = Secret(self._sudo.password()) if sudo and self._sudo is not None else None
+
+        def started(pgid: int) -> None:
+            if track:
+                with self._lock:
+                    self._flight = _Flight(pgid, sudo)
+
+        step = StepChannel(
+            transport,
+            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout),
+            stdin_script(script),
+            nonce=nonce,
+            prompt=prompt,
+            password=password,
+            timeout=timeout,
+            on_output=on_output,
+            on_start=started,
+            open_timeout=open_timeout,
+        )
+        begun = time.monotonic()
+        try:
+            ended = step.run()
+        except NotStarted as exc:
+            raise self._gone(exc.reason) from None
+        except SudoRefused as exc:
+            raise self._sudo_error(exc) from None
+        except NoStart as exc:
+            raise self._no_start(exc, sudo) from None
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if self._transport_active():
+                raise
+            if not step.started:
+                raise self._gone(exc) from None
+            self._dead = "lost"
+            out, err = step.stdout.finish(), step.stderr.finish()
+            return CommandResult(None, out, err, time.monotonic() - begun, lost=True)
+        duration = time.monotonic() - begun
+        if ended.exit_code is None and not self._transport_active():
+            # A dead link ends as a timeout or a closed channel: the command may still run.
+            self._dead = "lost"
+            return CommandResult(
+                None, ended.stdout, ended.stderr, duration, timed_out=ended.timed_out, lost=True
+            )
+        if track and not ended.timed_out:
+            # It ended. (Timed out, it stays in flight: the remote `timeout` ends it shortly,
+            # and a cancel() before that, such as the batch's before it unlocks, confirms it.)
+            with self._lock:
+                self._flight = None
+        return CommandResult(
+            ended.exit_code, ended.stdout, ended.stderr, duration, timed_out=ended.timed_out
+        )
 
     def _where(self) -> str:
         return f"{self._conn.user}@{self._conn.host}:{self._conn.port}"
@@ -203,12 +274,40 @@ class SSHTransport:
                 f"the connection to {self._who()} was lost during an earlier command",
                 hint="that command's outcome is unknown: check the host by hand before going on",
             )
+        if self._dead == "unstopped":
+            raise ConnectError(
+                f"a command on {self._who()} could not be stopped and may still be running",
+                hint="nothing more is sent to this host: check it by hand before going on",
+            )
         if self._dead == "dropped" or not self._transport_active():
             self._dead = "dropped"
             raise ConnectError(
                 f"the connection to {self._who()} was closed by the host or the network while idle",
                 hint="nothing was running; connect again to go on",
             )
+
+    def _gone(self, reason: BaseException) -> ConnectError:
+        self._dead = "dropped"
+        return ConnectError(
+            f"the connection to {self._who()} is gone: the command could not start",
+            hint=f"nothing ran; check that the host is up and reconnect ({reason})",
+        )
+
+    def _no_start(self, exc: NoStart, sudo: bool | str) -> RunbookError:
+        """The wrapper never said it runs, so the script was never sent: why."""
+        if not self._transport_active():
+            return self._gone(exc)
+        if sudo and exc.answered:
+            return self._sudo_error(SudoRefused(missing=False))
+        if sudo:
+            return SudoError(
+                f"sudo on {self._who()} would not run the step: {exc}",
+                hint=f"the step did not run; check what {self._conn.user} may run with sudo",
+            )
+        return ConnectError(
+            f"the step could not start on {self._who()}: {exc}",
+            hint="nothing ran; the host needs sh, setsid (util-linux) and timeout (coreutils)",
+        )
 
     def _sudo_error(self, reason: SudoRefused) -> SudoError:
         # Nothing is forgotten here: the credential is the caller's, who calls its forget().

@@ -1,23 +1,40 @@
-"""One command on an open Fabric connection: the runner, the sudo watcher, the line splitter.
+"""One command on an open SSH connection, over a paramiko channel of its own.
 
-Invoke's runner is made for interactive use; for a release step it is changed here so that
-output is decoded safely, only sudo's own prompt is answered, and a timeout, a refused
-password, Ctrl-C or a connection that cannot start a session end the command at once.
+The command line is the fixed wrapper of `base.wrapper_command`; this module holds the other
+side of its handshake:
+
+1. exec the wrapper; read stdout and stderr as they come (one thread, `select` on the channel);
+2. before the start mark, stderr is sudo's and the login shell's alone (the script has not
+   been sent): sudo's prompt (unique to this command) is answered once with the password; a
+   second prompt, "Sorry, try again." or the channel ending without the mark means sudo
+   refused, and the script never ran;
+3. at the mark (`runbook-started NONCE PGID`) the command's process group is known (`on_start`)
+   and the script is sent on stdin, then EOF. From here on everything on stderr is the
+   command's own: nothing it prints is read as a prompt, a refusal or a mark;
+4. the result is the exit status once both streams have ended, or a timeout, or a lost link.
+
+Output goes through `output.Stream`: linear time, bounded memory, whatever the host prints.
 """
 
 from __future__ import annotations
 
-import codecs
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+import contextlib
+import select
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import paramiko
-from fabric.runners import Remote
-from invoke.exceptions import WatcherError
-from invoke.watchers import StreamWatcher
 
-__all__ = ["Lines", "NotStarted", "Secret", "StepRemote", "SudoAnswer", "SudoRefused", "unprompt"]
+from .base import START_MARK
+from .output import Stream
+
+__all__ = ["OPEN_TIMEOUT", "Ended", "NoStart", "NotStarted", "Secret", "StepChannel", "SudoRefused"]
+
+READ_SIZE = 1 << 16
+OPEN_TIMEOUT = 30.0  # to open a channel on a connection that is up: seconds, not minutes
+BEFORE_MARK_KEPT = 1 << 13  # what sudo and the login shell print first: short, kept short
+SORRY = "Sorry, try again."
 
 
 class Secret:
@@ -37,41 +54,12 @@ class Secret:
         return self._value
 
 
-class SudoRefused(WatcherError):
-    """sudo asked for a password that was not given (`missing`), or asked again."""
+class SudoRefused(Exception):
+    """sudo asked for a password that was not given (`missing`), or refused the one given."""
 
     def __init__(self, missing: bool) -> None:
         super().__init__("sudo needs a password" if missing else "sudo refused the password")
         self.missing = missing
-
-
-class SudoAnswer(StreamWatcher):
-    """Answers sudo's (unique) prompt once; a second prompt means the password was wrong."""
-
-    def __init__(self, prompt: str, password: Secret | None) -> None:
-        super().__init__()
-        self.prompt = prompt
-        self.password = password
-        self.seen = 0
-        self.answered = False
-        self.scanned = 0  # no prompt starts before this index of the stream
-
-    def submit(self, stream: str) -> list[str]:
-        self.seen += stream.count(self.prompt, self.scanned)
-        self.scanned = max(self.scanned, len(stream) - len(self.prompt) + 1)
-        if self.seen == 0 or (self.seen == 1 and self.answered):
-            return []
-        if self.password is None:
-            raise SudoRefused(missing=True)
-        if self.seen > 1:
-            raise SudoRefused(missing=False)
-        self.answered = True
-        return [self.password.reveal() + "\n"]
-
-
-def unprompt(stderr: str, prompt: str) -> str:
-    """`stderr` without sudo's prompt."""
-    return stderr.replace(prompt, "") if prompt else stderr
 
 
 class NotStarted(Exception):
@@ -82,101 +70,226 @@ class NotStarted(Exception):
         self.reason = reason
 
 
-class Lines:
-    """Chunks of output in, whole lines out (per stream), the sudo prompt taken out."""
+class NoStart(Exception):
+    """The channel ended before the wrapper said it runs: the script was never sent.
 
-    def __init__(self, emit: Callable[[str, str], None], prompt: str) -> None:
-        self.emit = emit
-        self.prompt = prompt
-        self.partial = {"stdout": "", "stderr": ""}
-        self.lock = threading.Lock()
-
-    def feed(self, stream: str, text: str) -> None:
-        with self.lock:
-            *whole, self.partial[stream] = (self.partial[stream] + text).split("\n")
-        for line in whole:
-            self._out(stream, line)
-
-    def flush(self) -> None:
-        with self.lock:
-            rest, self.partial = self.partial, {"stdout": "", "stderr": ""}
-        for stream, line in rest.items():
-            if line:
-                self._out(stream, line)
-
-    def _out(self, stream: str, line: str) -> None:
-        shown = line.replace(self.prompt, "") if self.prompt else line
-        if shown or not (self.prompt and self.prompt in line):
-            self.emit(stream, shown)
-
-
-# Fabric ships no type information, so its Remote is `Any` to mypy; subclassing it is the
-# only way to change how a command is read, answered and waited for.
-class StepRemote(Remote):  # type: ignore[misc]
-    """Fabric's runner, fixed for release steps.
-
-    - decodes each stream incrementally: a UTF-8 character split across two reads survives;
-    - watchers see stderr only, where `sudo -S` prompts, so output cannot fake a prompt;
-    - a watcher error closes the channel at once (the other reader would wait 1 s, and
-      sudo would wait for a password);
-    - waits on the channel's status event instead of polling every 10 ms (and so records a
-      timeout itself: Invoke's check would race with its own timer thread);
-    - a session that cannot even start says so, so it is never taken for a lost command.
+    Attributes:
+        exit_code: the channel's exit status (None: none, or the connection is gone).
+        stderr: what was printed before (sudo's or the login shell's words, no prompt).
+        answered: the sudo password had been sent (so sudo refused it).
     """
 
-    def start(self, command: str, shell: str, env: dict[str, Any], timeout: Any = None) -> None:
+    def __init__(self, exit_code: int | None, stderr: str, answered: bool) -> None:
+        super().__init__(stderr.strip().splitlines()[-1] if stderr.strip() else "no output")
+        self.exit_code = exit_code
+        self.stderr = stderr
+        self.answered = answered
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How the command's channel ended (after the start mark).
+
+    Attributes:
+        exit_code: its exit status; None without one (timed out, closed by a signal, lost).
+        closed: the channel closed without an exit status (`exit_code` is None).
+    """
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    closed: bool = False
+
+
+class _Handshake:
+    """stderr before the start mark: sudo's prompt, sudo's refusals, the mark itself.
+
+    Fed text as it comes; keeps at most `BEFORE_MARK_KEPT` characters. Counting is
+    incremental: each character is looked at a bounded number of times.
+    """
+
+    def __init__(self, nonce: str, prompt: str) -> None:
+        self.mark = f"{START_MARK} {nonce} "
+        self.prompt = prompt
+        self.text = ""
+        self.prompts = 0
+        self.sorry = False
+        self._scanned = 0  # no prompt, refusal or mark starts before this index of `text`
+
+    def feed(self, text: str) -> tuple[int, str] | None:
+        """(process group, stderr after the mark's line) once the mark is whole, else None."""
+        self.text += text
+        at = self.text.find(self.mark, max(self._scanned - len(self.mark), 0))
+        end = self.text.find("\n", at) if at >= 0 else -1
+        seen = self.text if end < 0 else self.text[:at]
+        if self.prompt:
+            self.prompts += seen.count(self.prompt, self._scanned)
+        self.sorry = self.sorry or SORRY in seen[max(self._scanned - len(SORRY), 0) :]
+        if end >= 0:
+            pgid = self.text[at + len(self.mark) : end].strip()
+            after = self.text[end + 1 :]
+            self.text = seen
+            return (int(pgid) if pgid.isdigit() else 0), after
+        # Nothing can start before the last len(longest) - 1 characters any more.
+        longest = max(len(self.mark), len(self.prompt), len(SORRY))
+        self._scanned = max(len(self.text) - longest + 1, 0)
+        if len(self.text) > BEFORE_MARK_KEPT:
+            cut = len(self.text) - BEFORE_MARK_KEPT // 2
+            self.text, self._scanned = self.text[cut:], self._scanned - cut
+        return None
+
+    def before(self) -> str:
+        """What was printed before the mark, without sudo's prompts."""
+        return self.text.replace(self.prompt, "") if self.prompt else self.text
+
+
+class StepChannel:
+    """Runs one wrapped command on `transport` and sends `script` once it has started.
+
+    `on_start(pgid)` is called when the mark arrives (before the script is sent); `on_output`
+    gets every line of the command's own output.
+    """
+
+    def __init__(
+        self,
+        transport: paramiko.Transport,
+        command: str,
+        script: bytes,
+        *,
+        nonce: str,
+        prompt: str = "",
+        password: Secret | None = None,
+        timeout: float | None = None,
+        on_output: Callable[[str, str], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
+        open_timeout: float = OPEN_TIMEOUT,
+    ) -> None:
+        self.transport = transport
+        self.open_timeout = open_timeout
+        self.command = command
+        self.script = script
+        self.password = password
+        self.timeout = timeout
+        self.on_start = on_start
+        self.handshake = _Handshake(nonce, prompt)
+        self.stdout = Stream("stdout", on_output)
+        self.stderr = Stream("stderr", on_output)
+        self.started = False  # the start mark has come: the command runs
+        self.answered = False  # sudo's prompt was answered
+        self.sent = False  # the script and EOF were sent
+        self._offset = 0  # of the script, sent so far
+
+    def run(self) -> Ended:
+        """Run it to its end. Raises NotStarted, SudoRefused, NoStart (nothing ran then)."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
-            super().start(command, shell, env, timeout)
+            chan = self.transport.open_session(timeout=self.open_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NotStarted(exc) from exc
-
-    on_chunk: Callable[[str, str], None] | None = None  # (stream, text) as it arrives
-
-    def read_proc_output(self, reader: Callable[[int], bytes | None]) -> Iterator[str]:
-        decoder = codecs.getincrementaldecoder(self.encoding)("replace")
-        stream = "stdout" if reader == self.read_proc_stdout else "stderr"
-        while True:
-            data = reader(self.read_chunk_size)
-            if not data:
-                break
-            text = decoder.decode(data)
-            if text:
-                if self.on_chunk is not None:
-                    self.on_chunk(stream, text)
-                yield text
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            if self.on_chunk is not None:
-                self.on_chunk(stream, tail)
-            yield tail
-
-    def respond(self, buffer_: list[str]) -> None:
-        if buffer_ is not self.stderr:
-            return
         try:
-            super().respond(buffer_)
-        except WatcherError:
-            self.channel.close()
-            raise
+            try:
+                chan.exec_command(self.command)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise NotStarted(exc) from exc
+            return self._until_end(chan, deadline)
+        finally:
+            chan.close()  # also on Ctrl-C: the command itself is ended by cancel(), if asked
 
-    def send_interrupt(self, interrupt: KeyboardInterrupt) -> None:
-        # Ctrl-C: leave the command now. Close its channel first, or Invoke would wait for the
-        # remote command to end before re-raising (it joins the output readers).
-        self.channel.close()
-        raise interrupt
+    # -- the loop --------------------------------------------------------------------------
 
-    def wait(self) -> None:
-        while not (self.process_is_finished or self.has_dead_threads):
-            self.channel.status_event.wait(0.05)
+    def _until_end(self, chan: paramiko.Channel, deadline: float | None) -> Ended:
+        ready = chan.fileno()  # readable while either stream has data, and after EOF
+        while True:
+            for _ in range(16):  # a bounded drain per turn: the deadline is looked at
+                got = False
+                if chan.recv_ready():
+                    self.stdout.feed(chan.recv(READ_SIZE))
+                    got = True
+                if chan.recv_stderr_ready():
+                    self._stderr(chan, chan.recv_stderr(READ_SIZE))
+                    got = True
+                if not got:
+                    break
+            if self.started and not self.sent:
+                self._send(chan)
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return self._end(chan, None, timed_out=True)
+            if _drained(chan):
+                if not self.started:
+                    raise NoStart(_status(chan), self.handshake.before(), self.answered)
+                # Both streams are at their end: the exit status follows (or the close).
+                chan.status_event.wait(left)
+                if not chan.exit_status_ready():
+                    return self._end(chan, None, timed_out=True)
+                status = _status(chan)
+                return self._end(chan, status, closed=status is None)
+            wait = 0.01 if self.started and not self.sent else left
+            select.select([ready], [], [], wait if wait is None else max(wait, 0.0))
 
-    # Invoke calls a run timed out when its timer thread has finished; woken by the event
-    # above, we can look while that thread is still closing the channel. Remember instead.
-    killed = False
+    def _stderr(self, chan: paramiko.Channel, data: bytes) -> None:
+        """stderr: the handshake's until the start mark, the command's own after it."""
+        text = self.stderr.decode(data)
+        if self.started:
+            self.stderr.add(text)
+            return
+        found = self.handshake.feed(text)
+        shake = self.handshake
+        if shake.prompts > 1 or (shake.sorry and self.answered):
+            raise SudoRefused(missing=False)
+        if shake.prompts == 1 and not self.answered:
+            if self.password is None:
+                raise SudoRefused(missing=True)
+            self.answered = True
+            with contextlib.suppress(OSError):  # closed: sudo gave up; NoStart says so
+                chan.sendall((self.password.reveal() + "\n").encode())
+        if found is None:
+            return
+        pgid, after = found
+        self.started = True
+        if self.on_start is not None and pgid > 1:
+            self.on_start(pgid)
+        self.stderr.add(shake.before())
+        self.stderr.add(after)
 
-    def kill(self) -> None:  # only Invoke's timeout timer calls it
-        self.killed = True
-        super().kill()
+    def _send(self, chan: paramiko.Channel) -> None:
+        """Send as much of the script as the channel's window takes now, then EOF; never
+        blocks, so output keeps being read while a long script goes out."""
+        try:
+            while self._offset < len(self.script) and chan.send_ready():
+                sent = chan.send(self.script[self._offset : self._offset + READ_SIZE])
+                if sent <= 0:
+                    return
+                self._offset += sent
+            if self._offset >= len(self.script):
+                chan.shutdown_write()
+                self.sent = True
+        except OSError:  # the channel closed: the command ended, or the link died
+            self.sent = True
 
-    @property
-    def timed_out(self) -> bool:
-        return self.killed or bool(super().timed_out)
+    def _end(
+        self,
+        chan: paramiko.Channel,
+        status: int | None,
+        *,
+        timed_out: bool = False,
+        closed: bool = False,
+    ) -> Ended:
+        chan.close()
+        return Ended(
+            status, self.stdout.finish(), self.stderr.finish(), timed_out=timed_out, closed=closed
+        )
+
+
+def _drained(chan: paramiko.Channel) -> bool:
+    """Both streams are at their end (EOF or closed) and nothing is left to read."""
+    ended = bool(chan.eof_received or chan.closed)
+    return ended and not chan.recv_ready() and not chan.recv_stderr_ready()
+
+
+def _status(chan: paramiko.Channel) -> int | None:
+    """The exit status, or None: none yet, or the channel closed without one (a signal)."""
+    if not chan.exit_status_ready() or chan.exit_status < 0:
+        return None
+    return int(chan.exit_status)
