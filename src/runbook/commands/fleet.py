@@ -6,12 +6,15 @@ N hosts run together with one gate per step. Each batch is handed to the executo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from ..console import Console
 from ..core.model import Host, Plan
 from ..core.plan import RunInfo, make_plan
+from ..core.window import clock_from
 from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
@@ -44,6 +47,7 @@ def release(
     check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
     if run_opts.parallel < 1:
         raise RefusedError("--parallel needs a number of hosts, 1 or more")
+    clock, reason = _window_options(run_opts, console)
     interactive = has_terminal() if interactive is None else interactive
     who = operator()
     batch = Batch(
@@ -57,6 +61,8 @@ def release(
         operator=who,
         break_lock=run_opts.break_lock,
         from_step=run_opts.from_step,
+        clock=clock,
+        outside_window=reason,
     )
     step = run_opts.from_step
     resumed = resumed_runs(opts.state_dir, plans, step) if step else {}
@@ -152,6 +158,31 @@ def rollback(
             "bold",
         )
     return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
+
+
+def _window_options(
+    run_opts: RunOptions, console: Console
+) -> tuple[Callable[[], datetime], str | None]:
+    """The clock for the booked windows and the --outside-window reason, checked."""
+    reason = run_opts.outside_window
+    if reason is not None and not reason.strip():
+        raise RefusedError(
+            "--outside-window needs a reason",
+            hint='--outside-window "REASON" (it is recorded, reported and sent to the team)',
+        )
+    now = os.environ.get("RUNBOOK_NOW")
+    try:
+        clock = clock_from(now)
+    except (ValueError, OSError) as exc:
+        raise RefusedError(
+            f"RUNBOOK_NOW: {exc}",
+            hint="RUNBOOK_NOW (a testing aid) is an ISO 8601 time with its offset, "
+            "2026-04-16T21:30:00+09:00, or @FILE holding one; unset it to use this "
+            "machine's clock",
+        ) from exc
+    if now:
+        console.say(f"the clock is RUNBOOK_NOW={now} (a testing aid), not this machine's", "yellow")
+    return clock, reason.strip() if reason else None
 
 
 def connect_ssh(host: Host, sudo: SudoCredential | None) -> Transport:

@@ -15,6 +15,7 @@ import jinja2
 from ..errors import RunbookError
 from . import scripts
 from .model import Action, Plan, PlannedStep, group_digest, mask
+from .webhook import shown_url
 
 LANGUAGES = ("en", "ja")
 PACKAGED = Path(__file__).parent.parent / "templates"
@@ -32,6 +33,7 @@ def _environment(project_dir: Path) -> jinja2.Environment:
     env.filters["mask"] = lambda text: mask(str(text))
     env.filters["script"] = step_script
     env.filters["code"] = _inline_code
+    env.filters["webhook"] = shown_url
     env.filters["blockquote"] = lambda text: "\n".join(
         "> " + line for line in mask(str(text)).strip().splitlines()
     )

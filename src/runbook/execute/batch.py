@@ -10,16 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ..console import Console
 from ..core.model import Host, Plan, Result
+from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
 from ..journal.events import Backup, End, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
-from . import hostlock, steps
+from . import hostlock, notify, steps, window
 from .concurrency import guard_signals, together
 from .state import Run
 
@@ -55,6 +57,10 @@ class Batch:
         operator: who runs it, for the journal and the lock.
         break_lock: remove a stale lock on each host first.
         from_step: `--from`: the steps before it are taken as done.
+        clock: the time now, for the booked windows (RUNBOOK_NOW, or a test's).
+        outside_window: `--outside-window REASON`: steps go on outside the booked window.
+        post: how a notification is posted (HTTP; a fake in tests).
+        notify_wait: seconds in all the batch waits at its end for undelivered notifications.
     """
 
     kind: RunKind
@@ -67,6 +73,10 @@ class Batch:
     operator: str = ""
     break_lock: bool = False
     from_step: str | None = None
+    clock: Callable[[], datetime] = system_clock
+    outside_window: str | None = None
+    post: notify.Post = notify.post_json
+    notify_wait: float = notify.WAIT_AT_END
 
 
 def journals_in(state_dir: Path) -> OpenJournal:
@@ -78,6 +88,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
     """Run a release or rollback on several hosts together; returns the exit code."""
     journals: list[JournalWriter] = []
     opened: list[Transport | Exception] = []
+    notifiers: list[notify.Webhooks] = []
     with guard_signals():
         try:
             for item in items:
@@ -96,6 +107,11 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
             )
             transports = _all_open(items, journals, opened)
             label = len(items) > 1
+            tell = [
+                _webhooks(batch, item, journal)
+                for item, journal in zip(items, journals, strict=True)
+            ]
+            notifiers = [n for n in tell if n is not None]
             runs = [
                 Run(
                     plan=item.plan,
@@ -109,9 +125,17 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     resumes=item.resumes,
                     unattended=bool(batch.gate.recorded_as),
                     label=f"{item.plan.host.name}: " if label else "",
+                    clock=batch.clock,
+                    outside_window=batch.outside_window,
+                    notifier=notifier,
                 )
-                for item, transport, journal in zip(items, transports, journals, strict=True)
+                for item, transport, journal, notifier in zip(
+                    items, transports, journals, tell, strict=True
+                )
             ]
+            for run in runs:
+                notify.started(run)
+            window.announce(runs)
             if batch.kind is RunKind.RELEASE:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
             return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
@@ -123,6 +147,8 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     if not isinstance(transport, Exception)
                 ]
             )
+            # After the locks are given back: a slow webhook never keeps a host locked.
+            notify.close_all(notifiers, batch.console, batch.notify_wait)
             for journal in journals:
                 journal.close()
 
@@ -140,6 +166,8 @@ def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[
             batch=tuple(i.run_id for i in items) if len(items) > 1 else None,
             resumes=item.resumes,
             gates=batch.gate.recorded_as or "operator",
+            outside_window=batch.outside_window,
+            clock=None if batch.clock is system_clock else str(batch.clock),
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
@@ -154,6 +182,25 @@ def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[
                     from_run=item.resumes,
                 )
             )
+
+
+def _webhooks(batch: Batch, item: HostRun, journal: JournalWriter) -> notify.Webhooks | None:
+    """The run's notifications, if its host has webhooks: one worker thread per run."""
+    host = item.plan.host
+    if not host.notify:
+        return None
+    base: dict[str, object] = {
+        "kind": str(batch.kind),
+        "runbook": item.plan.runbook,
+        "host": host.name,
+        "run": item.run_id,
+        "digest": item.plan.digest,
+        "operator": batch.operator,
+        "approvers": [],
+        "window": host.window.describe() if host.window else None,
+        "outside_window": batch.outside_window,
+    }
+    return notify.Webhooks(host.notify, journal, base, post=batch.post)
 
 
 def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:

@@ -22,7 +22,7 @@ from ..gate import Answer, Gate
 from ..journal.events import End, RollbackStart, StepEnd, StepStart
 from ..journal.events import Gate as GateEvent
 from ..journal.store import JournalError
-from . import show
+from . import notify, show, window
 from .concurrency import all_or_raise, guard_signals, together
 from .handlers import HANDLERS
 from .state import Attempt, Run, Stop
@@ -51,7 +51,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         for index in range(first, len(steps)):
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
-        return _finish(runs, stop.code, stop.result, stop.message)
+        return _finish(runs, stop.code, stop.result, stop.message, resume_at=stop.resume_at)
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -92,10 +92,17 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
 
 
 def _finish(
-    runs: Sequence[Run], code: int, result: Result, message: str, *, show: bool = True
+    runs: Sequence[Run],
+    code: int,
+    result: Result,
+    message: str,
+    *,
+    show: bool = True,
+    resume_at: str | None = None,
 ) -> int:
     for run in runs:
         run.record(End(result=result, exit_code=code, message=run.clean(message)))
+        notify.ended(run, code, result, message, resume_at)
     if show:
         names = ", ".join(r.plan.host.name for r in runs)
         colour = "green" if code == DONE else "red"
@@ -114,6 +121,7 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
     steps = runs[0].plan.rollback
     for run in runs:
         run.record(RollbackStart(reason=reason))
+        notify.rolling_back(run, reason)
     names = ", ".join(r.plan.host.name for r in runs)
     runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
     if not steps:
@@ -130,6 +138,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     """Show the step, ask the gate once for every host, run it, and handle failures."""
     first = runs[0]
     step = first.plan.phase(phase)[index]
+    window.check(runs, phase, step)  # the booked window, before every step
     answer = _before(runs, gate, phase, index)
     recorded = answer if step.confirm or step.action is Action.MANUAL else "no gate"
     if recorded is Answer.YES and gate.recorded_as:
@@ -149,6 +158,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             Result.STOPPED,
             f"stopped by the operator at {_kind(phase)} {step.number} ({step.id})"
             + (f": {HANDS_ON}" if in_rollback else ""),
+            resume_at=None if in_rollback else step.id,
         )
 
     def gate_then_step(run: Run) -> Attempt:
@@ -163,16 +173,19 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     while True:
         attempts = _on_every_host(pending, work)
         work = step_again
-        _stop_if_lost(pending, attempts, step, phase)
-        if any(r.stopping.is_set() for r in pending):
-            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         failed = [
             (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
         ]
+        for run, attempt in failed:
+            notify.failed(run, phase, step, attempt)
+        _stop_if_lost(pending, attempts, step, phase)
+        if any(r.stopping.is_set() for r in pending):
+            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         if not failed:
             return
         why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
         pending = _after_failure(runs, gate, phase, step, [r for r, _ in failed], why)
+        window.check(runs, phase, step)  # a retry is a step started again
 
 
 def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
@@ -266,6 +279,7 @@ def _after_failure(
         STEP_FAILED,
         Result.FAILED,
         f"step {step.id} failed: {why}; host left as it is{nothing}",
+        resume_at=step.id,
     )
 
 
