@@ -255,6 +255,50 @@ def test_an_undelivered_event_is_tried_three_times_then_kept_whole_with_the_reas
     assert failed[0].payload["id"] == "r-1" and failed[0].payload["event"] == "start"
 
 
+def test_a_webhook_that_failed_is_tried_once_for_the_next_events() -> None:
+    five = threading.Event()
+
+    def refuse_and_count(url: str, payload: dict[str, Any]) -> int:
+        if receiver.tries >= 5:
+            five.set()
+        raise NotDelivered("connection refused")
+
+    receiver = Receiver(answer=refuse_and_count)
+    journal = MemoryJournal()
+    hooks = Webhooks([HOOK], journal, {"run": "r"}, post=receiver)
+    hooks.pauses = (0.0, 0.0)
+    for notice in ("start", "failure", "end"):
+        hooks.send(notice)
+    assert five.wait(10)
+
+    hooks.close(time.monotonic() + 10)
+
+    assert receiver.tries == 5
+    assert [(f.notice, f.attempts) for f in journal.of(NotifyFailed)] == [
+        ("start", 3),
+        ("failure", 1),
+        ("end", 1),
+    ]
+
+
+def test_the_end_of_a_run_does_not_wait_for_a_webhook_that_failed_already() -> None:
+    receiver = Receiver(answer=refuse)
+    journal = MemoryJournal()
+    hooks = Webhooks([HOOK], journal, {"run": "r"}, post=receiver)
+    hooks.pauses = (30.0, 30.0)  # it would wait a long time before trying again
+    hooks.send("start")
+    hooks.send("end")
+
+    started = time.monotonic()
+    hooks.close(time.monotonic() + 30)
+
+    assert time.monotonic() - started < 5
+    assert [f.notice for f in journal.of(NotifyFailed)] == ["start", "end"]
+    assert "connection refused; not delivered when the run ended" in (
+        journal.of(NotifyFailed)[0].reason
+    )
+
+
 def test_send_returns_at_once_and_events_go_out_in_order() -> None:
     gate = threading.Event()
     receiver = Receiver(answer=lambda url, payload: gate.wait(5) and 200)

@@ -2,9 +2,11 @@
 
 A host's `notify: [{webhook: URL}]` names where. The executor never waits for a webhook:
 `Webhooks.send` queues the event and returns at once; one background thread per run posts the
-events in order, each attempt with a short timeout, with a couple of retries after a pause.
-At the end of the run `close_all` waits a few seconds in all for what is still queued, then
-gives up. Nothing here fails a run or changes its exit code.
+events in order, each attempt with a short timeout, with a couple of retries after a pause
+(a webhook that has just failed an event is tried once for the next ones). At the end of the
+run `close_all` waits a few seconds in all for what is still queued, and not at all once every
+webhook still owed an event has failed in this run; then it gives up. Nothing here fails a run
+or changes its exit code.
 
 Every outcome is recorded in the run's journal: `notified` when a webhook took the event,
 `notify_failed` with the whole payload and the reason when it did not (or the run ended
@@ -133,7 +135,8 @@ class Webhooks:
     _count: int = 0
     _queue: queue.SimpleQueue[_Delivery | None] = field(default_factory=queue.SimpleQueue)
     _pending: list[_Delivery] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+    _down: set[str] = field(default_factory=set)  # webhooks whose last attempt failed
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _closed: bool = False
@@ -167,10 +170,16 @@ class Webhooks:
             "not delivered when the run ended (it waits a few seconds, then leaves it to "
             "`inv report`)"
         )
-        if self._thread is not None:
-            self._queue.put(None)
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop waiting, record
-                self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._queue.put(None)  # the worker ends once the queue is done
+        with self._lock, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop waiting
+            # Waiting is worth it only while a webhook still owed an event has not failed yet
+            # in this run: one that refused or timed out already would make the run wait for
+            # nothing (`inv report` sends it later).
+            while self._pending and not {d.url for d in self._pending} <= self._down:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
         with self._lock:
             self._closed = True
             waiting, self._pending = self._pending, []
@@ -201,16 +210,25 @@ class Webhooks:
 
     def _deliver(self, delivery: _Delivery) -> None:
         body = json.dumps(delivery.payload, ensure_ascii=False).encode("utf-8")
-        for attempt in range(1, len(self.pauses) + 2):
+        # A webhook that has just failed an event is tried once for the next ones: retrying
+        # each event against a receiver that is down only queues them up.
+        with self._lock:
+            tries = 1 if delivery.url in self._down else len(self.pauses) + 1
+        for attempt in range(1, tries + 1):
             if attempt > 1 and self._stop.wait(self.pauses[attempt - 2]):
                 return  # the run ended: close() records it
             delivery.attempts = attempt
             try:
                 status = self.post(delivery.url, body, self.timeout)
             except Exception as exc:  # whatever the network does, the run goes on
-                delivery.reason = str(exc) if isinstance(exc, NotDelivered) else _reason(exc)
+                with self._lock:
+                    delivery.reason = str(exc) if isinstance(exc, NotDelivered) else _reason(exc)
+                    self._down.add(delivery.url)
+                    self._lock.notify_all()
                 continue
             with self._lock:
+                self._down.discard(delivery.url)
+                self._lock.notify_all()
                 if self._closed:
                     return
                 self._pending.remove(delivery)
@@ -228,6 +246,7 @@ class Webhooks:
                     )
             return
         with self._lock:
+            self._lock.notify_all()
             if self._closed:
                 return
             self._pending.remove(delivery)
