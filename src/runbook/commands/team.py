@@ -53,7 +53,7 @@ def resend(
             hooks = Webhooks(urls=(), journal=journal, post=post, by="report")
             for event in failed:
                 hooks.resend(event)
-            hooks.close(deadline, f"not delivered within the {wait:g} s `inv report` waits")
+            hooks.close(deadline, "not delivered this time (left for the next `inv report`)")
         finally:
             journal.close()
         again.append(load_run(record.path))

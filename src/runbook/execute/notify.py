@@ -166,10 +166,7 @@ class Webhooks:
     def close(self, deadline: float, left: str = "") -> int:
         """Wait until `deadline` (time.monotonic()) for the queue; record what is left as
         undelivered (`left` says why). Returns how many deliveries failed in all."""
-        left = left or (
-            "not delivered when the run ended (it waits a few seconds, then leaves it to "
-            "`inv report`)"
-        )
+        left = left or "not delivered when the run ended (left for `inv report`)"
         self._queue.put(None)  # the worker ends once the queue is done
         with self._lock, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop waiting
             # Waiting is worth it only while a webhook still owed an event has not failed yet
