@@ -96,6 +96,8 @@ class Journal:
                 hint="set RUNBOOK_STATE_DIR to a writable directory",
             ) from exc
         self._fd = fd
+        # The run's notification worker writes too: one event at a time, whole or taken back.
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, state_dir: Path, run_id: str) -> Journal:
@@ -104,6 +106,10 @@ class Journal:
     def write(self, event: Event) -> None:
         line = json.dumps(event.to_json(), ensure_ascii=False, default=str) + "\n"
         data = line.encode("utf-8")
+        with self._lock:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         try:
             size = os.fstat(self._fd).st_size
             try:
