@@ -29,7 +29,7 @@ from runbook.errors import DONE, STEP_FAILED, STOPPED, InputError
 from runbook.execute import Batch, HostRun, release, run_batch
 from runbook.execute.window import REFUSED
 from runbook.gate import YesGate
-from runbook.journal.events import RunKind, Start, WindowCheck
+from runbook.journal.events import Backup, RunKind, Start, WindowCheck
 from runbook.testing import FakeTransport, MemoryJournal, ScriptedGate, fake_connect
 
 from .test_execute import (
@@ -461,3 +461,28 @@ def test_the_start_event_keeps_the_reason_and_a_clock_that_is_not_this_machines(
 
 def _console(screen: io.StringIO) -> Console:
     return Console(screen, colour=False)
+
+
+def test_inv_rollback_runs_outside_the_window_and_says_nothing_of_it() -> None:
+    journal = MemoryJournal()
+    screen = io.StringIO()
+    backup = Backup(step="backup", path="/etc/app.conf", backup="/b", sha256="ab" * 32)
+    plan = replace(plan_of(RUNBOOK, windowed()), steps=())
+    transport = FakeTransport()
+
+    code = run_batch(
+        Batch(
+            kind=RunKind.ROLLBACK,
+            connect=fake_connect({"web1": transport}),
+            open_journal=lambda run_id: journal,
+            console=_console(screen),
+            gate=YesGate(),
+            clock=ticking(CLOSED),
+        ),
+        [HostRun(plan, RUN_ID, {backup.path: backup}, rolls_back="run-0")],
+    )
+
+    assert code == DONE
+    assert sent(transport) == ["lock", "restore", "restart-old", "unlock"]
+    assert journal.of(WindowCheck) == []
+    assert "booked window" not in screen.getvalue()

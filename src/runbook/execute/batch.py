@@ -135,7 +135,8 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
             ]
             for run in runs:
                 notify.started(run)
-            window.announce(runs)
+            if batch.kind is RunKind.RELEASE:  # rollback steps are not held to the window
+                window.announce(runs)
             if batch.kind is RunKind.RELEASE:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
             return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
