@@ -84,3 +84,10 @@ class RunOptions:
             "run up to N hosts of a group at once, one gate per step (default 1: host by host)",
         ),
     )
+    outside_window: str | None = field(
+        default=None,
+        metadata=flag(
+            "outside-window",
+            "run even outside the hosts' booked window; REASON is recorded, reported and notified",
+        ),
+    )

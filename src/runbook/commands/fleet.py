@@ -6,11 +6,14 @@ N hosts run together with one gate per step. Each batch is handed to the executo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from ..console import Console
 from ..core.model import Host, Plan, RunValues
+from ..core.window import clock_from
 from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
@@ -51,6 +54,7 @@ def release(
     check_identities(plans)
     if run_opts.parallel < 1:
         raise RefusedError("--parallel needs a number of hosts, 1 or more")
+    clock, reason = _window_options(run_opts, console)
     interactive = has_terminal() if interactive is None else interactive
     who = operator()
     batch = Batch(
@@ -64,6 +68,8 @@ def release(
         operator=who,
         break_lock=break_lock_ids(run_opts.break_lock),
         from_step=run_opts.from_step,
+        clock=clock,
+        outside_window=reason,
     )
     step = run_opts.from_step
     resumed = resumed_runs(opts.state_dir, plans, step) if step else {}
@@ -183,6 +189,31 @@ def break_lock_ids(given: str | None) -> tuple[str, ...]:
             "--break-lock 20261125T144100Z-3fa9); inv history lists the runs",
         )
     return ids
+
+
+def _window_options(
+    run_opts: RunOptions, console: Console
+) -> tuple[Callable[[], datetime], str | None]:
+    """The clock for the booked windows and the --outside-window reason, checked."""
+    reason = run_opts.outside_window
+    if reason is not None and not reason.strip():
+        raise RefusedError(
+            "--outside-window needs a reason",
+            hint='--outside-window "REASON" (it is recorded, reported and sent to the team)',
+        )
+    now = os.environ.get("RUNBOOK_NOW")
+    try:
+        clock = clock_from(now)
+    except (ValueError, OSError) as exc:
+        raise RefusedError(
+            f"RUNBOOK_NOW: {exc}",
+            hint="RUNBOOK_NOW (a testing aid) is an ISO 8601 time with its offset, "
+            "2026-04-16T21:30:00+09:00, or @FILE holding one; unset it to use this "
+            "machine's clock",
+        ) from exc
+    if now:
+        console.say(f"the clock is RUNBOOK_NOW={now} (a testing aid), not this machine's", "yellow")
+    return clock, reason.strip() if reason else None
 
 
 def connect_ssh(host: Host, sudo: SudoCredential | None) -> Transport:

@@ -22,6 +22,7 @@ from ..journal.events import (
 )
 from ..options import Options
 from ..text import visible, visible_all
+from . import team
 from .review import write_output
 
 OUTCOME_MARKS = {
@@ -64,6 +65,7 @@ def report(
     records = [record]
     if record.start.batch and not run_id and not opts.host:
         records = [find_run(opts.state_dir, rid) for rid in record.start.batch]
+    records = team.resend(records)  # notifications the run could not deliver
     parts = [markdown.report(run_summary(r), lang=lang, project_dir=opts.project) for r in records]
     if len(records) > 1:
         head = mdsafe.text(", ".join(f"{r.host} ({r.result})" for r in records))
@@ -203,4 +205,5 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,
+        **team.summary(record),
     }

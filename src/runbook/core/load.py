@@ -22,6 +22,8 @@ from . import schema
 from .local import LocalReads
 from .model import BUILTIN_NAMES, Action, ChangeSpec, Expect, Host, Inventory, Runbook, Step
 from .render import template_syntax_error
+from .webhook import url_problem
+from .window import Window, zone_problem
 from .yamlsrc import Path_, Source, load_yaml
 
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual", "put")
@@ -61,7 +63,8 @@ def _schema_problems(source: Source, name: str, problems: list[Problem]) -> None
     for v in schema.validate(source.data, name):
         where = _dotted(v.path) if v.path else "document"
         text = v.message if v.message.startswith("unknown key") else f"{where}: {v.message}"
-        hint = visible(v.hint, lines=False) if v.hint else None
+        hint = v.hint or _setting_hint(source, v.path)
+        hint = visible(hint, lines=False) if hint else None
         problems.append(Problem(source.file, source.line(v.path), visible(text, lines=False), hint))
 
 
@@ -430,6 +433,8 @@ _SETTINGS = (
     "lock",
     "backup_dir",
     "connect_timeout",
+    "window",
+    "notify",
 )
 
 
@@ -445,6 +450,7 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
     text_problems(source, _inventory_lines, problems)
     if problems:
         return None
+    _check_team_settings(source, problems)
     hosts_raw: dict[str, Any] = {k: v or {} for k, v in (data.get("hosts") or {}).items()}
     groups_raw: dict[str, Any] = data.get("groups") or {}
     for name, group in groups_raw.items():
@@ -483,6 +489,9 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
         known = [known] if isinstance(known, str) else known
         if "identity" in settings:
             settings["identity"] = _local_path(settings["identity"], base)
+        if settings.get("window"):
+            settings["window"] = Window.from_json(settings["window"])
+        settings["notify"] = tuple(n["webhook"] for n in settings.get("notify") or ())
         address = raw.get("address", name)
         _check_connection_words(source, name, address, settings.get("user"), problems)
         hosts[name] = Host(
@@ -546,3 +555,83 @@ def _local_path(value: str, base: Path) -> str:
     """A path on the operator's machine: ~ expanded, relative to the inventory's folder."""
     path = Path(os.path.expanduser(value))
     return str(path if path.is_absolute() else (base / path))
+
+
+# --- window and notify: what the schema cannot say -------------------------------------------
+
+
+def _check_team_settings(source: Source, problems: list[Problem]) -> None:
+    """A window's zone must exist and its start differ from its end; a webhook needs a host."""
+    data = source.data
+    layers: list[Path_] = [("defaults",)]
+    layers += [("groups", name) for name in data.get("groups") or {}]
+    layers += [("hosts", name) for name in data.get("hosts") or {}]
+    for at in layers:
+        node = data
+        for key in at:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        window = node.get("window")
+        if isinstance(window, dict):
+            here = (*at, "window")
+            problem = zone_problem(window["tz"])
+            if problem:
+                problems.append(
+                    Problem(
+                        source.file,
+                        source.line((*here, "tz")),
+                        f"{_dotted((*here, 'tz'))}: {problem}",
+                        "a name from the IANA database, e.g. Asia/Tokyo, Europe/Berlin, UTC",
+                    )
+                )
+            if window["start"] == window["end"]:
+                problems.append(
+                    Problem(
+                        source.file,
+                        source.line((*here, "end")),
+                        f"{_dotted(here)}: start and end are both {window['end']}",
+                        'a window from 21:00 to 23:00 has start "21:00", end "23:00"; '
+                        'one that crosses midnight ends the next day: start "23:00", end "01:00"',
+                    )
+                )
+            days = window.get("days") or []
+            for i, day in enumerate(days):
+                if day in days[:i]:
+                    problems.append(
+                        Problem(
+                            source.file,
+                            source.line((*here, "days", i)),
+                            f"{_dotted(here)}.days: {day} is named twice",
+                        )
+                    )
+        for i, item in enumerate(node.get("notify") or []):
+            url = item.get("webhook", "") if isinstance(item, dict) else ""
+            where = (*at, "notify", i, "webhook")
+            problem = url_problem(url)
+            if problem is None:
+                continue
+            problems.append(
+                Problem(source.file, source.line(where), f"{_dotted(where)}: {problem}")
+            )
+
+
+def _setting_hint(source: Source, path: Path_) -> str | None:
+    """A hint for a window's time or a webhook the schema refused."""
+    node: Any = source.data
+    for key in path:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if len(path) >= 2 and path[-2] == "window" and path[-1] in ("start", "end"):
+        if isinstance(node, int) and not isinstance(node, bool):
+            # YAML 1.1 reads 21:00 unquoted as sexagesimal: 21 * 60 + 0.
+            return (
+                f'quote the time: {path[-1]}: "{node // 60:02d}:{node % 60:02d}" (YAML reads '
+                f"it unquoted as the number {node})"
+            )
+        return 'a time of day as "HH:MM", from "00:00" to "23:59", quoted'
+    if path and path[-1] == "webhook":
+        return "an http:// or https:// URL"
+    return None

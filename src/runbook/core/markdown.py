@@ -35,6 +35,7 @@ from jinja2.visitor import NodeTransformer
 from ..errors import RunbookError
 from . import diffs, mdsafe, scripts
 from .model import Action, Plan, PlannedStep, group_digest, mask
+from .webhook import shown_url
 
 LANGUAGES = ("en", "ja")
 DOCUMENTS = ("review", "report")
@@ -246,6 +247,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             blockquote=mdsafe.quote,
             mask=lambda value: mask(str(value)),
             script=self._script,
+            webhook=shown_url,  # a webhook URL often carries a token: scheme and host only
             # A diff (changes:, a put) as a code block: made visible, fenced past any backticks.
             diff_block=lambda text, info="diff": diffs.fence(diffs.visible(mask(str(text))), info),
             _each=self._each,

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from .window import Window
+
 
 class Action(StrEnum):
     """What a step does: exactly one per step."""
@@ -218,6 +220,8 @@ class Host:
             directory (`core.scripts`: /var/backups/release-runbook for root, else
             ~/.release-runbook/backups of the step's user).
         vars: inventory vars, group vars first, host vars over them.
+        window: when the host may be changed (checked before every step), or None: any time.
+        notify: webhook URLs told of the run's start, failures, rollback and end.
     """
 
     name: str
@@ -233,6 +237,8 @@ class Host:
     connect_timeout: float = 10.0
     vars: dict[str, Any] = field(default_factory=dict)
     line: int = 1
+    window: Window | None = None
+    notify: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,7 +247,15 @@ class Host:
     def from_json(cls, data: Mapping[str, Any]) -> Host:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        return cls(**{**values, "known_hosts": tuple(values.get("known_hosts", ()))})
+        window = values.get("window")
+        return cls(
+            **{
+                **values,
+                "known_hosts": tuple(values.get("known_hosts", ())),
+                "window": Window.from_json(window) if isinstance(window, Mapping) else None,
+                "notify": tuple(values.get("notify", ())),
+            }
+        )
 
 
 @dataclass(frozen=True, order=True)

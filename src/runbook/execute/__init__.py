@@ -6,6 +6,8 @@
 - `hostlock`: taking and giving back the host lock;
 - `state`: one host's run while it goes on (`Run`), an attempt's end, a run's stop;
 - `show`: how a step looks on the console;
+- `window`: the booked window, checked before every release step;
+- `notify`: the team's webhooks, told by one background worker per run;
 - `concurrency`: the one fan-out helper (hosts at once) and the one signal guard.
 
 The seams (`transport.base.Transport`, `SudoCredential`, `gate.Gate`,

@@ -10,16 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ..console import Console
 from ..core.model import Host, Plan, Result, RunValues
+from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
 from ..journal.events import Backup, End, Put, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
-from . import hostlock, steps
+from . import hostlock, notify, steps, window
 from .concurrency import guard_signals, together
 from .state import Run
 
@@ -61,6 +63,10 @@ class Batch:
         operator: who runs it, for the journal and the lock.
         break_lock: run ids whose stale lock may be removed first (`--break-lock`).
         from_step: `--from`: the steps before it are taken as done.
+        clock: the time now, for the booked windows (RUNBOOK_NOW, or a test's).
+        outside_window: `--outside-window REASON`: steps go on outside the booked window.
+        post: how a notification is posted (HTTP; a fake in tests).
+        notify_wait: seconds in all the batch waits at its end for undelivered notifications.
     """
 
     kind: RunKind
@@ -73,6 +79,10 @@ class Batch:
     operator: str = ""
     break_lock: tuple[str, ...] = ()
     from_step: str | None = None
+    clock: Callable[[], datetime] = system_clock
+    outside_window: str | None = None
+    post: notify.Post = notify.post_json
+    notify_wait: float = notify.WAIT_AT_END
 
 
 def journals_in(state_dir: Path) -> OpenJournal:
@@ -84,6 +94,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
     """Run a release or rollback on several hosts together; returns the exit code."""
     journals: list[JournalWriter] = []
     opened: list[Transport | Exception] = []
+    notifiers: list[notify.Webhooks] = []
     with guard_signals():
         try:
             values = []
@@ -105,6 +116,11 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
             )
             transports = _all_open(items, journals, opened)
             label = len(items) > 1
+            tell = [
+                _webhooks(batch, item, journal)
+                for item, journal in zip(items, journals, strict=True)
+            ]
+            notifiers = [n for n in tell if n is not None]
             runs = [
                 Run(
                     plan=item.plan,
@@ -120,11 +136,18 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     resumes=item.resumes,
                     unattended=bool(batch.gate.recorded_as),
                     label=f"{item.plan.host.name}: " if label else "",
+                    clock=batch.clock,
+                    outside_window=batch.outside_window,
+                    notifier=notifier,
                 )
-                for item, transport, journal, value in zip(
-                    items, transports, journals, values, strict=True
+                for item, transport, journal, value, notifier in zip(
+                    items, transports, journals, values, tell, strict=True
                 )
             ]
+            for run in runs:
+                notify.started(run)
+            if batch.kind is RunKind.RELEASE:  # rollback steps are not held to the window
+                window.announce(runs)
             if batch.kind is RunKind.RELEASE:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
             return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
@@ -136,6 +159,8 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     if not isinstance(transport, Exception)
                 ]
             )
+            # After the locks are given back: a slow webhook never keeps a host locked.
+            notify.close_all(notifiers, batch.console, batch.notify_wait)
             for journal in journals:
                 journal.close()
 
@@ -159,6 +184,8 @@ def _start(
             batch=tuple(i.run_id for i in items) if len(items) > 1 else None,
             resumes=item.resumes,
             gates=batch.gate.recorded_as or "operator",
+            outside_window=batch.outside_window,
+            clock=None if batch.clock is system_clock else str(batch.clock),
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
@@ -186,6 +213,25 @@ def _start(
                     from_run=put.from_run or item.resumes,
                 )
             )
+
+
+def _webhooks(batch: Batch, item: HostRun, journal: JournalWriter) -> notify.Webhooks | None:
+    """The run's notifications, if its host has webhooks: one worker thread per run."""
+    host = item.plan.host
+    if not host.notify:
+        return None
+    base: dict[str, object] = {
+        "kind": str(batch.kind),
+        "runbook": item.plan.runbook,
+        "host": host.name,
+        "run": item.run_id,
+        "digest": item.plan.digest,
+        "operator": batch.operator,
+        "approvers": [],
+        "window": host.window.describe() if host.window else None,
+        "outside_window": batch.outside_window,
+    }
+    return notify.Webhooks(host.notify, journal, base, post=batch.post)
 
 
 def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:

@@ -6,11 +6,15 @@ import functools
 import json
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 from ..console import Console
 from ..core.model import Outcome, Plan, PlannedStep, Result, RunValues, fill, mask
+from ..core.window import system_clock
 from ..journal.events import Backup, Event, Put
 from ..journal.store import JournalWriter
 from ..text import visible
@@ -36,11 +40,23 @@ class Attempt:
 
 
 class Stop(Exception):
-    """Ends a run with an exit code, a result for the journal and a message."""
+    """Ends a run with an exit code, a result for the journal and a message.
 
-    def __init__(self, code: int, result: Result, message: str) -> None:
+    `resume_at`: the step a release stopped before, where `--from` would resume it.
+    """
+
+    def __init__(
+        self, code: int, result: Result, message: str, *, resume_at: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.result, self.message = code, result, message
+        self.resume_at = resume_at
+
+
+class Notifier(Protocol):
+    """Tells the team what a run does (`execute.notify.Webhooks`); never blocks, never fails."""
+
+    def send(self, notice: str, **fields: Any) -> None: ...
 
 
 @dataclass
@@ -61,6 +77,9 @@ class Run:
         stopping: set by Ctrl-C while a step runs: no further attempt; stop once it ends.
         unattended: the gates are answered by --yes: manual steps are not confirmed by anyone.
         streamed: the last command's output was shown line by line as it came.
+        clock: the time now, for the booked window (a fixed one in tests).
+        outside_window: the reason given to run outside the booked window, or None.
+        notifier: tells the team (the host's `notify:` webhooks), or None.
     """
 
     plan: Plan
@@ -79,6 +98,9 @@ class Run:
     stopping: threading.Event = field(default_factory=threading.Event)
     unattended: bool = False
     streamed: bool = False
+    clock: Callable[[], datetime] = system_clock
+    outside_window: str | None = None
+    notifier: Notifier | None = None
 
     def run_values(self) -> dict[str, str]:
         """run.* by marker name (`run.id`, ...): not secret, shown as they are."""

@@ -25,7 +25,7 @@ from ..journal.events import End, RollbackStart, StepEnd, StepStart
 from ..journal.events import Gate as GateEvent
 from ..journal.store import JournalError
 from ..transport.base import Transport
-from . import preview, show
+from . import notify, preview, show, window
 from .concurrency import all_or_raise, deferred_signals, guard_signals, together
 from .handlers import HANDLERS, undo_puts
 from .state import Attempt, Run, Stop
@@ -54,7 +54,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         for index in range(first, len(steps)):
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
-        return _finish(runs, stop.code, stop.result, stop.message)
+        return _finish(runs, stop.code, stop.result, stop.message, resume_at=stop.resume_at)
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -95,10 +95,17 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
 
 
 def _finish(
-    runs: Sequence[Run], code: int, result: Result, message: str, *, show: bool = True
+    runs: Sequence[Run],
+    code: int,
+    result: Result,
+    message: str,
+    *,
+    show: bool = True,
+    resume_at: str | None = None,
 ) -> int:
     for run in runs:
         run.record(End(result=result, exit_code=code, message=run.clean(message)))
+        notify.ended(run, code, result, message, resume_at)
     if show:
         names = ", ".join(r.plan.host.name for r in runs)
         colour = "green" if code == DONE else "red"
@@ -117,6 +124,7 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
     steps = runs[0].plan.rollback
     for run in runs:
         run.record(RollbackStart(reason=reason))
+        notify.rolling_back(run, reason)
     names = ", ".join(r.plan.host.name for r in runs)
     runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
     _remove_put_files(runs)
@@ -156,6 +164,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     """Show the step, ask the gate once for every host, run it, and handle failures."""
     first = runs[0]
     step = first.plan.phase(phase)[index]
+    window.check(runs, phase, step)  # the booked window, before every step
     answer = _before(runs, gate, phase, index)
     recorded = answer if _gated(step) else "no gate"
     if recorded is Answer.YES and gate.recorded_as:
@@ -175,6 +184,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             Result.STOPPED,
             f"stopped by the operator at {_kind(phase)} {step.number} ({step.id})"
             + (f": {HANDS_ON}" if in_rollback else ""),
+            resume_at=None if in_rollback else step.id,
         )
 
     flights = _Flights()
@@ -191,16 +201,19 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     while True:
         attempts = _on_every_host(pending, work, flights)
         work = step_again
-        _stop_if_lost(pending, attempts, step, phase)
-        if any(r.stopping.is_set() for r in pending):
-            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         failed = [
             (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
         ]
+        for run, attempt in failed:
+            notify.failed(run, phase, step, attempt)
+        _stop_if_lost(pending, attempts, step, phase)
+        if any(r.stopping.is_set() for r in pending):
+            raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         if not failed:
             return
         why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
         pending = _after_failure(runs, gate, phase, step, [r for r, _ in failed], why)
+        window.check(runs, phase, step)  # a retry is a step started again
 
 
 def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
@@ -429,6 +442,7 @@ def _after_failure(
         STEP_FAILED,
         Result.FAILED,
         f"step {step.id} failed: {why}; host left as it is{nothing}",
+        resume_at=step.id,
     )
 
 

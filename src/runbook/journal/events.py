@@ -73,6 +73,8 @@ class Start(Event):
         resumes: for `--from`, the release it resumes; from_step the step it resumes at.
         batch: the run ids of every host that ran together (`--parallel`), or None.
         plan: the plan as executed (`Plan.record`); `RunRecord.plan` rebuilds it.
+        outside_window: the reason given with `--outside-window`, or None.
+        clock: where the time came from when not this machine's clock (`RUNBOOK_NOW=...`).
     """
 
     name: ClassVar[str] = "start"
@@ -92,6 +94,8 @@ class Start(Event):
     resumes: str | None = None
     gates: str = "operator"
     plan: Mapping[str, Any] = field(default_factory=dict)
+    outside_window: str | None = None
+    clock: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -275,6 +279,65 @@ class End(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WindowCheck(Event):
+    """Before a step, the host's booked window was closed: the step was refused, or it ran
+    because `--outside-window` gave a reason.
+
+    Attributes:
+        window: the window in words, its zone named.
+        now: the time of the check (ISO 8601, UTC); there, here: on the window's clock and
+            on the operator's, each with its zone.
+        outcome: "closed" (the run stopped there) or "overridden" (the step went on).
+    """
+
+    name: ClassVar[str] = "window"
+    enums: ClassVar[Mapping[str, Callable[[str], Any]]] = {"phase": Phase}
+    phase: Phase
+    step: str
+    window: str
+    now: str
+    there: str = ""
+    here: str = ""
+    outcome: str = "closed"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notified(Event):
+    """A webhook took a notification (answered 2xx).
+
+    Attributes:
+        id: the notification's id (also in its payload), the same when it is sent again.
+        notice: what it told: start, failure, rollback or end.
+        url: the webhook.
+        attempts: how many posts it took.
+        by: "run" (while the run went on) or "report" (sent again by `inv report`).
+    """
+
+    name: ClassVar[str] = "notified"
+    id: str
+    notice: str
+    url: str
+    attempts: int = 1
+    status: int | None = None
+    by: str = "run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifyFailed(Event):
+    """A notification was not delivered: kept whole here, for `inv report` to send again."""
+
+    name: ClassVar[str] = "notify_failed"
+    id: str
+    notice: str
+    url: str
+    reason: str
+    attempts: int = 0
+    by: str = "run"
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unknown(Event):
     """An event this version does not know: kept, never acted on."""
 
@@ -296,5 +359,8 @@ EVENTS: dict[str, type[Event]] = {
         Put,
         Remove,
         End,
+        WindowCheck,
+        Notified,
+        NotifyFailed,
     )
 }

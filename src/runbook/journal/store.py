@@ -151,16 +151,21 @@ def journal_line(event: Event) -> str:
 class Journal:
     """Append-only events of one run; each `write` is on disk (fsync) when it returns."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, existing: bool = False) -> None:
+        """A new journal at `path`; `existing`: append to a finished run's journal (`inv
+        report` records the notifications it sent again)."""
         self.path = path
+        flags = os.O_NOFOLLOW if existing else os.O_CREAT | os.O_EXCL
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | flags, 0o600)
         except OSError as exc:
             raise JournalError(
-                f"cannot create the journal {path}: {exc.strerror}",
+                f"cannot {'open' if existing else 'create'} the journal {path}: {exc.strerror}",
                 hint="set RUNBOOK_STATE_DIR to a writable directory",
             ) from exc
         self._fd = fd
+        # The run's notification worker writes too: one event at a time, whole or taken back.
+        self._lock = threading.Lock()
 
     @classmethod
     def create(cls, state_dir: Path, run_id: str) -> Journal:
@@ -168,6 +173,10 @@ class Journal:
 
     def write(self, event: Event) -> None:
         data = journal_line(event).encode("utf-8")
+        with self._lock:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
         try:
             size = os.fstat(self._fd).st_size
             try:
