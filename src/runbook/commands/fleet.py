@@ -18,6 +18,7 @@ from ..gate import Gate, has_terminal
 from ..journal import RunIds, RunKind, find_run, now_iso
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
+from . import signatures
 from .approval import approve_command, check_approval
 from .credentials import SudoPassword, choose_gate, operator, resolve_secrets
 from .history import not_rollbackable, resumed_runs
@@ -36,6 +37,7 @@ def release(
     """`inv release`: plan every host, check approval and secrets, then run the batches."""
     runbook, inventory, overrides, plans = plans_for(opts)
     show = command_line("show", opts)
+    approvers = signatures.require(opts, plans)  # signed approvals, dry run included
     if run_opts.dry_run:
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
@@ -57,6 +59,7 @@ def release(
         operator=who,
         break_lock=run_opts.break_lock,
         from_step=run_opts.from_step,
+        approvers=approvers,
     )
     step = run_opts.from_step
     resumed = resumed_runs(opts.state_dir, plans, step) if step else {}

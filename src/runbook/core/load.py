@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError, Problem
 from . import schema
-from .model import BUILTIN_NAMES, Action, Expect, Host, Inventory, Runbook, Step
+from .model import BUILTIN_NAMES, Action, Approval, Expect, Host, Inventory, Runbook, Step
 from .render import template_syntax_error
 from .yamlsrc import Path_, Source, load_yaml
 
@@ -296,6 +296,7 @@ _SETTINGS = (
     "require_approval",
     "lock",
     "connect_timeout",
+    "approval",
 )
 
 
@@ -348,6 +349,11 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
         known = [known] if isinstance(known, str) else known
         if "identity" in settings:
             settings["identity"] = _local_path(settings["identity"], base)
+        if "approval" in settings:
+            given = settings["approval"]
+            settings["approval"] = Approval(
+                _local_path(given["signers"], base), given.get("required", 1)
+            )
         hosts[name] = Host(
             name=name,
             address=raw.get("address", name),

@@ -161,6 +161,16 @@ class Runbook:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """`approval:` of a host or group: the release needs `required` signatures over its
+    digest, by distinct principals of the OpenSSH allowed_signers file `signers` (absolute),
+    none of them the operator."""
+
+    signers: str
+    required: int = 1
+
+
+@dataclass(frozen=True)
 class Host:
     """One inventory host with defaults and groups already applied.
 
@@ -170,6 +180,7 @@ class Host:
         known_hosts: extra files of trusted host keys, absolute.
         sudo: False when the host runs sudo steps without sudo (as on the sandbox).
         lock: the lock directory on the host.
+        approval: the signatures a release needs, or None.
         vars: inventory vars, group vars first, host vars over them.
     """
 
@@ -183,6 +194,7 @@ class Host:
     require_approval: bool = False
     lock: str = "/tmp/release-runbook.lock"
     connect_timeout: float = 10.0
+    approval: Approval | None = None
     vars: dict[str, Any] = field(default_factory=dict)
     line: int = 1
 
@@ -193,6 +205,9 @@ class Host:
     def from_json(cls, data: Mapping[str, Any]) -> Host:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
+        approval = values.get("approval")
+        if isinstance(approval, Mapping):
+            values["approval"] = Approval(str(approval["signers"]), int(approval["required"]))
         return cls(**{**values, "known_hosts": tuple(values.get("known_hosts", ()))})
 
 
@@ -378,8 +393,10 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
     one the release computes) with its options and note; the connection: address, port,
     user, identity file, known_hosts files and the host keys they trust, sudo, lock, connect
-    timeout and whether approval is required. Local paths go through `portable` (`~/...`,
-    project-relative), so machines with the checkout in other places agree.
+    timeout and whether approval is required; the signatures `approval` asks for (signers file
+    and how many; only when set, so the digests of hosts without it stay as they were). Local
+    paths go through `portable` (`~/...`, project-relative), so machines with the checkout in
+    other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -403,6 +420,11 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
         "steps": [s.to_json() for s in plan.steps],
         "rollback": [s.to_json() for s in plan.rollback],
     }
+    if host.approval is not None:
+        subject["host"]["approval"] = {
+            "signers": portable(host.approval.signers),
+            "required": host.approval.required,
+        }
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
     return dict(json.loads(json.dumps(subject, ensure_ascii=False)))
 

@@ -16,7 +16,7 @@ from ..console import Console
 from ..core.model import Host, Plan, Result
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
-from ..journal.events import Backup, End, RunKind, Start, now_iso
+from ..journal.events import Approver, Backup, End, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, steps
@@ -55,6 +55,7 @@ class Batch:
         operator: who runs it, for the journal and the lock.
         break_lock: remove a stale lock on each host first.
         from_step: `--from`: the steps before it are taken as done.
+        approvers: the reviewers whose signatures approved the plans, for the journal.
     """
 
     kind: RunKind
@@ -67,6 +68,7 @@ class Batch:
     operator: str = ""
     break_lock: bool = False
     from_step: str | None = None
+    approvers: tuple[Approver, ...] = ()
 
 
 def journals_in(state_dir: Path) -> OpenJournal:
@@ -140,6 +142,7 @@ def _start(journal: JournalWriter, batch: Batch, item: HostRun, items: Sequence[
             batch=tuple(i.run_id for i in items) if len(items) > 1 else None,
             resumes=item.resumes,
             gates=batch.gate.recorded_as or "operator",
+            approvers=batch.approvers,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
