@@ -22,7 +22,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .test_release_support import Project, digest_shown, events_of, release_project
+from .test_release_support import (
+    Project,
+    digest_shown,
+    events_of,
+    expect_exit,
+    release_project,
+)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["release_project"]  # the fixture, imported so that pytest finds it here
@@ -395,6 +401,22 @@ def test_a_key_with_a_passphrase_and_no_agent_fails_at_once_with_a_clear_message
     assert "ssh-add" in done.stderr
     assert "Traceback" not in done.stderr
     assert not _files(approving)
+
+
+def test_on_a_terminal_approve_asks_for_the_passphrase_there(
+    approving: Project, keys: Keys
+) -> None:
+    child = approving.spawn(
+        "approve", "--host", "sandbox", "--key", str(keys["carol"]), drop=("SSH_AUTH_SOCK",)
+    )
+    child.expect("passphrase")
+    child.sendline(PASSPHRASE)
+
+    code, rest = expect_exit(child)
+
+    assert code == 0, rest
+    assert f"({keys.fingerprint('carol')})" in rest
+    assert len(_files(approving)) == 1
 
 
 @pytest.fixture

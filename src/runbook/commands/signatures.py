@@ -348,7 +348,8 @@ def _judge(
             else:
                 approvers.append(who)
                 counted_keys.add(who.fingerprint)
-        not_counted += _older(signers, others, scratch, operators, approvers)
+        if len(approvers) < approval.required:  # say who signed an older plan instead
+            not_counted += _older(signers, others, scratch, operators, approvers)
     return Status((), str(signers), approval.required, tuple(approvers), tuple(not_counted))
 
 

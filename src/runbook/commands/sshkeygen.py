@@ -89,7 +89,7 @@ def _run(
     try:
         done = subprocess.run(
             command,
-            input=message if message is not None else None,
+            input=message,
             stdin=None if message is not None else subprocess.DEVNULL,
             capture_output=True,
             env=_environment(agent),
