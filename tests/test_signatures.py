@@ -235,3 +235,28 @@ def test_the_agents_keys_are_named_by_their_fingerprints(tmp_path: Path) -> None
     assert sshkeygen.fingerprint_of(line + " comment") == printed
     assert sshkeygen.fingerprint_of("ssh-ed25519 !!!") is None
     assert sshkeygen.fingerprint_of("") is None
+
+
+def test_a_certificate_of_the_signers_ca_counts_while_it_is_valid(team: Path) -> None:
+    keys = team / "keys"
+    ca = _keygen(keys / "ca")
+    (team / "reviewers").write_text(f"dave cert-authority {ca}\n")
+    _keygen(keys / "dave")
+    _keygen(keys / "old")
+    for name, validity in (("dave", "-5m:+1h"), ("old", "20200101:20200102")):
+        public = str(keys / f"{name}.pub")
+        ca_key = str(keys / "ca")
+        command = ["ssh-keygen", "-q", "-s", ca_key, "-I", name, "-n", "dave", "-V", validity]
+        subprocess.run([*command, public], check=True)
+
+    expired = _inv(team, "approve", "--host", "web", "--key", str(keys / "old-cert.pub"))
+    assert expired.returncode == 0, expired.stderr
+    refused = _inv(team, "release", "--host", "web", "--dry-run")
+    assert refused.returncode == 2 and "0 of 1" in refused.stderr
+    assert "unknown key" in refused.stderr and "not as valid now" in refused.stderr
+
+    signed = _inv(team, "approve", "--host", "web", "--key", str(keys / "dave-cert.pub"))
+    assert signed.returncode == 0, signed.stderr
+    assert "by dave (" in signed.stdout
+    ran = _inv(team, "release", "--host", "web", "--dry-run")
+    assert ran.returncode == 0, ran.stderr

@@ -392,7 +392,8 @@ def _check(
             return None, _forged(anyone.reason or why)
         detail = f" ({why})" if why else ""
         return None, (
-            f"unknown key {anyone.fingerprint}: no principal of {signers.name} has it{detail}"
+            f"unknown key {anyone.fingerprint}: {signers.name} does not list it, or not as "
+            f"valid now{detail}"
         )
     named = [p for p in principals if not _PATTERN.search(p)]
     if not named:
