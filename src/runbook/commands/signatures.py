@@ -254,7 +254,7 @@ def statuses(
     target = opts.host or plans[0].host.name
     digest = digest_of(plans)
     runbook = plans[0].runbook
-    files, unreadable = _signed_files(opts.project / FOLDER / runbook, opts.project)
+    files, unreadable = _signed_files(opts.project / FOLDER / runbook)
     found = []
     for approval in _settings(plans):
         hosts = tuple(p.host.name for p in plans if p.host.approval == approval)
@@ -421,7 +421,7 @@ def _forged(reason: str) -> str:
     )
 
 
-def _signed_files(folder: Path, project: Path) -> tuple[list[SignedFile], list[NotCounted]]:
+def _signed_files(folder: Path) -> tuple[list[SignedFile], list[NotCounted]]:
     """The approval files of one runbook, and those that are not approvals at all."""
     if not folder.is_dir():
         return [], []
