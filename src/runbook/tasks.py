@@ -150,6 +150,19 @@ def show(
 
 
 @command()
+def approve(
+    opts: Options,
+    key: Annotated[
+        str | None,
+        "your private key, or a .pub whose private half the ssh-agent holds "
+        "(default: the agent's key)",
+    ] = None,
+) -> object:
+    """Sign the digest inv show prints for --host with your SSH key (a reviewer, after reading)."""
+    return commands.approve(opts, key=key)
+
+
+@command()
 def release(opts: Options, run_opts: RunOptions) -> object:
     """Render the runbook for --host, show its digest, run it step by step behind gates."""
     return commands.release(opts, run_opts, Console())
@@ -275,6 +288,7 @@ def sandbox_status(root: SandboxRoot = None) -> object:
 ns = Collection(
     check,
     show,
+    approve,
     release,
     rollback,
     report,

@@ -38,10 +38,11 @@ def check_approval(
     plans: Sequence[Plan], approved: str | None, *, state_dir: Path, show_command: str
 ) -> None:
     """`--approved DIGEST` must be the plan's full digest; a host with `require_approval`
-    runs only with it. `show_command` is how to review (for the hint)."""
+    runs only with it, or with the signatures of its `approval:` (commands.signatures), which
+    approve the digest too. `show_command` is how to review (for the hint)."""
     if not approved:
         for plan in plans:
-            if plan.host.require_approval:
+            if plan.host.require_approval and plan.host.approval is None:
                 raise RefusedError(
                     f"host {plan.host.name} requires --approved DIGEST",
                     hint=f"review with `{show_command}`; its last line is the release "

@@ -21,6 +21,7 @@ from ..journal import RunIds, RunKind, find_run
 from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
+from . import signatures
 from .approval import approve_command, check_approval
 from .credentials import (
     SudoPassword,
@@ -45,6 +46,7 @@ def release(
     """`inv release`: plan every host, check approval and secrets, then run the batches."""
     *_, plans = plans_for(opts)
     show = command_line("show", opts)
+    approvers = signatures.require(opts, plans)  # signed approvals, dry run included
     if run_opts.dry_run:
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
@@ -70,6 +72,7 @@ def release(
         from_step=run_opts.from_step,
         clock=clock,
         outside_window=reason,
+        approvers=approvers,
     )
     step = run_opts.from_step
     resumed = resumed_runs(opts.state_dir, plans, step) if step else {}

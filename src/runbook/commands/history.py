@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,7 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         "started_at": start.started_at,
         "ended_at": end.at if end else None,
         "digest": start.digest,
+        "approvers": [asdict(a) for a in start.approvers],
         "rolls_back": start.rolls_back,
         "from_step": start.from_step,
         "result": record.result,

@@ -14,8 +14,17 @@ from ..core.plan import make_plan
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from ..text import visible
+from . import signatures
 from .approval import approve_command, digest_of, remember_review
-from .inputs import display, inventory_path, parse_vars, plans_for, resolve_runbook, runbook_paths
+from .inputs import (
+    command_line,
+    display,
+    inventory_path,
+    parse_vars,
+    plans_for,
+    resolve_runbook,
+    runbook_paths,
+)
 
 
 def check(opts: Options) -> str:
@@ -85,6 +94,8 @@ def show(
         project_dir=opts.project,
         target=opts.host,
         approve_command=approve_command(opts, plans),
+        approvals=signatures.statuses(opts, plans, operators),
+        sign_command=command_line("approve", opts),
     )
     remember_review(opts.state_dir, plans)
     if output:

@@ -20,7 +20,17 @@ from ..errors import InputError, Problem
 from ..text import BIDI, describe, first_refused, visible
 from . import schema
 from .local import LocalReads
-from .model import BUILTIN_NAMES, Action, ChangeSpec, Expect, Host, Inventory, Runbook, Step
+from .model import (
+    BUILTIN_NAMES,
+    Action,
+    Approval,
+    ChangeSpec,
+    Expect,
+    Host,
+    Inventory,
+    Runbook,
+    Step,
+)
 from .render import template_syntax_error
 from .webhook import url_problem
 from .window import Window, zone_problem
@@ -435,6 +445,7 @@ _SETTINGS = (
     "connect_timeout",
     "window",
     "notify",
+    "approval",
 )
 
 
@@ -489,6 +500,11 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
         known = [known] if isinstance(known, str) else known
         if "identity" in settings:
             settings["identity"] = _local_path(settings["identity"], base)
+        if "approval" in settings:
+            given = settings["approval"]
+            settings["approval"] = Approval(
+                _local_path(given["signers"], base), given.get("required", 1)
+            )
         if settings.get("window"):
             settings["window"] = Window.from_json(settings["window"])
         settings["notify"] = tuple(n["webhook"] for n in settings.get("notify") or ())

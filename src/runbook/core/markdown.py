@@ -595,8 +595,14 @@ def review(
     project_dir: Path = Path(),
     target: str | None = None,
     approve_command: str = "",
+    approvals: Sequence[Any] = (),
+    sign_command: str = "",
 ) -> str:
-    """The review document for one runbook on one or more hosts (`inv show`)."""
+    """The review document for one runbook on one or more hosts (`inv show`).
+
+    `approvals`: where each `approval:` setting of the hosts stands (who signed, what is
+    missing), with `sign_command` to sign; empty when no host asks for signatures.
+    """
     first = plans[0]
     # A step does not know its host, whose `backup_dir` is part of its backup script: the
     # templates get the plans' own step objects, so the `script` filter finds it by identity
@@ -614,6 +620,8 @@ def review(
             "group_digest": group_digest(plans) if len(plans) > 1 else None,
             "target": target or first.host.name,
             "approve_command": approve_command,
+            "approvals": list(approvals),
+            "sign_command": sign_command,
         },
         _plan_wanted(plans),
         dirs,

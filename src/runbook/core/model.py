@@ -207,6 +207,16 @@ class Runbook:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """`approval:` of a host or group: the release needs `required` signatures over its
+    digest, by distinct principals of the OpenSSH allowed_signers file `signers` (absolute),
+    none of them the operator."""
+
+    signers: str
+    required: int = 1
+
+
+@dataclass(frozen=True)
 class Host:
     """One inventory host with defaults and groups already applied.
 
@@ -219,6 +229,7 @@ class Host:
         backup_dir: where backups go on the host (absolute); None for the tool's own private
             directory (`core.scripts`: /var/backups/release-runbook for root, else
             ~/.release-runbook/backups of the step's user).
+        approval: the signatures a release needs, or None.
         vars: inventory vars, group vars first, host vars over them.
         window: when the host may be changed (checked before every step), or None: any time.
         notify: webhook URLs told of the run's start, failures, rollback and end.
@@ -235,6 +246,7 @@ class Host:
     lock: str = "/tmp/release-runbook.lock"
     backup_dir: str | None = None
     connect_timeout: float = 10.0
+    approval: Approval | None = None
     vars: dict[str, Any] = field(default_factory=dict)
     line: int = 1
     window: Window | None = None
@@ -248,6 +260,9 @@ class Host:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         window = values.get("window")
+        approval = values.get("approval")
+        if isinstance(approval, Mapping):
+            values["approval"] = Approval(str(approval["signers"]), int(approval["required"]))
         return cls(
             **{
                 **values,
@@ -586,8 +601,9 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     one the release computes) with its options and note (a put: its content's sha256); the
     diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
     files and the host keys they trust, sudo, lock, backup directory, connect timeout and
-    whether approval is required. Local paths go through `portable` (`~/...`,
-    project-relative), so machines with the checkout in other places agree.
+    whether approval is required; the signatures `approval` asks for (signers file and how
+    many; only when set). Local paths go through `portable` (`~/...`, project-relative), so
+    machines with the checkout in other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -613,6 +629,11 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
         "rollback": [s.to_json() for s in plan.rollback],
         "changes": [c.to_json() for c in plan.changes],
     }
+    if host.approval is not None:
+        subject["host"]["approval"] = {
+            "signers": portable(host.approval.signers),
+            "required": host.approval.required,
+        }
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
     return dict(json.loads(json.dumps(subject, ensure_ascii=False)))
 

@@ -18,7 +18,7 @@ from ..core.model import Host, Plan, Result, RunValues
 from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
-from ..journal.events import Backup, End, Put, RunKind, Start, now_iso
+from ..journal.events import Approver, Backup, End, Put, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, notify, steps, window
@@ -67,6 +67,7 @@ class Batch:
         outside_window: `--outside-window REASON`: steps go on outside the booked window.
         post: how a notification is posted (HTTP; a fake in tests).
         notify_wait: seconds in all the batch waits at its end for undelivered notifications.
+        approvers: the reviewers whose signatures approved the plans, for the journal.
     """
 
     kind: RunKind
@@ -83,6 +84,7 @@ class Batch:
     outside_window: str | None = None
     post: notify.Post = notify.post_json
     notify_wait: float = notify.WAIT_AT_END
+    approvers: tuple[Approver, ...] = ()
 
 
 def journals_in(state_dir: Path) -> OpenJournal:
@@ -186,6 +188,7 @@ def _start(
             gates=batch.gate.recorded_as or "operator",
             outside_window=batch.outside_window,
             clock=None if batch.clock is system_clock else str(batch.clock),
+            approvers=batch.approvers,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -60,6 +60,22 @@ class Event:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class Approver:
+    """A reviewer whose signature over the run's digest let it start: the principal of the
+    allowed_signers file, the signing key's fingerprint, and when they signed (as signed)."""
+
+    principal: str
+    fingerprint: str
+    signed_at: str
+
+    @classmethod
+    def from_json(cls, data: object) -> Approver | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(*(str(data.get(k, "?")) for k in ("principal", "fingerprint", "signed_at")))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Start(Event):
     """The run begins: what it is, who runs it, and the whole plan (rollback needs no file).
@@ -72,6 +88,7 @@ class Start(Event):
         rolls_back: for a rollback, the release it undoes.
         resumes: for `--from`, the release it resumes; from_step the step it resumes at.
         batch: the run ids of every host that ran together (`--parallel`), or None.
+        approvers: whose signatures approved the digest (none without `approval:`).
         plan: the plan as executed (`Plan.record`); `RunRecord.plan` rebuilds it.
         outside_window: the reason given with `--outside-window`, or None.
         clock: where the time came from when not this machine's clock (`RUNBOOK_NOW=...`).
@@ -93,6 +110,7 @@ class Start(Event):
     batch: tuple[str, ...] | None = None
     resumes: str | None = None
     gates: str = "operator"
+    approvers: tuple[Approver, ...] = ()
     plan: Mapping[str, Any] = field(default_factory=dict)
     outside_window: str | None = None
     clock: str | None = None
@@ -101,18 +119,22 @@ class Start(Event):
         data = super().to_json()
         data["host"] = {"name": self.host}  # the journal's shape since version 1
         data["batch"] = list(self.batch) if self.batch else None
+        data["approvers"] = [asdict(a) for a in self.approvers]
         return data
 
     @classmethod
     def _from_fields(cls, data: Mapping[str, Any]) -> Event:
         host = data.get("host")
         batch = data.get("batch")
+        listed = data.get("approvers")
+        approvers: list[Any] = listed if isinstance(listed, list) else []
         return super()._from_fields(
             {
                 **data,
                 "version": data.get("version", 1),
                 "host": str(host.get("name", "?")) if isinstance(host, Mapping) else "?",
                 "batch": tuple(batch) if batch else None,
+                "approvers": tuple(a for a in map(Approver.from_json, approvers) if a),
                 "plan": data.get("plan") or {},
             }
         )
