@@ -1,7 +1,8 @@
 """Backups and restores against an attacker on the host, on the real sshd, sudo and nginx.
 
 The attacker is a second, unprivileged local user (`ATTACKER`, created here as the other e2e
-tests create theirs). It can read the host lock's holder.json (so it knows the run id) and
+tests create theirs). It knows each run id (the host lock is private to the login user now,
+so a helper thread of the test, as root, hands it the lock's holder.json) and
 write where the scenario lets it: a shared directory with the sticky bit, like /tmp, which the
 tool accepts, or a directory the tool must refuse. Its weapon is a symbolic link to a victim,
 a root-owned file it may not write, planted at every name it can predict. Every test asserts
@@ -21,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,6 +171,34 @@ def attack(victim: Path, holders: list[Path], templates: list[str]) -> Iterator[
             running.stop()
 
 
+@contextlib.contextmanager
+def leaked(holder: Path) -> Iterator[Path]:
+    """A world-readable copy of the lock's holder record, kept fresh as runs take the lock.
+
+    The lock directory is 0700, so the attacker could not read the run id itself; the test
+    assumes the worst (the run id leaks: it is also in the console output) and hands it over.
+    """
+    folder = host_dir("rb-leak-", 0o755)
+    copy = folder / "holder.json"
+    done = threading.Event()
+
+    def copy_forever() -> None:
+        while not done.is_set():
+            with contextlib.suppress(OSError):
+                copy.write_bytes(holder.read_bytes())
+                copy.chmod(0o644)
+            done.wait(0.002)
+
+    thread = threading.Thread(target=copy_forever, daemon=True)
+    thread.start()
+    try:
+        yield copy
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def predictable(directory: Path, name: str, backups: Path) -> list[str]:
     """Every name of a backup or restore temporary an attacker could guess, `{run}` for the
     run id: the old ones beside the file, and the layout of the backup directory."""
@@ -227,7 +257,10 @@ def test_releases_and_rollbacks_under_a_live_attacker_never_write_through_its_li
     write_runbook(project, "shared", change_then_fail(conf))
     templates = predictable(shared, conf.name, box.backup_dir)
 
-    with attack(victim, [box.lock_path / "holder.json"], templates) as attacker:
+    with (
+        leaked(box.lock_path / "holder.json") as holder,
+        attack(victim, [holder], templates) as attacker,
+    ):
         for _ in range(3):
             result = project.inv("release", "--host", "sandbox", "--runbook", "shared", "--yes")
             assert result.returncode == 1, _out(result)
