@@ -24,7 +24,7 @@ import pytest
 
 from runbook.commands import Options, check, show
 from runbook.console import Console
-from runbook.core import render
+from runbook.core import budget, jinja, render
 from runbook.core.load import load_inventory, load_runbook, runbook_from_source
 from runbook.core.model import Host, Plan, RunValues, mask
 from runbook.core.plan import make_plan
@@ -463,7 +463,7 @@ def test_a_failure_in_a_script_of_several_lines_names_its_line() -> None:
 
 def test_the_timer_stops_a_loop_the_hooks_do_not_see(monkeypatch: pytest.MonkeyPatch) -> None:
     """A filter's own Python loop (wordwrap) calls no hook: SIGALRM ends it at the deadline."""
-    monkeypatch.setattr(render, "TIME_BUDGET", 0.05)
+    monkeypatch.setattr(budget, "TIME_BUDGET", 0.05)
     address_space = resource.getrlimit(resource.RLIMIT_AS)
     started = time.monotonic()
 
@@ -495,7 +495,7 @@ def test_a_rendering_that_differs_each_time_is_refused_naming_the_step(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The last line of defence, should a nondeterministic name ever reach the templates."""
-    monkeypatch.setitem(render._SHELL.globals, "ticket", itertools.count().__next__)
+    monkeypatch.setitem(jinja._SHELL.globals, "ticket", itertools.count().__next__)
 
     messages = refused(one_step("echo {{ ticket() }}"))
 
@@ -507,7 +507,7 @@ def test_a_rendering_that_differs_each_time_is_refused_naming_the_step(
 
 @pytest.mark.parametrize("name", ["random", "lipsum"])
 def test_nothing_random_is_left_in_the_environment(name: str) -> None:
-    for env in (render._PLAIN, render._SHELL):
+    for env in (jinja.PLAIN, jinja._SHELL):
         assert name not in env.filters and name not in env.globals
 
 

@@ -18,6 +18,7 @@ import jinja2.meta
 
 from ..errors import InputError, Problem
 from . import put as puts
+from .budget import BudgetError, budget
 from .changes import resolve_changes
 from .gitrefs import READS_KEY
 from .local import LocalReads
@@ -34,9 +35,7 @@ from .model import (
     plan_digest,
 )
 from .render import (
-    BudgetError,
     Renderer,
-    budget,
     is_template,
     late_names_for,
     parse,
