@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from runbook.commands import parse_vars, report, show
-from runbook.core import markdown, mdsafe
+from runbook.core import mdsafe, mdsandbox, scripts
 from runbook.core.load import load_inventory, load_runbook
 from runbook.core.markdown import PACKAGED, template_fingerprints
 from runbook.core.plan import make_plan
@@ -109,7 +109,7 @@ def _every_command_shown(project: Path, document: str) -> None:
     assert seen.html == [], seen.html
     for plan in _plans(project):
         for step in (*plan.steps, *plan.rollback):
-            script = markdown.step_script(step)
+            script = scripts.step_script(step)
             if script:
                 assert seen.shows_command(script), f"{step.id} not shown:\n{document}"
             assert f"`{step.id}`" in document or step.id in seen.text
@@ -358,7 +358,7 @@ def test_the_packaged_templates_are_fingerprinted_when_the_project_has_none(
 def test_a_project_template_has_a_budget_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str, why: str
 ) -> None:
-    monkeypatch.setattr(markdown, "SECONDS", 1.0)
+    monkeypatch.setattr(mdsandbox, "SECONDS", 1.0)
     project = _project(tmp_path, SIMPLE)
     _template(project, "review.en.md.j2", template)
     with pytest.raises(RunbookError) as caught:

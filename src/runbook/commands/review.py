@@ -8,9 +8,9 @@ from pathlib import Path
 from ..core import diffs, markdown
 from ..core import put as puts
 from ..core.load import load_inventory, load_runbook
-from ..core.markdown import step_script
 from ..core.model import Action, Plan, TrustedKey, mask
 from ..core.plan import make_plan
+from ..core.scripts import step_script
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from ..text import visible

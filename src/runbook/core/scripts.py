@@ -18,6 +18,8 @@ import shlex
 from dataclasses import dataclass
 from string import Template
 
+from .model import Action, PlannedStep, mask
+
 # Exit codes the scripts use to say why they stopped (anything else is the shell's own).
 MISSING = 3  # the file to back up, or the backup to restore, does not exist
 EXISTS = 4  # where this run's backups go is taken by something that is not its directory
@@ -432,3 +434,35 @@ def unput_script(dest: str, sha256: str) -> str:
             f'echo "removed {_q(dest)}"',
         ]
     )
+
+
+# --- what the review and the gates show --------------------------------------------------
+
+
+def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | None = None) -> str:
+    """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely.
+
+    `backup_dir` is the host's setting (None: the default the script picks on the host). A
+    restore's values come from the release's journal and show as placeholders.
+    """
+    if step.action is Action.RUN:
+        return mask(step.command or "")
+    if step.action is Action.BACKUP:
+        return "\n".join(mask(backup_script(p, run_id, backup_dir)) for p in step.paths)
+    if step.action is Action.RESTORE:
+        return "\n".join(
+            mask(
+                restore_script(
+                    p,
+                    "{backup made by the release}",
+                    "{sha256 recorded at backup}",
+                    "{mode and owner recorded at backup}",
+                    "{this path, or the file it linked to at backup}",
+                )
+            )
+            for p in step.paths
+        )
+    if step.action is Action.PUT and step.put is not None:
+        put = step.put
+        return put_script(put.dest, None, put.sha256, put.mode, put.owner, replace=put.backed_up)
+    return ""

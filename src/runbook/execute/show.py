@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..core.markdown import step_script
 from ..core.model import Action, Outcome, PlannedStep
+from ..core.scripts import step_script
 from ..text import visible
 from .state import Attempt, Run
 
