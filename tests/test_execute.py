@@ -766,6 +766,18 @@ def test_rollback_restores_the_release_backup_and_is_done() -> None:
     assert (end.result, end.exit_code) == (Result.ROLLED_BACK, DONE)
 
 
+def test_the_rollback_gate_shows_the_real_backup_not_the_reviews_placeholders() -> None:
+    r = rollback_rig()
+    gate = ScriptedGate(["yes", "yes"])
+
+    rollback([r.run], gate, "inv rollback of run run-0")
+
+    details = gate.asked[0][1]
+    assert made_at("run-0") in details and BACKUP_SHA in details
+    assert "{backup made by the release}" not in details
+    assert "{sha256 recorded at backup}" not in details
+
+
 def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     corrupt = fails("restore: backup does not match its recorded sha256", scripts.CORRUPT)
     r = rollback_rig({RESTORE_SCRIPT: corrupt})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.model import Action, Outcome, PlannedStep
-from ..core.scripts import step_script
+from ..core.scripts import restore_script, step_script
 from ..text import visible
 from .state import Attempt, Run
 
@@ -47,7 +47,8 @@ def command(runs: list[Run], steps: list[PlannedStep]) -> None:
 def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
     step = run.filled(step)
-    script = step_script(step, run.run_id, run.plan.host.backup_dir) or step.display()
+    script = _restore_scripts(run, step) or step_script(step, run.run_id, run.plan.host.backup_dir)
+    script = script or step.display()
     host = f"this machine (for {run.plan.host.name})" if step.local else run.plan.host.name
     lines = [
         f"  {host}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
@@ -55,6 +56,21 @@ def details(run: Run, step: PlannedStep) -> str:
     ]
     lines += ["    " + ln for ln in run.clean(script).splitlines()]
     return "\n".join(lines)
+
+
+def _restore_scripts(run: Run, step: PlannedStep) -> str:
+    """A restore as it will be sent: from the backups this run may restore (the release's,
+    read from its journal), not the review's placeholders; "" if it is not a restore."""
+    if step.action is not Action.RESTORE:
+        return ""
+    shown = []
+    for path in step.paths:
+        made = run.backups.get(path)
+        if made is None:
+            shown.append(f"# no backup of {path} was made by the release: this step will fail")
+            continue
+        shown.append(restore_script(path, made.backup, made.sha256, made.mode, made.target))
+    return "\n".join(shown)
 
 
 def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: int) -> None:
