@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from runbook.core import schema
-from runbook.core.load import inventory_from_source, runbook_from_source
+from runbook.core.inventory import inventory_from_source
+from runbook.core.load import runbook_from_source
 from runbook.core.yamlsrc import parse_yaml
 from runbook.errors import InputError
 

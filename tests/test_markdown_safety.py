@@ -23,7 +23,8 @@ from markdown_it.token import Token
 
 from runbook.commands import parse_vars, report, show
 from runbook.core import mdsafe, mdsandbox, scripts
-from runbook.core.load import load_inventory, load_runbook
+from runbook.core.inventory import load_inventory
+from runbook.core.load import load_runbook
 from runbook.core.markdown import PACKAGED, template_fingerprints
 from runbook.core.plan import make_plan
 from runbook.errors import InputError, RunbookError

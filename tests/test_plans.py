@@ -28,7 +28,8 @@ import yaml
 
 from runbook.commands import parse_vars
 from runbook.core import put as puts
-from runbook.core.load import load_inventory, load_runbook
+from runbook.core.inventory import load_inventory
+from runbook.core.load import load_runbook
 from runbook.core.model import mask
 from runbook.core.plan import make_plan
 from runbook.errors import InputError

@@ -25,7 +25,8 @@ import pytest
 from runbook.commands import Options, check, show
 from runbook.console import Console
 from runbook.core import budget, jinja, render
-from runbook.core.load import load_inventory, load_runbook, runbook_from_source
+from runbook.core.inventory import load_inventory
+from runbook.core.load import load_runbook, runbook_from_source
 from runbook.core.model import Host, Plan, RunValues, mask
 from runbook.core.plan import make_plan
 from runbook.core.yamlsrc import parse_yaml

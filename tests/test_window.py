@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from runbook.console import Console
-from runbook.core.load import inventory_from_source
+from runbook.core.inventory import inventory_from_source
 from runbook.core.model import Host, Outcome, Phase, Result
 from runbook.core.window import (
     Window,

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.model import Plan, digest_subject, group_digest
+from ..core.digest import digest_subject, group_digest
+from ..core.model import Plan
 from ..core.trust import portable
 from ..errors import RefusedError
 from ..options import Options

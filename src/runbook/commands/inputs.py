@@ -10,7 +10,8 @@ import difflib
 import shlex
 from pathlib import Path
 
-from ..core.load import load_inventory, load_runbook
+from ..core.inventory import load_inventory
+from ..core.load import load_runbook
 from ..core.model import Host, Inventory, Plan, Runbook
 from ..core.plan import make_plan
 from ..core.yamlsrc import load_yaml

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..core import diffs, markdown
 from ..core import put as puts
-from ..core.load import load_inventory, load_runbook
+from ..core.inventory import load_inventory
+from ..core.load import load_runbook
 from ..core.model import Action, Plan, TrustedKey, mask
 from ..core.plan import make_plan
 from ..core.scripts import step_script

@@ -7,7 +7,6 @@ regexes, Jinja syntax, group members).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,17 +22,12 @@ from .local import LocalReads
 from .model import (
     BUILTIN_NAMES,
     Action,
-    Approval,
     ChangeSpec,
     Expect,
-    Host,
-    Inventory,
     Runbook,
     Step,
 )
 from .render import template_syntax_error
-from .webhook import url_problem
-from .window import Window, zone_problem
 from .yamlsrc import Path_, Source, load_yaml
 
 _TEMPLATE_FIELDS = ("title", "note", "run", "backup", "restore", "manual", "put")
@@ -58,27 +52,16 @@ def load_runbook(path: Path, display: str | None = None, project: Path | None = 
     return replace(runbook, project=str(project), reads=LocalReads.of(project))
 
 
-def load_inventory(path: Path, display: str | None = None) -> Inventory:
-    """Load and validate the inventory; raise InputError listing every problem."""
-    source, problems = load_yaml(path, display)
-    if source is None:
-        raise InputError(problems)
-    inventory = inventory_from_source(source, problems, base=path.parent)
-    if problems or inventory is None:
-        raise InputError(problems)
-    return inventory
-
-
-def _schema_problems(source: Source, name: str, problems: list[Problem]) -> None:
+def schema_problems(source: Source, name: str, problems: list[Problem]) -> None:
     for v in schema.validate(source.data, name):
-        where = _dotted(v.path) if v.path else "document"
+        where = dotted(v.path) if v.path else "document"
         text = v.message if v.message.startswith("unknown key") else f"{where}: {v.message}"
         hint = v.hint or _setting_hint(source, v.path)
         hint = visible(hint, lines=False) if hint else None
         problems.append(Problem(source.file, source.line(v.path), visible(text, lines=False), hint))
 
 
-def _dotted(path: Path_) -> str:
+def dotted(path: Path_) -> str:
     """("steps", 0, "id") -> "steps[0].id"."""
     text = ""
     for part in path:
@@ -99,7 +82,7 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
             )
         )
         return None
-    _schema_problems(source, "runbook", problems)
+    schema_problems(source, "runbook", problems)
     text_problems(source, _runbook_lines, problems)
     valid = not problems  # the model is built only from schema-valid data; checks still run
     raw_vars = data.get("vars")
@@ -357,7 +340,7 @@ def _runbook_lines(path: Path_) -> bool:
     return len(path) == 3 and path[0] in ("steps", "rollback") and path[2] in _LINES_FIELDS
 
 
-def _inventory_lines(path: Path_) -> bool:
+def inventory_lines(path: Path_) -> bool:
     if path[:2] == ("defaults", "vars"):
         return True
     return len(path) > 2 and path[0] in ("hosts", "groups") and path[2] == "vars"
@@ -386,7 +369,7 @@ def text_problems(source: Source, lines: Callable[[Path_], bool], problems: list
 
 
 def _refused(file: str, line: int, path: Path_, char: str, is_key: bool) -> Problem:
-    what = visible(f"the key {_dotted(path)}" if is_key else _dotted(path), lines=False)
+    what = visible(f"the key {dotted(path)}" if is_key else dotted(path), lines=False)
     if char == "\n":
         return Problem(
             file,
@@ -429,207 +412,6 @@ def _literals(text: str) -> list[tuple[int, str]]:
         ]
     except jinja2.TemplateSyntaxError:
         return []  # reported as bad Jinja
-
-
-# --- inventory -------------------------------------------------------------------------------
-
-_SETTINGS = (
-    "user",
-    "port",
-    "identity",
-    "known_hosts",
-    "sudo",
-    "require_approval",
-    "lock",
-    "backup_dir",
-    "connect_timeout",
-    "window",
-    "notify",
-    "approval",
-)
-
-
-def inventory_from_source(source: Source, problems: list[Problem], base: Path) -> Inventory | None:
-    """Validate a loaded inventory; apply defaults, groups and hosts, most specific last."""
-    data = source.data
-    if not isinstance(data, dict):
-        problems.append(
-            Problem(source.file, source.line(()), "an inventory must be a mapping (hosts:, ...)")
-        )
-        return None
-    _schema_problems(source, "inventory", problems)
-    text_problems(source, _inventory_lines, problems)
-    if problems:
-        return None
-    _check_team_settings(source, problems)
-    hosts_raw: dict[str, Any] = {k: v or {} for k, v in (data.get("hosts") or {}).items()}
-    groups_raw: dict[str, Any] = data.get("groups") or {}
-    for name, group in groups_raw.items():
-        if name in hosts_raw:
-            problems.append(
-                Problem(
-                    source.file,
-                    source.line(("groups", name)),
-                    f"'{name}' is both a host and a group",
-                    "rename one of them",
-                )
-            )
-        for i, member in enumerate(group.get("hosts", [])):
-            if member not in hosts_raw:
-                close = [h for h in hosts_raw if h.lower() == member.lower()]
-                problems.append(
-                    Problem(
-                        source.file,
-                        source.line(("groups", name, "hosts", i)),
-                        f"group '{name}' names unknown host '{member}'",
-                        f"did you mean '{close[0]}'?" if close else "add it under hosts:",
-                    )
-                )
-    if problems:
-        return None
-    defaults: dict[str, Any] = data.get("defaults") or {}
-    hosts: dict[str, Host] = {}
-    for name, raw in hosts_raw.items():
-        layers = [defaults, *(g for g in groups_raw.values() if name in g.get("hosts", [])), raw]
-        settings: dict[str, Any] = {}
-        variables: dict[str, Any] = {}
-        for layer in layers:
-            settings.update({k: layer[k] for k in _SETTINGS if k in layer})
-            variables.update(layer.get("vars") or {})
-        known = settings.pop("known_hosts", ())
-        known = [known] if isinstance(known, str) else known
-        if "identity" in settings:
-            settings["identity"] = _local_path(settings["identity"], base)
-        if "approval" in settings:
-            given = settings["approval"]
-            settings["approval"] = Approval(
-                _local_path(given["signers"], base), given.get("required", 1)
-            )
-        if settings.get("window"):
-            settings["window"] = Window.from_json(settings["window"])
-        settings["notify"] = tuple(n["webhook"] for n in settings.get("notify") or ())
-        address = raw.get("address", name)
-        _check_connection_words(source, name, address, settings.get("user"), problems)
-        hosts[name] = Host(
-            name=name,
-            address=address,
-            known_hosts=tuple(_local_path(k, base) for k in known),
-            vars=variables,
-            line=source.line(("hosts", name)),
-            **settings,
-        )
-    if problems:
-        return None
-    groups = {name: tuple(g.get("hosts", [])) for name, g in groups_raw.items()}
-    return Inventory(path=source.file, hosts=hosts, groups=groups)
-
-
-# What OpenSSH itself accepts as a host name and a user name: anything else (a `$(...)`, a
-# quote, a space) would reach ssh_config's `Match exec` and `%h`/`%r` tokens on the operator's
-# machine, where ssh refuses it but a library need not.
-HOST_NAME = re.compile(r"[A-Za-z0-9_.%:-]+")
-USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*")
-
-
-def _check_connection_words(
-    source: Source, name: str, address: str, user: Any, problems: list[Problem]
-) -> None:
-    where = (
-        source.line(("hosts", name, "address")) if address != name else source.line(("hosts", name))
-    )
-    if address.startswith("[") and address.endswith("]"):
-        problems.append(
-            Problem(
-                source.file,
-                where,
-                f"host '{name}': address {address!r} has brackets",
-                f"write it without them ({address[1:-1]}); the port goes in `port:`",
-            )
-        )
-    elif address.startswith("-") or not HOST_NAME.fullmatch(address):
-        problems.append(
-            Problem(
-                source.file,
-                where,
-                f"host '{name}': address {address!r} is not a host name, an IP address or an "
-                "ssh_config alias OpenSSH would accept",
-                "letters, digits and . - _ : % only",
-            )
-        )
-    if isinstance(user, str) and not USER_NAME.fullmatch(user):
-        problems.append(
-            Problem(
-                source.file,
-                source.line(("hosts", name)),
-                f"host '{name}': user {user!r} is not a user name OpenSSH would accept",
-                "letters, digits and . _ - @ only, not starting with -",
-            )
-        )
-
-
-def _local_path(value: str, base: Path) -> str:
-    """A path on the operator's machine: ~ expanded, relative to the inventory's folder."""
-    path = Path(os.path.expanduser(value))
-    return str(path if path.is_absolute() else (base / path))
-
-
-# --- window and notify: what the schema cannot say -------------------------------------------
-
-
-def _check_team_settings(source: Source, problems: list[Problem]) -> None:
-    """A window's zone must exist and its start differ from its end; a webhook needs a host."""
-    data = source.data
-    layers: list[Path_] = [("defaults",)]
-    layers += [("groups", name) for name in data.get("groups") or {}]
-    layers += [("hosts", name) for name in data.get("hosts") or {}]
-    for at in layers:
-        node = data
-        for key in at:
-            node = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(node, dict):
-            continue
-        window = node.get("window")
-        if isinstance(window, dict):
-            here = (*at, "window")
-            problem = zone_problem(window["tz"])
-            if problem:
-                problems.append(
-                    Problem(
-                        source.file,
-                        source.line((*here, "tz")),
-                        f"{_dotted((*here, 'tz'))}: {problem}",
-                        "a name from the IANA database, e.g. Asia/Tokyo, Europe/Berlin, UTC",
-                    )
-                )
-            if window["start"] == window["end"]:
-                problems.append(
-                    Problem(
-                        source.file,
-                        source.line((*here, "end")),
-                        f"{_dotted(here)}: start and end are both {window['end']}",
-                        'a window from 21:00 to 23:00 has start "21:00", end "23:00"; '
-                        'one that crosses midnight ends the next day: start "23:00", end "01:00"',
-                    )
-                )
-            days = window.get("days") or []
-            for i, day in enumerate(days):
-                if day in days[:i]:
-                    problems.append(
-                        Problem(
-                            source.file,
-                            source.line((*here, "days", i)),
-                            f"{_dotted(here)}.days: {day} is named twice",
-                        )
-                    )
-        for i, item in enumerate(node.get("notify") or []):
-            url = item.get("webhook", "") if isinstance(item, dict) else ""
-            where = (*at, "notify", i, "webhook")
-            problem = url_problem(url)
-            if problem is None:
-                continue
-            problems.append(
-                Problem(source.file, source.line(where), f"{_dotted(where)}: {problem}")
-            )
 
 
 def _setting_hint(source: Source, path: Path_) -> str | None:

@@ -27,8 +27,9 @@ from jinja2.exceptions import SecurityError
 
 from ..errors import RunbookError
 from . import mdsafe
+from .digest import group_digest
 from .mdsandbox import TemplateFile, TemplateSandbox
-from .model import Action, Plan, group_digest
+from .model import Action, Plan
 from .scripts import step_script
 
 LANGUAGES = ("en", "ja")

@@ -7,15 +7,29 @@ digested and executed.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+# Re-exported (`X as X`): the markers and the shipped values are part of what a plan is.
+from .markers import LATE_CLOSE as LATE_CLOSE
+from .markers import LATE_MARKER as LATE_MARKER
+from .markers import LATE_OPEN as LATE_OPEN
+from .markers import RUN_NAMES as RUN_NAMES
+from .markers import SECRET_CLOSE as SECRET_CLOSE
+from .markers import SECRET_MARKER as SECRET_MARKER
+from .markers import SECRET_OPEN as SECRET_OPEN
+from .markers import RunValues as RunValues
+from .markers import fill as fill
+from .markers import late_marker as late_marker
+from .markers import late_name as late_name
+from .markers import mask as mask
+
+from .shipped import Change as Change
+from .shipped import ChangeSpec as ChangeSpec
+from .shipped import Upload as Upload
+from .shipped import put_summary
 from .window import Window
 
 
@@ -64,47 +78,6 @@ class Result(StrEnum):
 
 # Names every template sees besides the vars; a var may not take one of them.
 BUILTIN_NAMES = ("host", "run", "secrets")
-
-# Late values (`run.*` and `secrets.*`) are known only when a step is sent: the plan is rendered
-# once with a marker for each, and that one rendering is reviewed, digested and executed. A
-# marker is shown as `{run.id}` or `***` (`mask`) and replaced by its value only at send time
-# (`fill`), so no value can change what the reviewed plan says.
-LATE_OPEN, LATE_CLOSE = "\ue000", "\ue001"
-RUN_NAMES = ("id", "started_at", "operator")
-# A whole marker, as render.late makes it: `run.id`, `secrets.token`, or a bare secret name (how
-# journals written before run values became markers name a secret). Marker characters anywhere
-# else are plain text.
-LATE_MARKER = re.compile(
-    f"{LATE_OPEN}(run\\.(?:{'|'.join(RUN_NAMES)})|(?:secrets\\.)?[A-Za-z_][A-Za-z0-9_]*){LATE_CLOSE}"
-)
-# The older names, for code that only knew secrets.
-SECRET_OPEN, SECRET_CLOSE, SECRET_MARKER = LATE_OPEN, LATE_CLOSE, LATE_MARKER
-
-
-def late_marker(name: str) -> str:
-    """The marker of a late value (`run.id`, `secrets.token`) as a rendering carries it."""
-    return f"{LATE_OPEN}{name}{LATE_CLOSE}"
-
-
-def late_name(found: str) -> str:
-    """The full name of a marker's name: a bare name is a secret's."""
-    return found if "." in found else f"secrets.{found}"
-
-
-@dataclass(frozen=True)
-class RunValues:
-    """What `run.*` stand for in a run's steps, filled in when a step is sent.
-
-    For a rollback run (`inv rollback`), the release's: its rollback steps were written for it.
-    """
-
-    id: str
-    started_at: str = ""
-    operator: str = ""
-
-    def named(self) -> dict[str, str]:
-        """The values by marker name (`run.id`, ...), as `fill` takes them."""
-        return {f"run.{name}": getattr(self, name) for name in RUN_NAMES}
 
 
 @dataclass(frozen=True)
@@ -316,79 +289,6 @@ class Check:
     subprotocol: str | None = None
 
 
-@dataclass(frozen=True)
-class Upload:
-    """A rendered `put`: the file's bytes as read (and rendered) when the plan was made.
-
-    The digest and the journal see every field but `content` and `diff`: `sha256` binds the
-    content (and the host verifies it), `base_commit` the diff, so neither is stored twice.
-
-    Attributes:
-        src: the file on the operator's machine, relative to the project.
-        dest: where it goes on the host.
-        mode: octal permissions of the new file ("0644" unless the step says).
-        owner: `user` or `user:group` for chown, or None (the user the step runs as).
-        sha256, size: of `content`, the exact bytes sent.
-        template: the file was rendered with the runbook's names.
-        diff_base: the git ref the review diffs against (as written), resolved to `base_commit`.
-        backed_up: an earlier `backup` step covers `dest` (else a `dest` that exists is refused).
-        content: the bytes; empty in a plan read back from a journal.
-        diff: what the review shows: a unified diff against `diff_base`, or the whole text.
-    """
-
-    src: str
-    dest: str
-    mode: str
-    owner: str | None
-    sha256: str
-    size: int
-    template: bool = False
-    diff_base: str | None = None
-    base_commit: str | None = None
-    backed_up: bool = False
-    content: bytes = field(default=b"", repr=False, compare=False)
-    diff: str = field(default="", repr=False, compare=False)
-
-    def to_json(self) -> dict[str, Any]:
-        """Every field but the bytes and the diff (bound by `sha256` and `base_commit`)."""
-        data = asdict(self)
-        del data["content"], data["diff"]
-        return data
-
-
-@dataclass(frozen=True)
-class ChangeSpec:
-    """A `changes:` entry as written (templates unrendered), with its line."""
-
-    repo: str
-    from_ref: str
-    to_ref: str
-    paths: tuple[str, ...]
-    line: int
-
-
-@dataclass(frozen=True)
-class Change:
-    """A `changes:` entry resolved on the operator's machine: what the release ships, as a diff.
-
-    Attributes:
-        repo: the repository as rendered (relative to the project, or absolute).
-        from_ref, to_ref: the refs as rendered; from_commit, to_commit: their full commit ids.
-        diff: `git diff from_commit to_commit -- paths`, unified, no colour, full index lines.
-    """
-
-    repo: str
-    from_ref: str
-    to_ref: str
-    from_commit: str
-    to_commit: str
-    paths: tuple[str, ...]
-    diff: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 @dataclass(frozen=True, kw_only=True)
 class PlannedStep(StepOptions):
     """One step rendered for one host: exactly what will happen.
@@ -545,100 +445,3 @@ class Plan:
             digest=digest,
             trust=tuple(TrustedKey(**k) for k in record.get("trust", ())),
         )
-
-
-def mask(text: str) -> str:
-    """Late values as a person is shown them before they exist: `{run.id}`, secrets as ***."""
-
-    def shown(found: re.Match[str]) -> str:
-        name = late_name(found.group(1))
-        return f"{{{name}}}" if name.startswith("run.") else "***"
-
-    return LATE_MARKER.sub(shown, text)
-
-
-def fill(text: str, values: Mapping[str, str], *, shell: bool) -> str:
-    """Put in the late values named in `values` (`run.id`, `secrets.token`), shell-quoted in a
-    shell command; markers of other names stay.
-
-    One pass: a value holding a marker is not filled again. Markers only ever stand outside
-    quotes (render quotes around them), so a quoted value is one word wherever it lands.
-    """
-
-    def value(found: re.Match[str]) -> str:
-        name = late_name(found.group(1))
-        if name not in values:
-            return found.group(0)
-        return shlex.quote(values[name]) if shell else values[name]
-
-    return LATE_MARKER.sub(value, text)
-
-
-def put_summary(put: Upload) -> str:
-    """A put in one line: what goes where, with which mode, owner and sha256."""
-    owner = f", owner {put.owner}" if put.owner else ""
-    return (
-        f"put {put.src} → {put.dest} (mode {put.mode}{owner}, {put.size} bytes, "
-        f"sha256:{put.sha256[:12]})"
-    )
-
-
-DIGEST_VERSION = 3  # what the digest covers; a change to it is a new version
-
-
-def plan_digest(plan: Plan, *, portable: Callable[[str], str] = str) -> str:
-    """sha256 over everything that decides what happens on the host (`digest_subject`)."""
-    subject = digest_subject(plan, portable=portable)
-    canonical = json.dumps(subject, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[str, Any]:
-    """What the digest is computed over, as plain JSON values.
-
-    Covered: the runbook's name, title and description; every step and rollback step as it
-    will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
-    one the release computes) with its options and note (a put: its content's sha256); the
-    diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
-    files and the host keys they trust, sudo, lock, backup directory, connect timeout and
-    whether approval is required; the signatures `approval` asks for (signers file and how
-    many; only when set). Local paths go through `portable` (`~/...`, project-relative), so
-    machines with the checkout in other places agree.
-    """
-    host = plan.host
-    subject: dict[str, Any] = {
-        "digest_version": DIGEST_VERSION,
-        "runbook": plan.runbook,
-        "title": plan.title,
-        "description": plan.description,
-        "host": {
-            "name": host.name,
-            "address": host.address,
-            "user": host.user,
-            "port": host.port,
-            "identity": portable(host.identity) if host.identity else None,
-            "known_hosts": [portable(k) for k in host.known_hosts],
-            "sudo": host.sudo,
-            "require_approval": host.require_approval,
-            "lock": host.lock,
-            "backup_dir": host.backup_dir,
-            "connect_timeout": host.connect_timeout,
-        },
-        "trust": [[k.marker, k.key_type, k.fingerprint] for k in plan.trust],
-        "steps": [s.to_json() for s in plan.steps],
-        "rollback": [s.to_json() for s in plan.rollback],
-        "changes": [c.to_json() for c in plan.changes],
-    }
-    if host.approval is not None:
-        subject["host"]["approval"] = {
-            "signers": portable(host.approval.signers),
-            "required": host.approval.required,
-        }
-    # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
-    return dict(json.loads(json.dumps(subject, ensure_ascii=False)))
-
-
-def group_digest(plans: Sequence[Plan]) -> str:
-    """sha256 over the plan digests of several hosts, in order: approves a group as reviewed."""
-    joined = "\n".join(f"{p.host.name} {p.digest}" for p in plans)
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()

@@ -20,6 +20,7 @@ from ..errors import InputError, Problem
 from . import put as puts
 from .budget import BudgetError, budget
 from .changes import resolve_changes
+from .digest import plan_digest
 from .gitrefs import READS_KEY
 from .local import LocalReads
 from .model import (
@@ -32,7 +33,6 @@ from .model import (
     Step,
     mask,
     options_of,
-    plan_digest,
 )
 from .render import (
     Renderer,
