@@ -25,7 +25,6 @@ from .markers import fill as fill
 from .markers import late_marker as late_marker
 from .markers import late_name as late_name
 from .markers import mask as mask
-
 from .shipped import Change as Change
 from .shipped import ChangeSpec as ChangeSpec
 from .shipped import Upload as Upload
