@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.commands import signatures, sshkeygen
+from runbook.commands import signatures, signed, sshkeygen
 from runbook.commands.inputs import plans_for
 from runbook.core.model import Approval, Host
 from runbook.journal.events import Approver, Event, Start
@@ -29,15 +29,15 @@ RUNBOOK = 'name: demo\nsteps:\n  - {id: hello, run: "echo hello"}\n'
 
 
 def test_the_signed_text_is_canonical_and_reads_back() -> None:
-    message = signatures.Message("demo", "web", DIGEST, "2024-04-16T12:00:00+00:00")
+    message = signed.Message("demo", "web", DIGEST, "2024-04-16T12:00:00+00:00")
     assert message.text() == (
         "release-runbook approval v1\nrunbook: demo\ntarget: web\n"
         f"digest: sha256:{DIGEST}\nsigned-at: 2024-04-16T12:00:00+00:00\n"
     )
-    assert signatures.Message.parse(message.text()) == message
+    assert signed.Message.parse(message.text()) == message
 
 
-GOOD = signatures.Message("demo", "web", DIGEST, "2024-04-16T12:00:00+00:00").text()
+GOOD = signed.Message("demo", "web", DIGEST, "2024-04-16T12:00:00+00:00").text()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ GOOD = signatures.Message("demo", "web", DIGEST, "2024-04-16T12:00:00+00:00").te
 )
 def test_any_other_text_is_not_an_approval(text: str) -> None:
     with pytest.raises(ValueError):
-        signatures.Message.parse(text)
+        signed.Message.parse(text)
 
 
 # --- the operator ------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_any_other_text_is_not_an_approval(text: str) -> None:
 def test_the_operators_principal_is_the_one_with_their_user_name(
     principal: str, operators: tuple[str, ...], mine: bool
 ) -> None:
-    assert signatures.is_operator(principal, operators) is mine
+    assert signed.is_operator(principal, operators) is mine
 
 
 def test_the_operator_is_runbook_operator_and_the_login_name(
@@ -90,9 +90,9 @@ def test_the_operator_is_runbook_operator_and_the_login_name(
 ) -> None:
     monkeypatch.setattr("getpass.getuser", lambda: "deploy")
     monkeypatch.setenv("RUNBOOK_OPERATOR", "sato")
-    assert signatures.operator_names() == ("sato", "deploy")
+    assert signed.operator_names() == ("sato", "deploy")
     monkeypatch.delenv("RUNBOOK_OPERATOR")
-    assert signatures.operator_names() == ("deploy",)
+    assert signed.operator_names() == ("deploy",)
 
 
 # --- the journal and the inventory -------------------------------------------------------------
