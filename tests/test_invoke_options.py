@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from invoke.program import Program
 
 from runbook import tasks
 
-from .conftest import run_cli
+from .conftest import ROOT, VENV_BIN, run_cli
 
 SUDO_RUNBOOK = 'name: good\nsteps:\n  - {id: one, run: "true", sudo: true}\n'
 
@@ -76,3 +77,19 @@ def test_the_console_script_offers_only_the_options_that_apply(
         assert gone not in core
     assert "--prompt-for-sudo-password" not in core
     assert "--config" not in core
+
+
+@pytest.mark.parametrize("program", ["runbook", "inv"])
+def test_a_closed_pipe_ends_the_listing_quietly(program: str, tmp_path: Path) -> None:
+    """`runbook --list | head -1`: no BrokenPipeError traceback (`inv` too, through the hook)."""
+    argv = [str(VENV_BIN / program)]
+    if program == "inv":
+        argv += ["--search-root", str(ROOT)]
+    child = subprocess.Popen(
+        [*argv, "--list"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before anything is written
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=30) == 1
+    assert err == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -375,4 +376,12 @@ class RunbookProgram(Program):
 def main() -> None:
     """The `runbook` console script: the same tasks as `inv`, from any directory."""
     cli.PROGRAM = "runbook"
-    RunbookProgram(namespace=ns, version=__version__, name="runbook", binary="runbook").run()
+    try:
+        RunbookProgram(namespace=ns, version=__version__, name="runbook", binary="runbook").run()
+    except BrokenPipeError:
+        cli.quiet_broken_pipe()
+
+
+# `inv` is Invoke's entry point: its `inv --list | head -1` is made quiet by a hook, installed
+# when the tasks are loaded.
+sys.excepthook = cli.broken_pipe_hook(sys.excepthook)
