@@ -180,7 +180,8 @@ def _param(option: str) -> str:
 # --- the release -------------------------------------------------------------------------------
 
 Lang = Annotated[str, "en or ja"]
-Output = Annotated[str | None, "write the Markdown to this file"]
+Output = Annotated[str | None, "write the Markdown to this new file"]
+Force = Annotated[bool, "replace the --output file if it exists"]
 
 
 @command(only=("runbook", "inventory", "vars"))
@@ -196,9 +197,12 @@ def show(
     window: Annotated[str | None, 'the change window, e.g. "2024-04-16 21:00-22:00 JST"'] = None,
     operator: Annotated[tuple[str, ...], "a person doing the release (repeatable)"] = (),
     output: Output = None,
+    force: Force = False,
 ) -> object:
     """Print the runbook rendered for --host as Markdown for the review, with its digest."""
-    return commands.show(opts, lang=lang, window=window, operators=operator, output=output)
+    return commands.show(
+        opts, lang=lang, window=window, operators=operator, output=output, force=force
+    )
 
 
 @command()
@@ -245,9 +249,10 @@ def report(
     run: Annotated[str | None, "the run id (default: the latest run)"] = None,
     lang: Lang = "en",
     output: Output = None,
+    force: Force = False,
 ) -> object:
     """Print the Markdown report of the latest run (or --run ID)."""
-    return commands.report(opts, run, lang=lang, output=output)
+    return commands.report(opts, run, lang=lang, output=output, force=force)
 
 
 @command(only=("host",), help={"host": "only runs on this host"})
