@@ -310,16 +310,16 @@ def sandbox_up(
     ports: Ports,
     root: SandboxRoot = None,
     inventory: Annotated[
-        str | None, "inventory to add the sandbox host to (default hosts.yaml)"
+        str | None, "inventory to add the sandbox host to (default hosts.sandbox.yaml, untracked)"
     ] = None,
 ) -> object:
     """Start sshd, nginx, a git config repo and an ActionCable-like app on loopback."""
-    from .sandbox import up  # lazy: see above
+    from .sandbox import INVENTORY, up  # lazy: see above
 
     given = ports.given()
     return up(
         _sandbox_root(root),
-        inventory=Path(inventory or "hosts.yaml"),
+        inventory=Path(inventory or INVENTORY),
         ssh_port=given.get("ssh_port"),
         http_port=given.get("http_port"),
         backend_port=given.get("backend_port"),
