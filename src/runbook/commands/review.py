@@ -114,7 +114,7 @@ def write_output(path: Path, text: str, *, force: bool = False, name: str | None
     try:
         if force and (path.is_symlink() or path.is_file()):
             path.unlink()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(visible(text))
     except FileExistsError as exc:  # also a symlink, dangling or not, or a directory
