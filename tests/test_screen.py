@@ -116,7 +116,9 @@ def test_every_question_names_its_step() -> None:
     shown = out.getvalue()
     assert "  Rollback step 1/2 (restore) on web1 failed. [r]etry / roll[b]ack" in shown
     assert "  Step 3/4 (deploy) on web2 failed. [r]etry / [a]bort" in shown
-    assert "  Done with step 1/4 (announce) on web1? [y]es / [s]kip / [a]bort: " in shown
+    assert (
+        "  Done with step 1/4 (announce) on web1? [y]es / [s]kip / [a]bort / [d]etails: " in shown
+    )
 
 
 # --- a release on fakes --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ first: an error message may quote a host, a runbook or a journal.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -17,6 +18,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 from invoke.exceptions import Exit
@@ -81,3 +83,30 @@ PROGRAM = "inv"
 
 def _as_invoked(text: str) -> str:
     return text if PROGRAM == "inv" else re.sub(r"\binv (?=[a-z-])", f"{PROGRAM} ", text)
+
+
+def quiet_broken_pipe() -> None:
+    """The reader of stdout went away (`runbook --list | head -1`): no traceback, exit 1.
+
+    stdout is pointed at /dev/null first, so that flushing it at exit fails no more either.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
+
+
+def broken_pipe_hook(
+    previous: Callable[[type[BaseException], BaseException, TracebackType | None], Any],
+) -> Callable[[type[BaseException], BaseException, TracebackType | None], Any]:
+    """A `sys.excepthook` for `inv` (Invoke's entry point, which this package does not run):
+    a BrokenPipeError that ends it, as in `inv --list | head -1`, is quiet; others as before."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> Any:
+        if issubclass(kind, BrokenPipeError):
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return None
+        return previous(kind, exc, tb)
+
+    return hook

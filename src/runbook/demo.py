@@ -35,7 +35,7 @@ def run(
     ports = ports or {}
     sandbox.up(
         root,
-        inventory=project / "hosts.yaml",
+        inventory=project / sandbox.INVENTORY,
         say=console.progress,
         ssh_port=ports.get("ssh_port"),
         http_port=ports.get("http_port"),
@@ -48,11 +48,13 @@ def run(
     console.say(f"\n2. before the release: a WebSocket client asks {box.cable_url}", "bold")
     _show_check(console, checks.check_websocket(box.cable_url), box.backend_log)
 
-    console.say("\n3. inv release --host sandbox --yes", "bold")
+    console.say(f"\n3. inv release --host sandbox --inventory {sandbox.INVENTORY} --yes", "bold")
     password = box.sudo_password
     if password and "RUNBOOK_SUDO_PASSWORD" not in os.environ:
         os.environ["RUNBOOK_SUDO_PASSWORD"] = password  # the sandbox's own, generated password
-    opts = Options(runbook=DEMO_RUNBOOK, host="sandbox", project=project)
+    opts = Options(
+        runbook=DEMO_RUNBOOK, inventory=sandbox.INVENTORY, host="sandbox", project=project
+    )
     code = commands.release(opts, RunOptions(yes=True), console, interactive=False)
 
     console.say(f"\n4. after the release: a WebSocket client asks {box.cable_url}", "bold")

@@ -54,8 +54,9 @@ class Gate(Protocol):
         """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT."""
         ...
 
-    def done(self, text: str, *, step: str) -> Answer:
-        """A manual step: YES once the person has done it, or SKIP / ABORT."""
+    def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
+        """A manual step: YES once the person has done it, or SKIP / ABORT (`details`, else
+        `text`, shown on request)."""
         ...
 
 
@@ -74,7 +75,7 @@ class YesGate:
     def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
         return ROLLBACK if can_rollback else ABORT
 
-    def done(self, text: str, *, step: str) -> Answer:
+    def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
         return YES
 
 
@@ -125,9 +126,9 @@ class TerminalGate:
             question = f"{failed} [r]etry / [a]bort (nothing to roll back yet): "
         return self._ask(question, choices)
 
-    def done(self, text: str, *, step: str) -> Answer:
+    def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
         return self._ask(
-            f"  Done with {step}? [y]es / [s]kip / [a]bort: ",
+            f"  Done with {step}? [y]es / [s]kip / [a]bort / [d]etails: ",
             {
                 "y": YES,
                 "yes": YES,
@@ -137,6 +138,7 @@ class TerminalGate:
                 "a": ABORT,
                 "abort": ABORT,
             },
+            details or text,
         )
 
     def _discard_typeahead(self) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -16,11 +18,13 @@ from typing import Annotated, Any, NamedTuple, get_args
 
 from invoke.collection import Collection
 from invoke.context import Context
+from invoke.parser.argument import Argument
 from invoke.program import Program
 from invoke.tasks import Task
 
 from . import __version__, cli, commands
 from .console import Console
+from .errors import RefusedError
 from .options import Options, RunOptions, flag
 
 # --- tasks from declarations ---------------------------------------------------------------------
@@ -89,7 +93,13 @@ def command(
             for g, cls in groups.items():
                 if cls is Options:
                     values[g]["program"] = cli.PROGRAM
-            cli.guard(lambda: body(**plain, **{g: cls(**values[g]) for g, cls in groups.items()}))
+
+            def call() -> object:
+                run_opts = [values[g] for g, cls in groups.items() if cls is RunOptions]
+                _invoke_core_options(c, name or body.__name__, run_opts[0] if run_opts else None)
+                return body(**plain, **{g: cls(**values[g]) for g, cls in groups.items()})
+
+            cli.guard(call)
 
         # Invoke reads a task's options with inspect.signature, which honours __signature__; the
         # type of a function (typeshed's `function`) does not declare that attribute.
@@ -119,6 +129,48 @@ def command(
     return make
 
 
+# Invoke's core options (and their settings in an Invoke config file) for the shell commands a
+# task would run with `c.run`. No task here does: steps run as the runbook says. Each is honoured
+# where it means what its name says, else refused before anything runs.
+_INVOKE_CORE = (
+    ("--dry", "run", "dry"),
+    ("--echo", "run", "echo"),
+    ("--hide", "run", "hide"),
+    ("--pty", "run", "pty"),
+    ("--warn-only", "run", "warn"),
+    ("--command-timeout", "timeouts", "command"),
+    ("--prompt-for-sudo-password", "sudo", "password"),
+)
+
+
+def _invoke_core_options(c: Context, task: str, run_opts: dict[str, Any] | None) -> None:
+    """`--dry`: the dry run (release); `--prompt-for-sudo-password`: the sudo password asked up
+    front (release, rollback: the tasks with RunOptions); any other of `_INVOKE_CORE` given:
+    refused (exit 2)."""
+    for option, section, key in _INVOKE_CORE:
+        value = c.config.get(section, {}).get(key)
+        if value is None or value is False:
+            continue
+        if option == "--dry" and run_opts is not None and "dry_run" in run_opts:
+            run_opts["dry_run"] = True
+        elif option == "--prompt-for-sudo-password" and run_opts is not None:
+            if not value:
+                raise RefusedError("the sudo password typed at Invoke's prompt is empty")
+            os.environ["RUNBOOK_SUDO_PASSWORD"] = value  # read by commands.credentials
+        else:
+            raise RefusedError(
+                f"{cli.PROGRAM} {option} (Invoke's {section}.{key}) means nothing for {task}: "
+                "the tasks here run no shell commands through Invoke",
+                hint=f"leave it out{_INSTEAD.get(option, '')}",
+            )
+
+
+_INSTEAD = {
+    "--dry": "; the dry run of a release is `inv release --dry-run`",
+    "--command-timeout": "; a step's time limit is its `timeout:` in the runbook",
+}
+
+
 def _param(option: str) -> str:
     """The Python parameter Invoke turns into `--option` (`from` needs the trailing `_`)."""
     name = option.replace("-", "_")
@@ -128,7 +180,8 @@ def _param(option: str) -> str:
 # --- the release -------------------------------------------------------------------------------
 
 Lang = Annotated[str, "en or ja"]
-Output = Annotated[str | None, "write the Markdown to this file"]
+Output = Annotated[str | None, "write the Markdown to this new file"]
+Force = Annotated[bool, "replace the --output file if it exists"]
 
 
 @command(only=("runbook", "inventory", "vars"))
@@ -144,9 +197,12 @@ def show(
     window: Annotated[str | None, 'the change window, e.g. "2024-04-16 21:00-22:00 JST"'] = None,
     operator: Annotated[tuple[str, ...], "a person doing the release (repeatable)"] = (),
     output: Output = None,
+    force: Force = False,
 ) -> object:
     """Print the runbook rendered for --host as Markdown for the review, with its digest."""
-    return commands.show(opts, lang=lang, window=window, operators=operator, output=output)
+    return commands.show(
+        opts, lang=lang, window=window, operators=operator, output=output, force=force
+    )
 
 
 @command()
@@ -193,9 +249,10 @@ def report(
     run: Annotated[str | None, "the run id (default: the latest run)"] = None,
     lang: Lang = "en",
     output: Output = None,
+    force: Force = False,
 ) -> object:
     """Print the Markdown report of the latest run (or --run ID)."""
-    return commands.report(opts, run, lang=lang, output=output)
+    return commands.report(opts, run, lang=lang, output=output, force=force)
 
 
 @command(only=("host",), help={"host": "only runs on this host"})
@@ -253,16 +310,16 @@ def sandbox_up(
     ports: Ports,
     root: SandboxRoot = None,
     inventory: Annotated[
-        str | None, "inventory to add the sandbox host to (default hosts.yaml)"
+        str | None, "inventory to add the sandbox host to (default hosts.sandbox.yaml, untracked)"
     ] = None,
 ) -> object:
     """Start sshd, nginx, a git config repo and an ActionCable-like app on loopback."""
-    from .sandbox import up  # lazy: see above
+    from .sandbox import INVENTORY, up  # lazy: see above
 
     given = ports.given()
     return up(
         _sandbox_root(root),
-        inventory=Path(inventory or "hosts.yaml"),
+        inventory=Path(inventory or INVENTORY),
         ssh_port=given.get("ssh_port"),
         http_port=given.get("http_port"),
         backend_port=given.get("backend_port"),
@@ -298,7 +355,38 @@ ns = Collection(
 )
 
 
+class RunbookProgram(Program):
+    """Invoke's Program with only the core options that apply here (`runbook --help`); the
+    others (`--dry`, `--echo`, ... for Invoke's shell commands) are not offered at all."""
+
+    KEPT = frozenset(
+        {"complete", "debug", "help", "list", "list-depth", "list-format"}
+        | {"print-completion-script", "version"}
+    )
+
+    def core_args(self) -> list[Argument]:
+        return [a for a in super().core_args() if a.name in self.KEPT]
+
+    @property
+    def args(self) -> Any:  # Invoke's Lexicon
+        # Program reads every core option it knows (`args["warn-only"]`, ...): those left out are
+        # there with their defaults.
+        args = self.core[0].args
+        for a in super().core_args():
+            if a.name not in args:
+                args[a.name] = a
+        return args
+
+
 def main() -> None:
     """The `runbook` console script: the same tasks as `inv`, from any directory."""
     cli.PROGRAM = "runbook"
-    Program(namespace=ns, version=__version__, name="runbook", binary="runbook").run()
+    try:
+        RunbookProgram(namespace=ns, version=__version__, name="runbook", binary="runbook").run()
+    except BrokenPipeError:
+        cli.quiet_broken_pipe()
+
+
+# `inv` is Invoke's entry point: its `inv --list | head -1` is made quiet by a hook, installed
+# when the tasks are loaded.
+sys.excepthook = cli.broken_pipe_hook(sys.excepthook)

@@ -152,7 +152,7 @@ class ScriptedGate:
         self.steps.append(step)
         return self._next("after_failure", "can roll back" if can_rollback else "")
 
-    def done(self, text: str, *, step: str) -> Answer:
+    def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
         self.steps.append(step)
         return self._next("done", text)
 

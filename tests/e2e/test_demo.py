@@ -31,6 +31,7 @@ def fresh_project() -> Iterator[Path]:
         check=True,
     ).stdout
     (project / "hosts.yaml").write_text(committed)
+    (project / "committed-hosts.yaml").write_text(committed)
     (project / "tasks.py").write_text("from runbook.tasks import ns\n")
     try:
         yield project
@@ -57,6 +58,7 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
+    committed = (fresh_project / "committed-hosts.yaml").read_text()
     before, after = out.split("4. after the release", 1)
     assert "❌ got 404 Not Found, expected 101" in before
     assert "Failed to upgrade to WebSocket (REQUEST_METHOD: GET, HTTP_CONNECTION: close" in before
@@ -65,11 +67,15 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     assert "| ✅ | 7. ActionCable answers the WebSocket upgrade | ok" in after
     assert "yes (--yes)" in after  # the report tells an unattended run from an attended one
     assert "not confirmed by a person (--yes)" in after  # manual steps under --yes
-    assert "sandbox:" in (fresh_project / "hosts.yaml").read_text()
+    # The sandbox host goes into its own untracked inventory: hosts.yaml stays as committed.
+    assert "sandbox:" in (fresh_project / "hosts.sandbox.yaml").read_text()
+    assert (fresh_project / "hosts.yaml").read_text() == committed
     # The report names the commit the host checked out: the pinned one, not a branch name.
     assert re.search(r"Check out feature/websocket-upgrade at [0-9a-f]{12} and install", after)
 
-    review = run_cli("show", "--host", "sandbox", cwd=fresh_project)
+    review = run_cli(
+        "show", "--host", "sandbox", "--inventory", "hosts.sandbox.yaml", cwd=fresh_project
+    )
     assert review.returncode == 0, review.stderr
     assert "## What changes" in review.stdout  # the pinned commit's nginx.conf, as a diff
     assert "+++ b/confs/nginx.conf" in review.stdout

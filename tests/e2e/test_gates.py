@@ -25,7 +25,10 @@ pytestmark = pytest.mark.e2e
 __all__ = ["release_project"]  # the fixture, imported so that pytest finds it here
 
 # Each question names its step: "Run step 3/8 (backup) on sandbox? ...".
-DONE = r"Done with step \d+/\d+ \([^)\n]+\) on [^?\n]+\? \[y\]es / \[s\]kip / \[a\]bort: "
+DONE = (
+    r"Done with step \d+/\d+ \([^)\n]+\) on [^?\n]+\? "
+    r"\[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
+)
 RUN = (
     r"Run (?:rollback )?step \d+/\d+ \([^)\n]+\) on [^?\n]+\? "
     r"\[y\]es / \[s\]kip / \[a\]bort / \[d\]etails: "
@@ -101,7 +104,9 @@ def test_yes_at_every_gate_releases_asking_the_sudo_password_once_without_echo(
     password = project.env["RUNBOOK_SUDO_PASSWORD"]
     person = _operator(project, drop=("RUNBOOK_SUDO_PASSWORD",))
 
-    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.answer("step 1/8 on sandbox", DONE, "d")  # a manual step's gate shows details too
+    shown = person.answer("", DONE, "y")
+    assert "id announce, manual, no sudo" in shown, shown
     person.wait("sudo password: ")  # the first sudo step: `before`, which has no gate
     person.child.sendline(password)
     shown = person.answer("step 3/8 on sandbox", RUN, "d")

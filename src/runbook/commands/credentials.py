@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from ..core.model import Plan
-from ..errors import RefusedError
+from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
 
 NO_SUDO_PASSWORD_HINT = "export RUNBOOK_SUDO_PASSWORD=... or run on a terminal"  # noqa: S105 (a hint)
@@ -26,7 +26,24 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
             values[name] = getpass.getpass(f"secret {name}: ")
         else:
             raise RefusedError(f"secret '{name}' is not set", hint=f"export {env}=...")
+        # Shorter ones are masked inside ordinary words too ("interrupted b***").
+        if len(values[name]) < MIN_SECRET:
+            where = env if env in os.environ else "the prompt"
+            problem = "empty" if not values[name] else "too short to be masked reliably"
+            raise InputError(
+                [
+                    Problem(
+                        where,
+                        None,
+                        f"secret '{name}' is {problem}",
+                        f"at least {MIN_SECRET} characters",
+                    )
+                ]
+            )
     return values
+
+
+MIN_SECRET = 4  # characters
 
 
 class SudoPassword:

@@ -48,6 +48,12 @@ def release(
     show = command_line("show", opts)
     approvers = signatures.require(opts, plans)  # signed approvals, dry run included
     if run_opts.dry_run:
+        steps = [s.id for s in plans[0].steps]
+        if run_opts.from_step and run_opts.from_step not in steps:  # as the real run says it
+            raise RefusedError(
+                f"--from {run_opts.from_step}: no such step in {plans[0].runbook}",
+                hint="steps: " + ", ".join(steps),
+            )
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
         console.say(dry_run(plans, approve_command=approve_command(opts, plans)))

@@ -56,7 +56,12 @@ def history(opts: Options) -> str:
 
 
 def report(
-    opts: Options, run_id: str | None, *, lang: str = "en", output: str | None = None
+    opts: Options,
+    run_id: str | None,
+    *,
+    lang: str = "en",
+    output: str | None = None,
+    force: bool = False,
 ) -> str:
     """The report of the latest run, or --run ID, or the latest on --host.
 
@@ -77,7 +82,7 @@ def report(
         )
     text = "\n".join(parts)
     if output:
-        write_output(opts.project / output, text)
+        write_output(opts.project / output, text, force=force, name=output)
         return f"report of run {record.id} written to {output}"
     return text
 

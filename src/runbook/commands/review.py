@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def show(
     window: str | None = None,
     operators: tuple[str, ...] = (),
     output: str | None = None,
+    force: bool = False,
 ) -> str:
-    """The review Markdown for --host; written to --output when given."""
+    """The review Markdown for --host; written to --output when given (--force: replaced)."""
     *_, plans = plans_for(opts)
     text = markdown.review(
         plans,
@@ -100,17 +102,29 @@ def show(
     )
     remember_review(opts.state_dir, plans)
     if output:
-        write_output(opts.project / output, text)
+        write_output(opts.project / output, text, force=force, name=output)
         return f"review of {plans[0].runbook} for {opts.host} written to {output}"
     return text
 
 
-def write_output(path: Path, text: str) -> None:
-    """A review or report written to a file: made visible as the screen shows it."""
+def write_output(path: Path, text: str, *, force: bool = False, name: str | None = None) -> None:
+    """A review or report written to a new file (`--output NAME`), made visible as the screen
+    shows it. An existing NAME is refused unless `force`, which removes it first (a symlink,
+    not what it points to); the file is created exclusively (O_EXCL), never through a link."""
+    shown = name or str(path)
     try:
-        path.write_text(visible(text), encoding="utf-8")
+        if force and (path.is_symlink() or path.is_file()):
+            path.unlink()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(visible(text))
+    except FileExistsError as exc:  # also a symlink, dangling or not, or a directory
+        raise RefusedError(
+            f"{shown} exists; remove it or choose another name",
+            hint="or pass --force to replace it" if not force else None,
+        ) from exc
     except OSError as exc:
-        raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
+        raise RefusedError(f"cannot write {shown}: {exc.strerror}") from exc
 
 
 def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:

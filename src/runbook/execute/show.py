@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..core.model import Action, Outcome, PlannedStep
+from ..core.model import Action, Expect, Outcome, PlannedStep
 from ..core.scripts import restore_script, step_script
 from ..text import visible
 from .state import Attempt, Run
@@ -50,10 +50,9 @@ def details(run: Run, step: PlannedStep) -> str:
     script = _restore_scripts(run, step) or step_script(step, run.run_id, run.plan.host.backup_dir)
     script = script or step.display()
     host = f"this machine (for {run.plan.host.name})" if step.local else run.plan.host.name
-    lines = [
-        f"  {host}: id {step.id}, {step.action}, sudo {step.sudo or 'no'}, "
-        f"timeout {step.timeout or 'none'}, retries {step.retries}"
-    ]
+    lines = [f"  {host}: id {step.id}, {step.action}, {options(step)}"]
+    if step.action is Action.RUN:
+        lines.append(run.clean(f"  expects: {expectations(step.expect)}"))
     lines += ["    " + ln for ln in run.clean(script).splitlines()]
     return "\n".join(lines)
 
@@ -71,6 +70,29 @@ def _restore_scripts(run: Run, step: PlannedStep) -> str:
             continue
         shown.append(restore_script(path, made.backup, made.sha256, made.mode, made.target))
     return "\n".join(shown)
+
+
+def options(step: PlannedStep) -> str:
+    """A step's sudo, timeout and retries in words: "sudo: as deploy, timeout: 30 s, no retries"."""
+    if not step.sudo:
+        sudo = "no sudo"
+    else:
+        sudo = "sudo: yes" if step.sudo is True else f"sudo: as {step.sudo}"
+    timeout = f"timeout: {step.timeout:g} s" if step.timeout else "no timeout"
+    retries = f"retries: {step.retries} ({step.delay:g} s apart)" if step.retries else "no retries"
+    return f"{sudo}, {timeout}, {retries}"
+
+
+def expectations(expect: Expect) -> str:
+    """What counts as success: "exits 0 or 2; stdout matches /ready/"."""
+    codes = [str(c) for c in expect.exit]
+    said = ["exits " + (", ".join(codes[:-1]) + " or " if len(codes) > 1 else "") + codes[-1]]
+    said += [
+        f"{name} matches /{rx}/"
+        for name, rx in (("stdout", expect.stdout), ("stderr", expect.stderr))
+        if rx
+    ]
+    return "; ".join(said)
 
 
 def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: int) -> None:

@@ -235,7 +235,8 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     # The question names the step again: whatever a host printed above, it is not this.
     asked = f"{_kind(phase)} {step.number}/{total} ({step.id}) on {where}"
     if step.action is Action.MANUAL:
-        return gate.done(first.clean(step.text or ""), step=asked)
+        shown = [show.details(r, r.plan.phase(phase)[index]) for r in runs]
+        return gate.done(first.clean(step.text or ""), step=asked, details="\n".join(shown))
     live = [""] * len(runs)
     if step.action is Action.PUT:  # what it changes: the live file read, diffed and printed
         live = [preview.live_diff(r, r.plan.phase(phase)[index]) for r in runs]

@@ -30,7 +30,7 @@ Modules, each importing only those above it:
 - `ssh`: keys, known_hosts, the authorized key, sshd_config, the ssh command line;
 - `repository`: the git config repository and the live nginx.conf;
 - `users`: root mode's login user, sudo password, sudoers drop-in and git safe.directory;
-- `inventory`: the host entry and writing it into hosts.yaml between marker comments;
+- `inventory`: the host entry and writing it into hosts.sandbox.yaml between marker comments;
 - `host`: the `Sandbox` class, which puts the above together;
 - `cli`: `up`, `down` and `status` as `inv sandbox.*` runs them.
 
@@ -43,7 +43,14 @@ from __future__ import annotations
 from .cli import down, status, up
 from .configs import UPGRADE_LINES, sshd_config_text
 from .host import Sandbox
-from .inventory import BEGIN_MARK, END_MARK, host_entry, inventory_for, write_inventory
+from .inventory import (
+    BEGIN_MARK,
+    END_MARK,
+    INVENTORY,
+    host_entry,
+    inventory_for,
+    write_inventory,
+)
 from .layout import DEFAULT_ADDRESS, DEFAULT_PORTS, Endpoints, Layout, Paths, default_root
 from .notes import Notes, Say
 from .processes import COMPONENTS, READY_TIMEOUT, SSHD, free_port, wait_until
@@ -57,6 +64,7 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_PORTS",
     "END_MARK",
+    "INVENTORY",
     "LOGIN_USER",
     "MACHINE_STATE",
     "MAIN",

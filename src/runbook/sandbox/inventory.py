@@ -16,6 +16,10 @@ from .files import write_text
 from .layout import Endpoints, Layout
 from .repository import BRANCH
 
+# The inventory `inv sandbox.up` and `inv demo` write: the project's own, untracked (.gitignore),
+# so that the tracked hosts.yaml stays as committed. Commands take it with `--inventory`.
+INVENTORY = "hosts.sandbox.yaml"
+
 BEGIN_MARK = "# >>> {host} (written by inv sandbox.up; inv sandbox.down leaves it)"
 END_MARK = "# <<< {host}"
 
