@@ -231,7 +231,7 @@ def _sudo(
             report.ok(name, "no password needed")
             usable.add(sudo)
             continue
-        if "password is required" not in out:
+        if "password" not in out:  # "a password is required"
             report.add(
                 name,
                 f"sudo refuses: {_last(out)}",
@@ -244,11 +244,7 @@ def _sudo(
         try:
             result = transport.run("true", sudo=sudo, timeout=CHECK_TIMEOUT)
         except SudoError as exc:
-            report.add(
-                name,
-                f"the password was refused: {exc.message}",
-                exc.hint or ("check RUNBOOK_SUDO_PASSWORD (or type the login user's password)"),
-            )
+            report.add(name, exc.message, exc.hint)
             continue
         if result.exit_code != 0:
             report.add(name, f"sudo with the password failed: {_last(result.stderr)}")
@@ -463,30 +459,30 @@ def _lock(transport: Transport, plan: Plan, report: HostReport) -> None:
 
 def command_names(script: str) -> list[str]:
     """The plain command names that start the lines of `script`, conservatively: a line that
-    continues another, a heredoc, an unbalanced quote or anything not a bare name is skipped."""
+    continues another, a heredoc's body, what follows an unbalanced quote or a late value, and
+    any first word that is not a bare name (a path, a quoted or expanded word, an assignment)
+    are left out."""
     names: list[str] = []
     continued = False
     for raw in script.splitlines():
         line = raw.strip()
-        if continued:
-            continued = line.endswith("\\")
+        was_continued, continued = continued, line.endswith("\\")
+        if was_continued or not line or line.startswith("#"):
             continue
-        continued = line.endswith("\\")
-        if not line or line.startswith("#"):
-            continue
-        if "<<" in line or LATE in line:
-            break  # a heredoc's body is data; a late value is unknown: stop here
+        if LATE in line:
+            break  # a late value is unknown until the step runs: stop here
         try:
-            words = shlex.split(line, comments=True)
+            shlex.split(line.removesuffix("\\"), comments=True)
         except ValueError:
             break  # a quote that goes on over lines
+        words = line.split()
         while words and words[0] in _KEYWORDS:
             words = words[1:]
-        if not words or not line.lstrip("!{ ").startswith(words[0]):
-            continue  # quoted or expanded: not a plain name
-        word = words[0]
-        if _NAME.fullmatch(word) and "=" not in word and word not in names:
+        word = words[0].rstrip(";") if words else ""
+        if _NAME.fullmatch(word) and word not in _KEYWORDS and word not in names:
             names.append(word)
+        if "<<" in line:
+            break  # a heredoc's body is data
     return names
 
 
