@@ -76,7 +76,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
 
 @dataclass(frozen=True)
 class Finding:
-    """One check's outcome: `problem` None is ok (then `what` may say more)."""
+    """One check's outcome: `problem` None is ok (then `note` may say more)."""
 
     check: str
     problem: str | None = None
