@@ -224,6 +224,12 @@ def release(opts: Options, run_opts: RunOptions) -> object:
     return commands.release(opts, run_opts, Console())
 
 
+@command()
+def preflight(opts: Options) -> object:
+    """Check, read-only, that the release can run on --host: connection, sudo, files, lock."""
+    return commands.preflight(opts, Console())
+
+
 @command(
     only=("host", "yes", "break_lock"),
     help={
@@ -347,6 +353,7 @@ ns = Collection(
     show,
     approve,
     release,
+    preflight,
     rollback,
     report,
     history,

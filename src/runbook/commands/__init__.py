@@ -10,13 +10,15 @@ the one error boundary (`runbook.cli`) to turn into a message and an exit code.
 - `sshkeygen`: OpenSSH's `ssh-keygen -Y` and `ssh-add -L`, run safely;
 - `credentials`: secrets, the sudo password, the operator, who answers the gates (prompts);
 - `fleet`: `release` and `rollback`, in batches of hosts, handed to the executor;
-- `history`: `history`, `report`, and what rollback and `--from` read back from journals.
+- `history`: `history`, `report`, and what rollback and `--from` read back from journals;
+- `preflight`: `preflight`, read-only checks on every host that the release can run.
 """
 
 from ..options import Options, RunOptions
 from .fleet import release, rollback
 from .history import history, report
 from .inputs import parse_vars
+from .preflight import preflight
 from .review import check, show
 from .signatures import approve
 
@@ -27,6 +29,7 @@ __all__ = [
     "check",
     "history",
     "parse_vars",
+    "preflight",
     "release",
     "report",
     "rollback",

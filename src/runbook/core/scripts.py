@@ -186,6 +186,19 @@ def dir_guard(action: str) -> str:
     return _GUARD.substitute(_CODES, action=action)
 
 
+def backup_dir_shell(backup_dir: str | None) -> str:
+    """Shell that sets `d` to the backup directory: `backup_dir`, or (None) the tool's default
+    for the user whose uid is `$u`."""
+    if backup_dir is None:
+        return _DEFAULT_DIR.substitute(root=ROOT_BACKUP_DIR, home=HOME_BACKUP_DIR)
+    return f"d={shlex.quote(backup_dir)}"
+
+
+def shell_text(text: str) -> str:
+    """`text` safe inside a double-quoted shell string."""
+    return _q(text)
+
+
 def backup_script(path: str, run_id: str, backup_dir: str | None = None) -> str:
     """Copy `path` (through any symbolic link) into this run's part of the backup directory.
 
@@ -193,15 +206,11 @@ def backup_script(path: str, run_id: str, backup_dir: str | None = None) -> str:
     owner; the script prints what `parse_backup` reads: the resolved file, the copy, and the
     sha256 and stat of both. `backup_dir` None: the tool's default for the step's user.
     """
-    if backup_dir is None:
-        where = _DEFAULT_DIR.substitute(root=ROOT_BACKUP_DIR, home=HOME_BACKUP_DIR)
-    else:
-        where = f"d={shlex.quote(backup_dir)}"
     return _BACKUP_SCRIPT.substitute(
         _CODES,
         guard=dir_guard("backup"),
         path=shlex.quote(path),
-        dir=where,
+        dir=backup_dir_shell(backup_dir),
         run=shlex.quote(run_id),
         target=_TARGET,
         backup=_BACKUP,

@@ -1,0 +1,565 @@
+"""`inv preflight`: can the release run? Checked on every host, read-only, nothing taken.
+
+Each host is connected to exactly as the release connects (`fleet.connect_ssh`), then asked,
+with scripts that only read (`stat`, `readlink`, `df`, `command -v`, `sudo -n true`), about
+what the release will need: sudo, the files to back up, the backup directory and its room, the
+`put` destinations, the lock, the commands the `run` steps name. The check URLs are tried from
+this machine. Nothing is created, written or locked on any host: no `mkdir`, no lock, no file.
+
+One line per check, grouped per host: `ok`, or the problem and how to fix it. Exit 0 when all
+pass, 2 (`BAD_INPUT`: the release would be refused or fail, nothing ran) when any does not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import urllib.parse
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from string import Template
+
+from ..console import Console
+from ..core import scripts
+from ..core.model import Action, Host, Plan, PlannedStep
+from ..errors import BAD_INPUT, DONE, RunbookError
+from ..execute import hostlock
+from ..gate import has_terminal
+from ..options import Options
+from ..transport.base import SudoCredential, SudoError, Transport
+from .credentials import NO_SUDO_PASSWORD_HINT, SudoPassword, check_identities
+from .fleet import connect_ssh
+from .inputs import command_line, plans_for
+
+Connect = Callable[[Host, SudoCredential | None], Transport]
+
+CHECK_TIMEOUT = 20.0  # seconds for one read-only script on a host
+URL_TIMEOUT = 3.0  # seconds to open a TCP connection to a check's URL
+MARGIN = 1.1  # room wanted in the backup directory: the files' sizes plus 10 % ...
+SPARE_KIB = 1024  # ... plus 1 MiB
+LATE = "\ue000"  # a late value's marker (run.*, secrets.*): known only when the step runs
+
+# Words that start a line of shell but are not commands on the PATH.
+_KEYWORDS = frozenset(
+    [
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "case",
+        "esac",
+        "in",
+        "function",
+        "select",
+        "time",
+        "{",
+        "}",
+        "!",
+        "[[",
+        "]]",
+        ";;",
+        "return",
+        "break",
+        "continue",
+    ]
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's outcome: `problem` None is ok (then `note` may say more)."""
+
+    check: str
+    problem: str | None = None
+    hint: str | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class HostReport:
+    """What preflight found on one host, in the order it checked."""
+
+    host: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, check: str, problem: str | None = None, hint: str | None = None) -> None:
+        self.findings.append(Finding(check, problem, hint))
+
+    def ok(self, check: str, note: str = "") -> None:
+        self.findings.append(Finding(check, note=note))
+
+    @property
+    def passed(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+
+def preflight(
+    opts: Options,
+    console: Console,
+    *,
+    connect: Connect = connect_ssh,
+    interactive: bool | None = None,
+) -> int:
+    """`inv preflight`: check every host of --host the way the release will reach it."""
+    *_, plans = plans_for(opts)
+    check_identities(plans)
+    interactive = has_terminal() if interactive is None else interactive
+    reports = []
+    for plan in plans:
+        console.say(f"preflight {plan.runbook} on {plan.host.name}", "bold")
+        report = check_host(plan, connect, interactive)
+        for finding in report.findings:
+            show(console, finding)
+        reports.append(report)
+    failed = [r.host for r in reports if not r.passed]
+    if failed:
+        console.say(
+            f"preflight: problems on {', '.join(failed)}; fix them, then "
+            f"{command_line('preflight', opts)} again",
+            "red",
+        )
+        return BAD_INPUT
+    console.say(
+        f"preflight: every check passed on {', '.join(r.host for r in reports)}; "
+        f"next: {command_line('release', opts)}",
+        "green",
+    )
+    return DONE
+
+
+def show(console: Console, finding: Finding) -> None:
+    """One line per check (made visible by the console), its hint indented under it."""
+    if finding.ok:
+        note = f" ({finding.note})" if finding.note else ""
+        console.say(f"  ok       {finding.check}{note}", "green")
+        return
+    console.say(f"  PROBLEM  {finding.check}: {finding.problem}", "red")
+    if finding.hint:
+        console.say(f"           hint: {finding.hint}")
+
+
+# --- one host --------------------------------------------------------------------------------
+
+
+def check_host(plan: Plan, connect: Connect, interactive: bool) -> HostReport:
+    report = HostReport(plan.host.name)
+    remote = [s for s in (*plan.steps, *plan.rollback) if not s.local]
+    sudos = _distinct(s.sudo for s in remote if s.sudo)
+    available = bool(os.environ.get("RUNBOOK_SUDO_PASSWORD")) or interactive
+    credential = SudoPassword(interactive, [plan]) if sudos and available else None
+    try:
+        transport = connect(plan.host, credential)
+    except RunbookError as exc:
+        report.add("connect (host key, login)", exc.message, exc.hint)
+        report.add("the other checks", "skipped: no connection")
+        _urls(plan, report)
+        return report
+    report.ok("connect (host key, login)", _where(plan.host))
+    try:
+        usable = _sudo(transport, sudos, credential, available, report)
+        _backups(transport, plan, usable, report)
+        _puts(transport, plan, usable, report)
+        _lock(transport, plan, report)
+        _commands(transport, remote, usable, report)
+    except RunbookError as exc:
+        report.add("the remaining checks", exc.message, exc.hint)
+    finally:
+        transport.close()
+    _urls(plan, report)
+    return report
+
+
+def _where(host: Host) -> str:
+    user = f"{host.user}@" if host.user else ""
+    port = f":{host.port}" if host.port else ""
+    return f"{user}{host.address}{port}"
+
+
+def _distinct(values: Iterable[bool | str]) -> list[bool | str]:
+    seen: list[bool | str] = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
+def _as(sudo: bool | str) -> str:
+    return "root" if sudo is True else str(sudo) if sudo else "the login user"
+
+
+def _run(transport: Transport, script: str, sudo: bool | str = False) -> tuple[int | None, str]:
+    """A read-only script's exit status and its output (stdout, then stderr)."""
+    result = transport.run(script, sudo=sudo, timeout=CHECK_TIMEOUT)
+    return result.exit_code, (result.stdout + result.stderr).strip()
+
+
+def _last(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+# --- sudo ------------------------------------------------------------------------------------
+
+
+def _sudo(
+    transport: Transport,
+    sudos: Sequence[bool | str],
+    credential: SudoCredential | None,
+    available: bool,
+    report: HostReport,
+) -> set[bool | str]:
+    """Which sudo users the steps can run as; one finding per user."""
+    usable: set[bool | str] = set()
+    for sudo in sudos:
+        name = f"sudo as {_as(sudo)}"
+        user = "" if sudo is True else f"-u {shlex.quote(str(sudo))} "
+        code, out = _run(transport, f"sudo -n {user}true")
+        if code == 0:
+            report.ok(name, "no password needed")
+            usable.add(sudo)
+            continue
+        if "password" not in out:  # "a password is required"
+            report.add(
+                name,
+                f"sudo refuses: {_last(out)}",
+                "the login user needs a sudoers rule for the steps' commands",
+            )
+            continue
+        if not available or credential is None:
+            report.add(name, "sudo asks for a password and none is given", NO_SUDO_PASSWORD_HINT)
+            continue
+        try:
+            result = transport.run("true", sudo=sudo, timeout=CHECK_TIMEOUT)
+        except SudoError as exc:
+            report.add(name, exc.message, exc.hint)
+            continue
+        if result.exit_code != 0:
+            report.add(name, f"sudo with the password failed: {_last(result.stderr)}")
+            continue
+        report.ok(name, "the password is accepted")
+        usable.add(sudo)
+    return usable
+
+
+def _skipped(report: HostReport, check: str, sudo: bool | str) -> None:
+    report.add(check, f"not checked: sudo as {_as(sudo)} does not work (above)")
+
+
+# --- backups ---------------------------------------------------------------------------------
+
+# The file a backup copies: it must lead (through links) to a regular file this user can read.
+_FILE = r"""p=@path
+t=$(readlink -f -- "$p") || { echo "it does not exist"; exit 3; }
+[ -e "$t" ] || { echo "it does not exist"; exit 3; }
+[ -f "$t" ] || { echo "$t is not a regular file ($(stat -c %F -- "$t"))"; exit 3; }
+[ -r "$t" ] || { echo "$(id -un) cannot read $t"; exit 3; }
+stat -c %s -- "$t"
+"""
+
+# The backup directory, read-only: what the backup script would create or refuse, without
+# creating it. It prints the KiB available where it would be.
+_DIR = r"""u=$(id -u)
+@guard
+@dir
+e=$d
+while [ ! -e "$e" ] && [ ! -L "$e" ]; do e=$(dirname -- "$e"); done
+if [ "$e" = "$d" ]; then
+  if [ -L "$d" ] || [ ! -d "$d" ] || [ "$(stat -c %u -- "$d")" != "$u" ] ||
+    [ $((0$(stat -c %a -- "$d") & 022)) -ne 0 ]; then
+    echo "the backup directory $d must be a directory of $(id -un)'s that nobody else can" \
+      "write (it is: $(stat -c '%F, mode %a, owner %U' -- "$d"))"
+    exit 6
+  fi
+  [ -w "$d" ] || { echo "$(id -un) cannot write $d"; exit 6; }
+  guard "$(dirname -- "$d")" 2>&1
+else
+  [ -d "$e" ] && [ ! -L "$e" ] || { echo "$e (on the way to $d) is not a directory"; exit 6; }
+  [ -w "$e" ] || { echo "$(id -un) cannot create $d: $e is not writable"; exit 6; }
+  guard "$e" 2>&1
+fi
+echo "dir $d"
+df -P -k -- "$e" | awk 'NR == 2 { print "avail " $4 }'
+"""
+
+
+class _Script(Template):
+    """A script with `@name` placeholders (as core.scripts writes them)."""
+
+    delimiter = "@"
+
+
+def _shell(template: str, **values: str) -> str:
+    return _Script(template.strip("\n")).substitute(values)
+
+
+def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: HostReport) -> None:
+    sizes: dict[bool | str, int] = {}
+    for step in plan.steps:
+        if step.action != Action.BACKUP or step.local:
+            continue
+        for path in step.paths:
+            check = f"backup {path} (step {step.id})"
+            if LATE in path:
+                report.ok(check, "names a value known only when it runs: not checked")
+                continue
+            if step.sudo and step.sudo not in usable:
+                _skipped(report, check, step.sudo)
+                continue
+            code, out = _run(transport, _shell(_FILE, path=shlex.quote(path)), step.sudo)
+            if code != 0:
+                report.add(
+                    check,
+                    _last(out),
+                    "check the path (vars: --var, the inventory) and that the step's sudo "
+                    "can read it",
+                )
+                continue
+            size = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
+            sizes[step.sudo] = sizes.get(step.sudo, 0) + size
+            report.ok(check, f"{size} bytes, readable as {_as(step.sudo)}")
+    for sudo, total in sizes.items():
+        _backup_dir(transport, plan, sudo, total, report)
+
+
+def _backup_dir(
+    transport: Transport, plan: Plan, sudo: bool | str, total: int, report: HostReport
+) -> None:
+    given = plan.host.backup_dir
+    check = f"backup directory {given or '(default)'} as {_as(sudo)}"
+    where = scripts.backup_dir_shell(given)
+    script = _shell(_DIR, guard=scripts.dir_guard("backup directory"), dir=where)
+    code, out = _run(transport, script, sudo)
+    lines = dict(ln.split(" ", 1) for ln in out.splitlines() if ln.startswith(("dir ", "avail ")))
+    if code != 0 or "avail" not in lines:
+        report.add(
+            check,
+            _last(out),
+            "set `backup_dir:` for the host to a directory only its user can write",
+        )
+        return
+    need = int(total * MARGIN) // 1024 + SPARE_KIB
+    avail = int(lines["avail"]) if lines["avail"].strip().isdigit() else 0
+    check = f"backup directory {lines.get('dir', given)} as {_as(sudo)}"
+    if avail < need:
+        report.add(
+            check,
+            f"{avail} KiB free, the backups need about {need} KiB",
+            "free space there, or set `backup_dir:` for the host to a roomier place",
+        )
+        return
+    report.ok(check, f"private, {avail} KiB free for {total} bytes")
+
+
+# --- puts ------------------------------------------------------------------------------------
+
+# As put_script checks the destination's directory: it exists and only root or this user
+# may write it.
+_PUT = r"""f=@folder
+test -d "$f" || { echo "the directory $f does not exist"; exit 3; }
+if test -n "$(find -H "$f" -maxdepth 0 \( -perm -0002 -o -perm -0020 -o ! -user 0 \
+  ! -user "$(id -u)" \) -print)"; then
+  echo "$f may be written by a user other than $(id -un) or root: the put would be refused"
+  exit 6
+fi
+test -w "$f" || { echo "$(id -un) cannot write $f"; exit 6; }
+"""
+
+
+def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: HostReport) -> None:
+    for step in plan.steps:
+        if step.action != Action.PUT or step.put is None or step.local:
+            continue
+        dest = step.put.dest
+        check = f"put {dest} (step {step.id})"
+        if LATE in dest:
+            report.ok(check, "names a value known only when it runs: not checked")
+            continue
+        if step.sudo and step.sudo not in usable:
+            _skipped(report, check, step.sudo)
+            continue
+        folder = os.path.dirname(dest) or "/"
+        code, out = _run(transport, _shell(_PUT, folder=shlex.quote(folder)), step.sudo)
+        if code != 0:
+            report.add(
+                check,
+                _last(out),
+                "create the directory, owned by root or the step's user and not writable by "
+                "others (a put never creates directories)",
+            )
+        else:
+            report.ok(check, f"{folder} writable by {_as(step.sudo)} only")
+
+
+# --- the lock --------------------------------------------------------------------------------
+
+
+def _lock(transport: Transport, plan: Plan, report: HostReport) -> None:
+    lock = plan.host.lock
+    q = shlex.quote(lock)
+    record = shlex.quote(f"{lock}/{scripts.HOLDER}")
+    parent = shlex.quote(os.path.dirname(lock) or "/")
+    shown_parent, shown_lock = scripts.shell_text(os.path.dirname(lock)), scripts.shell_text(lock)
+    script = "\n".join(
+        [
+            f"if [ -e {q} ] || [ -L {q} ]; then",
+            f'  echo "owner $(stat -c %U {q})"',
+            f"  if [ -d {q} ] && [ ! -L {q} ] && [ -f {record} ]; then cat {record}; fi",
+            f"  exit {scripts.LOCK_HELD}",
+            "fi",
+            f'[ -d {parent} ] || {{ echo "{shown_parent} does not exist"; '
+            f"exit {scripts.CANNOT_LOCK}; }}",
+            f'[ -w {parent} ] || {{ echo "$(id -un) cannot create {shown_lock}"; '
+            f"exit {scripts.CANNOT_LOCK}; }}",
+        ]
+    )
+    code, out = _run(transport, script)
+    check = f"lock {lock}"
+    if code == 0:
+        report.ok(check, "free")
+    elif code == scripts.LOCK_HELD:
+        owner, holder = hostlock.parse_lock(out)
+        if hostlock.is_holder(holder):
+            run = holder.get("run", "RUN_ID")
+            report.add(
+                check,
+                f"held by {hostlock.describe_holder(holder)}",
+                f"if that run is over, check the host (inv report --run {run}) and release "
+                f"with --break-lock {run}",
+            )
+        else:
+            report.add(
+                check,
+                f"it exists and is not a lock of this tool (no valid holder record; owner "
+                f"{owner or '?'})",
+                "if another program uses that path, set `lock:` for the host to another one",
+            )
+    else:
+        report.add(
+            check,
+            _last(out),
+            "set `lock:` for the host to a path in a directory its user can write",
+        )
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def command_names(script: str) -> list[str]:
+    """The plain command names that start the lines of `script`, conservatively: a line that
+    continues another, a heredoc's body, what follows an unbalanced quote or a late value, and
+    any first word that is not a bare name (a path, a quoted or expanded word, an assignment)
+    are left out."""
+    names: list[str] = []
+    continued = False
+    for raw in script.splitlines():
+        line = raw.strip()
+        was_continued, continued = continued, line.endswith("\\")
+        if was_continued or not line or line.startswith("#"):
+            continue
+        if LATE in line:
+            break  # a late value is unknown until the step runs: stop here
+        try:
+            shlex.split(line.removesuffix("\\"), comments=True)
+        except ValueError:
+            break  # a quote that goes on over lines
+        words = line.split()
+        while words and words[0] in _KEYWORDS:
+            words = words[1:]
+        word = words[0].rstrip(";") if words else ""
+        if _NAME.fullmatch(word) and word not in _KEYWORDS and word not in names:
+            names.append(word)
+        if "<<" in line:
+            break  # a heredoc's body is data
+    return names
+
+
+def _commands(
+    transport: Transport, steps: Sequence[PlannedStep], usable: set[bool | str], report: HostReport
+) -> None:
+    wanted: dict[bool | str, list[str]] = {}
+    for step in steps:
+        if step.action != Action.RUN or not step.command:
+            continue
+        for name in command_names(step.command):
+            if name not in wanted.setdefault(step.sudo, []):
+                wanted[step.sudo].append(name)
+    for sudo, names in wanted.items():
+        check = f"commands as {_as(sudo)}"
+        if sudo and sudo not in usable:
+            _skipped(report, check, sudo)
+            continue
+        script = (
+            f"for n in {' '.join(shlex.quote(n) for n in names)}; do "
+            'command -v "$n" >/dev/null 2>&1 || echo "missing $n"; done'
+        )
+        code, out = _run(transport, script, sudo)
+        missing = [
+            ln.removeprefix("missing ") for ln in out.splitlines() if ln.startswith("missing ")
+        ]
+        if code != 0:
+            report.add(check, _last(out))
+        elif missing:
+            report.add(
+                check,
+                f"not found on the host: {', '.join(missing)} (checked: {', '.join(names)})",
+                "install it, or fix the runbook's `run:` (the PATH is the step's, under sudo "
+                "sudo's secure_path)",
+            )
+        else:
+            report.ok(check, ", ".join(names))
+
+
+# --- check URLs ------------------------------------------------------------------------------
+
+
+def _urls(plan: Plan, report: HostReport) -> None:
+    seen: set[str] = set()
+    for step in (*plan.steps, *plan.rollback):
+        if step.action != Action.CHECK or step.check is None or step.check.url in seen:
+            continue
+        url = step.check.url
+        seen.add(url)
+        check = f"check URL {url} (step {step.id})"
+        if LATE in url:
+            report.ok(check, "names a value known only when it runs: not checked")
+            continue
+        problem = reachable(url)
+        if problem:
+            report.add(
+                check,
+                problem,
+                "start the service, or fix the URL (from this machine: the check runs here)",
+            )
+        else:
+            report.ok(check, "it answers; what it should answer is judged after the release")
+
+
+def reachable(url: str, timeout: float = URL_TIMEOUT) -> str | None:
+    """None when a TCP connection to the URL's host and port opens; else why not."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if not parts.hostname:
+        return "the URL names no host"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return None
+    except TimeoutError:
+        return f"no answer from {parts.hostname}:{port} within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"
