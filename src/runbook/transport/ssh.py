@@ -21,7 +21,7 @@ from fabric import Config, Connection
 from paramiko.message import Message
 
 from runbook.core.model import Host
-from runbook.errors import ConnectError, RunbookError
+from runbook.errors import ConnectError, RefusedError, RunbookError
 
 from .base import (
     CommandResult,
@@ -29,6 +29,7 @@ from .base import (
     SudoError,
     stdin_script,
     stop_group_script,
+    sudo_password_env,
     wrapper_command,
 )
 from .ssh_errors import UnknownHostKey, connect_error, fingerprint, known_hosts_files
@@ -204,7 +205,16 @@ class SSHTransport:
             raise ConnectError(f"the connection to {self._who()} is not open")
         nonce = secrets.token_hex(8)
         prompt = f"[runbook sudo {nonce}] password: " if sudo else ""
-        password = Secret(self._sudo.password()) if sudo and self._sudo is not None else None
+        credential = self._sudo if sudo else None
+
+        def password() -> Secret | None:
+            # Asked only when sudo prompts: a NOPASSWD sudo never needs a password.
+            if credential is None:
+                return None
+            try:
+                return Secret(credential.password())
+            except RefusedError:  # none set and no terminal: the step is refused, unrun
+                return None
 
         def started(pgid: int) -> None:
             if track:
@@ -314,8 +324,9 @@ class SSHTransport:
         if reason.missing:
             return SudoError(
                 f"sudo on {self._who()} asks for a password and none was given",
-                hint="set RUNBOOK_SUDO_PASSWORD or run from a terminal; "
-                "or set `sudo: false` for this host",
+                hint=f"export RUNBOOK_SUDO_PASSWORD=... (or {sudo_password_env(self.target.name)}"
+                "=... for this host alone), run on a terminal, or set `sudo: false` for this "
+                "host; the step did not run",
             )
         return SudoError(
             f"sudo on {self._who()} refused the password",
