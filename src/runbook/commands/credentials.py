@@ -46,7 +46,8 @@ class SudoPassword:
     TRIES = 3  # as sudo itself allows
 
     def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
-        # `plans` is accepted for callers that have them; nothing is checked up front any more.
+        # Nothing is checked up front: whether a host's sudo wants a password shows at its
+        # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
         self._lock = threading.Lock()  # the state below
         self._asking = threading.Lock()  # one prompt on the terminal at a time
@@ -56,6 +57,10 @@ class SudoPassword:
         self._default = os.environ.get("RUNBOOK_SUDO_PASSWORD")
         if self._default:
             self._seen.append(self._default)
+        for plan in plans:
+            own = os.environ.get(sudo_password_env(plan.host.name))
+            if own and own not in self._seen:
+                self._seen.append(own)
 
     def for_host(self, name: str) -> HostSudoPassword:
         """The credential for the host named `name` (its own password, prompt and tries)."""
