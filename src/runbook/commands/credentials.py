@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from ..core.model import Plan
 from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
-
-NO_SUDO_PASSWORD_HINT = "export RUNBOOK_SUDO_PASSWORD=... or run on a terminal"  # noqa: S105 (a hint)
+from ..transport.base import sudo_password_env
 
 
 def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
@@ -47,48 +46,132 @@ MIN_SECRET = 4  # characters
 
 
 class SudoPassword:
-    """The sudo password (a `transport.base.SudoCredential`): RUNBOOK_SUDO_PASSWORD, else asked
-    on the terminal when sudo first runs: once for every host, or again after a typo (up to
-    three tries, as sudo allows). Hosts of a batch ask from their own threads: one prompt."""
+    """The sudo passwords (a `transport.base.SudoCredential`), asked for only when sudo wants one.
+
+    Nothing is asked or refused up front: a user whose sudo needs no password (NOPASSWD, the
+    default user of cloud images) never gives one. When sudo on a host prompts, the password is
+    `RUNBOOK_SUDO_PASSWORD_<HOST>` (see `transport.base.sudo_password_env`), else
+    `RUNBOOK_SUDO_PASSWORD`, else asked on the terminal: once for each host that needs one
+    (the prompt names it), or again after a typo (up to three tries, as sudo allows). Without
+    a terminal and nothing set, `password()` refuses and the transport refuses the step before
+    it runs. Hosts of a batch ask from their own threads: one prompt at a time.
+
+    `for_host(name)` is the view of one host (what each host's transport is given); the object
+    itself is the view of a host without a name (only `RUNBOOK_SUDO_PASSWORD`, prompt unnamed).
+    """
 
     TRIES = 3  # as sudo itself allows
 
-    def __init__(self, interactive: bool, plans: Sequence[Plan]) -> None:
+    def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
+        # Nothing is checked up front: whether a host's sudo wants a password shows at its
+        # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
-        self.value: str | None = os.environ.get("RUNBOOK_SUDO_PASSWORD")
-        self.typed = 0  # passwords typed at the prompt so far
-        self._seen: list[str] = [self.value] if self.value else []
-        self._lock = threading.Lock()
-        needs = [p.host.name for p in plans if any(s.sudo for s in (*p.steps, *p.rollback))]
-        if needs and self.value is None and not interactive:
-            # Found now, before connecting, rather than at the first sudo step.
-            raise RefusedError(
-                f"steps on {', '.join(needs)} need sudo and no password is set",
-                hint=NO_SUDO_PASSWORD_HINT,
-            )
+        self._lock = threading.Lock()  # the state below
+        self._asking = threading.Lock()  # one prompt on the terminal at a time
+        self._values: dict[str, str | None] = {}
+        self._typed: dict[str, int] = {}
+        self._seen: list[str] = []
+        self._default = os.environ.get("RUNBOOK_SUDO_PASSWORD")
+        if self._default:
+            self._seen.append(self._default)
+        for plan in plans:
+            own = os.environ.get(sudo_password_env(plan.host.name))
+            if own and own not in self._seen:
+                self._seen.append(own)
 
+    def for_host(self, name: str) -> HostSudoPassword:
+        """The credential for the host named `name` (its own password, prompt and tries)."""
+        return HostSudoPassword(self, name)
+
+    # The SudoCredential of a host without a name.
     def password(self) -> str:
-        with self._lock:
-            if self.value is None:
-                if not self.interactive:
-                    raise RefusedError(
-                        "a step needs sudo and no password is set", hint=NO_SUDO_PASSWORD_HINT
-                    )
-                self.value = getpass.getpass("sudo password: ")
-                self.typed += 1
-                self._seen.append(self.value)
-            return self.value
+        return self._password("")
 
     def forget(self) -> bool:
-        """After sudo refused a typed password: True if the operator may type it again."""
-        with self._lock:
-            if self.typed == 0 or self.typed >= self.TRIES:
-                return False
-            self.value = None
-            return True
+        return self._forget("")
 
     def given(self) -> tuple[str, ...]:
-        return tuple(v for v in self._seen if v)
+        """Every password given so far, for any host: output is scrubbed of all of them."""
+        with self._lock:
+            return tuple(v for v in self._seen if v)
+
+    @property
+    def typed(self) -> int:
+        """Passwords typed at the prompt so far, all hosts together."""
+        with self._lock:
+            return sum(self._typed.values())
+
+    def _from_env(self, host: str) -> str | None:
+        if host:
+            value = os.environ.get(sudo_password_env(host))
+            if value is not None:
+                with self._lock:
+                    if value and value not in self._seen:
+                        self._seen.append(value)
+                return value
+        return self._default
+
+    def _password(self, host: str) -> str:
+        with self._lock:
+            value = self._values.get(host)
+            typed = self._typed.get(host, 0)
+        if value is not None:
+            return value
+        if typed == 0:
+            value = self._from_env(host)
+        if value is None:
+            if not self.interactive:
+                raise RefusedError(
+                    f"sudo{f' on {host}' if host else ''} asks for a password and none is set",
+                    hint=no_sudo_password_hint(host),
+                )
+            with self._asking:
+                with self._lock:
+                    value = self._values.get(host)  # asked meanwhile by another view
+                if value is not None:
+                    return value
+                value = getpass.getpass(f"{host + ': ' if host else ''}sudo password: ")
+            with self._lock:
+                self._typed[host] = self._typed.get(host, 0) + 1
+                self._seen.append(value)
+        with self._lock:
+            self._values[host] = value
+        return value
+
+    def _forget(self, host: str) -> bool:
+        """After sudo refused a typed password: True if the operator may type it again."""
+        with self._lock:
+            typed = self._typed.get(host, 0)
+            if typed == 0 or typed >= self.TRIES:
+                return False
+            self._values[host] = None
+            return True
+
+
+class HostSudoPassword:
+    """One host's view of a `SudoPassword`: a `transport.base.SudoCredential` of its own."""
+
+    def __init__(self, owner: SudoPassword, host: str) -> None:
+        self.owner = owner
+        self.host = host
+
+    def password(self) -> str:
+        return self.owner._password(self.host)
+
+    def forget(self) -> bool:
+        return self.owner._forget(self.host)
+
+    def given(self) -> tuple[str, ...]:
+        return self.owner.given()
+
+
+def no_sudo_password_hint(host: str = "") -> str:
+    """How to give the sudo password, or do without one."""
+    env = sudo_password_env(host) if host else "RUNBOOK_SUDO_PASSWORD_<HOST>"
+    return (
+        f"export RUNBOOK_SUDO_PASSWORD=... (or {env}=... for this host alone), run on a "
+        "terminal, or set `sudo: false` for the host"
+    )
 
 
 def operator() -> str:

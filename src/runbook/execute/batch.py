@@ -59,7 +59,7 @@ class Batch:
         connect: opens the transport to a host (SSH; a fake in tests).
         open_journal: creates the journal of a run id (a file; memory in tests).
         secrets: secret values by name.
-        sudo: the sudo password's source, shared by the hosts.
+        sudo: the sudo password's source; each host gets its own view (`host_sudo`).
         operator: who runs it, for the journal and the lock.
         break_lock: run ids whose stale lock may be removed first (`--break-lock`).
         from_step: `--from`: the steps before it are taken as done.
@@ -132,7 +132,7 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     console=batch.console,
                     values=value,
                     secrets=batch.secrets,
-                    sudo=batch.sudo,
+                    sudo=host_sudo(batch, item.plan.host),
                     backups=dict(item.backups),
                     created=dict(item.created),
                     resumes=item.resumes,
@@ -237,9 +237,19 @@ def _webhooks(batch: Batch, item: HostRun, journal: JournalWriter) -> notify.Web
     return notify.Webhooks(host.notify, journal, base, post=batch.post)
 
 
+def host_sudo(batch: Batch, host: Host) -> SudoCredential | None:
+    """The batch's sudo credential as `host` sees it: its own view (`for_host(name)`: its own
+    password, prompt and tries) when the credential has per-host views, else the shared one."""
+    for_host = getattr(batch.sudo, "for_host", None)
+    if callable(for_host):
+        view: SudoCredential = for_host(host.name)
+        return view
+    return batch.sudo
+
+
 def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:
     """Connect to the host and take its lock (the connection is closed if the lock is not)."""
-    transport = batch.connect(item.plan.host, batch.sudo)
+    transport = batch.connect(item.plan.host, host_sudo(batch, item.plan.host))
     try:
         hostlock.take(transport, item.plan, item.run_id, batch.operator, batch.break_lock, journal)
     except BaseException:

@@ -11,6 +11,7 @@ it, and must stay fast.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "Transport",
     "stdin_script",
     "stop_group_script",
+    "sudo_password_env",
     "wrapper_command",
 ]
 
@@ -111,10 +113,12 @@ class Transport(Protocol):
 
 
 class SudoCredential(Protocol):
-    """The sudo password, owned by the caller: one for a whole run, shared by its hosts.
+    """The sudo password of one host, owned by the caller (each host of a fleet may have a
+    view of its own onto one store: thread-safe, since hosts of a fleet run at once).
 
-    The transport calls `password()` each time a sudo step runs, so the credential caches
-    (and is thread-safe: hosts of a fleet run at once); the transport keeps no copy.
+    The transport calls `password()` only when sudo prints its prompt (a user whose sudo asks
+    for no password is never asked), each time, so the credential caches; the transport keeps
+    no copy.
     """
 
     def password(self) -> str:
@@ -131,6 +135,12 @@ class SudoCredential(Protocol):
     def given(self) -> tuple[str, ...]:
         """The passwords given so far, never to be shown: output is scrubbed of them."""
         ...
+
+
+def sudo_password_env(host: str) -> str:
+    """The variable holding one host's sudo password: `RUNBOOK_SUDO_PASSWORD_<HOST>`, the
+    host's name upper-cased with every character other than A-Z and 0-9 as `_`."""
+    return "RUNBOOK_SUDO_PASSWORD_" + re.sub(r"[^A-Z0-9]", "_", host.upper())
 
 
 class SudoError(RefusedError):

@@ -21,7 +21,7 @@ from fabric import Config, Connection
 from paramiko.message import Message
 
 from runbook.core.model import Host
-from runbook.errors import ConnectError, RunbookError
+from runbook.errors import ConnectError, RefusedError, RunbookError
 
 from .base import (
     CommandResult,
@@ -29,8 +29,10 @@ from .base import (
     SudoError,
     stdin_script,
     stop_group_script,
+    sudo_password_env,
     wrapper_command,
 )
+from .known_hosts import load as load_known_hosts
 from .ssh_errors import UnknownHostKey, connect_error, fingerprint, known_hosts_files
 from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
@@ -47,6 +49,7 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 KEEPALIVE_SECONDS = 30  # keeps NAT and firewalls from dropping the link while a gate waits
 CANCEL_TIMEOUT = 10.0  # for ending a process group: TERM, ~2 s, KILL, ~2 s, plus sudo
+REQUIRETTY = "you must have a tty to run sudo"  # sudo: sorry, ...
 CANCEL_OPEN_TIMEOUT = 5.0  # a link that cannot open a channel in 5 s will not confirm anything
 
 
@@ -204,7 +207,16 @@ class SSHTransport:
             raise ConnectError(f"the connection to {self._who()} is not open")
         nonce = secrets.token_hex(8)
         prompt = f"[runbook sudo {nonce}] password: " if sudo else ""
-        password = Secret(self._sudo.password()) if sudo and self._sudo is not None else None
+        credential = self._sudo if sudo else None
+
+        def password() -> Secret | None:
+            # Asked only when sudo prompts: a NOPASSWD sudo never needs a password.
+            if credential is None:
+                return None
+            try:
+                return Secret(credential.password())
+            except RefusedError:  # none set and no terminal: the step is refused, unrun
+                return None
 
         def started(pgid: int) -> None:
             if track:
@@ -297,6 +309,15 @@ class SSHTransport:
         """The wrapper never said it runs, so the script was never sent: why."""
         if not self._transport_active():
             return self._gone(exc)
+        if sudo and REQUIRETTY in exc.stderr:
+            return SudoError(
+                f"sudo on {self._who()} refuses to run without a terminal (its sudoers has "
+                f"`Defaults requiretty` for {self._conn.user}): the step did not run",
+                hint=f"allow sudo without a terminal for {self._conn.user} on the host "
+                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in): this tool "
+                "runs steps without a terminal (a `pty: true` host setting is not supported "
+                "yet); or set `sudo: false` for this host",
+            )
         if sudo and exc.answered:
             return self._sudo_error(SudoRefused(missing=False))
         if sudo:
@@ -314,8 +335,9 @@ class SSHTransport:
         if reason.missing:
             return SudoError(
                 f"sudo on {self._who()} asks for a password and none was given",
-                hint="set RUNBOOK_SUDO_PASSWORD or run from a terminal; "
-                "or set `sudo: false` for this host",
+                hint=f"export RUNBOOK_SUDO_PASSWORD=... (or {sudo_password_env(self.target.name)}"
+                "=... for this host alone), run on a terminal, or set `sudo: false` for this "
+                "host; the step did not run",
             )
         return SudoError(
             f"sudo on {self._who()} refused the password",
@@ -371,15 +393,15 @@ def _build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connecti
     except ValueError as exc:  # e.g. "user@host" as the address and a user as well
         raise ConnectError(f"bad address for {host.name}: {host.address!r}: {exc}") from None
     known_hosts = known_hosts_files(host)
+    try:
+        # Read line by line: paramiko's reader fails on @cert-authority and @revoked lines.
+        known = load_known_hosts(known_hosts)
+    except OSError as exc:
+        raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
     for hop in _chain(conn):
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
         hop.client.set_missing_host_key_policy(_RejectUnknownHostKey())
-        for path in known_hosts:
-            if os.path.isfile(path):
-                try:
-                    hop.client.load_system_host_keys(path)  # read-only: never written back
-                except (OSError, paramiko.SSHException) as exc:
-                    raise ConnectError(f"cannot read the known_hosts file {path}: {exc}") from None
+        known.add_to(hop.client)  # read-only: never written back
         # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
         hop.connect_timeout = host.connect_timeout
         hop.connect_kwargs["transport_factory"] = _PromptTransport

@@ -20,6 +20,9 @@ from paramiko.ssh_exception import NoValidConnectionsError
 from runbook.core.model import Host
 from runbook.errors import ConnectError
 
+from .known_hosts import KnownHosts
+from .known_hosts import load as load_known_hosts
+
 if TYPE_CHECKING:
     from fabric import Connection
 
@@ -147,15 +150,35 @@ def _host_key_error(
         f"ssh-keygen -lf /etc/ssh/ssh_host_{_key_type(got)}_key.pub)"
     )
     add = f"{scan} -t {_key_type(got)} {refused}"
+    try:
+        known = load_known_hosts(known_hosts)
+    except OSError:
+        known = KnownHosts()
+    revoked = known.revoked_in(got, (entry,))
+    if revoked is not None:
+        return ConnectError(
+            f"the host key of {who} ({got.get_name()} {fingerprint(got)}) is marked @revoked "
+            f"in {revoked}; refusing to connect",
+            hint="a revoked key is never accepted: the host needs a new key, which its "
+            "administrator must confirm to you out of band before you add it",
+        )
     if isinstance(exc, UnknownHostKey):
         searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+        authorities = known.authorities_for((entry,))
+        certified = (
+            f"; {', '.join(authorities)} trusts a certificate authority (@cert-authority) for "
+            "it, but host certificates are not verified by this tool: its own key must be "
+            "listed"
+            if authorities
+            else ""
+        )
         return ConnectError(
             f"the host key of {who} is not known: {got.get_name()} {fingerprint(got)}; "
-            f"refusing to connect (looked for {entry} in {searched})",
+            f"refusing to connect (looked for {entry} in {searched}){certified}",
             hint=f"{check}, then add the key: {add} >> ~/.ssh/known_hosts "
             f"(or into a known_hosts file the inventory lists for {host.name})",
         )
-    holder = next((p for p in known_hosts if os.path.isfile(p) and _holds(p, entry)), "")
+    holder = next((p for p in known_hosts if _holds(p, entry)), "")
     expected = exc.expected_key
     return ConnectError(
         f"the host key of {who} has CHANGED: {holder or 'known_hosts'} expects "
@@ -178,6 +201,6 @@ def _key_type(key: paramiko.PKey) -> str:
 def _holds(path: str, entry: str) -> bool:
     """Whether the known_hosts file `path` has a key for `entry` (read only)."""
     try:
-        return paramiko.HostKeys(path).lookup(entry) is not None
-    except (OSError, paramiko.SSHException):
+        return load_known_hosts([path]).lookup(entry)
+    except OSError:
         return False

@@ -5,7 +5,8 @@ side of its handshake:
 
 1. exec the wrapper; read stdout and stderr as they come (one thread, `select` on the channel);
 2. before the start mark, stderr is sudo's and the login shell's alone (the script has not
-   been sent): sudo's prompt (unique to this command) is answered once with the password; a
+   been sent): sudo's prompt (unique to this command) is answered once with the password,
+   which is asked for only then (`password()`: a sudo that asks none never needs one); a
    second prompt, "Sorry, try again." or the channel ending without the mark means sudo
    refused, and the script never ran;
 3. at the mark (`runbook-started NONCE PGID`) the command's process group is known (`on_start`)
@@ -159,7 +160,7 @@ class StepChannel:
         *,
         nonce: str,
         prompt: str = "",
-        password: Secret | None = None,
+        password: Callable[[], Secret | None] | None = None,
         timeout: float | None = None,
         on_output: Callable[[str, str], None] | None = None,
         on_start: Callable[[int], None] | None = None,
@@ -171,6 +172,7 @@ class StepChannel:
         self.script = script
         self.password = password
         self.timeout = timeout
+        self._deadline: float | None = None
         self.on_start = on_start
         self.handshake = _Handshake(nonce, prompt)
         self.stdout = Stream("stdout", on_output)
@@ -182,7 +184,7 @@ class StepChannel:
 
     def run(self) -> Ended:
         """Run it to its end. Raises NotStarted, SudoRefused, NoStart (nothing ran then)."""
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             chan = self.transport.open_session(timeout=self.open_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -192,13 +194,13 @@ class StepChannel:
                 chan.exec_command(self.command)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise NotStarted(exc) from exc
-            return self._until_end(chan, deadline)
+            return self._until_end(chan)
         finally:
             chan.close()  # also on Ctrl-C: the command itself is ended by cancel(), if asked
 
     # -- the loop --------------------------------------------------------------------------
 
-    def _until_end(self, chan: paramiko.Channel, deadline: float | None) -> Ended:
+    def _until_end(self, chan: paramiko.Channel) -> Ended:
         ready = chan.fileno()  # readable while either stream has data, and after EOF
         while True:
             for _ in range(16):  # a bounded drain per turn: the deadline is looked at
@@ -213,6 +215,7 @@ class StepChannel:
                     break
             if self.started and not self.sent:
                 self._send(chan)
+            deadline = self._deadline
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return self._end(chan, None, timed_out=True)
@@ -239,11 +242,15 @@ class StepChannel:
         if shake.prompts > 1 or (shake.sorry and self.answered):
             raise SudoRefused(missing=False)
         if shake.prompts == 1 and not self.answered:
-            if self.password is None:
+            asked = time.monotonic()
+            password = self.password() if self.password is not None else None
+            if self._deadline is not None:  # the time the operator took to type it is not
+                self._deadline += time.monotonic() - asked  # the step's: it has not started
+            if password is None:
                 raise SudoRefused(missing=True)
             self.answered = True
             with contextlib.suppress(OSError):  # closed: sudo gave up; NoStart says so
-                chan.sendall((self.password.reveal() + "\n").encode())
+                chan.sendall((password.reveal() + "\n").encode())
         if found is None:
             return
         pgid, after = found
