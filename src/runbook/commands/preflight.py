@@ -28,8 +28,8 @@ from ..errors import BAD_INPUT, DONE, RunbookError
 from ..execute import hostlock
 from ..gate import has_terminal
 from ..options import Options
-from ..transport.base import SudoCredential, SudoError, Transport
-from .credentials import NO_SUDO_PASSWORD_HINT, SudoPassword, check_identities
+from ..transport.base import SudoCredential, SudoError, Transport, sudo_password_env
+from .credentials import SudoPassword, check_identities, no_sudo_password_hint
 from .fleet import connect_ssh
 from .inputs import command_line, plans_for
 
@@ -158,8 +158,11 @@ def check_host(plan: Plan, connect: Connect, interactive: bool) -> HostReport:
     report = HostReport(plan.host.name)
     remote = [s for s in (*plan.steps, *plan.rollback) if not s.local]
     sudos = _distinct(s.sudo for s in remote if s.sudo)
-    available = bool(os.environ.get("RUNBOOK_SUDO_PASSWORD")) or interactive
-    credential = SudoPassword(interactive, [plan]) if sudos and available else None
+    given = ("RUNBOOK_SUDO_PASSWORD", sudo_password_env(plan.host.name))
+    available = any(os.environ.get(name) for name in given) or interactive
+    credential = (
+        SudoPassword(interactive, [plan]).for_host(plan.host.name) if sudos and available else None
+    )
     try:
         transport = connect(plan.host, credential)
     except RunbookError as exc:
@@ -239,7 +242,11 @@ def _sudo(
             )
             continue
         if not available or credential is None:
-            report.add(name, "sudo asks for a password and none is given", NO_SUDO_PASSWORD_HINT)
+            report.add(
+                name,
+                "sudo asks for a password and none is given",
+                no_sudo_password_hint(report.host),
+            )
             continue
         try:
             result = transport.run("true", sudo=sudo, timeout=CHECK_TIMEOUT)
