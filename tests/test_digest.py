@@ -105,6 +105,17 @@ def test_a_change_to_what_decides_the_run_changes_the_digest(demo: Path, what: s
     assert digest(demo) != before, what
 
 
+def test_a_project_template_that_replaces_the_shipped_one_changes_the_digest(demo: Path) -> None:
+    before = digest(demo)
+    shipped = Path(__file__).parents[1] / "src" / "runbook" / "templates" / "review.en.md.j2"
+    (demo / "templates").mkdir()
+    (demo / "templates" / "review.en.md.j2").write_text(shipped.read_text())
+    with_template = digest(demo)
+    assert with_template != before  # what a reviewer is shown is bound too
+    (demo / "templates" / "review.en.md.j2").write_text(shipped.read_text() + "\n")
+    assert digest(demo) != with_template
+
+
 def test_keys_for_other_hosts_and_comments_do_not_change_it(demo: Path) -> None:
     before = digest(demo)
     _add_key(demo, "10.0.0.2")

@@ -64,6 +64,8 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
             "signers": portable(host.approval.signers),
             "required": host.approval.required,
         }
+    if plan.templates:  # a project's own review or report templates (absent: as before)
+        subject["templates"] = dict(plan.templates)
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.
     return dict(json.loads(json.dumps(subject, ensure_ascii=False)))
 

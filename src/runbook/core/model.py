@@ -410,6 +410,8 @@ class Plan:
     # What rendering read on the operator's machine (files, git), so that the release renders
     # from the very bytes and commits the review saw (a `core.local.LocalReads`).
     reads: Any = field(default=None, repr=False, compare=False)
+    # The project's own review and report templates (name -> sha256), which the digest binds.
+    templates: tuple[tuple[str, str], ...] = ()
 
     def phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
         """The steps of one phase: the release's, or the rollback's."""

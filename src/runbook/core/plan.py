@@ -11,6 +11,7 @@ import difflib
 import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -23,6 +24,7 @@ from .changes import resolve_changes
 from .digest import plan_digest
 from .gitrefs import READS_KEY
 from .local import LocalReads
+from .markdown import template_fingerprints
 from .model import (
     Action,
     Check,
@@ -117,6 +119,7 @@ def _render(
         rollback=rollback,
         digest="",
         trust=trusted_keys(host),
+        templates=_project_templates(runbook),
         changes=changes,
         reads=reads,
     )
@@ -279,3 +282,10 @@ def _template_names(runbook: Runbook) -> set[str]:
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
+
+
+def _project_templates(runbook: Runbook) -> tuple[tuple[str, str], ...]:
+    """The project's own review and report templates and their sha256: what a reviewer is
+    shown depends on them, so the digest binds them (the shipped ones come with the tool)."""
+    found = template_fingerprints(Path(runbook.project or "."))
+    return tuple((k, v) for k, v in found.items() if k.startswith("project:"))
