@@ -29,8 +29,10 @@ _PASSED = (Outcome.OK, Outcome.SKIPPED, Outcome.DONE_EARLIER)
 
 @dataclass(frozen=True)
 class Move:
-    """One next move: why, and the command ready to copy (None: by hand, no command)."""
+    """One next move: what it is (`key`, for the reports' words in each language), why, and
+    the command ready to copy (None: by hand, no command)."""
 
+    key: str
     why: str
     command: str | None = None
 
@@ -130,12 +132,17 @@ class HostState:
 
     def moves(self) -> list[Move]:
         """The next commands, first the one to run first."""
-        report = Move("the report", self.command("report", "--run", self.run))
+        report = Move("report", "the report", self.command("report", "--run", self.run))
         if self.kind == "rollback":
-            moves = [] if self.result is Result.ROLLED_BACK else [Move("check the host by hand")]
+            moves = (
+                []
+                if self.result is Result.ROLLED_BACK
+                else [Move("hands-on", "check the host by hand")]
+            )
             if self.lock_held:
                 moves.append(
                     Move(
+                        "rollback-again",
                         "when the host is reachable and checked, run the rollback again",
                         self.command(
                             "rollback", "--run", self.rolls_back or "?", "--break-lock", self.run
@@ -144,29 +151,43 @@ class HostState:
                 )
             return [*moves, report]
         if self.result is Result.REFUSED:
-            return [Move("fix the cause, then run it again", self.command("release", options=True))]
+            return [
+                Move(
+                    "rerun",
+                    "fix the cause, then run it again",
+                    self.command("release", options=True),
+                )
+            ]
         if self.rollback is not None:
             if self.rolled_back:
                 return [report]
-            return [Move("the rollback did not finish: check the host by hand"), report]
+            return [Move("hands-on", "the rollback did not finish: check the host by hand"), report]
         if self.result is Result.DONE and not self.lock_held:
             return [report]
         moves = []
         lock = ("--break-lock", self.run) if self.lock_held else ()
         if self.lock_held:
-            moves.append(Move("check the host first: a command may still run there"))
+            moves.append(Move("check-first", "check the host first: a command may still run there"))
         if self.changed and self.backed_up:
             moves.append(
-                Move("to undo what changed", self.command("rollback", "--run", self.run, *lock))
+                Move(
+                    "rollback",
+                    "to undo what changed",
+                    self.command("rollback", "--run", self.run, *lock),
+                )
             )
         elif self.changed:
             moves.append(
-                Move(f"to undo what changed: by hand, no backup of {', '.join(self.changed)}")
+                Move(
+                    "by-hand",
+                    f"to undo what changed: by hand, no backup of {', '.join(self.changed)}",
+                )
             )
         if self.resume_at:
             moves.append(
                 Move(
-                    f"or, after fixing the cause, resume at {self.resume_at}",
+                    "resume",
+                    f"after fixing the cause, resume at {self.resume_at}",
                     self.command("release", *lock, "--from", self.resume_at, options=True),
                 )
             )
@@ -185,8 +206,15 @@ class HostState:
         """For the report template: the state in words and the moves."""
         return {
             "state": self.describe(),
-            "moves": [{"why": m.why, "command": m.command} for m in self.moves()],
+            "moves": [{"key": m.key, "why": m.why, "command": m.command} for m in self.moves()],
+            "kind": self.kind,
+            "run": self.run,
+            "rolls_back": self.rolls_back,
             "changed": list(self.changed),
+            "skipped": list(self.skipped),
+            "backed_up": self.backed_up,
+            "rollback": str(self.rollback) if self.rollback is not None else None,
+            "result": str(self.result),
             "without_backup": self.without_backup,
             "may_run": list(self.may_run),
             "lock_held": self.lock_held,
