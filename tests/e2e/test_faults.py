@@ -695,7 +695,7 @@ def test_a_missing_file_to_back_up_stops_the_run_with_nothing_changed(
     again = project.inv("rollback", "--yes")
 
     assert again.returncode == 2, out(again)
-    assert "nothing to roll back" in again.stderr and "made no backup" in again.stderr
+    assert "nothing to roll back" in again.stderr and "changed nothing" in again.stderr
 
 
 def test_backing_up_the_same_file_twice_is_refused_before_connecting(
