@@ -131,13 +131,17 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
     return found
 
 
-def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
+def not_rollbackable(
+    state_dir: Path, released: RunRecord, runs: list[RunRecord] | None = None
+) -> str | None:
     """Why a release cannot be rolled back (already done, nothing changed, no backup), or None.
 
-    The refusal is whole: "nothing to roll back" only for a run that changed nothing.
+    The refusal is whole: "nothing to roll back" only for a run that changed nothing. `runs`:
+    every run, when the caller has read them already.
     """
     state = host_state(released)
-    later = _rollbacks_by_release(list(all_runs(state_dir))).get(released.id)
+    every = runs if runs is not None else list(all_runs(state_dir))
+    later = _rollbacks_by_release(every).get(released.id)
     if state.rolled_back:
         return f"run {released.id} on {released.host} was already rolled back (in the run)"
     if later is not None and later.result is Result.ROLLED_BACK:
@@ -160,13 +164,14 @@ def rollbackable_elsewhere(state_dir: Path, latest: RunRecord, host: str | None)
     """The latest release of each other runbook (on `host`) that can be rolled back."""
     seen = {latest.start.runbook}
     found = []
-    for run in all_runs(state_dir):
+    every = list(all_runs(state_dir))
+    for run in every:
         if run.kind is not RunKind.RELEASE or run.result is Result.REFUSED:
             continue
         if (host and run.host != host) or run.start.runbook in seen:
             continue
         seen.add(run.start.runbook)
-        if not_rollbackable(state_dir, run) is None:
+        if not_rollbackable(state_dir, run, every) is None:
             found.append(run)
     return found
 
