@@ -150,7 +150,10 @@ def test_a_rollback_in_the_run_is_read_and_the_next_is_the_report() -> None:
         )
     )
     assert state.rolled_back and "then rolled back" in state.describe()
-    assert [m.key for m in state.moves()] == ["report"]
+    assert [m.key for m in state.moves()] == ["report", "release-again"]
+    assert (
+        state.next_command() == "inv release --host web1 --runbook demo --var 'colour=blue green'"
+    )
 
 
 def test_a_rollback_run_says_what_it_undid() -> None:

@@ -42,7 +42,7 @@ class Attempt:
 class Stop(Exception):
     """Ends a run with an exit code, a result for the journal and a message.
 
-    `resume_at`: the step a release stopped before, where `--from` would resume it.
+    `resume_at`: the step a release stopped before (the journal tells it too: `journal.state`).
     """
 
     def __init__(

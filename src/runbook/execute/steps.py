@@ -57,7 +57,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         for index in range(first, len(steps)):
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
-        return _finish(runs, stop.code, stop.result, stop.message, resume_at=stop.resume_at)
+        return _finish(runs, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -114,21 +114,23 @@ def _finish(
     message: str,
     *,
     show: bool = True,
-    resume_at: str | None = None,
     kind: RunKind = RunKind.RELEASE,
 ) -> int:
     """Record the end, tell the team, and say how it ended: the result, then (unless the
     error boundary says it) the state each host was left in and the commands that come next."""
+    states = []
     for run in runs:
         run.record(End(result=result, exit_code=code, message=run.clean(message)))
-        notify.ended(run, code, result, message, resume_at)
+        state = host_state(_record(run, kind))
+        states.append(state)
+        notify.ended(run, result, message, state.next_command())
     colour = "green" if code == DONE else "red"
     if show:
         names = ", ".join(r.plan.host.name for r in runs)
         runs[0].console.progress(f"{names}: {runs[0].clean(message)}", colour)
     said: set[str] = set()
-    for run in runs:
-        for line in host_state(_record(run, kind)).lines():
+    for run, state in zip(runs, states, strict=True):
+        for line in state.lines():
             if line not in said:  # `inv report --run` of a batch: once
                 said.add(line)
                 runs[0].console.progress(

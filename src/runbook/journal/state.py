@@ -71,6 +71,7 @@ class HostState:
     resumes: str | None
     program: str = "inv"
     options: tuple[str, ...] = ()
+    first_step: str | None = None
 
     @property
     def rolled_back(self) -> bool:
@@ -160,7 +161,12 @@ class HostState:
             ]
         if self.rollback is not None:
             if self.rolled_back:
-                return [report]
+                again = Move(
+                    "release-again",
+                    "after fixing the cause, release again",
+                    self.command("release", options=True),
+                )
+                return [report, again]
             return [Move("hands-on", "the rollback did not finish: check the host by hand"), report]
         if self.result is Result.DONE and not self.lock_held:
             return [report]
@@ -183,7 +189,15 @@ class HostState:
                     f"to undo what changed: by hand, no backup of {', '.join(self.changed)}",
                 )
             )
-        if self.resume_at:
+        if self.resume_at == self.first_step:  # nothing done yet: the release, again
+            moves.append(
+                Move(
+                    "release-again",
+                    "after fixing the cause, release again",
+                    self.command("release", *lock, options=True),
+                )
+            )
+        elif self.resume_at:
             moves.append(
                 Move(
                     "resume",
@@ -192,6 +206,15 @@ class HostState:
                 )
             )
         return [*moves, report]
+
+    def next_command(self) -> str | None:
+        """The one command that comes next (for a notification): None when nothing needs doing
+        but reading the report."""
+        commands = [m.command for m in self.moves() if m.command and m.key != "report"]
+        if commands:
+            return commands[0]
+        done = self.result is Result.DONE or (self.kind == "rollback" and self.rolled_back)
+        return None if done or self.rolled_back else self.command("report", "--run", self.run)
 
     def lines(self) -> list[str]:
         """The console's last lines: the state, then each next move."""
@@ -292,4 +315,5 @@ def host_state(record: RunRecord) -> HostState:
         resumes=start.resumes,
         program=start.program or "inv",
         options=options,
+        first_step=str(steps[0].get("id", "?")) if steps else None,
     )
