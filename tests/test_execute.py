@@ -320,7 +320,7 @@ def test_release_where_every_step_passes_is_done_and_records_each_attempt() -> N
     assert (end.result, end.exit_code) == (Result.DONE, DONE)
     assert "step 1/4 on web1: look" in r.text
     assert "$ echo deploy-new" in r.text
-    assert "release done and verified" in r.text
+    assert "release done (no check step verified it)" in r.text
 
 
 def test_each_step_sends_exactly_its_script() -> None:

@@ -231,9 +231,10 @@ def preflight(opts: Options) -> object:
 
 
 @command(
-    only=("host", "yes", "break_lock"),
+    only=("host", "runbook", "yes", "break_lock"),
     help={
         "host": "roll back the latest release on this host",
+        "runbook": "roll back the latest release of this runbook",
         "yes": "answer yes at every gate",
         "break_lock": "RUN_ID[,RUN_ID...]: remove the stale lock of that run first",
     },

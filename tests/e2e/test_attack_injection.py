@@ -102,7 +102,7 @@ def test_values_from_every_source_reach_the_host_as_one_intact_argument(target: 
     )
 
     assert result.returncode == 0, shown(result)
-    assert "release done and verified" in result.stdout
+    assert "release done (no check step verified it)" in result.stdout
     assert target.pwned() == []
     for source in (*SOURCES, "cli-sudo", "cli-local", "secret-sudo"):
         for i, (label, value) in enumerate(values.items()):

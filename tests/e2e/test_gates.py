@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import signal
 
 import pexpect
@@ -267,3 +268,81 @@ def test_a_closed_terminal_or_sigterm_at_a_gate_records_the_end_and_unlocks(
     assert not box.lock_path.exists()
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
+
+
+def _printed(screen: str, task: str) -> str:
+    """The `next: inv TASK ...` command the run printed, as printed."""
+    for line in screen.splitlines():
+        _, sep, rest = line.partition("next: ")
+        if sep and rest.startswith(f"inv {task} "):
+            return rest.split("  (", 1)[0].strip()
+    pytest.fail(f"no `next: inv {task}` line; the terminal showed:\n{screen}")
+
+
+def test_a_failure_answered_abort_prints_from_and_rollback_and_the_rollback_as_printed_works(
+    release_project: Project,
+) -> None:
+    project, box = release_project, release_project.box
+    project.push_branch("broken-abort", broken_conf(box))
+    original = project.live()
+    person = _operator(project, "--var", "branch=broken-abort")
+
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    for number in (3, 4, 5):
+        person.answer(f"step {number}/8 on sandbox", RUN, "y")
+    person.answer("FAILED: exit status 1", FAILED, "a")
+
+    assert person.exit_code() == 1, person.transcript.getvalue()
+    screen = person.transcript.getvalue().replace("\r", "")
+    run = project.journals()[-1].stem
+    assert "the host sandbox: changed by deploy" in screen
+    resume = _printed(screen, "release")
+    assert shlex.split(resume) == [
+        "inv",
+        "release",
+        "--host",
+        "sandbox",
+        "--var",
+        "branch=broken-abort",
+        "--from",
+        "test",
+    ]
+    again = _printed(screen, "rollback")
+    assert shlex.split(again) == ["inv", "rollback", "--run", run]
+    assert project.live() != original
+
+    # The rollback command as printed, on a terminal: its gates answered yes.
+    child = project.spawn(*shlex.split(again)[1:])
+    person = Operator(child)
+    for number in (1, 2, 3, 4):
+        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    assert person.exit_code() == 0, person.transcript.getvalue()
+    assert project.live() == original
+    assert "next: inv report --run" in person.transcript.getvalue()
+
+
+def test_skipping_the_backup_then_changing_makes_rollback_refuse_by_hand(
+    release_project: Project,
+) -> None:
+    project = release_project
+    original = project.live()
+    person = _operator(project)
+
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.answer("step 3/8 on sandbox", RUN, "s")  # the backup
+    for number in (4, 5, 6, 7):
+        person.answer(f"step {number}/8 on sandbox", RUN, "y")
+    person.answer("step 8/8 on sandbox", DONE, "y")
+
+    assert person.exit_code() == 0, person.transcript.getvalue()
+    screen = person.transcript.getvalue()
+    assert "without a backup" in screen and "release done and verified" in screen
+    assert project.live() != original  # deploy replaced nginx.conf
+    run = project.journals()[-1].stem
+
+    refused = project.inv("rollback", "--yes")
+
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"run {run} on sandbox changed the host without a backup" in refused.stderr
+    assert "roll back by hand" in refused.stderr
+    assert "nothing to roll back" not in refused.stderr

@@ -99,7 +99,8 @@ def test_a_hosts_output_cannot_take_over_the_terminal_or_forge_the_gate(
     assert "│ \\x1b[2K\\x1b[1Ghidden \\u202eevil\\u202c \\u2066iso\\u2069" in shown
     assert "│ \\x9b2K c1 csi" in shown
     assert "│ \\x1b]0;never ends" in shown
-    assert "step 2/2 on sandbox: Deploy" in shown and "release done and verified" in shown
+    assert "step 2/2 on sandbox: Deploy" in shown
+    assert "release done (no check step verified it)" in shown
 
     journal = project.journals()[-1]
     written = journal.read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ title: Changes nothing
 steps:
   - id: look
     run: "true"
+    confirm: false
 """
 
 
@@ -93,7 +94,7 @@ def test_rollback_of_a_release_that_made_no_backup_says_there_is_nothing_to_undo
     result = project.inv("rollback", "--yes")
 
     assert result.returncode == 2, _output(result)
-    assert "nothing to roll back" in result.stderr and "made no backup" in result.stderr
+    assert "nothing to roll back" in result.stderr and "changed nothing" in result.stderr
     assert len(project.journals()) == 1
 
 

@@ -325,7 +325,10 @@ def test_a_failed_release_tells_start_failure_rollback_and_end(release_project: 
     }
     assert (failure["result"], failure["next"]) == ("failed", f"inv rollback --run {run_id}")
     assert rolling["message"].startswith("step test failed")
-    assert (end["result"], end["next"]) == ("rolled-back", "inv release --host sandbox")
+    assert (end["result"], end["next"]) == (
+        "rolled-back",
+        "inv release --host sandbox --var branch=broken-notify",  # with the operator's options
+    )
     assert {e["run"] for e in got} == {run_id}
     assert len({e["id"] for e in got}) == 4
 

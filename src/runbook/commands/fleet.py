@@ -30,8 +30,8 @@ from .credentials import (
     operator,
     resolve_secrets,
 )
-from .history import not_rollbackable, resumed_runs
-from .inputs import command_line, plans_for
+from .history import not_rollbackable, resumed_runs, rollbackable_elsewhere
+from .inputs import command_line, option_words, plans_for
 from .review import dry_run
 
 
@@ -79,6 +79,8 @@ def release(
         clock=clock,
         outside_window=reason,
         approvers=approvers,
+        program=opts.program,
+        options=tuple(option_words(opts)),
     )
     step = run_opts.from_step
     resumed = resumed_runs(opts.state_dir, plans, step) if step else {}
@@ -129,7 +131,14 @@ def rollback(
 
     A release that ran several hosts together is rolled back on each of them that changed.
     """
-    released = find_run(opts.state_dir, run_id, host=opts.host, kind=RunKind.RELEASE, started=True)
+    released = find_run(
+        opts.state_dir,
+        run_id,
+        host=opts.host,
+        kind=RunKind.RELEASE,
+        started=True,
+        runbook=opts.runbook,
+    )
     family = [released]
     if released.start.batch and not opts.host:
         family = [find_run(opts.state_dir, rid) for rid in released.start.batch]
@@ -142,12 +151,26 @@ def rollback(
             todo.append(run)
     if not todo:
         hint = "inv history shows every run"
+        if not run_id and not opts.runbook:
+            others = rollbackable_elsewhere(opts.state_dir, released, opts.host)
+            if others:
+                bare = replace(opts, host=None, runbook=None, vars=(), inventory=None)
+                hint = (
+                    "the latest release of another runbook can be: "
+                    + "; ".join(
+                        f"{command_line('rollback', bare, '--run', r.id)} "
+                        f"({r.start.runbook} on {r.host})"
+                        for r in others
+                    )
+                    + "; "
+                    + hint
+                )
         if run_opts.break_lock:
             hint = (
                 "no connection was made, so a stale lock stays; `inv release --break-lock "
                 f"{run_opts.break_lock}` removes it; " + hint
             )
-        raise RefusedError("nothing to roll back: " + "; ".join(why_not), hint=hint)
+        raise RefusedError("; ".join(why_not), hint=hint)
     # The rollback steps as the release recorded them: what was reviewed, not today's file.
     plans = [replace(run.plan, steps=()) for run in todo]
     check_identities(plans)

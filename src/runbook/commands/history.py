@@ -21,6 +21,7 @@ from ..journal.events import (
     StepEnd,
     StepStart,
 )
+from ..journal.state import host_state
 from ..options import Options
 from ..text import visible, visible_all
 from . import team
@@ -37,22 +38,48 @@ OUTCOME_MARKS = {
 
 
 def history(opts: Options) -> str:
-    rows = [
-        tuple(
-            visible(str(c))
-            for c in (r.id, r.kind, r.host, r.start.runbook, r.result, r.start.started_at)
-        )
-        for r in all_runs(opts.state_dir)
-        if not opts.host or r.host == opts.host
-    ]
+    """Every run, newest first; a release says who rolled it back, a rollback what it undoes,
+    a resumed release what it resumes."""
+    runs = list(all_runs(opts.state_dir))
+    undone = _rollbacks_by_release(runs)
+    rows = []
+    for r in runs:
+        if opts.host and r.host != opts.host:
+            continue
+        result = str(r.result)
+        by = undone.get(r.id)
+        if by is not None and r.kind is RunKind.RELEASE:
+            ended = "rollback-unfinished" if by.result is Result.UNFINISHED else by.result
+            result = f"{ended} (by {by.id})"
+        links = ""
+        if r.start.rolls_back:
+            links = f"undoes {r.start.rolls_back}"
+        elif r.start.resumes:
+            links = f"resumes {r.start.resumes}"
+        cells = (r.id, r.kind, r.host, r.start.runbook, result, r.start.started_at, links)
+        rows.append(tuple(visible(str(c)) for c in cells))
     if not rows:
         return f"no runs yet in {opts.state_dir / 'runs'}"
-    head = ("run", "kind", "host", "runbook", "result", "started")
+    head = ("run", "kind", "host", "runbook", "result", "started", "")
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in (head, *rows)
     )
+
+
+def _rollbacks_by_release(runs: list[RunRecord]) -> dict[str, RunRecord]:
+    """release id -> the rollback run that undid it (the newest; one that finished first)."""
+    found: dict[str, RunRecord] = {}
+    for run in reversed(runs):  # oldest first: a later rollback takes over
+        if run.kind is not RunKind.ROLLBACK or not run.start.rolls_back:
+            continue
+        if run.result is Result.REFUSED:
+            continue
+        earlier = found.get(run.start.rolls_back)
+        if earlier is None or earlier.result is not Result.ROLLED_BACK:
+            found[run.start.rolls_back] = run
+    return found
 
 
 def report(
@@ -109,23 +136,49 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
     return found
 
 
-def not_rollbackable(state_dir: Path, released: RunRecord) -> str | None:
-    """Why a release cannot be rolled back (already done, nothing changed), or None."""
-    later = [
-        r
-        for r in all_runs(state_dir)
-        if r.kind is RunKind.ROLLBACK
-        and r.start.rolls_back == released.id
-        and r.result is Result.ROLLED_BACK
-    ]
-    if released.result is Result.ROLLED_BACK or later:
-        return f"run {released.id} on {released.host} was already rolled back"
-    if not released.backups and not released.created:
+def not_rollbackable(
+    state_dir: Path, released: RunRecord, runs: list[RunRecord] | None = None
+) -> str | None:
+    """Why a release cannot be rolled back (already done, nothing changed, no backup), or None.
+
+    The refusal is whole: "nothing to roll back" only for a run that changed nothing. `runs`:
+    every run, when the caller has read them already.
+    """
+    state = host_state(released)
+    every = runs if runs is not None else list(all_runs(state_dir))
+    later = _rollbacks_by_release(every).get(released.id)
+    if state.rolled_back:
+        return f"run {released.id} on {released.host} was already rolled back (in the run)"
+    if later is not None and later.result is Result.ROLLED_BACK:
+        return f"run {released.id} on {released.host} was already rolled back (by run {later.id})"
+    if not state.changed and not released.backups and not released.created:
+        skipped = f"; skipped: {', '.join(state.skipped)}" if state.skipped else ""
         return (
-            f"run {released.id} on {released.host} made no backup (it stopped before "
-            "changing anything)"
+            f"nothing to roll back: run {released.id} on {released.host} changed nothing "
+            f"(no step that changes the host ran{skipped})"
+        )
+    if state.without_backup:
+        return (
+            f"run {released.id} on {released.host} changed the host without a backup "
+            f"(steps {', '.join(state.changed)}): roll back by hand"
         )
     return None
+
+
+def rollbackable_elsewhere(state_dir: Path, latest: RunRecord, host: str | None) -> list[RunRecord]:
+    """The latest release of each other runbook (on `host`) that can be rolled back."""
+    seen = {latest.start.runbook}
+    found = []
+    every = list(all_runs(state_dir))
+    for run in every:
+        if run.kind is not RunKind.RELEASE or run.result is Result.REFUSED:
+            continue
+        if (host and run.host != host) or run.start.runbook in seen:
+            continue
+        seen.add(run.start.runbook)
+        if not_rollbackable(state_dir, run, every) is None:
+            found.append(run)
+    return found
 
 
 def run_summary(record: RunRecord) -> dict[str, Any]:
@@ -184,6 +237,9 @@ def _summary(record: RunRecord) -> dict[str, Any]:
             running, done = None, entry
     for entry in entries.values():
         entry["mark"] = OUTCOME_MARKS.get(entry["outcome"], "?")
+        if entry["outcome"] in (Outcome.NOT_RUN, Outcome.SKIPPED, Outcome.DONE_EARLIER):
+            entry["duration"] = None  # it never ran: no time to show
+        entry["message"] = _without_exit(entry["message"], entry["exit"])
     end = record.end
     return {
         "id": record.id,
@@ -212,5 +268,14 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,
+        "next": host_state(record).summary(),
         **team.summary(record),
     }
+
+
+def _without_exit(message: str, exit_status: int | None) -> str:
+    """A failure's message without the "exit status N" the report shows beside it."""
+    said = f"exit status {exit_status}"
+    if exit_status is None or not message.startswith(said):
+        return message
+    return message[len(said) :].removeprefix(":").strip()

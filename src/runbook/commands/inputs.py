@@ -165,7 +165,12 @@ def plans_for(opts: Options) -> tuple[Runbook, Inventory, dict[str, str], list[P
 
 def command_line(task: str, opts: Options, *more: str) -> str:
     """The command that runs `task` with the inputs of `opts`, ready to copy."""
-    words = [opts.program, task]
+    return shlex.join([opts.program, task, *option_words(opts), *more])
+
+
+def option_words(opts: Options) -> list[str]:
+    """The options that chose the host, runbook, inventory and vars, as the operator gave them."""
+    words: list[str] = []
     if opts.host:
         words += ["--host", opts.host]
     if opts.runbook:
@@ -174,4 +179,4 @@ def command_line(task: str, opts: Options, *more: str) -> str:
         words += ["--inventory", opts.inventory]
     for pair in opts.vars:
         words += ["--var", pair]
-    return shlex.join([*words, *more])
+    return words

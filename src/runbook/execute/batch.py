@@ -18,7 +18,7 @@ from ..core.model import Host, Plan, Result, RunValues
 from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
-from ..journal.events import Approver, Backup, End, Put, RunKind, Start, now_iso
+from ..journal.events import Approver, Backup, End, Event, Put, RunKind, Start, now_iso
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, notify, steps, window
@@ -68,6 +68,9 @@ class Batch:
         post: how a notification is posted (HTTP; a fake in tests).
         notify_wait: seconds in all the batch waits at its end for undelivered notifications.
         approvers: the reviewers whose signatures approved the plans, for the journal.
+        program, options: the command the operator typed and its options choosing runbook,
+            inventory, vars and host (`commands.inputs.option_words`): recorded, so that the
+            next command is printed ready to copy.
     """
 
     kind: RunKind
@@ -85,6 +88,8 @@ class Batch:
     post: notify.Post = notify.post_json
     notify_wait: float = notify.WAIT_AT_END
     approvers: tuple[Approver, ...] = ()
+    program: str = "inv"
+    options: tuple[str, ...] = ()
 
 
 def journals_in(state_dir: Path) -> OpenJournal:
@@ -100,12 +105,13 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
     with guard_signals():
         try:
             values = []
+            written: list[list[Event]] = []
             for item in items:
                 journal = batch.open_journal(item.run_id)
                 journals.append(journal)
                 started_at = now_iso()
                 values.append(item.values or RunValues(item.run_id, started_at, batch.operator))
-                _start(journal, batch, item, items, started_at)
+                written.append(_start(journal, batch, item, items, started_at))
             batch.console.progress(
                 "connecting to "
                 + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
@@ -141,9 +147,10 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     clock=batch.clock,
                     outside_window=batch.outside_window,
                     notifier=notifier,
+                    events=events,
                 )
-                for item, transport, journal, value, notifier in zip(
-                    items, transports, journals, values, tell, strict=True
+                for item, transport, journal, value, notifier, events in zip(
+                    items, transports, journals, values, tell, written, strict=True
                 )
             ]
             for run in runs:
@@ -173,8 +180,15 @@ def _start(
     item: HostRun,
     items: Sequence[HostRun],
     started_at: str,
-) -> None:
-    journal.write(
+) -> list[Event]:
+    """Write the run's first events (`start`, what a resumed run carries over); return them."""
+    written: list[Event] = []
+
+    def write(event: Event) -> None:
+        journal.write(event)
+        written.append(event)
+
+    write(
         Start.of(
             item.plan,
             kind=batch.kind,
@@ -189,11 +203,13 @@ def _start(
             outside_window=batch.outside_window,
             clock=None if batch.clock is system_clock else str(batch.clock),
             approvers=batch.approvers,
+            program=batch.program,
+            options=batch.options,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
         for made in item.backups.values():
-            journal.write(
+            write(
                 Backup(
                     step=made.step,
                     path=made.path,
@@ -205,7 +221,7 @@ def _start(
                 )
             )
         for put in item.created.values():  # and so are the files its puts created
-            journal.write(
+            write(
                 Put(
                     step=put.step,
                     dest=put.dest,
@@ -216,6 +232,7 @@ def _start(
                     from_run=put.from_run or item.resumes,
                 )
             )
+    return written
 
 
 def _webhooks(batch: Batch, item: HostRun, journal: JournalWriter) -> notify.Webhooks | None:

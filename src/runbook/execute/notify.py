@@ -37,7 +37,6 @@ from urllib.parse import urlsplit
 
 from ..console import Console
 from ..core.model import Phase, PlannedStep, Result
-from ..errors import DONE, ROLLBACK_FAILED
 from ..journal.events import Notified, NotifyFailed, now_iso
 from ..journal.store import JournalWriter
 from .state import Attempt, Run
@@ -304,29 +303,9 @@ def rolling_back(run: Run, reason: str) -> None:
     _tell(run, "rollback", message=run.clean(reason))
 
 
-def ended(run: Run, code: int, result: Result, message: str, resume_at: str | None = None) -> None:
-    _tell(
-        run,
-        "end",
-        result=str(result),
-        message=run.clean(message),
-        next=next_command(run, code, result, resume_at),
-    )
-
-
-def next_command(run: Run, code: int, result: Result, resume_at: str | None) -> str | None:
-    """What comes next after a run ended, as far as the executor knows it."""
-    if code == DONE:
-        return None
-    if result is Result.UNKNOWN:
-        return _command(f"rollback --run {run.run_id} --break-lock")
-    if code == ROLLBACK_FAILED:
-        return _command(f"report --run {run.run_id}")  # hands-on care: see the report
-    if result is Result.ROLLED_BACK:
-        return _command(f"release --host {run.plan.host.name}")
-    if result is Result.FAILED and run.backups:
-        return _command(f"rollback --run {run.run_id}")
-    return _resume(run, resume_at)
+def ended(run: Run, result: Result, message: str, next_move: str | None) -> None:
+    """The run's end; `next_move`: the command that comes next (`journal.state`), or None."""
+    _tell(run, "end", result=str(result), message=run.clean(message), next=next_move)
 
 
 def _resume(run: Run, step_id: str | None) -> str:

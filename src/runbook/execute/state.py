@@ -42,7 +42,7 @@ class Attempt:
 class Stop(Exception):
     """Ends a run with an exit code, a result for the journal and a message.
 
-    `resume_at`: the step a release stopped before, where `--from` would resume it.
+    `resume_at`: the step a release stopped before (the journal tells it too: `journal.state`).
     """
 
     def __init__(
@@ -80,6 +80,8 @@ class Run:
         clock: the time now, for the booked window (a fixed one in tests).
         outside_window: the reason given to run outside the booked window, or None.
         notifier: tells the team (the host's `notify:` webhooks), or None.
+        events: what this run's journal holds so far (the batch's `start` included): what
+            the host's state is read from when the run stops (`journal.state`).
     """
 
     plan: Plan
@@ -101,6 +103,7 @@ class Run:
     clock: Callable[[], datetime] = system_clock
     outside_window: str | None = None
     notifier: Notifier | None = None
+    events: list[Event] = field(default_factory=list)
 
     def run_values(self) -> dict[str, str]:
         """run.* by marker name (`run.id`, ...): not secret, shown as they are."""
@@ -134,6 +137,7 @@ class Run:
 
     def record(self, event: Event) -> None:
         self.journal.write(event)
+        self.events.append(event)
 
     def say(self, text: str, colour: str | None = None) -> None:
         self.console.progress(f"{self.label}{text}", colour)

@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
 from ..errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from ..gate import Answer, Gate
-from ..journal.events import End, RollbackStart, StepEnd, StepStart
+from ..journal.events import End, RollbackStart, RunKind, Start, StepEnd, StepStart
 from ..journal.events import Gate as GateEvent
+from ..journal.record import RunRecord
+from ..journal.state import host_state
 from ..journal.store import JournalError
 from ..transport.base import Transport
 from . import notify, preview, show, window
@@ -54,7 +57,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         for index in range(first, len(steps)):
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
-        return _finish(runs, stop.code, stop.result, stop.message, resume_at=stop.resume_at)
+        return _finish(runs, stop.code, stop.result, stop.message)
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -70,7 +73,9 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         with contextlib.suppress(JournalError):
             _finish(runs, exc.exit_code, Result.FAILED, str(exc), show=False)
         raise
-    return _finish(runs, DONE, Result.DONE, "release done and verified")
+    verified = all(host_state(_record(run, RunKind.RELEASE)).verified for run in runs)
+    done = "release done and verified" if verified else "release done (no check step verified it)"
+    return _finish(runs, DONE, Result.DONE, done)
 
 
 def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
@@ -78,20 +83,28 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
     try:
         _rollback_steps(list(runs), gate, reason)
     except Stop as stop:
-        return _finish(runs, stop.code, stop.result, stop.message)
+        return _finish(runs, stop.code, stop.result, stop.message, kind=RunKind.ROLLBACK)
     except KeyboardInterrupt:
         return _finish(
             runs,
             ROLLBACK_FAILED,
             Result.INTERRUPTED,
             f"rollback interrupted (Ctrl-C): {HANDS_ON}",
+            kind=RunKind.ROLLBACK,
         )
     except RunbookError as exc:
         with contextlib.suppress(JournalError):  # the error itself may be the journal's
-            _finish(runs, ROLLBACK_FAILED, Result.ROLLBACK_FAILED, str(exc), show=False)
+            _finish(
+                runs,
+                ROLLBACK_FAILED,
+                Result.ROLLBACK_FAILED,
+                str(exc),
+                show=False,
+                kind=RunKind.ROLLBACK,
+            )
         exc.exit_code = ROLLBACK_FAILED
         raise
-    return _finish(runs, DONE, Result.ROLLED_BACK, "rollback done")
+    return _finish(runs, DONE, Result.ROLLED_BACK, "rollback done", kind=RunKind.ROLLBACK)
 
 
 def _finish(
@@ -101,16 +114,38 @@ def _finish(
     message: str,
     *,
     show: bool = True,
-    resume_at: str | None = None,
+    kind: RunKind = RunKind.RELEASE,
 ) -> int:
+    """Record the end, tell the team, and say how it ended: the result, then (unless the
+    error boundary says it) the state each host was left in and the commands that come next."""
+    states = []
     for run in runs:
         run.record(End(result=result, exit_code=code, message=run.clean(message)))
-        notify.ended(run, code, result, message, resume_at)
+        state = host_state(_record(run, kind))
+        states.append(state)
+        notify.ended(run, result, message, state.next_command())
+    colour = "green" if code == DONE else "red"
     if show:
         names = ", ".join(r.plan.host.name for r in runs)
-        colour = "green" if code == DONE else "red"
         runs[0].console.progress(f"{names}: {runs[0].clean(message)}", colour)
+    said: set[str] = set()
+    for run, state in zip(runs, states, strict=True):
+        for line in state.lines():
+            if line not in said:  # `inv report --run` of a batch: once
+                said.add(line)
+                runs[0].console.progress(
+                    run.clean(line), "bold" if line.startswith("next:") else None
+                )
     return code
+
+
+def _record(run: Run, kind: RunKind) -> RunRecord:
+    """The run as its journal tells it so far (a run built without a batch: from its plan)."""
+    start = next((e for e in run.events if isinstance(e, Start)), None)
+    if start is None:
+        start = Start.of(run.plan, kind=kind, run=run.run_id, operator="", started_at="")
+    end = next((e for e in reversed(run.events) if isinstance(e, End)), None)
+    return RunRecord(id=run.run_id, path=Path(), events=list(run.events), start=start, end=end)
 
 
 def _index_of(steps: Sequence[PlannedStep], step_id: str) -> int:
@@ -438,7 +473,8 @@ def _after_failure(
             Result.ROLLBACK_FAILED,
             f"rollback step {step.id} failed: {why}; {HANDS_ON}",
         )
-    nothing = "" if changed else " (nothing to roll back: no backup was made yet)"
+    touched = any(host_state(_record(r, RunKind.RELEASE)).changed for r in runs)
+    nothing = "" if changed or touched else " (nothing to roll back: no backup was made yet)"
     raise Stop(
         STEP_FAILED,
         Result.FAILED,

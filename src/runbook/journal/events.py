@@ -92,6 +92,9 @@ class Start(Event):
         plan: the plan as executed (`Plan.record`); `RunRecord.plan` rebuilds it.
         outside_window: the reason given with `--outside-window`, or None.
         clock: where the time came from when not this machine's clock (`RUNBOOK_NOW=...`).
+        program, options: the command the operator typed (`inv` or `runbook`) and the options
+            that chose the runbook, inventory, vars and host: the next command is printed
+            with them.
     """
 
     name: ClassVar[str] = "start"
@@ -114,11 +117,14 @@ class Start(Event):
     plan: Mapping[str, Any] = field(default_factory=dict)
     outside_window: str | None = None
     clock: str | None = None
+    program: str = "inv"
+    options: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
         data["host"] = {"name": self.host}  # the journal's shape since version 1
         data["batch"] = list(self.batch) if self.batch else None
+        data["options"] = list(self.options)
         data["approvers"] = [asdict(a) for a in self.approvers]
         return data
 
@@ -127,6 +133,7 @@ class Start(Event):
         host = data.get("host")
         batch = data.get("batch")
         listed = data.get("approvers")
+        words = data.get("options")
         approvers: list[Any] = listed if isinstance(listed, list) else []
         return super()._from_fields(
             {
@@ -136,6 +143,7 @@ class Start(Event):
                 "batch": tuple(batch) if batch else None,
                 "approvers": tuple(a for a in map(Approver.from_json, approvers) if a),
                 "plan": data.get("plan") or {},
+                "options": tuple(str(w) for w in words) if isinstance(words, list) else (),
             }
         )
 

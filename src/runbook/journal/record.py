@@ -65,6 +65,13 @@ class RunRecord:
             digest=self.start.digest,
         )
 
+    def of_runbook(self, name: str) -> bool:
+        """Whether `--runbook name` (a name or a path) names this run's runbook."""
+        path = self.start.runbook_path
+        if name in (self.start.runbook, path):
+            return True
+        return "/" not in name and bool(path) and Path(path).stem == Path(name).stem
+
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if type(e) is kind]
 
@@ -98,10 +105,12 @@ def find_run(
     host: str | None = None,
     kind: RunKind | None = None,
     started: bool = False,
+    runbook: str | None = None,
 ) -> RunRecord:
-    """The run `run_id` (a prefix is enough), or the newest one matching host and kind.
+    """The run `run_id` (a prefix is enough), or the newest one matching host, kind and runbook.
 
     `started`: skip runs refused before their first step (lock held, host unreachable).
+    `runbook`: as `--runbook` names it (its name, or its file's path).
     """
     for run in all_runs(state_dir):
         if started and run.result is Result.REFUSED:
@@ -112,8 +121,12 @@ def find_run(
             continue
         if kind and run.kind != kind:
             continue
+        if runbook and not run.of_runbook(runbook):
+            continue
         return run
     what = f"run {run_id}" if run_id else f"a {kind or 'run'}"
+    if runbook:
+        what += f" of runbook {runbook}"
     if host:
         what += f" on host {host}"
     hint = "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are"

@@ -1,0 +1,319 @@
+"""The state a run left its host in, and the command that comes next: from its journal alone.
+
+`host_state` is a pure function of a `RunRecord` (a finished run, a run killed mid-way, or a
+run in progress from its events so far). What it says is written here and nowhere else: the
+console's last lines when a run stops, the report's "Next" section and `inv rollback`'s
+refusals all come from a `HostState`.
+
+A step changed the host when it ran (ok, failed, or with an unknown outcome) and is not
+read-only: a `check` or `manual` step, a step with `confirm: false` and a `backup` (it copies,
+it does not change the file) are read-only. Steps taken as done from a resumed run (`--from`)
+changed it in that run.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.model import Action, Outcome, Phase, Result
+from .events import Backup, End, Put, RollbackStart, StepEnd, StepStart
+from .record import RunRecord
+
+READ_ONLY = (Action.CHECK, Action.MANUAL, Action.BACKUP)
+_RAN = (Outcome.OK, Outcome.FAILED, Outcome.UNKNOWN, Outcome.DONE_EARLIER)
+_PASSED = (Outcome.OK, Outcome.SKIPPED, Outcome.DONE_EARLIER)
+
+
+@dataclass(frozen=True)
+class Move:
+    """One next move: what it is (`key`, for the reports' words in each language), why, and
+    the command ready to copy (None: by hand, no command)."""
+
+    key: str
+    why: str
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class HostState:
+    """What one run left on its host.
+
+    Attributes:
+        changed: the release steps that changed the host (or may have: an unknown outcome).
+        skipped: the release steps the operator skipped.
+        backed_up: the run holds a backup (made by it, or by the run it resumed) or created
+            files that rollback removes: `inv rollback` has something to restore.
+        may_run: steps whose outcome is unknown: their command may still run on the host.
+        lock_held: the host lock stays held by this run.
+        rollback: how a rollback in this run ended (None: none ran; `Result.UNFINISHED`: it
+            started and the journal ends).
+        verified: a `check` step ran ok after the last step that changed the host.
+        resume_at: the first release step not done, where `--from` resumes.
+        prefix: the command the operator typed, without the task: program and options words.
+    """
+
+    run: str
+    host: str
+    kind: str
+    result: Result
+    changed: tuple[str, ...]
+    skipped: tuple[str, ...]
+    backed_up: bool
+    may_run: tuple[str, ...]
+    lock_held: bool
+    rollback: Result | None
+    verified: bool
+    resume_at: str | None
+    rolls_back: str | None
+    resumes: str | None
+    program: str = "inv"
+    options: tuple[str, ...] = ()
+    first_step: str | None = None
+
+    @property
+    def rolled_back(self) -> bool:
+        return self.rollback is Result.ROLLED_BACK
+
+    @property
+    def without_backup(self) -> bool:
+        """Changed the host, and rollback has nothing of it to restore."""
+        return bool(self.changed) and not self.backed_up
+
+    def command(self, task: str, *more: str, options: bool = False) -> str:
+        """`task` as the operator would type it, with their options when `options`."""
+        words = [self.program, task, *(self.options if options else ()), *more]
+        return shlex.join(words)
+
+    def describe(self) -> str:
+        """The host's state in one line (after "the host: ")."""
+        if self.kind == "rollback":
+            return self._rollback_words()
+        parts = []
+        if self.changed:
+            steps = ", ".join(self.changed)
+            if self.rollback is Result.ROLLED_BACK:
+                parts.append(f"changed by {steps}, then rolled back: the old state is back")
+            elif self.rollback is not None:
+                parts.append(
+                    f"changed by {steps}; the rollback did not finish: it needs hands-on care"
+                )
+            elif self.backed_up:
+                parts.append(f"changed by {steps} (with a backup: `inv rollback` restores it)")
+            else:
+                parts.append(f"changed by {steps} without a backup (roll back by hand)")
+        elif self.skipped:
+            parts.append(
+                "no step of this run changed it; skipped, so not done: " + ", ".join(self.skipped)
+            )
+        else:
+            parts.append("not changed by this run")
+        if self.changed and self.skipped:
+            parts.append("skipped, so not done: " + ", ".join(self.skipped))
+        parts.append(self._tail())
+        return "; ".join(p for p in parts if p)
+
+    def _rollback_words(self) -> str:
+        undid = f" of run {self.rolls_back}" if self.rolls_back else ""
+        if self.result is Result.ROLLED_BACK:
+            words = f"rolled back{undid}: the old state is back"
+        else:
+            words = f"the rollback{undid} did not finish ({self.result}): it needs hands-on care"
+        return "; ".join(p for p in (words, self._tail()) if p)
+
+    def _tail(self) -> str:
+        words = []
+        if self.may_run:
+            words.append(f"{', '.join(self.may_run)} may still be running there")
+        if self.lock_held:
+            words.append(f"the host lock stays held by run {self.run}")
+        return "; ".join(words)
+
+    def moves(self) -> list[Move]:
+        """The next commands, first the one to run first."""
+        report = Move("report", "the report", self.command("report", "--run", self.run))
+        if self.kind == "rollback":
+            moves = (
+                []
+                if self.result is Result.ROLLED_BACK
+                else [Move("hands-on", "check the host by hand")]
+            )
+            if self.lock_held:
+                moves.append(
+                    Move(
+                        "rollback-again",
+                        "when the host is reachable and checked, run the rollback again",
+                        self.command(
+                            "rollback", "--run", self.rolls_back or "?", "--break-lock", self.run
+                        ),
+                    )
+                )
+            return [*moves, report]
+        if self.result is Result.REFUSED:
+            return [
+                Move(
+                    "rerun",
+                    "fix the cause, then run it again",
+                    self.command("release", options=True),
+                )
+            ]
+        if self.rollback is not None:
+            if self.rolled_back:
+                again = Move(
+                    "release-again",
+                    "after fixing the cause, release again",
+                    self.command("release", options=True),
+                )
+                return [report, again]
+            return [Move("hands-on", "the rollback did not finish: check the host by hand"), report]
+        if self.result is Result.DONE and not self.lock_held:
+            return [report]
+        moves = []
+        lock = ("--break-lock", self.run) if self.lock_held else ()
+        if self.lock_held:
+            moves.append(Move("check-first", "check the host first: a command may still run there"))
+        if self.changed and self.backed_up:
+            moves.append(
+                Move(
+                    "rollback",
+                    "to undo what changed",
+                    self.command("rollback", "--run", self.run, *lock),
+                )
+            )
+        elif self.changed:
+            moves.append(
+                Move(
+                    "by-hand",
+                    f"to undo what changed: by hand, no backup of {', '.join(self.changed)}",
+                )
+            )
+        if self.resume_at == self.first_step:  # nothing done yet: the release, again
+            moves.append(
+                Move(
+                    "release-again",
+                    "after fixing the cause, release again",
+                    self.command("release", *lock, options=True),
+                )
+            )
+        elif self.resume_at:
+            moves.append(
+                Move(
+                    "resume",
+                    f"after fixing the cause, resume at {self.resume_at}",
+                    self.command("release", *lock, "--from", self.resume_at, options=True),
+                )
+            )
+        return [*moves, report]
+
+    def next_command(self) -> str | None:
+        """The one command that comes next (for a notification): None when nothing needs doing
+        but reading the report."""
+        commands = [m.command for m in self.moves() if m.command and m.key != "report"]
+        if commands:
+            return commands[0]
+        done = self.result is Result.DONE or (self.kind == "rollback" and self.rolled_back)
+        return None if done or self.rolled_back else self.command("report", "--run", self.run)
+
+    def lines(self) -> list[str]:
+        """The console's last lines: the state, then each next move."""
+        out = [f"the host {self.host}: {self.describe()}"]
+        for move in self.moves():
+            out.append(
+                f"next: {move.command}  ({move.why})" if move.command else f"next: {move.why}"
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """For the report template: the state in words and the moves."""
+        return {
+            "state": self.describe(),
+            "moves": [{"key": m.key, "why": m.why, "command": m.command} for m in self.moves()],
+            "kind": self.kind,
+            "run": self.run,
+            "rolls_back": self.rolls_back,
+            "changed": list(self.changed),
+            "skipped": list(self.skipped),
+            "backed_up": self.backed_up,
+            "rollback": str(self.rollback) if self.rollback is not None else None,
+            "result": str(self.result),
+            "without_backup": self.without_backup,
+            "may_run": list(self.may_run),
+            "lock_held": self.lock_held,
+            "verified": self.verified,
+            "resume_at": self.resume_at,
+        }
+
+
+def host_state(record: RunRecord) -> HostState:
+    """The state `record`'s run left its host in (so far, for a run in progress)."""
+    start = record.start
+    plan = start.plan if isinstance(start.plan, Mapping) else {}
+    steps = [s for s in plan.get(str(Phase.STEPS), ()) if isinstance(s, Mapping)]
+    outcome: dict[tuple[str, str], Outcome] = {}
+    rollback_started = False
+    for event in record.events:
+        if isinstance(event, RollbackStart):
+            rollback_started = True
+        if isinstance(event, StepStart):
+            outcome[(event.phase, event.step)] = Outcome.UNKNOWN  # until its end is recorded
+        elif isinstance(event, StepEnd):
+            outcome[(event.phase, event.step)] = event.outcome
+    # A step whose end is not recorded (the connection was lost, the tool was killed): its
+    # command may still run on the host.
+    may_run = [s for (_, s), got in outcome.items() if got is Outcome.UNKNOWN]
+    changed, skipped = [], []
+    last_change, verified_at = -1, -1
+    resume_at = None
+    for index, step in enumerate(steps):
+        sid = str(step.get("id", "?"))
+        got = outcome.get((Phase.STEPS, sid))
+        if resume_at is None and got not in _PASSED:
+            resume_at = sid
+        if got is Outcome.SKIPPED:
+            skipped.append(sid)
+        action = step.get("action")
+        if action == Action.CHECK and got is Outcome.OK:
+            verified_at = index
+        if got in _RAN and action not in READ_ONLY and step.get("confirm", True):
+            changed.append(sid)
+            last_change = index
+    end: End | None = record.end
+    rollback: Result | None = None
+    if record.kind == "release" and rollback_started:
+        if end is None:
+            rollback = Result.UNFINISHED
+        elif end.result is Result.ROLLED_BACK:
+            rollback = Result.ROLLED_BACK
+        else:
+            rollback = end.result
+    held_words = ("lock stays", "stays held")
+    lock_held = bool(may_run) or (end is not None and any(w in end.message for w in held_words))
+    if end is None and record.events:
+        lock_held = True  # killed (or still running): it has not given the lock back
+    if end is not None and end.result is Result.REFUSED:
+        lock_held = False  # a refused run took no lock (or gave it back)
+    backed_up = bool(record.of(Backup)) or any(p.created for p in record.of(Put))
+    options = tuple(str(w) for w in start.options)
+    if not options and start.host != "?":
+        options = ("--host", start.host)
+    return HostState(
+        run=record.id,
+        host=record.host,
+        kind=str(record.kind),
+        result=record.result,
+        changed=tuple(changed),
+        skipped=tuple(skipped),
+        backed_up=backed_up,
+        may_run=tuple(may_run),
+        lock_held=lock_held,
+        rollback=rollback,
+        verified=verified_at > last_change and verified_at >= 0,
+        resume_at=resume_at,
+        rolls_back=start.rolls_back,
+        resumes=start.resumes,
+        program=start.program or "inv",
+        options=options,
+        first_step=str(steps[0].get("id", "?")) if steps else None,
+    )
