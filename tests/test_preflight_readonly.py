@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import textwrap
 
-from runbook.commands.preflight import check_host, command_names, reachable
+from runbook.commands.preflight import check_host
+from runbook.commands.reachable import reachable
+from runbook.commands.shellwords import command_names
 from runbook.core.load import runbook_from_source
 from runbook.core.model import Host, Plan
 from runbook.core.plan import make_plan

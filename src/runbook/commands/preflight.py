@@ -13,10 +13,7 @@ pass, 2 (`BAD_INPUT`: the release would be refused or fail, nothing ran) when an
 from __future__ import annotations
 
 import os
-import re
 import shlex
-import socket
-import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from string import Template
@@ -32,48 +29,18 @@ from ..transport.base import SudoCredential, SudoError, Transport, sudo_password
 from .credentials import SudoPassword, check_identities, no_sudo_password_hint
 from .fleet import connect_ssh
 from .inputs import command_line, plans_for
+from .reachable import reachable
+from .shellwords import command_names
 
 Connect = Callable[[Host, SudoCredential | None], Transport]
 
 CHECK_TIMEOUT = 20.0  # seconds for one read-only script on a host
-URL_TIMEOUT = 3.0  # seconds to open a TCP connection to a check's URL
 MARGIN = 1.1  # room wanted in the backup directory: the files' sizes plus 10 % ...
 SPARE_KIB = 1024  # ... plus 1 MiB
 LATE = "\ue000"  # a late value's marker (run.*, secrets.*): known only when the step runs
 
+
 # Words that start a line of shell but are not commands on the PATH.
-_KEYWORDS = frozenset(
-    [
-        "if",
-        "then",
-        "else",
-        "elif",
-        "fi",
-        "for",
-        "while",
-        "until",
-        "do",
-        "done",
-        "case",
-        "esac",
-        "in",
-        "function",
-        "select",
-        "time",
-        "{",
-        "}",
-        "!",
-        "[[",
-        "]]",
-        ";;",
-        "return",
-        "break",
-        "continue",
-    ]
-)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
-
-
 @dataclass(frozen=True)
 class Finding:
     """One check's outcome: `problem` None is ok (then `note` may say more)."""
@@ -464,35 +431,6 @@ def _lock(transport: Transport, plan: Plan, report: HostReport) -> None:
 # --- commands --------------------------------------------------------------------------------
 
 
-def command_names(script: str) -> list[str]:
-    """The plain command names that start the lines of `script`, conservatively: a line that
-    continues another, a heredoc's body, what follows an unbalanced quote or a late value, and
-    any first word that is not a bare name (a path, a quoted or expanded word, an assignment)
-    are left out."""
-    names: list[str] = []
-    continued = False
-    for raw in script.splitlines():
-        line = raw.strip()
-        was_continued, continued = continued, line.endswith("\\")
-        if was_continued or not line or line.startswith("#"):
-            continue
-        if LATE in line:
-            break  # a late value is unknown until the step runs: stop here
-        try:
-            shlex.split(line.removesuffix("\\"), comments=True)
-        except ValueError:
-            break  # a quote that goes on over lines
-        words = line.split()
-        while words and words[0] in _KEYWORDS:
-            words = words[1:]
-        word = words[0].rstrip(";") if words else ""
-        if _NAME.fullmatch(word) and word not in _KEYWORDS and word not in names:
-            names.append(word)
-        if "<<" in line:
-            break  # a heredoc's body is data
-    return names
-
-
 def _commands(
     transport: Transport, steps: Sequence[PlannedStep], usable: set[bool | str], report: HostReport
 ) -> None:
@@ -552,21 +490,3 @@ def _urls(plan: Plan, report: HostReport) -> None:
             )
         else:
             report.ok(check, "it answers; what it should answer is judged after the release")
-
-
-def reachable(url: str, timeout: float = URL_TIMEOUT) -> str | None:
-    """None when a TCP connection to the URL's host and port opens; else why not."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
-    except ValueError as exc:
-        return f"not a URL: {exc}"
-    if not parts.hostname:
-        return "the URL names no host"
-    try:
-        with socket.create_connection((parts.hostname, port), timeout=timeout):
-            return None
-    except TimeoutError:
-        return f"no answer from {parts.hostname}:{port} within {timeout:g} s"
-    except OSError as exc:
-        return f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
@@ -27,10 +25,10 @@ from ..journal.events import Gate as GateEvent
 from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import JournalError
-from ..transport.base import Transport
 from . import notify, preview, show, window
-from .concurrency import all_or_raise, deferred_signals, guard_signals, together
+from .concurrency import all_or_raise, guard_signals, together
 from .handlers import HANDLERS, undo_puts
+from .leaving import Flight, Flights, leave
 from .state import Attempt, Run, Stop
 
 HANDS_ON = "the host needs hands-on care"
@@ -181,7 +179,7 @@ def _remove_put_files(runs: list[Run]) -> None:
         return
     for run in pending:
         run.say("removing what put created: " + ", ".join(run.clean(d) for d in run.created))
-    undone = _on_every_host(pending, undo_puts, _Flights())  # quick removals, not tracked
+    undone = _on_every_host(pending, undo_puts, Flights())  # quick removals, not tracked
     failed = [(r, a) for r, a in zip(pending, undone, strict=True) if a.status is not Outcome.OK]
     for run, attempt in zip(pending, undone, strict=True):
         show.outcome(run, attempt, 0.0, 1, 1)
@@ -222,7 +220,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             resume_at=None if in_rollback else step.id,
         )
 
-    flights = _Flights()
+    flights = Flights()
 
     def gate_then_step(run: Run) -> Attempt:
         # Each host's thread records the answer in its own journal: no serial fsyncs per host.
@@ -292,11 +290,11 @@ def _gated(step: PlannedStep) -> bool:
     return step.confirm or step.local or step.action is Action.MANUAL
 
 
-def _on_every_host(runs: list[Run], work: show.Work, flights: _Flights) -> list[Attempt]:
+def _on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[Attempt]:
     """`work` on every host at once; a first Ctrl-C stops the run once the step has ended.
 
     A second Ctrl-C (or SIGTERM, SIGHUP) leaves now: the step is ended on every host where it
-    runs, and recorded (see `_leave`).
+    runs, and recorded (see `leave`).
     """
 
     def stop_after_step() -> None:
@@ -314,113 +312,8 @@ def _on_every_host(runs: list[Run], work: show.Work, flights: _Flights) -> list[
         try:
             return all_or_raise(together([functools.partial(work, run) for run in runs]))
         except KeyboardInterrupt as exc:
-            _leave(runs, flights, exc)
+            leave(runs, flights, exc)
             raise
-
-
-# -- leaving while steps run (Ctrl-C twice, SIGTERM, SIGHUP) -----------------------------------
-
-
-@dataclass(frozen=True)
-class _Flight:
-    """An attempt at a step that is running on one host now."""
-
-    phase: Phase
-    step: PlannedStep
-    number: int
-    started: float
-    transport: Transport
-
-
-class _Flights:
-    """The attempts in flight, one per host, and who records how each ended.
-
-    Normally the thread that ran the attempt records its end. When the operator leaves while
-    it runs, the main thread ends it on the host and records that instead; the attempt's own
-    thread, if it ever returns, records nothing more, and no host starts another attempt. A
-    lock per host keeps its journal in order (an attempt's start before its end).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hosts: dict[int, threading.RLock] = {}
-        self._running: dict[int, _Flight] = {}
-        self.left = False  # the operator left: nothing more starts
-
-    def host(self, run: Run) -> threading.RLock:
-        """Held while `run`'s journal gets an attempt's start or end (re-entrant: the main
-        thread, leaving, may have been interrupted while it held it)."""
-        with self._lock:
-            return self._hosts.setdefault(id(run), threading.RLock())
-
-    def start(self, run: Run, flight: _Flight) -> bool:
-        """Register an attempt (its start is being recorded); False once the operator left."""
-        with self._lock:
-            if self.left:
-                return False
-            self._running[id(run)] = flight
-            return True
-
-    def finish(self, run: Run) -> bool:
-        """The attempt has ended: True if the caller is the one to record it."""
-        with self._lock:
-            return self._running.pop(id(run), None) is not None
-
-    def take(self, run: Run) -> _Flight | None:
-        """The operator leaves: `run`'s attempt in flight, if any, is now the caller's."""
-        with self._lock:
-            self.left = True
-            return self._running.pop(id(run), None)
-
-
-def _leave(runs: list[Run], flights: _Flights, exc: KeyboardInterrupt) -> None:
-    """The operator leaves while steps run: end each on its host, confirm, record it.
-
-    A step confirmed ended is recorded as failed ("ended on the host after a second Ctrl-C");
-    one that cannot be confirmed (the connection is gone) as unknown: it may still be running,
-    and the batch keeps that host's lock (its transport's cancel() said so).
-    """
-    why = str(exc) or "a second Ctrl-C"
-    with deferred_signals():  # bounded (a few seconds): a third Ctrl-C must not skip the record
-        left: list[tuple[Run, _Flight]] = []
-        for run in runs:
-            with flights.host(run):  # after its start is recorded, not while it is written
-                flight = flights.take(run)
-            if flight is not None:
-                left.append((run, flight))
-        if not left:
-            return
-        steps = ", ".join(sorted({flight.step.id for _, flight in left}))
-        runs[0].console.progress(f"{why}: ending {steps} now (TERM, then KILL)", "yellow")
-        ended = together([flight.transport.cancel for _, flight in left])
-        for (run, flight), gone in zip(left, ended, strict=True):
-            if gone is True:
-                outcome, message = Outcome.FAILED, _ended_message(flight.step, why)
-                run.say(f"step {flight.step.id}: {message}", "yellow")
-            else:
-                outcome = Outcome.UNKNOWN
-                message = (
-                    f"left while it ran ({why}): it could not be ended on the host "
-                    "(the connection is gone?), it may still be running; the host lock stays "
-                    "held by this run"
-                )
-                run.say(f"step {flight.step.id} may still be running on the host", "red")
-            run.record(
-                StepEnd(
-                    phase=flight.phase,
-                    step=flight.step.id,
-                    outcome=outcome,
-                    message=message,
-                    attempt=flight.number,
-                    duration=round(time.monotonic() - flight.started, 3),
-                )
-            )
-
-
-def _ended_message(step: PlannedStep, why: str) -> str:
-    if step.action in (Action.CHECK, Action.MANUAL):
-        return f"stopped after {why}"
-    return f"ended {'on this machine' if step.local else 'on the host'} after {why}"
 
 
 def _stop_if_lost(
@@ -483,7 +376,7 @@ def _after_failure(
     )
 
 
-def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: _Flights) -> Attempt:
+def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> Attempt:
     """Run a step, retrying as it says; every attempt is recorded before it starts."""
     attempts = step.retries + 1
     attempt = Attempt(Outcome.FAILED)
@@ -491,7 +384,7 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: _Flights) -> A
         started = time.monotonic()
         where = run.local if step.local else run.transport
         with flights.host(run):
-            if not flights.start(run, _Flight(phase, step, number, started, where)):
+            if not flights.start(run, Flight(phase, step, number, started, where)):
                 return Attempt(Outcome.NOT_RUN, "not started: the operator left")
             try:
                 run.record(
@@ -507,7 +400,7 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: _Flights) -> A
             except BaseException:
                 flights.finish(run)  # not started: nothing to end or record
                 raise
-        # Ctrl-C twice, SIGTERM, SIGHUP: left in flight, for _leave to end and record.
+        # Ctrl-C twice, SIGTERM, SIGHUP: left in flight, for leave to end and record.
         try:
             attempt = HANDLERS[step.action](run, step)
         except RunbookError as exc:  # refused before it ran: sudo password, connection gone
@@ -529,7 +422,7 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: _Flights) -> A
         result = attempt.result
         with flights.host(run):
             if not flights.finish(run):
-                return attempt  # the operator left while it ran: _leave recorded its end
+                return attempt  # the operator left while it ran: leave recorded its end
             run.record(
                 StepEnd(
                     phase=phase,

@@ -1,0 +1,122 @@
+"""Leaving while steps run (a second Ctrl-C, SIGTERM, SIGHUP): the steps in flight, ended on
+their hosts and recorded once.
+
+Each attempt registers as a flight before it sends anything; leaving takes the flights from the
+threads still running them, asks each host's transport to `cancel()` the command (its process
+group, confirmed gone) and records how each ended: "ended on the host", or, when that cannot be
+confirmed, outcome unknown with the lock kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from ..core.model import Action, Outcome, Phase, PlannedStep
+from ..journal.events import StepEnd
+from ..transport.base import Transport
+from .concurrency import deferred_signals, together
+from .state import Run
+
+
+@dataclass(frozen=True)
+class Flight:
+    """An attempt at a step that is running on one host now."""
+
+    phase: Phase
+    step: PlannedStep
+    number: int
+    started: float
+    transport: Transport
+
+
+class Flights:
+    """The attempts in flight, one per host, and who records how each ended.
+
+    Normally the thread that ran the attempt records its end. When the operator leaves while
+    it runs, the main thread ends it on the host and records that instead; the attempt's own
+    thread, if it ever returns, records nothing more, and no host starts another attempt. A
+    lock per host keeps its journal in order (an attempt's start before its end).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hosts: dict[int, threading.RLock] = {}
+        self._running: dict[int, Flight] = {}
+        self.left = False  # the operator left: nothing more starts
+
+    def host(self, run: Run) -> threading.RLock:
+        """Held while `run`'s journal gets an attempt's start or end (re-entrant: the main
+        thread, leaving, may have been interrupted while it held it)."""
+        with self._lock:
+            return self._hosts.setdefault(id(run), threading.RLock())
+
+    def start(self, run: Run, flight: Flight) -> bool:
+        """Register an attempt (its start is being recorded); False once the operator left."""
+        with self._lock:
+            if self.left:
+                return False
+            self._running[id(run)] = flight
+            return True
+
+    def finish(self, run: Run) -> bool:
+        """The attempt has ended: True if the caller is the one to record it."""
+        with self._lock:
+            return self._running.pop(id(run), None) is not None
+
+    def take(self, run: Run) -> Flight | None:
+        """The operator leaves: `run`'s attempt in flight, if any, is now the caller's."""
+        with self._lock:
+            self.left = True
+            return self._running.pop(id(run), None)
+
+
+def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
+    """The operator leaves while steps run: end each on its host, confirm, record it.
+
+    A step confirmed ended is recorded as failed ("ended on the host after a second Ctrl-C");
+    one that cannot be confirmed (the connection is gone) as unknown: it may still be running,
+    and the batch keeps that host's lock (its transport's cancel() said so).
+    """
+    why = str(exc) or "a second Ctrl-C"
+    with deferred_signals():  # bounded (a few seconds): a third Ctrl-C must not skip the record
+        left: list[tuple[Run, Flight]] = []
+        for run in runs:
+            with flights.host(run):  # after its start is recorded, not while it is written
+                flight = flights.take(run)
+            if flight is not None:
+                left.append((run, flight))
+        if not left:
+            return
+        steps = ", ".join(sorted({flight.step.id for _, flight in left}))
+        runs[0].console.progress(f"{why}: ending {steps} now (TERM, then KILL)", "yellow")
+        ended = together([flight.transport.cancel for _, flight in left])
+        for (run, flight), gone in zip(left, ended, strict=True):
+            if gone is True:
+                outcome, message = Outcome.FAILED, _ended_message(flight.step, why)
+                run.say(f"step {flight.step.id}: {message}", "yellow")
+            else:
+                outcome = Outcome.UNKNOWN
+                message = (
+                    f"left while it ran ({why}): it could not be ended on the host "
+                    "(the connection is gone?), it may still be running; the host lock stays "
+                    "held by this run"
+                )
+                run.say(f"step {flight.step.id} may still be running on the host", "red")
+            run.record(
+                StepEnd(
+                    phase=flight.phase,
+                    step=flight.step.id,
+                    outcome=outcome,
+                    message=message,
+                    attempt=flight.number,
+                    duration=round(time.monotonic() - flight.started, 3),
+                )
+            )
+
+
+def _ended_message(step: PlannedStep, why: str) -> str:
+    if step.action in (Action.CHECK, Action.MANUAL):
+        return f"stopped after {why}"
+    return f"ended {'on this machine' if step.local else 'on the host'} after {why}"
