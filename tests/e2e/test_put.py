@@ -126,6 +126,23 @@ def test_a_put_creates_a_new_file_with_mode_owner_and_sha256_and_rollback_remove
     assert f"- `{dest}`, created by step `conf`" in project.inv("report").stdout
 
 
+def test_a_put_of_almost_a_mebibyte_arrives_byte_for_byte(
+    release_project: Project, etc: Path
+) -> None:
+    """The content travels in the script on the channel's stdin: no command-line limit."""
+    project = release_project
+    dest = etc / "big.conf"
+    text = "".join(f"# line {i:07d} of a large generated config\n" for i in range(24_000))
+    assert 900_000 < len(text) < 1024 * 1024
+    step = {"id": "big", "put": {"src": "confs/big.conf", "dest": str(dest)}, "sudo": True}
+    write_put_runbook(project, [step], {"confs/big.conf": text})
+
+    result = release(project, "--yes")
+
+    assert result.returncode == 0, _output(result)
+    assert FileState.of(dest).data == text.encode()
+
+
 def test_a_put_over_a_backed_up_file_shows_the_diff_and_rollback_restores_it_byte_for_byte(
     release_project: Project, etc: Path
 ) -> None:

@@ -77,7 +77,7 @@ def planned_put(renderer: Renderer, step: Step, where: str) -> Upload | None:
     if len(content) > scripts.PUT_INLINE_MAX:
         problem(
             f"{src} is {len(content)} bytes; a put carries at most {scripts.PUT_INLINE_MAX} "
-            "bytes while a step's script travels on the ssh command line",
+            "bytes (a rendered template too)",
             "split the file, or install it from a repository with a run step",
         )
         return None

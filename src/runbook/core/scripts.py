@@ -320,11 +320,10 @@ def _q(text: str) -> str:
 
 # --- put -----------------------------------------------------------------------------------
 
-# A put's content travels base64-encoded inside its script, and a script travels on the ssh
-# command line, where Linux limits one argument to 128 KiB: 64 KiB of content (about 87 KiB of
-# base64) leaves room for the rest. When scripts move to the channel's standard input, this
-# limit goes up to the 1 MiB a source file may have.
-PUT_INLINE_MAX = 64 * 1024
+# A put's content travels base64-encoded inside its script, and a script travels on the
+# channel's standard input (never on a command line, whose one argument Linux limits to
+# 128 KiB); the shell's own `printf` decodes it. So a put carries what a source may hold.
+PUT_INLINE_MAX = 1024 * 1024
 READ_MAX = 1024 * 1024  # bytes of a live file read back to show what a put changes
 
 PUT_CREATED, PUT_REPLACED = "put: created", "put: replaced"
