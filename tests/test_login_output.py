@@ -4,11 +4,13 @@ after the connection, made visible; it is no step's output (the SSH side: e2e/te
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from runbook.execute.batch import HostRun, run_batch
 from runbook.gate import YesGate
 from runbook.testing import FakeTransport, MemoryJournal
 
+from .conftest import run_cli
 from .test_execute import DONE, MANUAL, RUN_ID, batch, plan_of
 
 
@@ -34,3 +36,17 @@ def test_a_quiet_login_shows_nothing_and_a_long_one_is_cut() -> None:
     assert "login" not in _release("")
     text = _release("".join(f"line {i}\n" for i in range(50)))
     assert "line 19" in text and "line 20" not in text and "(30 more)" in text
+
+
+def test_check_warns_of_an_expect_on_stderr_for_a_pty_host(project: Path) -> None:
+    (project / "hosts.yaml").write_text("hosts:\n  web1: {address: 10.0.0.1, pty: true}\n")
+    (project / "runbooks" / "t.yaml").write_text(
+        "name: t\nsteps:\n  - id: warn\n    run: nginx -t\n    expect:\n      stderr: ok\n"
+    )
+    done = run_cli("check", cwd=project, env={"HOME": str(project)})
+    assert done.returncode == 0, done.stderr
+    assert "runbooks/t.yaml:5: step 'warn' expects on stderr, but web1 has `pty: true`" in (
+        done.stdout
+    )
+    (project / "hosts.yaml").write_text("hosts:\n  web1: {address: 10.0.0.1}\n")
+    assert "expects on stderr" not in run_cli("check", cwd=project).stdout
