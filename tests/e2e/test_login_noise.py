@@ -104,6 +104,16 @@ def test_with_a_pty_sudo_s_prompt_the_script_and_its_exit_status_work(world: Wor
         assert timed.timed_out
 
 
+def test_with_a_pty_a_wrong_sudo_password_is_refused_and_nothing_runs(world: World) -> None:
+    asks = Password("not-" + world.password)
+    with (
+        contextlib.closing(connect(world.host("tty", TTY, pty=True), sudo=asks)) as link,
+        pytest.raises(SudoError, match="refused the password"),
+    ):
+        link.run("touch /tmp/rbnoise-must-not-exist", sudo=True)
+    assert not Path("/tmp/rbnoise-must-not-exist").exists()
+
+
 # -- a release ----------------------------------------------------------------------------------
 
 RUNBOOK = {
