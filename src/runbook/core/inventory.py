@@ -41,6 +41,7 @@ _SETTINGS = (
     "identity",
     "known_hosts",
     "sudo",
+    "pty",
     "require_approval",
     "lock",
     "backup_dir",

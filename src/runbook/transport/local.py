@@ -41,6 +41,8 @@ class LocalTransport:
     its script, and a step must not read those it did not declare.
     """
 
+    login_output = ""  # no login here: nothing runs before a script
+
     def __init__(self) -> None:
         self._group: int | None = None  # the process group of the script in flight
         self._lock = threading.Lock()

@@ -20,6 +20,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 from runbook.core.model import Host
 from runbook.errors import ConnectError
 
+from .hostcert import HostCertificateRefused, bare_host
 from .known_hosts import KnownHosts
 from .known_hosts import load as load_known_hosts
 
@@ -74,6 +75,8 @@ def connect_error(
 
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, host, hops, known_hosts)
+    if isinstance(exc, HostCertificateRefused):
+        return _certificate_error(exc, host, conn)
     if isinstance(exc, paramiko.PasswordRequiredException):
         return ConnectError(
             f"the key for {who} is protected by a passphrase",
@@ -167,8 +170,8 @@ def _host_key_error(
         authorities = known.authorities_for((entry,))
         certified = (
             f"; {', '.join(authorities)} trusts a certificate authority (@cert-authority) for "
-            "it, but host certificates are not verified by this tool: its own key must be "
-            "listed"
+            "it, but the host presented a plain key, not a certificate (does its sshd have "
+            "HostCertificate?)"
             if authorities
             else ""
         )
@@ -188,6 +191,29 @@ def _host_key_error(
         hint=f"{check}; only if it matches, remove the old entry "
         f"(ssh-keygen -R '{entry}' -f {holder or 'FILE'}) and add the new one "
         f"({add} >> {holder or 'FILE'})",
+    )
+
+
+def _certificate_error(exc: HostCertificateRefused, host: Host, conn: Connection) -> ConnectError:
+    """A host certificate that does not hold: why, the known_hosts lines, what to do."""
+    who = f"{host.name} ({conn.user}@{conn.host}:{conn.port})"
+    if exc.entry not in (conn.host, f"[{conn.host}]:{conn.port}"):
+        who = f"the jump host {exc.entry} (ProxyJump on the way to {who})"
+    lines = ", ".join(m.where for m in exc.lines)
+    marker = "@revoked" if exc.revoked else "@cert-authority"
+    trusted = f" (the {marker} line: {lines})" if lines else ""
+    name = bare_host(exc.entry)
+    other = "or, after checking its fingerprint out of band, list the host's own key in known_hosts"
+    hint = (
+        f"a revoked CA is never trusted: the host needs a certificate from another CA, {other}"
+        if exc.revoked
+        else "the host needs a certificate from the CA that line trusts, valid now and naming "
+        f"{name} (ssh-keygen -s CA_KEY -h -n {name} HOST_KEY.pub; ssh-keygen -Lf shows one); "
+        + other
+    )
+    return ConnectError(
+        f"the host certificate of {who} is refused: {exc.reason}{trusted}; refusing to connect",
+        hint=hint,
     )
 
 
