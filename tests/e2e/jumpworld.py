@@ -65,6 +65,12 @@ def ensure_user() -> None:
     subprocess.run(["chpasswd"], input=f"{USER}:{secrets.token_hex(16)}\n", text=True, check=True)
 
 
+def _free_port6() -> int:
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.bind(("::1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _keygen(path: Path) -> None:
     if not path.exists():
         subprocess.run(
@@ -90,6 +96,7 @@ class JumpWorld:
         self.keys_dir = root / "keys"
         self.bastion_port = free_port(BASTION_ADDRESS)
         self.closed_port = free_port(BASTION_ADDRESS)  # bound once, then free: refused
+        self.bastion_port6 = _free_port6()  # the same bastion on ::1 too
         self._procs: list[subprocess.Popen[bytes]] = []
         self._sockets: list[socket.socket] = []
         self._stop = threading.Event()
@@ -138,6 +145,8 @@ class JumpWorld:
         self._procs[-1].stdout.readline()  # "ready": its backlog is full
         listener = self._listen(BASTION_ADDRESS, self.bastion_port, backlog=16)
         threading.Thread(target=self._serve_bastion, args=(listener,), daemon=True).start()
+        listener6 = self._listen("::1", self.bastion_port6, backlog=16)
+        threading.Thread(target=self._serve_bastion, args=(listener6,), daemon=True).start()
         self.silent_port = self._listen(BASTION_ADDRESS, 0, backlog=16).getsockname()[1]
         dropping = self._listen(BASTION_ADDRESS, 0, backlog=0)
         self.dropping_port = dropping.getsockname()[1]
@@ -165,7 +174,11 @@ class JumpWorld:
 
     def write_known_hosts(self, *, target: bool) -> None:
         """Both host keys (or the bastion's alone: the target's is then unknown)."""
-        lines = [f"[{BASTION_ADDRESS}]:{self.bastion_port} {_public(self.bastion_host_key)}"]
+        bastion = _public(self.bastion_host_key)
+        lines = [
+            f"[{BASTION_ADDRESS}]:{self.bastion_port} {bastion}",
+            f"[::1]:{self.bastion_port6} {bastion}",
+        ]
         if target:
             lines.append(f"[{TARGET_ADDRESS}]:{TARGET_PORT} {_public(self.target_host_key)}")
         self.known_hosts.write_text("\n".join(lines) + "\n")
@@ -193,6 +206,10 @@ class JumpWorld:
             "  ProxyJump bastion\n"
             f"Host proxied\n  HostName {TARGET_ADDRESS}\n  Port {target_port}\n{common}"
             f"  ProxyCommand {proxy}\n"
+            f"Host behind6\n  HostName {TARGET_ADDRESS}\n  Port {target_port}\n{common}"
+            f"  ProxyJump {USER}@[::1]:{self.bastion_port6}\n"
+            # Fabric looks the jump host of a ProxyJump literal up as "[::1]:PORT".
+            f"Host *:*\n  IdentityFile {self.client_key}\n"
         )
         path = self.root / "ssh_config"
         path.write_text(text)
@@ -213,7 +230,7 @@ class JumpWorld:
         (self.root / f"{name}.conf").write_text(text)
 
     def _listen(self, address: str, port: int, *, backlog: int) -> socket.socket:
-        sock = socket.socket()
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, port))
         sock.listen(backlog)

@@ -94,6 +94,25 @@ def test_a_proxycommand_through_the_bastion_works(world: JumpWorld) -> None:
         transport.close()
 
 
+def test_a_proxyjump_to_a_bracketed_ipv6_address_and_port_works(world: JumpWorld) -> None:
+    """`ProxyJump user@[::1]:PORT`, as OpenSSH writes it (Fabric took "[::1]:PORT" as a name)."""
+    transport = connect(target(world, "behind6"), ssh_config_path=str(world.ssh_config()))
+    try:
+        assert transport.run("echo six").stdout == "six\n"
+    finally:
+        transport.close()
+
+
+def test_a_bracketed_hostname_in_ssh_config_says_to_drop_the_brackets(
+    world: JumpWorld, tmp_path: Path
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host six\n  HostName [::1]\n  Port {world.bastion_port6}\n")
+    message = fails(world, config, "six")
+    assert "cannot resolve the address of six: '[::1]'" in message
+    assert "hint: write the address without brackets (::1)" in message
+
+
 # -- the jump host fails ------------------------------------------------------------------------
 
 

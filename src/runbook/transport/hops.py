@@ -92,6 +92,8 @@ def open_chain(conn: Connection, timeout: float) -> None:
     default is an hour: a jump host whose next hop drops packets would hang that long).
     """
     hops = chain(conn)
+    for hop in hops[1:]:
+        _unbracket(hop)
     for index in reversed(range(len(hops))):
         hop = hops[index]
         opener = _GatewayOpener(hop, timeout)
@@ -106,6 +108,7 @@ def open_chain(conn: Connection, timeout: float) -> None:
             raise HopError(index, "proxy", failed.cause, proxy=failed.report) from None
         except Exception as exc:
             report = opener.proxy_report()
+            opener.close()  # no ProxyCommand left behind, whatever paramiko closed
             if report is not None and (report.status is not None or opener.proxy_ended()):
                 raise HopError(index, "proxy", exc, proxy=report) from None
             raise HopError(index, "connect", exc, proxy=report) from None
@@ -114,6 +117,18 @@ def open_chain(conn: Connection, timeout: float) -> None:
                 del hop.open_gateway  # back to the class's method
         if index > 0 and hop.transport is not None:
             hop.transport.channel_timeout = timeout
+
+
+_BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%]+)\](?::(\d+))?")
+
+
+def _unbracket(hop: Connection) -> None:
+    """`ProxyJump user@[::1]:2222` as OpenSSH reads it (Fabric keeps "[::1]:2222" as the host)."""
+    match = _BRACKETED.fullmatch(hop.host)
+    if match:
+        hop.host = hop.original_host = match[1]
+        if match[2]:
+            hop.port = int(match[2])
 
 
 class _ProxyUnstarted(Exception):
@@ -190,6 +205,10 @@ class _GatewayOpener:
 
     def proxy_report(self) -> ProxyReport | None:
         return self.proxy.report() if self.proxy is not None else None
+
+    def close(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
 
     def proxy_ended(self) -> bool:
         return self.proxy is not None and self.proxy.output_ended

@@ -124,6 +124,11 @@ class _Route:
                 f"the jump host {_name(self.conn)} ({self.conn.user}@{self.conn.host}:"
                 f"{self.conn.port}) on the way to {self.target}"
             )
+        self.short = (
+            host.name
+            if index == 0
+            else f"the jump host {_name(self.conn)} on the way to {host.name}"
+        )
         # The jump host this hop is reached through, if any (its gateway Connection).
         self.jump = hops[index + 1] if index + 1 < len(hops) else None
         self.proxied = isinstance(self.conn.gateway, str)
@@ -174,13 +179,15 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
             f"on {'the jump host' if route.is_jump else 'the host'}",
         )
     if isinstance(exc, socket.gaierror):
-        bracketed = address.startswith("[") or address.endswith("]")
+        bare, _, port_text = address.removeprefix("[").partition("]")
+        port_text = port_text.removeprefix(":")
+        apart = f" and the port apart (Port {port_text}, or `port:`)" if port_text else ""
         return ConnectError(
-            f"cannot resolve the address of {who}: {address!r} ({exc.strerror})",
+            f"cannot resolve the address of {route.short}: {address!r} ({exc.strerror})",
             hint=(
-                f"write the address without brackets ({address.strip('[]')}); a port goes "
-                "in `port:` (Port in ssh_config)"
-                if bracketed
+                f"write the address without brackets ({bare}){apart}: brackets belong only "
+                "in a ProxyJump or known_hosts entry with a port"
+                if address.startswith("[")
                 else f"check {settings}"
             ),
         )
@@ -260,8 +267,7 @@ def _proxy_error(proxy: ProxyReport, route: _Route) -> ConnectError:
     if proxy.error:
         return ConnectError(
             f"the ProxyCommand of {whom} could not be started: {proxy.error}: {command}",
-            hint="check ProxyCommand in your ssh_config: is the program installed, its path "
-            "right?",
+            hint="check ProxyCommand in your ssh_config: is the program installed, its path right?",
         )
     status = (
         f"exited with status {proxy.status}" if proxy.status is not None else "closed its output"
