@@ -39,6 +39,7 @@ from .conftest import _skip_or_fail, require_root, sandbox_root
 USER = "rbhopuser"
 BASTION_ADDRESS = "127.0.0.50"
 TARGET_ADDRESS = "127.0.0.51"  # inside the target's namespace only
+TARGET_SECOND_ADDRESS = "127.0.0.52"  # the target listens here too (a host behind two hops)
 TARGET_PORT = 2222
 TARGET_CLOSED_PORT = 2223  # nothing listens there, behind the bastion
 TARGET_DROPPING_PORT = 2224  # a full backlog behind the bastion: SYNs dropped
@@ -121,7 +122,13 @@ class JumpWorld:
         )
         self._procs.append(self.holder)
         self._wait_for_namespace()
-        self._write_config("target", TARGET_ADDRESS, TARGET_PORT, self.target_host_key)
+        self._write_config(
+            "target",
+            TARGET_ADDRESS,
+            TARGET_PORT,
+            self.target_host_key,
+            f"ListenAddress {TARGET_SECOND_ADDRESS}:{TARGET_PORT}",
+        )
         self._write_config("bastion", BASTION_ADDRESS, self.bastion_port, self.bastion_host_key)
         log = open(self.root / "target.log", "ab")  # noqa: SIM115 (closed with the process)
         self._procs.append(
@@ -180,7 +187,8 @@ class JumpWorld:
             f"[::1]:{self.bastion_port6} {bastion}",
         ]
         if target:
-            lines.append(f"[{TARGET_ADDRESS}]:{TARGET_PORT} {_public(self.target_host_key)}")
+            for address in (TARGET_ADDRESS, TARGET_SECOND_ADDRESS):
+                lines.append(f"[{address}]:{TARGET_PORT} {_public(self.target_host_key)}")
         self.known_hosts.write_text("\n".join(lines) + "\n")
 
     def ssh_config(
@@ -208,8 +216,16 @@ class JumpWorld:
             f"  ProxyCommand {proxy}\n"
             f"Host behind6\n  HostName {TARGET_ADDRESS}\n  Port {target_port}\n{common}"
             f"  ProxyJump {USER}@[::1]:{self.bastion_port6}\n"
-            # Fabric looks the jump host of a ProxyJump literal up as "[::1]:PORT".
-            f"Host *:*\n  IdentityFile {self.client_key}\n"
+            # Two jump hosts: the second, ::1 as seen from inside the target's namespace,
+            # is not the bastion's ::1 (nothing listens there).
+            f"Host behind2\n  HostName {TARGET_ADDRESS}\n  Port {target_port}\n{common}"
+            f"  ProxyJump bastion,{USER}@[::1]:{self.bastion_port6}\n"
+            # Two jump hosts that work, in OpenSSH's order: the bastion, then the target
+            # (reachable from the bastion only) on to the target's second address.
+            f"Host twohops\n  HostName {TARGET_SECOND_ADDRESS}\n  Port {TARGET_PORT}\n{common}"
+            f"  ProxyJump bastion,{USER}@{TARGET_ADDRESS}:{TARGET_PORT}\n"
+            # A ProxyJump literal's settings: Fabric looks up "[::1]:PORT" and "127.0.0.51".
+            f"Host *:* {TARGET_ADDRESS}\n  IdentityFile {self.client_key}\n"
         )
         path = self.root / "ssh_config"
         path.write_text(text)
@@ -217,7 +233,9 @@ class JumpWorld:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _write_config(self, name: str, address: str, port: int, host_key: Path) -> None:
+    def _write_config(
+        self, name: str, address: str, port: int, host_key: Path, *extra: str
+    ) -> None:
         text = sshd_config_text(
             address=address,
             port=port,
@@ -225,7 +243,7 @@ class JumpWorld:
             pid_file=self.root / f"{name}.pid",
             keys_dir=self.keys_dir,
             user=USER,
-            extra=("AllowTcpForwarding yes", "LogLevel VERBOSE"),
+            extra=("AllowTcpForwarding yes", "LogLevel VERBOSE", *extra),
         )
         (self.root / f"{name}.conf").write_text(text)
 

@@ -28,6 +28,7 @@ from .jumpworld import (
     TARGET_CLOSED_PORT,
     TARGET_DROPPING_PORT,
     TARGET_PORT,
+    TARGET_SECOND_ADDRESS,
     USER,
     JumpWorld,
     jump_world,
@@ -99,6 +100,15 @@ def test_a_proxyjump_to_a_bracketed_ipv6_address_and_port_works(world: JumpWorld
     transport = connect(target(world, "behind6"), ssh_config_path=str(world.ssh_config()))
     try:
         assert transport.run("echo six").stdout == "six\n"
+    finally:
+        transport.close()
+
+
+def test_two_jump_hosts_are_taken_in_openssh_s_order(world: JumpWorld) -> None:
+    """`ProxyJump bastion,TARGET`: the bastion first (Fabric alone would go to TARGET first)."""
+    transport = connect(target(world, "twohops"), ssh_config_path=str(world.ssh_config()))
+    try:
+        assert transport.run("echo $SSH_CONNECTION").stdout.split()[2] == TARGET_SECOND_ADDRESS
     finally:
         transport.close()
 
@@ -181,6 +191,14 @@ def test_a_target_dropping_packets_behind_the_bastion_ends_at_the_connect_timeou
     assert message.startswith(
         f"{jump_host(world)} could not reach behind at {TARGET_ADDRESS}:{TARGET_DROPPING_PORT}: "
         "no answer within 2 s"
+    )
+
+
+def test_a_second_jump_host_the_first_cannot_reach_is_named(world: JumpWorld) -> None:
+    message = fails(world, world.ssh_config(), "behind2")
+    assert message.startswith(
+        f"{jump_host(world)} could not reach the jump host ::1 at [::1]:{world.bastion_port6}: "
+        "Connection refused"
     )
 
 

@@ -91,6 +91,7 @@ def open_chain(conn: Connection, timeout: float) -> None:
     `timeout` also bounds how long a jump host may take to reach the next hop (paramiko's
     default is an hour: a jump host whose next hop drops packets would hang that long).
     """
+    _openssh_order(conn)
     hops = chain(conn)
     for hop in hops[1:]:
         _unbracket(hop)
@@ -108,8 +109,9 @@ def open_chain(conn: Connection, timeout: float) -> None:
             raise HopError(index, "proxy", failed.cause, proxy=failed.report) from None
         except Exception as exc:
             report = opener.proxy_report()
+            ended = opener.proxy_ended()
             opener.close()  # no ProxyCommand left behind, whatever paramiko closed
-            if report is not None and (report.status is not None or opener.proxy_ended()):
+            if report is not None and ended:
                 raise HopError(index, "proxy", exc, proxy=report) from None
             raise HopError(index, "connect", exc, proxy=report) from None
         finally:
@@ -117,6 +119,26 @@ def open_chain(conn: Connection, timeout: float) -> None:
                 del hop.open_gateway  # back to the class's method
         if index > 0 and hop.transport is not None:
             hop.transport.channel_timeout = timeout
+
+
+def _openssh_order(conn: Connection) -> None:
+    """`ProxyJump j1,j2`: OpenSSH connects to j1 first, then j2 through it, then the target.
+
+    Fabric builds the chain the other way round (the target's gateway is j1, and j2 is the
+    one connected to first). A chain in exactly Fabric's order is turned around; any other
+    (built by hand, or one hop) is left as it is.
+    """
+    from fabric.connection import derive_shorthand
+
+    jumps = chain(conn)[1:]
+    spec = str(conn.ssh_config.get("proxyjump", ""))
+    named = [derive_shorthand(part.strip())["host"] for part in spec.split(",") if part.strip()]
+    if len(jumps) < 2 or [hop.original_host for hop in jumps] != named:
+        return
+    jumps[0].gateway = None
+    for outer, inner in itertools.pairwise(jumps):
+        inner.gateway = outer
+    conn.gateway = jumps[-1]
 
 
 _BRACKETED = re.compile(r"\[([0-9A-Fa-f:.%]+)\](?::(\d+))?")
@@ -211,7 +233,13 @@ class _GatewayOpener:
             self.proxy.close()
 
     def proxy_ended(self) -> bool:
-        return self.proxy is not None and self.proxy.output_ended
+        """Whether the ProxyCommand ended on its own (not closed by paramiko on an error)."""
+        proxy = self.proxy
+        return (
+            proxy is not None
+            and not proxy.closed_by_client
+            and (proxy.output_ended or proxy.process.returncode is not None)
+        )
 
 
 def _expand(hop: Connection, command: str) -> str:
@@ -231,6 +259,7 @@ class _ProxySocket(ProxyCommand):
         self.command_line = command_line
         self.timeout: float | None = None
         self.output_ended = False
+        self.closed_by_client = False  # ended by close(), not on its own
         self._stderr = bytearray()
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
@@ -278,6 +307,7 @@ class _ProxySocket(ProxyCommand):
         return ProxyReport(self.command_line, self.process.returncode, text)
 
     def close(self) -> None:
+        self.closed_by_client = self.closed_by_client or self.process.poll() is None
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.terminate()

@@ -233,7 +233,7 @@ def _forward_error(failed: HopError, route: _Route) -> ConnectError:
     conn = route.conn
     said = failed.reason or str(failed.cause) or type(failed.cause).__name__
     words = said.lower()
-    where = f"{conn.host}:{conn.port}"
+    where = f"[{conn.host}]:{conn.port}" if ":" in conn.host else f"{conn.host}:{conn.port}"
     whom = route.host.name if route.index == 0 else f"the jump host {_name(conn)}"
     probe = f"{route.ssh(jump)} nc -zv {conn.host} {conn.port}"
     if "refused" in words:
