@@ -117,8 +117,6 @@ def open_chain(conn: Connection, timeout: float) -> None:
         finally:
             with contextlib.suppress(AttributeError):
                 del hop.open_gateway  # back to the class's method
-        if index > 0 and hop.transport is not None:
-            hop.transport.channel_timeout = timeout
 
 
 def _openssh_order(conn: Connection) -> None:
@@ -235,10 +233,9 @@ class _GatewayOpener:
     def proxy_ended(self) -> bool:
         """Whether the ProxyCommand ended on its own (not closed by paramiko on an error)."""
         proxy = self.proxy
-        return (
-            proxy is not None
-            and not proxy.closed_by_client
-            and (proxy.output_ended or proxy.process.returncode is not None)
+        return proxy is not None and (
+            proxy.output_ended
+            or (proxy.process.returncode is not None and not proxy.closed_by_client)
         )
 
 
@@ -292,7 +289,8 @@ class _ProxySocket(ProxyCommand):
                     data = os.read(stdout.fileno(), size)
                 except OSError as exc:
                     raise ProxyCommandFailure(self.command_line, exc.strerror or str(exc)) from None
-                self.output_ended = not data
+                # An end after close() is the one close() caused, not the command's own.
+                self.output_ended = not data and not self.closed_by_client
                 return data
 
     def report(self) -> ProxyReport:
@@ -307,8 +305,11 @@ class _ProxySocket(ProxyCommand):
         return ProxyReport(self.command_line, self.process.returncode, text)
 
     def close(self) -> None:
-        self.closed_by_client = self.closed_by_client or self.process.poll() is None
+        if self.output_ended:  # it is ending on its own: keep its status, not our signal's
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(PROXY_EXIT_WAIT)
         if self.process.poll() is None:
+            self.closed_by_client = True
             with contextlib.suppress(ProcessLookupError):
                 self.process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
