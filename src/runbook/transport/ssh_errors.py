@@ -274,7 +274,7 @@ def _proxy_error(proxy: ProxyReport, route: _Route) -> ConnectError:
     )
     said = f": {_last_words(proxy.stderr)}" if proxy.stderr.strip() else " (it printed nothing)"
     return ConnectError(
-        f"the ProxyCommand of {whom} ({command}) {status} before the SSH handshake{said}",
+        f"the ProxyCommand of {whom} {status} before the SSH handshake{said}",
         hint=f"run it by hand to see why: {command} (it is ProxyCommand in your ssh_config)",
     )
 
