@@ -8,10 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import paramiko
+import pytest
 from fabric import Config, Connection
 
 from runbook.core.model import Host
-from runbook.transport.hops import HopError, ProxyReport, _openssh_order, _unbracket, chain
+from runbook.transport.hops import (
+    HopError,
+    ProxyReport,
+    _openssh_order,
+    _unbracket,
+    chain,
+    open_chain,
+)
 from runbook.transport.ssh_errors import connect_error
 
 
@@ -66,3 +74,18 @@ def test_a_proxycommand_s_stderr_is_its_last_lines_made_visible(tmp_path: Path) 
         "\\x1b[31mdenied\\x1b[0m"
     )
     assert "\x1b" not in str(error)
+
+
+def test_a_proxycommand_with_no_shell_to_run_it_could_not_be_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHELL", str(tmp_path / "no-such-shell"))
+    conn = built(tmp_path, "Host web\n  HostName 127.0.0.1\n  ProxyCommand nc %h %p\n")
+    with pytest.raises(HopError) as caught:
+        open_chain(conn, 1.0)
+    error = connect_error(caught.value, Host("web1", "web"), chain(conn), [])
+    assert error.message.startswith("the ProxyCommand of web1 (")
+    assert error.message.endswith(
+        "could not be started (nc 127.0.0.1 22): No such file or directory: "
+        f"{tmp_path}/no-such-shell"
+    )

@@ -262,8 +262,24 @@ def test_a_proxycommand_that_cannot_start_says_so(world: JumpWorld) -> None:
     config = world.ssh_config(proxy_command="/nonexistent/rbhop-proxy %h %p")
     message = fails(world, config, "proxied", timeout=120)
     assert message.startswith("the ProxyCommand of proxied (")
-    assert "could not be started: No such file or directory" in message
+    assert "exited with status 127 before the SSH handshake: " in message
+    said = message.split("before the SSH handshake: ")[1]
+    # The shell's own words (sh: "not found", bash: "No such file or directory").
+    assert "/nonexistent/rbhop-proxy: " in said.split("\n")[0]
     assert "key file" not in message
+
+
+def test_a_proxycommand_runs_in_the_shell_as_openssh_runs_it(world: JumpWorld) -> None:
+    """A redirection and a variable, as in many ssh_configs (paramiko passed them as words)."""
+    log = world.root / "proxy.err"
+    command = f"ssh -F {world.root / 'ssh_config'} -v -W %h:%p bastion 2>>{log}"
+    config = world.ssh_config(proxy_command=command)
+    transport = connect(target(world, "proxied"), ssh_config_path=str(config))
+    try:
+        assert transport.run("echo shell").stdout == "shell\n"
+    finally:
+        transport.close()
+    assert "debug1:" in log.read_text()
 
 
 def test_an_unknown_target_key_over_a_proxycommand_gets_the_line_to_add(

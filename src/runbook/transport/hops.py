@@ -11,9 +11,10 @@ first, then each next one through it, and a failure says which hop and at which 
 - "proxy": its ProxyCommand ended before the SSH handshake (with its exit status and the end
   of its stderr).
 
-A ProxyCommand runs as paramiko's, with two changes: its stderr is read (bounded) instead of
-left to fill a pipe, and the end of its output is an end at once, not a wait of the whole
-connect timeout for bytes that never come.
+A ProxyCommand runs as OpenSSH runs it (`exec COMMAND` by the user's shell, where paramiko
+splits it into words), its stderr is read (bounded) instead of left to fill a pipe, and the end
+of its output is an end at once, not a wait of the whole connect timeout for bytes that never
+come.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import logging
 import os
 import re
 import select
-import shlex
 import subprocess
 import threading
 import time
@@ -155,7 +155,10 @@ class _ProxyUnstarted(Exception):
     def __init__(self, cause: OSError, command: str) -> None:
         super().__init__(str(cause))
         self.cause = cause
-        self.report = ProxyReport(command, None, "", error=cause.strerror or str(cause))
+        said = cause.strerror or str(cause)
+        if cause.filename:
+            said += f": {cause.filename}"
+        self.report = ProxyReport(command, None, "", error=said)
 
 
 class _ForwardFailed(Exception):
@@ -196,9 +199,8 @@ class _GatewayOpener:
             command = _expand(hop, gateway)
             try:
                 self.proxy = _ProxySocket(command)
-            except (OSError, ValueError) as exc:  # no such program; a bad quote
-                cause = exc if isinstance(exc, OSError) else OSError(str(exc))
-                raise _ProxyUnstarted(cause, command) from None
+            except OSError as exc:  # no shell to run it
+                raise _ProxyUnstarted(exc, command) from None
             return self.proxy
         transport = gateway.transport
         if transport is None or not transport.is_active():
@@ -252,7 +254,9 @@ class _ProxySocket(ProxyCommand):
     def __init__(self, command_line: str) -> None:
         # Not super().__init__: it leaves stderr in a pipe nobody reads (a chatty command
         # would block on it).
-        self.cmd = shlex.split(command_line)
+        # As OpenSSH runs it: `exec COMMAND` by the user's shell (paramiko splits it into
+        # words, so a redirection or a $VARIABLE in it would reach the program as text).
+        self.cmd = [os.environ.get("SHELL") or "/bin/sh", "-c", f"exec {command_line}"]
         self.command_line = command_line
         self.timeout: float | None = None
         self.output_ended = False

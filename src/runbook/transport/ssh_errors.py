@@ -266,8 +266,9 @@ def _proxy_error(proxy: ProxyReport, route: _Route) -> ConnectError:
     whom = route.target if route.index == 0 else f"the jump host {_name(route.conn)}"
     if proxy.error:
         return ConnectError(
-            f"the ProxyCommand of {whom} could not be started: {proxy.error}: {command}",
-            hint="check ProxyCommand in your ssh_config: is the program installed, its path right?",
+            f"the ProxyCommand of {whom} could not be started ({command}): "
+            f"{visible(proxy.error, lines=False)}",
+            hint="it runs as `exec COMMAND` by your $SHELL (or /bin/sh): check both",
         )
     status = (
         f"exited with status {proxy.status}" if proxy.status is not None else "closed its output"
