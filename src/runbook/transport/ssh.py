@@ -33,6 +33,8 @@ from .base import (
     sudo_password_env,
     wrapper_command,
 )
+from .hops import HopError, open_chain
+from .hops import chain as _chain
 from .hostcert import CERT_SUFFIX
 from .hostkeys import TrustPolicy
 from .known_hosts import load as load_known_hosts
@@ -75,10 +77,11 @@ def connect(
     conn, known_hosts = _build_connection(host, ssh_config_path)
     started = time.monotonic()
     try:
-        conn.open()
-    except Exception as exc:
-        _close_quietly(conn)
-        raise connect_error(exc, host, _chain(conn), known_hosts) from None
+        open_chain(conn, host.connect_timeout)  # hop by hop: a failure names its hop
+    except HopError as exc:
+        for hop in _chain(conn):
+            _close_quietly(hop)
+        raise connect_error(exc, host, _chain(conn), known_hosts, ssh_config_path) from None
     for hop in _chain(conn):
         _tune(hop)
     return SSHTransport(host, conn, sudo, time.monotonic() - started)
@@ -452,14 +455,6 @@ class _PromptTransport(paramiko.Transport):
                 self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
         # paramiko's handler for MSG_DEBUG is private and types-paramiko does not declare it.
         super()._parse_debug(m)  # type: ignore[misc]
-
-
-def _chain(conn: Connection) -> list[Connection]:
-    """The connection and its ProxyJump hops, outermost last."""
-    hops = [conn]
-    while isinstance(hops[-1].gateway, Connection):
-        hops.append(hops[-1].gateway)
-    return hops
 
 
 def _tune(conn: Connection) -> None:
