@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import threading
 
-from runbook.console import ERASE_LINE, Console
+from runbook.console import Console
 from runbook.core.model import Host, Outcome, Phase, Result
 from runbook.errors import STOPPED
 from runbook.execute import release
@@ -77,14 +77,23 @@ class Typist:
 def test_a_status_line_is_shown_in_place_on_a_terminal_and_erased_before_a_line() -> None:
     screen = Terminal()
     console = Console(screen, colour=False)
-    console.status("deploy on web1: running for 4 s")
-    console.status("deploy on web1: running for 5 s")
+    console.status("deploy on web1: running for 14 s")
+    console.status("deploy on web1: running for 5 s")  # shorter: the rest is overwritten
     console.say("output")
     console.clear_status()  # nothing shown: nothing erased
-    text = screen.getvalue()
-    assert text.count(ERASE_LINE) == 3
-    assert text.endswith(ERASE_LINE + "output\n")
-    assert "running for 5 s" + ERASE_LINE + "output" in text
+    first, second, erase = screen.getvalue().split("\r")[1:4]
+    assert first == "[00:00] deploy on web1: running for 14 s"
+    assert second == "[00:00] deploy on web1: running for 5 s "
+    assert erase == " " * len(second.rstrip())  # its padding is blank already
+    assert screen.getvalue().endswith("\routput\n")
+    assert "\x1b" not in screen.getvalue()
+
+
+def test_the_status_line_is_not_shown_while_the_prompt_owns_the_line() -> None:
+    screen = Terminal()
+    console = Console(screen, colour=False)
+    console.status("deploy on web1: running for 4 s", unless=lambda: True)
+    assert screen.getvalue() == ""
 
 
 def test_no_status_line_when_the_output_is_not_a_terminal() -> None:
@@ -99,7 +108,7 @@ def test_a_status_line_is_cut_to_the_terminal_width_counting_wide_characters() -
     screen = Terminal()
     console = Console(screen, colour=False)
     console.status("デプロイ" * 100)  # not a real terminal: 80 columns assumed
-    shown = screen.getvalue().removeprefix(ERASE_LINE)
+    shown = screen.getvalue().removeprefix("\r")
     assert shown.endswith("…") and len(shown) < 50
 
 

@@ -12,12 +12,12 @@ import sys
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from typing import TextIO
 
 from .text import visible
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
-ERASE_LINE = "\r\033[K"  # back to the start of the line, and clear it
 
 
 class Console:
@@ -37,7 +37,7 @@ class Console:
         # the next line; `last_output` is when a line was last written.
         self.live = _is_terminal(self.stream)
         self.last_output = self.started
-        self._status = False
+        self._status = 0  # cells of the status line on the screen (0: none)
         self._screen = threading.RLock()  # re-entrant: a signal handler may write mid-line
 
     def paint(self, text: str, colour: str) -> str:
@@ -62,31 +62,44 @@ class Console:
         for line in visible(text).splitlines() or [""]:
             self._write(indent + line)
 
-    def status(self, text: str) -> None:
+    def status(self, text: str, *, unless: Callable[[], bool] | None = None) -> None:
         """Show `text` on the terminal's last line, in place of the status shown before, with
         the elapsed time in front; cut to the terminal's width so that it can be erased. The
-        next line written erases it first. Nothing at all when the output is not a terminal."""
+        next line written erases it first. Nothing at all when the output is not a terminal,
+        or when `unless()` (checked while nothing else writes) is true.
+
+        Erasing is a carriage return and spaces, not an escape sequence: any terminal, and a
+        transcript without colour has no escape in it.
+        """
         if not self.live:
             return
         stamp = f"[{self.elapsed()}] "
-        shown = _fit(visible(text), _columns(self.stream) - len(stamp) - 1)
+        shown = _fit(stamp + visible(text), _columns(self.stream) - 1)
+        width = _cells(shown)
         with self._screen:
+            if unless is not None and unless():
+                return
             try:
-                self.stream.write(ERASE_LINE + self.paint(stamp + shown, "dim"))
+                pad = " " * max(self._status - width, 0)  # what is left of a longer one
+                self.stream.write("\r" + self.paint(shown, "dim") + pad)
                 self.stream.flush()
-                self._status = True
+                self._status = width
             except (OSError, ValueError):
                 self.live = False
 
     def clear_status(self) -> None:
         """Erase the status line, if one is shown."""
         with self._screen:
-            self._erase()
+            try:
+                self._erase()
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.live = False
 
     def _erase(self) -> None:
         if self._status:
-            self._status = False
-            self.stream.write(ERASE_LINE)
+            self.stream.write("\r" + " " * self._status + "\r")
+            self._status = 0
 
     def _shown(self, text: str, colour: str | None) -> str:
         text = visible(text)
@@ -120,11 +133,18 @@ def _columns(stream: TextIO) -> int:
         return 80
 
 
+def _cells(text: str) -> int:
+    """Terminal cells `text` takes (a wide character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _fit(text: str, width: int) -> str:
-    """`text` cut to `width` terminal cells (a wide character takes two)."""
-    used = 0
+    """`text` cut to `width` terminal cells."""
+    if _cells(text) <= width:
+        return text
+    used = 1  # the ellipsis
     for index, char in enumerate(text):
-        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        used += _cells(char)
         if used > width:
-            return text[: max(index - 1, 0)] + "…"
+            return text[:index] + "…"
     return text

@@ -264,7 +264,7 @@ def test_a_quiet_step_shows_it_is_alive_then_ctrl_c_counts_down_and_twice_ends_i
     for number in (1, 2, 3):
         person.answer(f"step {number}/3 on sandbox", RUN, "y")
     # The ticker: in place, after a few quiet seconds.
-    person.wait(r"\r\x1b\[K\[\d\d:\d\d\] hold on sandbox: running for \d+ s, no output for")
+    person.wait(r"\r\[\d\d:\d\d\] hold on sandbox: running for \d+ s, no output for")
 
     person.child.sendintr()
     person.wait("Ctrl-C again to leave it now")
@@ -275,7 +275,7 @@ def test_a_quiet_step_shows_it_is_alive_then_ctrl_c_counts_down_and_twice_ends_i
     assert person.exit_code() == 3, _screen(person)
     screen = _screen(person)
     # As the terminal shows it: every status line was erased before the next line.
-    shown = [line.split("\r\x1b[K")[-1] for line in screen.split("\n")]
+    shown = [line.split("\r")[-1] for line in screen.split("\n")]
     assert not [line for line in shown if "running for" in line], screen
     (hold,) = [e for e in events_of(project, "step_end") if e["step"] == "hold"]
     assert (hold["outcome"], hold["message"]) == (

@@ -9,7 +9,7 @@ import select
 import termios
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..core.model import Plan
 from ..errors import InputError, Problem, RefusedError
@@ -66,7 +66,13 @@ class SudoPassword:
 
     TRIES = 3  # as sudo itself allows
 
-    def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
+    def __init__(
+        self,
+        interactive: bool,
+        plans: Sequence[Plan] = (),
+        *,
+        before_prompt: Callable[[], None] | None = None,
+    ) -> None:
         # Nothing is checked up front: whether a host's sudo wants a password shows at its
         # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
@@ -79,6 +85,7 @@ class SudoPassword:
         # (PromptLeft), and no prompt opens again. The time spent at the prompt, by host, is
         # not a step's time.
         self._left = threading.Event()
+        self._before_prompt = before_prompt  # clears the console's status line
         self._open = False
         self._waited: dict[str, float] = {}
         self._default = os.environ.get("RUNBOOK_SUDO_PASSWORD")
@@ -159,6 +166,8 @@ class SudoPassword:
                         return value
                     self._open = True
                     try:
+                        if self._before_prompt is not None:
+                            self._before_prompt()
                         value = ask_hidden(
                             f"{visible(host) + ': ' if host else ''}sudo password: ", self._left
                         )
@@ -228,8 +237,7 @@ def ask_hidden(prompt: str, left: threading.Event) -> str:
         quiet[3] &= ~termios.ECHO
         termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
         try:
-            # The line is erased first: a status line (the console's ticker) may be on it.
-            os.write(fd, ("\r\033[K" + prompt).encode())
+            os.write(fd, prompt.encode())
             while not typed.endswith(b"\n"):
                 if left.is_set():
                     raise PromptLeft

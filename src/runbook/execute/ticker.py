@@ -68,11 +68,16 @@ class Ticker:
             self.show()
 
     def show(self) -> None:
-        if self._done.is_set() or any(_prompting(r) for r in self.runs):
-            return  # the sudo password prompt owns the line while it is open
+        if self._done.is_set():
+            return
         text = self.line(time.monotonic())
         if text:
-            self.console.status(text)
+            # The sudo password prompt owns the line while it is open (it clears the status
+            # line first, with the console's lock held: `SudoPassword(before_prompt=...)`).
+            self.console.status(text, unless=self._prompting)
+
+    def _prompting(self) -> bool:
+        return any(_prompting(r) for r in self.runs)
 
     def line(self, now: float) -> str | None:
         """The status line at `now`, or None: nothing to show (yet)."""
