@@ -4,7 +4,12 @@ sudo password prompt, and the time at that prompt kept out of the step's duratio
 from __future__ import annotations
 
 import io
+import os
+import sys
 import threading
+from pathlib import Path
+
+import pexpect
 
 from runbook.console import Console
 from runbook.core.model import Host, Outcome, Phase, Result
@@ -205,3 +210,57 @@ def test_ctrl_c_leaves_an_open_prompt_and_says_the_step_has_not_started() -> Non
 
     assert _leave_prompts([box.run]) is True
     assert typist.left.is_set()
+
+
+# The prompt itself, on a real terminal, asked from a worker thread as a host of a batch asks.
+PROMPT_SCRIPT = """\
+import signal, sys, termios, threading
+from runbook.commands.credentials import SudoPassword
+from runbook.transport.base import PromptLeft
+sudo = SudoPassword(interactive=True)
+signal.signal(signal.SIGINT, lambda *_: print("left:", sudo.leave_prompt(), flush=True))
+out = {}
+def ask():
+    try:
+        out["pw"] = sudo.for_host("web1").password()
+    except PromptLeft:
+        out["left"] = True
+worker = threading.Thread(target=ask)
+worker.start()
+worker.join()
+echo = bool(termios.tcgetattr(sys.stdin.fileno())[3] & termios.ECHO)
+print("result:", out, "echo:", echo, flush=True)
+"""
+
+
+def _prompt_child() -> pexpect.spawn:
+    child = pexpect.spawn(
+        sys.executable, ["-c", PROMPT_SCRIPT], encoding="utf-8", timeout=20, env=_env()
+    )
+    child.expect("web1: sudo password: ")
+    return child
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOK_SUDO_PASSWORD")}
+    return {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+
+
+def test_ctrl_c_at_a_prompt_in_a_worker_thread_leaves_it_and_gives_the_echo_back() -> None:
+    child = _prompt_child()
+
+    child.sendintr()
+
+    child.expect("left: True")
+    child.expect(r"result: \{'left': True\} echo: True")
+    child.expect(pexpect.EOF)
+
+
+def test_the_password_typed_at_the_prompt_is_read_without_echo() -> None:
+    child = _prompt_child()
+
+    child.sendline("s3cret-typed")
+
+    child.expect(r"result: \{'pw': 's3cret-typed'\} echo: True")
+    assert "s3cret-typed" not in (child.before or "").split("result:")[0]
+    child.expect(pexpect.EOF)

@@ -66,7 +66,9 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
     except Stop as stop:
         return _finish(runs, stop.code, stop.result, stop.message)
     except PromptLeft as left:
-        return _finish(runs, STOPPED, Result.INTERRUPTED, STOPPED_AT_PROMPT.format(step=left))
+        return _finish(
+            runs, STOPPED, Result.INTERRUPTED, STOPPED_AT_PROMPT.format(step=str(left) or "?")
+        )
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -311,9 +313,8 @@ def _on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[A
     def stop_after_step() -> None:
         for run in runs:
             run.stopping.set()
-        if _leave_prompts(runs):  # the step has not started: nothing to wait for
-            runs[0].console.progress(AT_PROMPT, "yellow")
-            return
+        if _leave_prompts(runs):  # the step has not started: nothing to wait for (the
+            return  # prompt owns the line: `_attempts` says so once it has left)
         runs[0].console.progress(
             "Ctrl-C: stopping once this step has ended and its outcome "
             "is recorded (Ctrl-C again to leave it now: it is ended on the host)",
@@ -445,6 +446,7 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
             why = exc.message if isinstance(exc, RunbookError) else NOT_STARTED_AT_PROMPT
             if isinstance(exc, PromptLeft):
                 exc.args = (step.id,)  # the step it left at, for the run's end
+                run.say(AT_PROMPT, "yellow")
             with flights.host(run):
                 if flights.finish(run):
                     with contextlib.suppress(RunbookError):
