@@ -1,17 +1,21 @@
 """What the operator supplies besides options: secrets, the sudo password, who they are, and
-who answers the gates. The only module of the commands that prompts (hidden, via getpass)."""
+who answers the gates. The only module of the commands that prompts (hidden, without echo)."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import select
+import termios
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from ..core.model import Plan
 from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
-from ..transport.base import sudo_password_env
+from ..text import visible
+from ..transport.base import PromptLeft, sudo_password_env
 
 
 def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
@@ -62,7 +66,13 @@ class SudoPassword:
 
     TRIES = 3  # as sudo itself allows
 
-    def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
+    def __init__(
+        self,
+        interactive: bool,
+        plans: Sequence[Plan] = (),
+        *,
+        before_prompt: Callable[[], None] | None = None,
+    ) -> None:
         # Nothing is checked up front: whether a host's sudo wants a password shows at its
         # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
@@ -71,6 +81,13 @@ class SudoPassword:
         self._values: dict[str, str | None] = {}
         self._typed: dict[str, int] = {}
         self._seen: list[str] = []
+        # Ctrl-C at the prompt: the executor calls leave_prompt(), the prompt leaves
+        # (PromptLeft), and no prompt opens again. The time spent at the prompt, by host, is
+        # not a step's time.
+        self._left = threading.Event()
+        self._before_prompt = before_prompt  # clears the console's status line
+        self._open = False
+        self._waited: dict[str, float] = {}
         self._default = os.environ.get("RUNBOOK_SUDO_PASSWORD")
         if self._default:
             self._seen.append(self._default)
@@ -94,6 +111,21 @@ class SudoPassword:
         """Every password given so far, for any host: output is scrubbed of all of them."""
         with self._lock:
             return tuple(v for v in self._seen if v)
+
+    def prompting(self) -> bool:
+        """A password prompt is open on the terminal now."""
+        return self._open
+
+    def leave_prompt(self) -> bool:
+        """Ctrl-C: an open prompt leaves (PromptLeft in the thread that asked), and none opens
+        from now on. True if one was open."""
+        self._left.set()
+        return self._open
+
+    def typing_seconds(self, host: str = "") -> float:
+        """Seconds `host`'s steps waited for the password to be typed, so far."""
+        with self._lock:
+            return self._waited.get(host, 0.0)
 
     @property
     def typed(self) -> int:
@@ -125,12 +157,25 @@ class SudoPassword:
                     f"sudo{f' on {host}' if host else ''} asks for a password and none is set",
                     hint=no_sudo_password_hint(host),
                 )
-            with self._asking:
+            asked = time.monotonic()
+            try:
+                with self._asking:
+                    with self._lock:
+                        value = self._values.get(host)  # asked meanwhile by another view
+                    if value is not None:
+                        return value
+                    self._open = True
+                    try:
+                        if self._before_prompt is not None:
+                            self._before_prompt()
+                        value = ask_hidden(
+                            f"{visible(host) + ': ' if host else ''}sudo password: ", self._left
+                        )
+                    finally:
+                        self._open = False
+            finally:
                 with self._lock:
-                    value = self._values.get(host)  # asked meanwhile by another view
-                if value is not None:
-                    return value
-                value = getpass.getpass(f"{host + ': ' if host else ''}sudo password: ")
+                    self._waited[host] = self._waited.get(host, 0.0) + time.monotonic() - asked
             with self._lock:
                 self._typed[host] = self._typed.get(host, 0) + 1
                 self._seen.append(value)
@@ -163,6 +208,51 @@ class HostSudoPassword:
 
     def given(self) -> tuple[str, ...]:
         return self.owner.given()
+
+    def prompting(self) -> bool:
+        return self.owner.prompting()
+
+    def leave_prompt(self) -> bool:
+        return self.owner.leave_prompt()
+
+    def typing_seconds(self) -> float:
+        return self.owner.typing_seconds(self.host)
+
+
+POLL = 0.1  # seconds: how soon a prompt sees that the operator left (Ctrl-C)
+
+
+def ask_hidden(prompt: str, left: threading.Event) -> str:
+    """A password typed on the terminal without echo, as getpass reads it, except that it
+    leaves (PromptLeft) once `left` is set: Ctrl-C at the prompt sets it, whichever thread
+    asks (signals reach the main thread only, and a blocked read would never see them)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return getpass.getpass(prompt)  # no terminal of its own: getpass's fallback
+    typed = b""
+    try:
+        before = termios.tcgetattr(fd)
+        quiet = list(before)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        try:
+            os.write(fd, prompt.encode())
+            while not typed.endswith(b"\n"):
+                if left.is_set():
+                    raise PromptLeft
+                ready, _, _ = select.select([fd], [], [], POLL)
+                if ready:
+                    chunk = os.read(fd, 1024)
+                    if not chunk:
+                        raise EOFError
+                    typed += chunk
+        finally:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+            os.write(fd, b"\n")
+    finally:
+        os.close(fd)
+    return typed[:-1].decode("utf-8", "replace")
 
 
 def no_sudo_password_hint(host: str = "") -> str:

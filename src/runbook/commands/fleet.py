@@ -72,7 +72,7 @@ def release(
         console=console,
         gate=choose_gate(run_opts.yes, gate, interactive),
         secrets=resolve_secrets(plans[0].secrets, interactive),
-        sudo=SudoPassword(interactive, plans),
+        sudo=SudoPassword(interactive, plans, before_prompt=console.clear_status),
         operator=who,
         break_lock=break_lock_ids(run_opts.break_lock),
         from_step=run_opts.from_step,
@@ -206,7 +206,10 @@ def rollback(
             "from its journal)",
             "bold",
         )
-    return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
+    return run_batch(
+        replace(batch, sudo=SudoPassword(interactive, plans, before_prompt=console.clear_status)),
+        items,
+    )
 
 
 def break_lock_ids(given: str | None) -> tuple[str, ...]:

@@ -19,6 +19,8 @@ from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
 from ..journal.events import Approver, Backup, End, Event, Put, RunKind, Start, now_iso
+from ..journal.record import RunRecord
+from ..journal.state import host_state
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, notify, steps, window
@@ -122,7 +124,11 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                     for item, journal in zip(items, journals, strict=True)
                 ]
             )
-            transports = _all_open(items, journals, opened)
+            try:
+                transports = _all_open(items, journals, opened, written)
+            except RunbookError:
+                _say_next(batch.console, items, written)  # refused: what now, as any stop
+                raise
             label = len(items) > 1
             tell = [
                 _webhooks(batch, item, journal)
@@ -316,6 +322,22 @@ def _close(item: HostRun, transport: Transport, console: Console) -> None:
     transport.close()
 
 
+def _say_next(console: Console, items: Sequence[HostRun], written: list[list[Event]]) -> None:
+    """A batch refused before its first step: each host's state and the command that comes
+    next, as the executor says them after any stop (the error itself follows)."""
+    said: set[str] = set()
+    for item, events in zip(items, written, strict=True):
+        start = next((e for e in events if isinstance(e, Start)), None)
+        if start is None:
+            continue
+        end = next((e for e in reversed(events) if isinstance(e, End)), None)
+        record = RunRecord(id=item.run_id, path=Path(), events=events, start=start, end=end)
+        for line in host_state(record).lines():
+            if line not in said:
+                said.add(line)
+                console.progress(line, "bold" if line.startswith("next:") else None)
+
+
 def _nothing_runs(transport: Transport) -> bool:
     try:
         return transport.cancel()
@@ -327,6 +349,7 @@ def _all_open(
     items: Sequence[HostRun],
     journals: list[JournalWriter],
     opened: list[Transport | Exception],
+    written: list[list[Event]],
 ) -> list[Transport]:
     """Every transport, or, if some host could not be connected or locked, refuse them all."""
     refused = [(i, e) for i, e in zip(items, opened, strict=True) if isinstance(e, Exception)]
@@ -336,15 +359,13 @@ def _all_open(
         if not isinstance(error, RunbookError):
             raise error
     messages = [f"{item.plan.host.name}: {error}" for item, error in refused]
-    for item, journal in zip(items, journals, strict=True):
+    for item, journal, events in zip(items, journals, written, strict=True):
         why = next((str(e) for i, e in refused if i is item), None)
-        journal.write(
-            End(
-                result=Result.REFUSED,
-                exit_code=2,
-                message=why or "not run: " + "; ".join(messages),
-            )
+        end = End(
+            result=Result.REFUSED, exit_code=2, message=why or "not run: " + "; ".join(messages)
         )
+        journal.write(end)
+        events.append(end)
     first = refused[0][1]
     if len(items) == 1:
         raise first

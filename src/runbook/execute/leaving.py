@@ -29,6 +29,12 @@ class Flight:
     number: int
     started: float
     transport: Transport
+    typed_before: float = 0.0  # the host's time at the sudo prompt when it started
+
+    def seconds(self, run: Run, now: float | None = None) -> float:
+        """How long it has run: the time at the sudo password prompt is not the step's."""
+        now = time.monotonic() if now is None else now
+        return max(now - self.started - (run.typing_seconds() - self.typed_before), 0.0)
 
 
 class Flights:
@@ -64,6 +70,11 @@ class Flights:
         """The attempt has ended: True if the caller is the one to record it."""
         with self._lock:
             return self._running.pop(id(run), None) is not None
+
+    def running(self, runs: list[Run]) -> list[tuple[Run, Flight]]:
+        """The attempts in flight now, with their runs (for the ticker)."""
+        with self._lock:
+            return [(r, self._running[id(r)]) for r in runs if id(r) in self._running]
 
     def take(self, run: Run) -> Flight | None:
         """The operator leaves: `run`'s attempt in flight, if any, is now the caller's."""
@@ -111,7 +122,7 @@ def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
                     outcome=outcome,
                     message=message,
                     attempt=flight.number,
-                    duration=round(time.monotonic() - flight.started, 3),
+                    duration=round(flight.seconds(run), 3),
                 )
             )
 

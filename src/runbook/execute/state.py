@@ -135,6 +135,12 @@ class Run:
         """Sudo passwords given so far: asked at the prompt mid-run, hidden from then on."""
         return self.sudo.given() if self.sudo is not None else ()
 
+    def typing_seconds(self) -> float:
+        """Seconds this host's steps waited at the sudo password prompt so far: not a step's
+        time (the step had not started). Zero for a credential that never prompts."""
+        seconds = getattr(self.sudo, "typing_seconds", None)
+        return float(seconds()) if callable(seconds) else 0.0
+
     def record(self, event: Event) -> None:
         self.journal.write(event)
         self.events.append(event)

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
@@ -25,13 +26,21 @@ from ..journal.events import Gate as GateEvent
 from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import JournalError
+from ..transport.base import PromptLeft
 from . import notify, preview, show, window
 from .concurrency import all_or_raise, guard_signals, together
 from .handlers import HANDLERS, undo_puts
 from .leaving import Flight, Flights, leave
 from .state import Attempt, Run, Stop
+from .ticker import Ticker
 
 HANDS_ON = "the host needs hands-on care"
+# Ctrl-C at the sudo password prompt: the words, in one place (for the message catalog).
+AT_PROMPT = "Ctrl-C at the sudo password prompt: leaving now (the step has not started)"
+NOT_STARTED_AT_PROMPT = "not started: the operator left at the sudo password prompt (Ctrl-C)"
+STOPPED_AT_PROMPT = (
+    "stopped by the operator at the sudo password prompt of step {step} (Ctrl-C): it did not start"
+)
 
 
 def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) -> int:
@@ -56,6 +65,10 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
         return _finish(runs, stop.code, stop.result, stop.message)
+    except PromptLeft as left:
+        return _finish(
+            runs, STOPPED, Result.INTERRUPTED, STOPPED_AT_PROMPT.format(step=str(left) or "?")
+        )
     except KeyboardInterrupt:
         return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
@@ -238,7 +251,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
         ]
         for run, attempt in failed:
-            notify.failed(run, phase, step, attempt)
+            notify.failed(run, phase, step, attempt, _next_if_stopped(run))
         _stop_if_lost(pending, attempts, step, phase)
         if any(r.stopping.is_set() for r in pending):
             raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
@@ -300,20 +313,44 @@ def _on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[A
     def stop_after_step() -> None:
         for run in runs:
             run.stopping.set()
+        if _leave_prompts(runs):  # the step has not started: nothing to wait for (the
+            return  # prompt owns the line: `_attempts` says so once it has left)
         runs[0].console.progress(
             "Ctrl-C: stopping once this step has ended and its outcome "
             "is recorded (Ctrl-C again to leave it now: it is ended on the host)",
             "yellow",
         )
+        ticker.poke()
 
     # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
     # joins its output readers) and then recorded the outcome as unknown.
-    with guard_signals(on_first_ctrl_c=stop_after_step):
+    ticker = Ticker(runs, flights)
+    with guard_signals(on_first_ctrl_c=stop_after_step), ticker:
         try:
             return all_or_raise(together([functools.partial(work, run) for run in runs]))
         except KeyboardInterrupt as exc:
             leave(runs, flights, exc)
             raise
+
+
+def _leave_prompts(runs: list[Run]) -> bool:
+    """Ctrl-C: an open sudo password prompt leaves, and none opens (the credential's
+    `leave_prompt`, if it has one). True if one was open."""
+    left = False
+    for run in runs:
+        leave_prompt = getattr(run.sudo, "leave_prompt", None)
+        if callable(leave_prompt) and leave_prompt():
+            left = True
+    return left
+
+
+def _next_if_stopped(run: Run) -> str | None:
+    """The command that would come next if the run stopped now (for the failure notice): the
+    host's state as the journal tells it so far, the lock given back unless a step may run."""
+    kind = RunKind.ROLLBACK if run.plan.steps == () else RunKind.RELEASE
+    record = _record(run, kind)
+    record = replace(record, end=End(result=Result.FAILED, exit_code=STEP_FAILED, message=""))
+    return host_state(record).next_command()
 
 
 def _stop_if_lost(
@@ -381,10 +418,11 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
     attempts = step.retries + 1
     attempt = Attempt(Outcome.FAILED)
     for number in range(1, attempts + 1):
-        started = time.monotonic()
+        started, typed = time.monotonic(), run.typing_seconds()
         where = run.local if step.local else run.transport
+        flight = Flight(phase, step, number, started, where, typed)
         with flights.host(run):
-            if not flights.start(run, Flight(phase, step, number, started, where)):
+            if not flights.start(run, flight):
                 return Attempt(Outcome.NOT_RUN, "not started: the operator left")
             try:
                 run.record(
@@ -403,7 +441,12 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
         # Ctrl-C twice, SIGTERM, SIGHUP: left in flight, for leave to end and record.
         try:
             attempt = HANDLERS[step.action](run, step)
-        except RunbookError as exc:  # refused before it ran: sudo password, connection gone
+        except (RunbookError, PromptLeft) as exc:  # refused before it ran: sudo password,
+            # connection gone, or the operator left at sudo's prompt
+            why = exc.message if isinstance(exc, RunbookError) else NOT_STARTED_AT_PROMPT
+            if isinstance(exc, PromptLeft):
+                exc.args = (step.id,)  # the step it left at, for the run's end
+                run.say(AT_PROMPT, "yellow")
             with flights.host(run):
                 if flights.finish(run):
                     with contextlib.suppress(RunbookError):
@@ -412,13 +455,13 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
                                 phase=phase,
                                 step=step.id,
                                 outcome=Outcome.NOT_RUN,
-                                message=run.clean(exc.message),
+                                message=run.clean(why),
                                 attempt=number,
-                                duration=round(time.monotonic() - started, 3),
+                                duration=round(flight.seconds(run), 3),
                             )
                         )
             raise
-        duration = round(time.monotonic() - started, 3)
+        duration = round(flight.seconds(run), 3)
         result = attempt.result
         with flights.host(run):
             if not flights.finish(run):

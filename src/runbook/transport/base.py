@@ -25,6 +25,7 @@ __all__ = [
     "REMOTE_TIMEOUT_GRACE",
     "START_MARK",
     "CommandResult",
+    "PromptLeft",
     "SudoCredential",
     "SudoError",
     "Transport",
@@ -151,6 +152,15 @@ def sudo_password_env(host: str) -> str:
 
 class SudoError(RefusedError):
     """sudo on the host would not run the script: wrong or missing password. Nothing ran."""
+
+
+class PromptLeft(KeyboardInterrupt):
+    """Ctrl-C at the sudo password prompt: the operator leaves, and the step never started.
+
+    A KeyboardInterrupt (the run stops as after Ctrl-C), raised by a credential's `password()`
+    in the thread that asked; nothing catches it on the way up but the executor, which records
+    the step as not started.
+    """
 
 
 # The wrapper. Its shell must lead a process group of its own, so that one kill of -PID ends
