@@ -142,8 +142,8 @@ def test_failure_then_rollback_says_the_old_state_is_back_and_the_release_again_
     for number in (3, 4, 5):
         person.answer(f"step {number}/8 on sandbox", RUN, "y")
     person.answer("FAILED: exit status 1", FAILED, "b")
-    for number in (1, 2, 3, 4):
-        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    for number in (1, 2, 3, 4, 5):
+        person.answer(f"rollback step {number}/5 on sandbox", RUN, "y")
     assert person.exit_code() == 1, _screen(person)
 
     screen = _screen(person)
