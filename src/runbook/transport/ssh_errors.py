@@ -22,6 +22,7 @@ from runbook.errors import ConnectError
 
 from .known_hosts import KnownHosts
 from .known_hosts import load as load_known_hosts
+from .ssh_auth import LoginRefused, LoginReport
 
 if TYPE_CHECKING:
     from fabric import Connection
@@ -74,6 +75,8 @@ def connect_error(
 
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, host, hops, known_hosts)
+    if isinstance(exc, LoginRefused):
+        return login_error(exc.report, who, host)
     if isinstance(exc, paramiko.PasswordRequiredException):
         return ConnectError(
             f"the key for {who} is protected by a passphrase",
@@ -121,6 +124,60 @@ def connect_error(
     if isinstance(exc, OSError | paramiko.SSHException | EOFError):
         return ConnectError(f"cannot connect to {who}{alias}: {exc or type(exc).__name__}")
     return ConnectError(f"cannot connect to {who}{alias}: {type(exc).__name__}: {exc}")
+
+
+TOO_MANY = "too many authentication failures"  # sshd's words at MaxAuthTries
+
+
+def login_error(report: LoginReport, who: str, host: Host) -> ConnectError:
+    """Why the login failed, from what was offered: never a wrong reason."""
+    offered = len(report.offered)
+    agent = _agent_words(report)
+    if report.disconnect and TOO_MANY in report.disconnect.lower():
+        from_agent = sum(1 for o in report.offered if o.startswith("agent key"))
+        return ConnectError(
+            f"{who} closed the connection after {offered} key(s) were offered "
+            f'("{report.disconnect}": its MaxAuthTries)'
+            + (
+                f"; the agent offered {from_agent} of its {report.agent_keys} keys"
+                if from_agent
+                else ""
+            ),
+            hint="offer only this host's key: set `identity` for the host in the inventory "
+            "(its key is then offered first), or `IdentitiesOnly yes` with its `IdentityFile` in "
+            "~/.ssh/config (the agent still signs with it)",
+        )
+    if report.disconnect:
+        return ConnectError(
+            f"{who} closed the connection during the login as {report.user!r} after "
+            f"{offered} key(s) were offered: {report.disconnect}",
+            hint="the host's sshd log says why",
+        )
+    if report.encrypted:
+        return ConnectError(
+            f"{who} refused the login as {report.user!r}: the key {', '.join(report.encrypted)} "
+            f"is protected by a passphrase and not in the agent ({agent}), so it was not offered"
+            + (f"; {offered} other key(s) were refused" if offered else ""),
+            hint="load it into the agent (ssh-add KEY) before running",
+        )
+    tried = f"{offered} key(s): {', '.join(report.offered)}" if offered else "no key at all"
+    return ConnectError(
+        f"{who} refused the login as {report.user!r}; offered {tried} (agent: {agent}"
+        + (", IdentitiesOnly" if report.identities_only else "")
+        + ")",
+        hint="check `user` and `identity` for this host in the inventory (or User, IdentityFile, "
+        "CertificateFile in ~/.ssh/config: `ssh -G HOST` shows them), and that the public key "
+        "is in the user's authorized_keys on the host (or its certificate authority in sshd's "
+        "TrustedUserCAKeys)",
+    )
+
+
+def _agent_words(report: LoginReport) -> str:
+    if report.agent_problem:
+        return f"cannot be reached at {report.agent_problem}"
+    if report.agent is None:
+        return "none"
+    return f"{report.agent_keys} key(s) at {report.agent}"
 
 
 def _host_key_error(
