@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -233,12 +234,36 @@ def resolve(
     chosen = config_file(config)
     if chosen is not None and not os.path.isfile(chosen):
         raise ConnectError(f"the ssh_config file does not exist: {chosen}")
-    includes = [chosen] if chosen else ["~/.ssh/config", "/etc/ssh/ssh_config"]
+    # ~ as $HOME, as everywhere in this tool (`ssh` itself reads the passwd entry's home).
+    includes = [chosen] if chosen else [os.path.expanduser("~/.ssh/config"), "/etc/ssh/ssh_config"]
     options = parse(_ssh_g(ssh, args, name, [*(f'Include "{p}"' for p in includes), *fallback]))
     plain = parse(_ssh_g(ssh, args, name, fallback))
     home = os.path.expanduser("~")
     local_user = plain.get("user", [""])[0]
+    options, plain = _home_of_env(options, home), _home_of_env(plain, home)
     return settings_from(options, plain, alias=name, home=home, local_user=local_user)
+
+
+def _home_of_env(options: dict[str, list[str]], home: str) -> dict[str, list[str]]:
+    """Paths `ssh` expanded under the passwd entry's home, under $HOME instead (the two are
+    the same but where a test or a wrapper sets HOME)."""
+    try:
+        passwd = pwd.getpwuid(os.getuid()).pw_dir.rstrip("/")
+    except KeyError:
+        return options
+    if not passwd or passwd == home.rstrip("/"):
+        return options
+    return {
+        key: [
+            " ".join(
+                home + p[len(passwd) :] if p.startswith(passwd + "/") else p for p in v.split()
+            )
+            if key in ("userknownhostsfile", "identityagent")
+            else v
+            for v in values
+        ]
+        for key, values in options.items()
+    }
 
 
 def _fallback_lines(host: Host) -> list[str]:

@@ -68,7 +68,7 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
     if settings is None:
         hops = [(conn, None) for conn in chain(_paramiko_connection(host, config_path))]
     else:
-        hops = _resolvedchain(host, settings, config_path)
+        hops = _resolved_chain(host, settings, config_path)
     conn = hops[0][0]
     conn.original_host = host.address  # the alias, for the messages
     known_hosts = _known_hosts(host, settings)
@@ -115,7 +115,7 @@ def _paramiko_connection(host: Host, config_path: str | None) -> Connection:
 MAX_JUMPS = 8  # ProxyJump hops, counting those of the hops' own ssh_config entries
 
 
-def _resolvedchain(
+def _resolved_chain(
     host: Host, settings: sshconfig.SshSettings, config_path: str | None, depth: int = 0
 ) -> list[tuple[Connection, sshconfig.SshSettings | None]]:
     """The Connection `settings` describe and its ProxyJump hops (outermost last), each with
@@ -139,22 +139,27 @@ def _resolvedchain(
         )
         assert jump is not None  # resolved once already: OpenSSH is here
         if n == 0:  # the first hop is reached as its own ssh_config entry says
-            hops = _resolvedchain(host, jump, config_path, depth + 1)
+            hops = _resolved_chain(host, jump, config_path, depth + 1)
+            hops[0][0].original_host = name
         else:  # each next one through the one before it, as `ssh -J a,b` does
             jump = replace(jump, proxy_jump=None, proxy_command=None)
-            hops = [(_connection(host, jump, hops[0][0]), jump), *hops]
+            hops = [(_connection(host, jump, hops[0][0], name), jump), *hops]
     if hops:
         gateway = hops[0][0]
     elif settings.proxy_command:
         gateway = settings.proxy_command  # Fabric runs it (paramiko's ProxyCommand)
-    return [(_connection(host, settings, gateway), settings), *hops]
+    return [(_connection(host, settings, gateway, host.address), settings), *hops]
 
 
 def _connection(
-    host: Host, settings: sshconfig.SshSettings, gateway: Connection | str | None
+    host: Host,
+    settings: sshconfig.SshSettings,
+    gateway: Connection | str | None,
+    alias: str | None = None,
 ) -> Connection:
-    """One hop's Connection, from its resolved settings alone (it reads no ssh_config)."""
-    return Connection(
+    """One hop's Connection, from its resolved settings alone (it reads no ssh_config);
+    `alias`: the name it was asked for, for the messages."""
+    conn = Connection(
         settings.hostname,
         user=settings.user,
         port=settings.port,
@@ -166,6 +171,9 @@ def _connection(
             "auth_strategy": KeyLogin(settings),
         },
     )
+    if alias is not None:
+        conn.original_host = alias
+    return conn
 
 
 def _split_port(text: str, host: Host) -> tuple[str, int | None]:
