@@ -232,10 +232,11 @@ def resolve(
         args += ["-i", os.path.expanduser(host.identity)]
     fallback = [] if address else _fallback_lines(host)
     chosen = config_file(config)
-    if chosen is not None and not os.path.isfile(chosen):
+    if chosen is not None and not (os.path.isfile(chosen) or chosen == os.devnull):
         raise ConnectError(f"the ssh_config file does not exist: {chosen}")
     # ~ as $HOME, as everywhere in this tool (`ssh` itself reads the passwd entry's home).
     includes = [chosen] if chosen else [os.path.expanduser("~/.ssh/config"), "/etc/ssh/ssh_config"]
+    includes = [p for p in includes if p != os.devnull]  # `-F /dev/null`: no configuration
     options = parse(_ssh_g(ssh, args, name, [*(f'Include "{p}"' for p in includes), *fallback]))
     plain = parse(_ssh_g(ssh, args, name, fallback))
     home = os.path.expanduser("~")

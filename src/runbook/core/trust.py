@@ -39,12 +39,11 @@ def known_hosts_files(host: Host, ssh: SshSettings | None = None) -> list[str]:
 
 
 def key_lookup(host: Host, ssh: SshSettings | None = None) -> str:
-    """The name a host key is looked up under, as `ssh` does: HostKeyAlias, else the host
-    name; `[name]:port` for a port other than 22."""
-    if ssh is None:
-        name, port = host.address, host.port
-    else:
-        name, port = ssh.host_key_alias or ssh.hostname, ssh.port
+    """The name a host key is looked up under, as `ssh` does: HostKeyAlias as written (no
+    port: the alias names the key), else the host name, `[name]:port` for a port but 22."""
+    if ssh is not None and ssh.host_key_alias:
+        return ssh.host_key_alias
+    name, port = (host.address, host.port) if ssh is None else (ssh.hostname, ssh.port)
     return name if port in (None, 22) else f"[{name}]:{port}"
 
 

@@ -107,10 +107,10 @@ class KeyLogin(AuthStrategy):
         by_blob = {key.asbytes(): key for key in agent_keys}
         files: list[tuple[str, paramiko.PKey | None, bytes | None]] = []
         for path in settings.identity_files:
-            key, blob = _load(path)
-            if key is None and blob is None:
+            key, blob, locked = _load(path)
+            if key is None and blob is None and not locked:
                 continue  # no such file: `ssh` skips it too
-            if key is None and blob not in by_blob:
+            if locked and blob not in by_blob:
                 report.encrypted.append(path)
             files.append((path, key, blob))
         configured = [blob for _, _, blob in files if blob is not None]
@@ -136,11 +136,11 @@ class KeyLogin(AuthStrategy):
         result = AuthResult(strategy=self)
         try:
             for source in self.get_sources():
-                if isinstance(source, _PublicKey):
-                    self.report.offered.append(source.label)
+                label = source.label if isinstance(source, _PublicKey) else str(source)
                 try:
                     answer = source.authenticate(transport)
                 except paramiko.AuthenticationException as exc:
+                    self.report.offered.append(label)  # and refused
                     result.append(SourceResult(source, exc))
                     continue
                 except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -189,16 +189,24 @@ def _agent_socket(setting: str | None) -> str | None:
     return setting
 
 
-def _load(path: str) -> tuple[paramiko.PKey | None, bytes | None]:
-    """(the key, its public blob) of an identity file; (None, blob from KEY.pub) when it has
-    a passphrase; (None, None) when there is no such file."""
+def _load(path: str) -> tuple[paramiko.PKey | None, bytes | None, bool]:
+    """(the key, its public blob, whether it has a passphrase) of an identity file: without the
+    key when it has a passphrase (the blob from KEY.pub) or is a public key file (as an
+    IdentityFile may be, for a key in the agent); (None, None, False) when there is no file."""
     try:
         key = paramiko.PKey.from_path(path)
     except FileNotFoundError:
-        return None, None
-    except (paramiko.PasswordRequiredException, paramiko.SSHException, ValueError, OSError):
-        return None, _public_blob(path + ".pub") or b""
-    return key, key.asbytes()
+        return None, None, False
+    except (paramiko.SSHException, ValueError, OSError, TypeError) as exc:
+        # An OpenSSH-format key with a passphrase: cryptography's TypeError ("Key is
+        # password-protected"); a PEM one: paramiko's PasswordRequiredException.
+        locked = isinstance(exc, paramiko.PasswordRequiredException) or (
+            isinstance(exc, TypeError) and "password" in str(exc).lower()
+        )
+        if locked:
+            return None, _public_blob(path + ".pub"), True
+        return None, _public_blob(path) or _public_blob(path + ".pub"), False
+    return key, key.asbytes(), False
 
 
 def _public_blob(path: str) -> bytes | None:
@@ -230,8 +238,8 @@ def _certified(
     if signer is None:
         return None
     try:
-        signer.load_certificate(blob)  # type: ignore[arg-type]  # a PublicBlob is accepted
-    except ValueError:
+        signer.load_certificate(cert)
+    except (ValueError, OSError):
         return None
     return signer
 

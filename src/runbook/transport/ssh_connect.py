@@ -61,7 +61,7 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
                 hint="fix `identity` in the inventory, or create the key (ssh-keygen -f FILE)",
             )
     config_path = sshconfig.config_file(ssh_config_path)
-    if config_path is not None and not os.path.isfile(config_path):
+    if config_path is not None and not (os.path.isfile(config_path) or config_path == os.devnull):
         raise ConnectError(f"the ssh_config file does not exist: {config_path}")
     settings = sshconfig.resolve(host, config=config_path)
     hops: list[tuple[Connection, sshconfig.SshSettings | None]]

@@ -136,7 +136,7 @@ def login_error(report: LoginReport, who: str, host: Host) -> ConnectError:
     if report.disconnect and TOO_MANY in report.disconnect.lower():
         from_agent = sum(1 for o in report.offered if o.startswith("agent key"))
         return ConnectError(
-            f"{who} closed the connection after {offered} key(s) were offered "
+            f"{who} closed the connection after {offered} key(s) were refused "
             f'("{report.disconnect}": its MaxAuthTries)'
             + (
                 f"; the agent offered {from_agent} of its {report.agent_keys} keys"
@@ -150,7 +150,7 @@ def login_error(report: LoginReport, who: str, host: Host) -> ConnectError:
     if report.disconnect:
         return ConnectError(
             f"{who} closed the connection during the login as {report.user!r} after "
-            f"{offered} key(s) were offered: {report.disconnect}",
+            f"{offered} key(s) were refused: {report.disconnect}",
             hint="the host's sshd log says why",
         )
     if report.encrypted:
