@@ -366,7 +366,18 @@ def test_an_included_alias_keeps_its_user_port_and_host_key_alias_over_defaults(
             if line.startswith("rbcfg-web-key ")
         )
     )
-    config.write_text(config.read_text().replace(str(world.known_hosts), str(alias_only)))
+    # The address's own entry does not count: the key is looked up under the alias alone.
+    address_only = tmp_path / "known_hosts_address"
+    address_only.write_text(world.known_hosts.read_text().replace("rbcfg-web-key ", "other "))
+    config.write_text(config.read_text().replace(str(world.known_hosts), str(address_only)))
+    assert "Host key verification failed" in world.ssh(config, "rbcfg-web")
+    with pytest.raises(ConnectError) as caught:
+        _login(Host("web", "rbcfg-web", connect_timeout=30.0), config)
+    said = str(caught.value)
+    assert "HostKeyAlias rbcfg-web-key) is not known" in said, said
+    assert "sed 's/^[^ ]*/rbcfg-web-key/'" in said, said
+
+    config.write_text(config.read_text().replace(str(address_only), str(alias_only)))
     assert world.ssh(config, "rbcfg-web") == world.user
 
     inventory = tmp_path / "hosts.yaml"

@@ -38,12 +38,16 @@ __all__ = ["build_connection", "chain"]
 
 
 class _RejectUnknownHostKey(paramiko.RejectPolicy):
-    """paramiko's RejectPolicy, keeping the key so the message can show its fingerprint."""
+    """paramiko's RejectPolicy, keeping the key so the message can show its fingerprint (and
+    the HostKeyAlias it was looked up under, if any)."""
+
+    def __init__(self, alias: str | None = None) -> None:
+        self.alias = alias
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> NoReturn:
-        raise UnknownHostKey(hostname, key)
+        raise UnknownHostKey(hostname, key, alias=self.alias)
 
 
 def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connection, list[str]]:
@@ -80,7 +84,8 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
         except OSError as exc:
             raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
-        hop.client.set_missing_host_key_policy(_RejectUnknownHostKey())
+        alias = resolved.host_key_alias if resolved else None
+        hop.client.set_missing_host_key_policy(_RejectUnknownHostKey(alias))
         _trust(hop.client, known, resolved)  # read-only: never written back
         # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
         hop.connect_timeout = _connect_timeout(host, resolved)

@@ -41,10 +41,11 @@ DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 class UnknownHostKey(paramiko.SSHException):
     """The host presented a key that no known_hosts file lists (raised by our policy)."""
 
-    def __init__(self, entry: str, key: paramiko.PKey) -> None:
-        super().__init__(f"{entry} not found in known_hosts")
+    def __init__(self, entry: str, key: paramiko.PKey, *, alias: str | None = None) -> None:
+        super().__init__(f"{alias or entry} not found in known_hosts")
         self.entry = entry
         self.key = key
+        self.alias = alias  # ssh_config's HostKeyAlias: the name the key is listed under
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -73,6 +74,8 @@ def connect_error(
     alias = f", ssh_config alias {conn.original_host!r}" if conn.original_host != address else ""
     timeout = f"{host.connect_timeout:g} s"
 
+    if isinstance(exc, UnknownHostKey) and exc.alias:
+        return _unknown_under_alias(exc, host, known_hosts)
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, host, hops, known_hosts)
     if isinstance(exc, LoginRefused):
@@ -124,6 +127,23 @@ def connect_error(
     if isinstance(exc, OSError | paramiko.SSHException | EOFError):
         return ConnectError(f"cannot connect to {who}{alias}: {exc or type(exc).__name__}")
     return ConnectError(f"cannot connect to {who}{alias}: {type(exc).__name__}: {exc}")
+
+
+def _unknown_under_alias(exc: UnknownHostKey, host: Host, known_hosts: list[str]) -> ConnectError:
+    """An unknown key of a host whose ssh_config names its key with HostKeyAlias."""
+    refused, _, port_text = exc.entry.removeprefix("[").partition("]:")
+    port = f" -p {port_text}" if port_text else ""
+    got = exc.key
+    searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+    return ConnectError(
+        f"the host key of {host.name} ({exc.entry}, HostKeyAlias {exc.alias}) is not known: "
+        f"{got.get_name()} {fingerprint(got)}; refusing to connect (looked for {exc.alias} in "
+        f"{searched})",
+        hint="check the fingerprint out of band (on the host: ssh-keygen -lf "
+        f"/etc/ssh/ssh_host_{_key_type(got)}_key.pub), then add it under the alias: "
+        f"ssh-keyscan{port} -t {_key_type(got)} {refused} | sed 's/^[^ ]*/{exc.alias}/' "
+        ">> ~/.ssh/known_hosts",
+    )
 
 
 TOO_MANY = "too many authentication failures"  # sshd's words at MaxAuthTries
