@@ -254,3 +254,18 @@ def test_the_digest_binds_the_alias_destination_and_the_review_shows_it(
     assert _digest(tmp_path, ssh_config)[0] == first  # how the login is proven: not bound
     part.write_text(text.replace("User alice", "User mallory"))
     assert _digest(tmp_path, ssh_config)[0] != first  # who logs in: bound
+
+
+def test_identity_null_drops_the_default_key(tmp_path: Path) -> None:
+    hosts = _inventory(
+        tmp_path,
+        "defaults: {identity: keys/deploy}\nhosts:\n  a: {}\n  b: {identity: null}\n",
+    )
+    assert hosts["a"].identity == str(tmp_path / "keys" / "deploy")
+    assert hosts["b"].identity is None
+    assert hosts["a"].ssh_config_first == ("user", "port", "connect_timeout")
+
+
+def test_without_an_openssh_client_nothing_is_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    assert resolve(Host("web", "web")) is None  # the transport falls back to paramiko's reading
