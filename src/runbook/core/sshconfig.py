@@ -221,28 +221,41 @@ def resolve(
         raise ConnectError(f"{name!r} is not a host name OpenSSH would accept ({host.name})")
     args = ["-G"]
     first = set(host.ssh_config_first)
-    login = user or (host.user if "user" not in first else None)
+    hop = address is not None  # a ProxyJump hop: none of the host's inventory settings
+    login = user if hop else (host.user if "user" not in first else None)
     if login:
         if login.startswith("-") or not set(login) <= _USER_CHARS:
             raise ConnectError(f"{login!r} is not a user name OpenSSH would accept ({host.name})")
         args += ["-l", login]
-    if port or (host.port and "port" not in first):
-        args += ["-p", str(port or host.port)]
-    if host.identity and address is None:
+    chosen_port = port if hop else (host.port if "port" not in first else None)
+    if chosen_port:
+        args += ["-p", str(int(chosen_port))]
+    if host.identity and not hop:
         args += ["-i", os.path.expanduser(host.identity)]
-    fallback = [] if address else _fallback_lines(host)
+    fallback = [] if hop else _fallback_lines(host)
     chosen = config_file(config)
     if chosen is not None and not (os.path.isfile(chosen) or chosen == os.devnull):
         raise ConnectError(f"the ssh_config file does not exist: {chosen}")
     # ~ as $HOME, as everywhere in this tool (`ssh` itself reads the passwd entry's home).
-    includes = [chosen] if chosen else [os.path.expanduser("~/.ssh/config"), "/etc/ssh/ssh_config"]
+    includes = (
+        [os.path.abspath(chosen)]  # `Include` would read a relative path under ~/.ssh
+        if chosen
+        else [os.path.expanduser("~/.ssh/config"), "/etc/ssh/ssh_config"]
+    )
     includes = [p for p in includes if p != os.devnull]  # `-F /dev/null`: no configuration
     options = parse(_ssh_g(ssh, args, name, [*(f'Include "{p}"' for p in includes), *fallback]))
     plain = parse(_ssh_g(ssh, args, name, fallback))
     home = os.path.expanduser("~")
-    local_user = plain.get("user", [""])[0]
+    local_user = _local_user() or plain.get("user", [""])[0]
     options, plain = _home_of_env(options, home), _home_of_env(plain, home)
     return settings_from(options, plain, alias=name, home=home, local_user=local_user)
+
+
+def _local_user() -> str | None:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return None
 
 
 def _home_of_env(options: dict[str, list[str]], home: str) -> dict[str, list[str]]:
