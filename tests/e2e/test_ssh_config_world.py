@@ -398,3 +398,24 @@ def test_an_included_alias_keeps_its_user_port_and_host_key_alias_over_defaults(
     # A group's user would win over ssh_config; `user: null` on the host hands it back.
     assert hosts["handed-back"].user is None
     assert _login(hosts["handed-back"], config) == world.user
+
+
+# -- ProxyCommand, run by the shell as `ssh` runs it ----------------------------------------
+
+
+def test_a_proxy_command_runs_through_the_shell_with_its_tokens(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RBCFG_HOP_KEY", str(world.right))
+    through = (
+        "ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i $RBCFG_HOP_KEY "
+        f"-o UserKnownHostsFile={world.known_hosts} -p %p %r@%h -W %h:%p 2>/dev/null"
+    )  # a variable and a redirection: only a shell reads them
+    config = _config(
+        world,
+        tmp_path,
+        f"Host rbcfg-proxied\n  HostName {ADDRESS}\n  Port {world.port}\n  User {world.user}\n"
+        f"  IdentityAgent none\n  IdentityFile {world.right}\n  ProxyCommand {through}\n",
+    )
+    assert world.ssh(config, "rbcfg-proxied", _env(RBCFG_HOP_KEY=str(world.right))) == world.user
+    assert _login(Host("web", "rbcfg-proxied", connect_timeout=30.0), config) == world.user

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -152,7 +153,10 @@ def _resolved_chain(
     if hops:
         gateway = hops[0][0]
     elif settings.proxy_command:
-        gateway = settings.proxy_command  # Fabric runs it (paramiko's ProxyCommand)
+        # Through the shell, as `ssh` runs it (`$SHELL -c "exec CMD"`): paramiko's ProxyCommand
+        # alone would split it into words and fail on a pipe or a shell builtin.
+        shell = os.environ.get("SHELL") or "/bin/sh"
+        gateway = shlex.join([shell, "-c", f"exec {settings.proxy_command}"])
     return [(_connection(host, settings, gateway, host.address), settings), *hops]
 
 
