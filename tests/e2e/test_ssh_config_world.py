@@ -42,6 +42,7 @@ SSHD = "/usr/sbin/sshd"
 class World:
     root: Path
     port: int
+    two_step_port: int  # the same sshd, asking for a password after the key
     user: str
     known_hosts: Path  # [127.0.0.40]:port and the alias `rbcfg-web-key`
     agent_sock: Path  # DECOYS keys, then the right one
@@ -96,6 +97,7 @@ def world(sandbox_session: Sandbox) -> Iterator[World]:
     root = sandbox_root("rbcfg-")
     user = sandbox_session.user  # the sandbox's login user: no user of our own is needed
     port = free_port(ADDRESS)
+    two_step_port = free_port(ADDRESS)
     keys = root / "keys"
     keys.mkdir(mode=0o755)
     host_key = _keygen(keys / "host")
@@ -118,7 +120,10 @@ def world(sandbox_session: Sandbox) -> Iterator[World]:
     )
     host_pub = " ".join(Path(str(host_key) + ".pub").read_text().split()[:2])
     known_hosts = root / "known_hosts"
-    known_hosts.write_text(f"[{ADDRESS}]:{port} {host_pub}\nrbcfg-web-key {host_pub}\n")
+    known_hosts.write_text(
+        f"[{ADDRESS}]:{port} {host_pub}\nrbcfg-web-key {host_pub}\n"
+        f"[{ADDRESS}]:{two_step_port} {host_pub}\n"
+    )
     config = root / "sshd_config"
     config.write_text(
         sshd_config_text(
@@ -128,7 +133,14 @@ def world(sandbox_session: Sandbox) -> Iterator[World]:
             pid_file=root / "sshd.pid",
             keys_dir=authorized,
             user=user,
-            extra=(f"TrustedUserCAKeys {ca}.pub", "MaxAuthTries 6", "LogLevel VERBOSE"),
+            extra=(
+                f"TrustedUserCAKeys {ca}.pub",
+                "MaxAuthTries 6",
+                f"Port {two_step_port}",
+                f"Match LocalPort {two_step_port}",
+                "  AuthenticationMethods publickey,password",
+                "  PasswordAuthentication yes",
+            ),
         )
     )
     agent_sock = root / "agent.sock"
@@ -142,11 +154,29 @@ def world(sandbox_session: Sandbox) -> Iterator[World]:
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        _wait(lambda: answers(ADDRESS, port, b"SSH-2.0-") and agent_sock.exists(), sshd)
+        _wait(
+            lambda: (
+                answers(ADDRESS, port, b"SSH-2.0-")
+                and answers(ADDRESS, two_step_port, b"SSH-2.0-")
+                and agent_sock.exists()
+            ),
+            sshd,
+        )
         for n in range(DECOYS):  # the agent lists keys in the order they were added
             _add(_keygen(keys / f"decoy{n}"), agent_sock)
         _add(right, agent_sock)
-        yield World(root, port, user, known_hosts, agent_sock, right, locked, cert_key, certificate)
+        yield World(
+            root,
+            port,
+            two_step_port,
+            user,
+            known_hosts,
+            agent_sock,
+            right,
+            locked,
+            cert_key,
+            certificate,
+        )
     finally:
         for proc in (sshd, agent):
             proc.terminate()
@@ -419,3 +449,14 @@ def test_a_proxy_command_runs_through_the_shell_with_its_tokens(
     )
     assert world.ssh(config, "rbcfg-proxied", _env(RBCFG_HOP_KEY=str(world.right))) == world.user
     assert _login(Host("web", "rbcfg-proxied", connect_timeout=30.0), config) == world.user
+
+
+# -- a server that wants more than a key ----------------------------------------------------------
+
+
+def test_a_server_asking_for_a_password_after_the_key_is_named(world: World) -> None:
+    with pytest.raises(ConnectError) as caught:
+        _login(_direct(world, port=world.two_step_port, identity=str(world.right)))
+    said = str(caught.value)
+    assert "asks for password to log in as" in said and "after the key" in said, said
+    assert "keys and certificates only" in said and "passphrase" not in said, said

@@ -48,6 +48,8 @@ class LoginReport:
     encrypted: list[str] = field(default_factory=list)  # key files with a passphrase, not in it
     identities_only: bool = False
     disconnect: str | None = None  # what the server said when it hung up
+    # The methods the server asks for instead of (or after) a key: its AuthenticationMethods.
+    other_methods: list[str] = field(default_factory=list)
 
 
 class LoginRefused(paramiko.AuthenticationException):
@@ -139,6 +141,9 @@ class KeyLogin(AuthStrategy):
                 label = source.label if isinstance(source, _PublicKey) else str(source)
                 try:
                     answer = source.authenticate(transport)
+                except paramiko.BadAuthenticationType as exc:  # no key is accepted at all
+                    self.report.other_methods = list(exc.allowed_types)
+                    raise LoginRefused(self.report) from None
                 except paramiko.AuthenticationException as exc:
                     self.report.offered.append(label)  # and refused
                     result.append(SourceResult(source, exc))
@@ -147,6 +152,10 @@ class KeyLogin(AuthStrategy):
                     # The server hung up: sshd's MaxAuthTries, or the link went away.
                     self.report.disconnect = _said(transport) or str(exc) or "closed"
                     raise LoginRefused(self.report) from None
+                if answer:  # accepted, but the server wants another method too (not offered)
+                    self.report.offered.append(label + " (accepted)")
+                    self.report.other_methods = list(answer)
+                    raise LoginRefused(self.report)
                 result.append(SourceResult(source, answer))
                 return result
         finally:

@@ -167,6 +167,15 @@ def login_error(report: LoginReport, who: str, host: Host) -> ConnectError:
             "(its key is then offered first), or `IdentitiesOnly yes` with its `IdentityFile` in "
             "~/.ssh/config (the agent still signs with it)",
         )
+    if report.other_methods:
+        accepted = any(o.endswith("(accepted)") for o in report.offered)
+        return ConnectError(
+            f"{who} asks for {', '.join(report.other_methods)} to log in as {report.user!r}"
+            + (" after the key" if accepted else " and accepts no key")
+            + ": this tool logs in with keys and certificates only",
+            hint="allow a key alone for this user on the host (sshd's AuthenticationMethods), "
+            "or reach it through a jump host that does",
+        )
     if report.disconnect:
         return ConnectError(
             f"{who} closed the connection during the login as {report.user!r} after "
