@@ -75,7 +75,7 @@ def connect_error(
     timeout = f"{host.connect_timeout:g} s"
 
     if isinstance(exc, UnknownHostKey) and exc.alias:
-        return _unknown_under_alias(exc, host, known_hosts)
+        return _unknown_under_alias(exc, host, hops[0], known_hosts)
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, host, hops, known_hosts)
     if isinstance(exc, LoginRefused):
@@ -129,14 +129,19 @@ def connect_error(
     return ConnectError(f"cannot connect to {who}{alias}: {type(exc).__name__}: {exc}")
 
 
-def _unknown_under_alias(exc: UnknownHostKey, host: Host, known_hosts: list[str]) -> ConnectError:
+def _unknown_under_alias(
+    exc: UnknownHostKey, host: Host, conn: Connection, known_hosts: list[str]
+) -> ConnectError:
     """An unknown key of a host whose ssh_config names its key with HostKeyAlias."""
     refused, _, port_text = exc.entry.removeprefix("[").partition("]:")
     port = f" -p {port_text}" if port_text else ""
     got = exc.key
     searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+    who = host.name
+    if (refused, int(port_text or 22)) != (conn.host, conn.port):
+        who = f"the jump host {refused} (ProxyJump on the way to {host.name})"
     return ConnectError(
-        f"the host key of {host.name} ({exc.entry}, HostKeyAlias {exc.alias}) is not known: "
+        f"the host key of {who} ({exc.entry}, HostKeyAlias {exc.alias}) is not known: "
         f"{got.get_name()} {fingerprint(got)}; refusing to connect (looked for {exc.alias} in "
         f"{searched})",
         hint="check the fingerprint out of band (on the host: ssh-keygen -lf "
