@@ -200,6 +200,8 @@ class Host:
             over them where it sets them (`core.sshconfig`).
         known_hosts: extra files of trusted host keys, absolute.
         sudo: False when the host runs sudo steps without sudo (as on the sandbox).
+        pty: every command runs on a terminal (sudo with `Defaults requiretty` needs one);
+            its stderr then arrives merged into stdout.
         lock: the lock directory on the host.
         backup_dir: where backups go on the host (absolute); None for the tool's own private
             directory (`core.scripts`: /var/backups/release-runbook for root, else
@@ -217,6 +219,7 @@ class Host:
     identity: str | None = None
     known_hosts: tuple[str, ...] = ()
     sudo: bool = True
+    pty: bool = False
     require_approval: bool = False
     lock: str = "/tmp/release-runbook.lock"
     backup_dir: str | None = None

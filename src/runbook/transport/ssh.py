@@ -30,7 +30,9 @@ from .base import (
     sudo_password_env,
     wrapper_command,
 )
-from .ssh_connect import build_connection, chain
+from .hops import HopError, open_chain
+from .hops import chain as _chain
+from .ssh_connect import build_connection
 from .ssh_errors import connect_error, fingerprint
 from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
@@ -70,11 +72,12 @@ def connect(
     conn, known_hosts = build_connection(host, ssh_config_path)
     started = time.monotonic()
     try:
-        conn.open()
-    except Exception as exc:
-        _close_quietly(conn)
-        raise connect_error(exc, host, chain(conn), known_hosts) from None
-    for hop in chain(conn):
+        open_chain(conn, host.connect_timeout)  # hop by hop: a failure names its hop
+    except HopError as exc:
+        for hop in _chain(conn):
+            _close_quietly(hop)
+        raise connect_error(exc, host, _chain(conn), known_hosts, ssh_config_path) from None
+    for hop in _chain(conn):
         _tune(hop)
     return SSHTransport(host, conn, sudo, time.monotonic() - started)
 
@@ -83,7 +86,7 @@ class SSHTransport:
     """One open SSH connection to one host; every `run` reuses it.
 
     Attributes:
-        target: the inventory host it is connected to.
+        target: the inventory host it is connected to (`pty`: every command on a terminal).
         connect_seconds: how long `connect()` took to open it.
     """
 
@@ -103,6 +106,14 @@ class SSHTransport:
         self._dead: str | None = None
         self._flight: _Flight | None = None  # set at the start mark; cleared at its end
         self._lock = threading.Lock()
+        self._login_output: str | None = None  # of the first command run without sudo
+
+    @property
+    def login_output(self) -> str:
+        """What the host's login shell prints before every command (a chatty .bashrc, say),
+        as the first command without sudo saw it; "" before one ran. Never part of a
+        command's output."""
+        return self._login_output or ""
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -184,7 +195,7 @@ class SSHTransport:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
         if self._dead is None:
             self._dead = "closed"
-        for hop in chain(self._conn):
+        for hop in _chain(self._conn):
             _close_quietly(hop)
 
     # -- helpers -----------------------------------------------------------------------
@@ -221,10 +232,11 @@ class SSHTransport:
                 with self._lock:
                     self._flight = _Flight(pgid, sudo)
 
+        pty = self.target.pty
         step = StepChannel(
             transport,
-            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout),
-            stdin_script(script),
+            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout, pty=pty),
+            stdin_script(script, pty=pty),
             nonce=nonce,
             prompt=prompt,
             password=password,
@@ -232,6 +244,7 @@ class SSHTransport:
             on_output=on_output,
             on_start=started,
             open_timeout=open_timeout,
+            pty=pty,
         )
         begun = time.monotonic()
         try:
@@ -251,6 +264,8 @@ class SSHTransport:
             out, err = step.stdout.finish(), step.stderr.finish()
             return CommandResult(None, out, err, time.monotonic() - begun, lost=True)
         duration = time.monotonic() - begun
+        if not sudo and self._login_output is None:
+            self._login_output = ended.before
         if ended.exit_code is None and not self._transport_active():
             # A dead link ends as a timeout or a closed channel: the command may still run.
             self._dead = "lost"
@@ -311,10 +326,10 @@ class SSHTransport:
             return SudoError(
                 f"sudo on {self._who()} refuses to run without a terminal (its sudoers has "
                 f"`Defaults requiretty` for {self._conn.user}): the step did not run",
-                hint=f"allow sudo without a terminal for {self._conn.user} on the host "
-                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in): this tool "
-                "runs steps without a terminal (a `pty: true` host setting is not supported "
-                "yet); or set `sudo: false` for this host",
+                hint=f"set `pty: true` for {self.target.name} in the inventory (every command "
+                "then runs on a terminal, its stderr merged into stdout), or allow sudo "
+                f"without a terminal for {self._conn.user} on the host "
+                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in)",
             )
         if sudo and exc.answered:
             return self._sudo_error(SudoRefused(missing=False))

@@ -11,12 +11,12 @@ Without an OpenSSH client, paramiko's reading of ssh_config is used, as before.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
-import shlex
 import socket
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 from fabric import Config, Connection
@@ -27,28 +27,17 @@ from runbook.core.model import Host
 from runbook.core.trust import key_lookup, known_hosts_files
 from runbook.errors import ConnectError
 
+from .hops import chain
+from .hostcert import CERT_SUFFIX
+from .hostkeys import TrustPolicy
 from .known_hosts import KnownHosts
 from .known_hosts import load as load_known_hosts
 from .ssh_auth import KeyLogin
-from .ssh_errors import UnknownHostKey
 
 if TYPE_CHECKING:
     from paramiko.transport import _SocketLike  # the stubs' name for what a Transport takes
 
-__all__ = ["build_connection", "chain"]
-
-
-class _RejectUnknownHostKey(paramiko.RejectPolicy):
-    """paramiko's RejectPolicy, keeping the key so the message can show its fingerprint (and
-    the HostKeyAlias it was looked up under, if any)."""
-
-    def __init__(self, alias: str | None = None) -> None:
-        self.alias = alias
-
-    def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-    ) -> NoReturn:
-        raise UnknownHostKey(hostname, key, alias=self.alias)
+__all__ = ["build_connection"]
 
 
 def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connection, list[str]]:
@@ -86,11 +75,14 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
             raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
         alias = resolved.host_key_alias if resolved else None
-        hop.client.set_missing_host_key_policy(_RejectUnknownHostKey(alias))
+        hop.client.set_missing_host_key_policy(TrustPolicy(known, alias=alias))
         _trust(hop.client, known, resolved)  # read-only: never written back
         # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
         hop.connect_timeout = _connect_timeout(host, resolved)
-        hop.connect_kwargs["transport_factory"] = _PromptTransport
+        entry = alias or (hop.host if hop.port == 22 else f"[{hop.host}]:{hop.port}")
+        hop.connect_kwargs["transport_factory"] = functools.partial(
+            _PromptTransport, certificates_first=known.wants_certificate(entry)
+        )
     return conn, known_hosts
 
 
@@ -153,10 +145,7 @@ def _resolved_chain(
     if hops:
         gateway = hops[0][0]
     elif settings.proxy_command:
-        # Through the shell, as `ssh` runs it (`$SHELL -c "exec CMD"`): paramiko's ProxyCommand
-        # alone would split it into words and fail on a pipe or a shell builtin.
-        shell = os.environ.get("SHELL") or "/bin/sh"
-        gateway = shlex.join([shell, "-c", f"exec {settings.proxy_command}"])
+        gateway = settings.proxy_command  # `hops` runs it as `ssh` does, tokens expanded
     return [(_connection(host, settings, gateway, host.address), settings), *hops]
 
 
@@ -233,13 +222,29 @@ class _PromptTransport(paramiko.Transport):
     TCP_NODELAY from the first byte (key exchange and login included, not only after), and a
     TCP_QUICKACK when sshd sends its post-login debug message: sshd holds its answer to the
     first channel open until that message is acknowledged, which a delayed ACK puts off by
-    ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms.
+    ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms. It also
+    keeps what the server said when it hung up (`disconnect_reason`, for the login's message).
     """
 
-    def __init__(self, sock: _SocketLike, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, sock: _SocketLike, *args: Any, certificates_first: bool = False, **kwargs: Any
+    ) -> None:
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._certificates_first = certificates_first
+        self.disconnect_reason: str | None = None
         super().__init__(sock, *args, **kwargs)
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:
+        """The host key algorithms offered: paramiko's (plain keys, then their certificate
+        forms), certificates first for a host trusted through a CA alone, as OpenSSH does:
+        a host that has a certificate then presents it rather than its plain key."""
+        offered: tuple[str, ...] = tuple(super().preferred_keys)
+        if not self._certificates_first:
+            return offered
+        certs = tuple(k for k in offered if k.endswith(CERT_SUFFIX))
+        return certs + tuple(k for k in offered if k not in certs)
 
     def _parse_debug(self, m: Message) -> None:
         quickack = getattr(socket, "TCP_QUICKACK", None)
@@ -254,11 +259,3 @@ class _PromptTransport(paramiko.Transport):
         m.get_int()  # the reason code
         self.disconnect_reason = m.get_text()
         logging.getLogger("paramiko.transport").info("Disconnect: %s", self.disconnect_reason)
-
-
-def chain(conn: Connection) -> list[Connection]:
-    """The connection and its ProxyJump hops, outermost last."""
-    hops = [conn]
-    while isinstance(hops[-1].gateway, Connection):
-        hops.append(hops[-1].gateway)
-    return hops
