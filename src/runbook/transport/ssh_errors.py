@@ -167,7 +167,9 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, route, known_hosts)
     if isinstance(exc, LoginRefused):
-        return login_error(exc.report, who, settings)
+        return login_error(
+            exc.report, who, settings, "the jump host" if route.is_jump else "the host"
+        )
     if isinstance(exc, HostCertificateRefused):
         return _certificate_error(exc, route)
     if isinstance(exc, paramiko.PasswordRequiredException):
@@ -257,7 +259,7 @@ def _unknown_under_alias(
 TOO_MANY = "too many authentication failures"  # sshd's words at MaxAuthTries
 
 
-def login_error(report: LoginReport, who: str, settings: str) -> ConnectError:
+def login_error(report: LoginReport, who: str, settings: str, where: str) -> ConnectError:
     """Why the login failed, from what was offered: never a wrong reason."""
     offered = len(report.offered)
     agent = _agent_words(report)
@@ -303,8 +305,8 @@ def login_error(report: LoginReport, who: str, settings: str) -> ConnectError:
         + (", IdentitiesOnly" if report.identities_only else "")
         + ")",
         hint=f"check {settings} (or User, IdentityFile, CertificateFile in ~/.ssh/config: "
-        "`ssh -G HOST` shows them), and that the public key is in the user's authorized_keys "
-        "on the host (or its certificate authority in sshd's TrustedUserCAKeys)",
+        f"`ssh -G HOST` shows them), and that the public key is in the user's authorized_keys "
+        f"on {where} (or its certificate authority in sshd's TrustedUserCAKeys)",
     )
 
 
