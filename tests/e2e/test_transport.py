@@ -24,7 +24,8 @@ from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError
 from runbook.sandbox import Sandbox
 from runbook.transport import SSHTransport, SudoError, connect, wrapper_command
-from runbook.transport.ssh import _build_connection, _chain
+from runbook.transport.hops import chain
+from runbook.transport.ssh_connect import build_connection
 
 from .conftest import require_root
 
@@ -515,8 +516,8 @@ def test_the_default_known_hosts_is_read(sandbox_session: Sandbox, empty_home: P
 def test_no_auto_add_policy_survives_on_any_hop(sandbox_session: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "ssh_config"
     config.write_text("Host behind\n  HostName 127.0.0.1\n  ProxyJump jump1,jump2\n")
-    conn, _ = _build_connection(Host("x", "behind"), str(config))
-    hops = _chain(conn)
+    conn, _ = build_connection(Host("x", "behind"), str(config))
+    hops = chain(conn)
     assert sorted(h.original_host for h in hops) == ["behind", "jump1", "jump2"]
     for hop in hops:
         assert isinstance(hop, Connection)

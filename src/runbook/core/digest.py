@@ -30,9 +30,12 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
     one the release computes) with its options and note (a put: its content's sha256); the
     diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
-    files and the host keys they trust, sudo, pty (only when set), lock, backup directory,
-    connect timeout and whether approval is required; the signatures `approval` asks for
-    (signers file and how many; only when set). Local paths go through `portable` (`~/...`,
+    files and the host keys they trust (looked up as `ssh` does: HostKeyAlias, HostName),
+    sudo, pty (only when set), lock, backup directory, connect timeout and whether approval
+    is required; where the operator's ssh_config decides it, the host name, user, port,
+    ProxyJump, ProxyCommand and HostKeyAlias really used (`plan.ssh_config`); the signatures
+    `approval` asks for (signers file and how many; only when set). Local paths go through
+    `portable` (`~/...`,
     project-relative), so machines with the checkout in other places agree.
     """
     host = plan.host
@@ -66,6 +69,8 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
             "signers": portable(host.approval.signers),
             "required": host.approval.required,
         }
+    if plan.ssh_config:  # where ssh_config sends the connection (absent: as before)
+        subject["ssh_config"] = [list(pair) for pair in plan.ssh_config]
     if plan.templates:  # a project's own review or report templates (absent: as before)
         subject["templates"] = dict(plan.templates)
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.

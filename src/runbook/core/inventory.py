@@ -35,6 +35,10 @@ def load_inventory(path: Path, display: str | None = None) -> Inventory:
     return inventory
 
 
+# Connection settings that an ssh_config entry for the host decides when only `defaults:` set
+# them: an alias's User and Port are not overridden by an inventory-wide default.
+_SSH_CONFIG_FIRST = ("user", "port", "connect_timeout")
+
 _SETTINGS = (
     "user",
     "port",
@@ -101,8 +105,12 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
             variables.update(layer.get("vars") or {})
         known = settings.pop("known_hosts", ())
         known = [known] if isinstance(known, str) else known
-        if "identity" in settings:
+        if settings.get("identity") is not None:
             settings["identity"] = _local_path(settings["identity"], base)
+        # Set in defaults only (or nowhere): the host's ssh_config entry wins over them.
+        settings["ssh_config_first"] = tuple(
+            k for k in _SSH_CONFIG_FIRST if not any(k in layer for layer in layers[1:])
+        )
         if "approval" in settings:
             given = settings["approval"]
             settings["approval"] = Approval(

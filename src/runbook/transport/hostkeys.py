@@ -24,15 +24,17 @@ class TrustPolicy(paramiko.RejectPolicy):
     A RejectPolicy (a test checks that every policy set is one): it returns only for a host
     certificate that holds."""
 
-    def __init__(self, known: KnownHosts) -> None:
+    def __init__(self, known: KnownHosts, *, alias: str | None = None) -> None:
         self.known = known
+        self.alias = alias  # ssh_config's HostKeyAlias: the name keys and certificates are for
 
     def missing_host_key(  # type: ignore[override]  # RejectPolicy's never returns
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         blob = key.public_blob
         if blob is None or not blob.key_type.endswith(CERT_SUFFIX):
-            raise UnknownHostKey(hostname, key)
-        if self.known.revoked_in(key, (hostname,)) is not None:
-            raise UnknownHostKey(hostname, key)  # the certified key itself is revoked
-        check_certificate(blob.key_blob, self.known, hostname)
+            raise UnknownHostKey(hostname, key, alias=self.alias)
+        name = self.alias or hostname  # OpenSSH checks the alias, as for a plain key
+        if self.known.revoked_in(key, (name,)) is not None:
+            raise UnknownHostKey(hostname, key, alias=self.alias)  # the certified key: revoked
+        check_certificate(blob.key_blob, self.known, name)

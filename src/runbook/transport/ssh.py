@@ -6,20 +6,17 @@ Importing this module imports Fabric and paramiko (~0.3 s): only the release pat
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import os
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import paramiko
-from fabric import Config, Connection
-from paramiko.message import Message
+from fabric import Connection
 
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError, RunbookError
@@ -35,14 +32,12 @@ from .base import (
 )
 from .hops import HopError, open_chain
 from .hops import chain as _chain
-from .hostcert import CERT_SUFFIX
-from .hostkeys import TrustPolicy
-from .known_hosts import load as load_known_hosts
-from .ssh_errors import connect_error, fingerprint, known_hosts_files
+from .ssh_connect import build_connection
+from .ssh_errors import connect_error, fingerprint
 from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
 if TYPE_CHECKING:
-    from paramiko.transport import _SocketLike  # the stubs' name for what a Transport takes
+    pass  # the stubs' name for what a Transport takes
 
 __all__ = ["KEEPALIVE_SECONDS", "SSHTransport", "connect", "fingerprint"]
 
@@ -74,7 +69,7 @@ def connect(
     `sudo` gives the password when a sudo step needs one (None: sudo must not ask for one).
     `ssh_config_path` replaces ~/.ssh/config and /etc/ssh/ssh_config.
     """
-    conn, known_hosts = _build_connection(host, ssh_config_path)
+    conn, known_hosts = build_connection(host, ssh_config_path)
     started = time.monotonic()
     try:
         open_chain(conn, host.connect_timeout)  # hop by hop: a failure names its hop
@@ -362,99 +357,6 @@ class SSHTransport:
             hint="check RUNBOOK_SUDO_PASSWORD or the password typed at the prompt "
             f"(it is {self._conn.user}'s password on {self._conn.host}); the step did not run",
         )
-
-
-# -- connecting -----------------------------------------------------------------------------
-
-
-def _build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connection, list[str]]:
-    """A Connection to `host` (not yet open) that trusts only known host keys.
-
-    Also returns the known_hosts files it reads, for the messages.
-    """
-    if host.identity is not None:
-        identity = os.path.expanduser(host.identity)
-        if not os.path.isfile(identity):
-            raise ConnectError(
-                f"the identity file for {host.name} does not exist: {host.identity}",
-                hint="fix `identity` in the inventory, or create the key (ssh-keygen -f FILE)",
-            )
-    if ssh_config_path is not None and not os.path.isfile(ssh_config_path):
-        raise ConnectError(f"the ssh_config file does not exist: {ssh_config_path}")
-    # A fabric.Config reads ~/.ssh/config (or the given file); a plain Invoke config would
-    # silently drop it (fabric#2111). lazy: no Invoke config files can change how we run.
-    config = Config(lazy=True, runtime_ssh_path=ssh_config_path)
-    config.load_ssh_config()
-    connect_kwargs: dict[str, Any] = {
-        "banner_timeout": host.connect_timeout,
-        "auth_timeout": host.connect_timeout,
-    }
-    if host.identity is not None:
-        connect_kwargs["key_filename"] = [os.path.expanduser(host.identity)]
-    try:
-        conn = Connection(
-            host.address,
-            user=host.user,
-            port=host.port,
-            config=config,
-            connect_kwargs=connect_kwargs,
-        )
-    except ValueError as exc:  # e.g. "user@host" as the address and a user as well
-        raise ConnectError(f"bad address for {host.name}: {host.address!r}: {exc}") from None
-    known_hosts = known_hosts_files(host)
-    try:
-        # Read line by line: paramiko's reader fails on @cert-authority and @revoked lines.
-        known = load_known_hosts(known_hosts)
-    except OSError as exc:
-        raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
-    for hop in _chain(conn):
-        # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
-        hop.client.set_missing_host_key_policy(TrustPolicy(known))
-        known.add_to(hop.client)  # read-only: never written back
-        # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
-        hop.connect_timeout = host.connect_timeout
-        entry = hop.host if hop.port == 22 else f"[{hop.host}]:{hop.port}"
-        hop.connect_kwargs["transport_factory"] = functools.partial(
-            _PromptTransport, certificates_first=known.wants_certificate(entry)
-        )
-    return conn, known_hosts
-
-
-class _PromptTransport(paramiko.Transport):
-    """A paramiko Transport that does not wait on TCP's small-packet timers.
-
-    TCP_NODELAY from the first byte (key exchange and login included, not only after), and a
-    TCP_QUICKACK when sshd sends its post-login debug message: sshd holds its answer to the
-    first channel open until that message is acknowledged, which a delayed ACK puts off by
-    ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms.
-    """
-
-    def __init__(
-        self, sock: _SocketLike, *args: Any, certificates_first: bool = False, **kwargs: Any
-    ) -> None:
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._certificates_first = certificates_first
-        super().__init__(sock, *args, **kwargs)
-
-    @property
-    def preferred_keys(self) -> tuple[str, ...]:
-        """The host key algorithms offered: paramiko's (plain keys, then their certificate
-        forms), certificates first for a host trusted through a CA alone, as OpenSSH does:
-        a host that has a certificate then presents it rather than its plain key."""
-        offered: tuple[str, ...] = tuple(super().preferred_keys)
-        if not self._certificates_first:
-            return offered
-        certs = tuple(k for k in offered if k.endswith(CERT_SUFFIX))
-        return certs + tuple(k for k in offered if k not in certs)
-
-    def _parse_debug(self, m: Message) -> None:
-        quickack = getattr(socket, "TCP_QUICKACK", None)
-        if quickack is not None and isinstance(self.sock, socket.socket):
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        # paramiko's handler for MSG_DEBUG is private and types-paramiko does not declare it.
-        super()._parse_debug(m)  # type: ignore[misc]
 
 
 def _tune(conn: Connection) -> None:

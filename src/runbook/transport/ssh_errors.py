@@ -25,6 +25,7 @@ from .hops import HopError, ProxyReport
 from .hostcert import HostCertificateRefused, bare_host
 from .known_hosts import KnownHosts
 from .known_hosts import load as load_known_hosts
+from .ssh_auth import LoginRefused, LoginReport
 
 if TYPE_CHECKING:
     from fabric import Connection
@@ -45,10 +46,11 @@ STDERR_CHARS = 600
 class UnknownHostKey(paramiko.SSHException):
     """The host presented a key that no known_hosts file lists (raised by our policy)."""
 
-    def __init__(self, entry: str, key: paramiko.PKey) -> None:
-        super().__init__(f"{entry} not found in known_hosts")
+    def __init__(self, entry: str, key: paramiko.PKey, *, alias: str | None = None) -> None:
+        super().__init__(f"{alias or entry} not found in known_hosts")
         self.entry = entry
         self.key = key
+        self.alias = alias  # ssh_config's HostKeyAlias: the name the key is listed under
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -160,8 +162,14 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
         else "`address`, `user`, `port` and `identity` for this host in the inventory"
     )
 
+    if isinstance(exc, UnknownHostKey) and exc.alias:
+        return _unknown_under_alias(exc, route, known_hosts)
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, route, known_hosts)
+    if isinstance(exc, LoginRefused):
+        return login_error(
+            exc.report, who, settings, "the jump host" if route.is_jump else "the host"
+        )
     if isinstance(exc, HostCertificateRefused):
         return _certificate_error(exc, route)
     if isinstance(exc, paramiko.PasswordRequiredException):
@@ -227,6 +235,87 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
     if isinstance(exc, OSError | paramiko.SSHException | EOFError):
         return ConnectError(f"cannot connect to {who}: {exc or type(exc).__name__}")
     return ConnectError(f"cannot connect to {who}: {type(exc).__name__}: {exc}")
+
+
+def _unknown_under_alias(
+    exc: UnknownHostKey, route: _Route, known_hosts: list[str]
+) -> ConnectError:
+    """An unknown key of a host whose ssh_config names its key with HostKeyAlias."""
+    refused, _, port_text = exc.entry.removeprefix("[").partition("]:")
+    port = f" -p {port_text}" if port_text else ""
+    got = exc.key
+    searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
+    return ConnectError(
+        f"the host key of {route.short} ({exc.entry}, HostKeyAlias {exc.alias}) is not known: "
+        f"{got.get_name()} {fingerprint(got)}; refusing to connect (looked for {exc.alias} in "
+        f"{searched})",
+        hint="check the fingerprint out of band (on the host: ssh-keygen -lf "
+        f"/etc/ssh/ssh_host_{_key_type(got)}_key.pub), then add it under the alias: "
+        f"ssh-keyscan{port} -t {_key_type(got)} {refused} | sed 's/^[^ ]*/{exc.alias}/' "
+        ">> ~/.ssh/known_hosts",
+    )
+
+
+TOO_MANY = "too many authentication failures"  # sshd's words at MaxAuthTries
+
+
+def login_error(report: LoginReport, who: str, settings: str, where: str) -> ConnectError:
+    """Why the login failed, from what was offered: never a wrong reason."""
+    offered = len(report.offered)
+    agent = _agent_words(report)
+    if report.other_methods:
+        accepted = any(o.endswith("(accepted)") for o in report.offered)
+        return ConnectError(
+            f"{who} asks for {', '.join(report.other_methods)} to log in as {report.user!r}"
+            + (" after the key" if accepted else " and accepts no key")
+            + ": this tool logs in with keys and certificates only",
+            hint="allow a key alone for this user on the host (sshd's AuthenticationMethods), "
+            "or reach it through a jump host that does",
+        )
+    if report.disconnect and TOO_MANY in report.disconnect.lower():
+        from_agent = sum(1 for o in report.offered if o.startswith("agent key"))
+        return ConnectError(
+            f"{who} closed the connection after {offered} key(s) were refused "
+            f'("{report.disconnect}": its MaxAuthTries)'
+            + (
+                f"; the agent offered {from_agent} of its {report.agent_keys} keys"
+                if from_agent
+                else ""
+            ),
+            hint="offer only this host's key: set `identity` for the host in the inventory "
+            "(its key is then offered first), or `IdentitiesOnly yes` with its `IdentityFile` "
+            "in ~/.ssh/config (the agent still signs with it)",
+        )
+    if report.disconnect:
+        return ConnectError(
+            f"{who} closed the connection during the login as {report.user!r} after "
+            f"{offered} key(s) were refused: {report.disconnect}",
+            hint="the host's sshd log says why",
+        )
+    if report.encrypted:
+        return ConnectError(
+            f"{who} refused the login as {report.user!r}: the key {', '.join(report.encrypted)} "
+            f"is protected by a passphrase and not in the agent ({agent}), so it was not offered"
+            + (f"; {offered} other key(s) were refused" if offered else ""),
+            hint="load it into the agent (ssh-add KEY) before running",
+        )
+    tried = f"{offered} key(s): {', '.join(report.offered)}" if offered else "no key at all"
+    return ConnectError(
+        f"{who} refused the login as {report.user!r}; offered {tried} (agent: {agent}"
+        + (", IdentitiesOnly" if report.identities_only else "")
+        + ")",
+        hint=f"check {settings} (or User, IdentityFile, CertificateFile in ~/.ssh/config: "
+        f"`ssh -G HOST` shows them), and that the public key is in the user's authorized_keys "
+        f"on {where} (or its certificate authority in sshd's TrustedUserCAKeys)",
+    )
+
+
+def _agent_words(report: LoginReport) -> str:
+    if report.agent_problem:
+        return f"cannot be reached at {report.agent_problem}"
+    if report.agent is None:
+        return "none"
+    return f"{report.agent_keys} key(s) at {report.agent}"
 
 
 def _forward_error(failed: HopError, route: _Route) -> ConnectError:
