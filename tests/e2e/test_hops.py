@@ -298,10 +298,11 @@ def test_an_unknown_target_key_over_a_proxycommand_gets_the_line_to_add(
 # -- a release -----------------------------------------------------------------------------------
 
 
-def test_a_release_through_the_bastion_runs_end_to_end(world: JumpWorld, tmp_path: Path) -> None:
+def _project_behind(world: JumpWorld, tmp_path: Path, config: Path) -> dict[str, str]:
+    """A project releasing to `behind` with `config` as ~/.ssh/config: the CLI's environment."""
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "config").write_text(world.ssh_config().read_text())
+    (home / ".ssh" / "config").write_text(config.read_text())
     project = tmp_path / "project"
     (project / "runbooks").mkdir(parents=True)
     (project / "runbooks" / "hop.yaml").write_text(
@@ -313,8 +314,30 @@ def test_a_release_through_the_bastion_runs_end_to_end(world: JumpWorld, tmp_pat
         }
     }
     (project / "hosts.yaml").write_text(yaml.safe_dump(inventory))
-    env = {"HOME": str(home), "RUNBOOK_STATE_DIR": str(tmp_path / "state")}
-    env["RUNBOOK_OPERATOR"] = "e2e-operator"
+    return {
+        "HOME": str(home),
+        "RUNBOOK_STATE_DIR": str(tmp_path / "state"),
+        "RUNBOOK_OPERATOR": "e2e-operator",
+    }
+
+
+def test_a_release_through_the_bastion_runs_end_to_end(world: JumpWorld, tmp_path: Path) -> None:
+    env = _project_behind(world, tmp_path, world.ssh_config())
+    project = tmp_path / "project"
+    done = run_cli("preflight", "--host", "behind", cwd=project, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "every check passed on behind" in done.stdout
     done = run_cli("release", "--host", "behind", "--yes", cwd=project, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"as {USER}" in done.stdout
+
+
+def test_preflight_names_the_jump_host_that_refuses_the_login(
+    world: JumpWorld, tmp_path: Path
+) -> None:
+    env = _project_behind(world, tmp_path, world.ssh_config(bastion_key=world.stranger_key))
+    done = run_cli("preflight", "--host", "behind", cwd=tmp_path / "project", env=env, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "the jump host bastion" in said and "refused the login" in said, said
+    assert not list((tmp_path / "state").glob("runs/*.jsonl"))  # preflight runs nothing
