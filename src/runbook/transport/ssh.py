@@ -23,6 +23,7 @@ from paramiko.message import Message
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError, RunbookError
 
+from .ahead import ChannelAhead
 from .base import (
     CommandResult,
     SudoCredential,
@@ -105,6 +106,8 @@ class SSHTransport:
         self._dead: str | None = None
         self._flight: _Flight | None = None  # set at the start mark; cleared at its end
         self._lock = threading.Lock()
+        # Each step's channel is opened while the step before runs: one round trip less each.
+        self._ahead = ChannelAhead(conn.transport) if conn.transport is not None else None
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -186,6 +189,8 @@ class SSHTransport:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
         if self._dead is None:
             self._dead = "closed"
+        if self._ahead is not None:
+            self._ahead.close()
         for hop in _chain(self._conn):
             _close_quietly(hop)
 
@@ -222,6 +227,8 @@ class SSHTransport:
             if track:
                 with self._lock:
                     self._flight = _Flight(pgid, sudo)
+                if self._ahead is not None:
+                    self._ahead.open_next()  # for the next command, while this one runs
 
         step = StepChannel(
             transport,
@@ -234,6 +241,8 @@ class SSHTransport:
             on_output=on_output,
             on_start=started,
             open_timeout=open_timeout,
+            # cancel() takes it too: on a host that allows two sessions, the one left free.
+            ahead=self._ahead.take if self._ahead is not None else None,
         )
         begun = time.monotonic()
         try:
