@@ -79,7 +79,10 @@ def connect(
         raise connect_error(exc, host, _chain(conn), known_hosts) from None
     for hop in _chain(conn):
         _tune(hop)
-    return SSHTransport(host, conn, sudo, time.monotonic() - started)
+    transport = SSHTransport(host, conn, sudo, time.monotonic() - started)
+    if transport._ahead is not None:
+        transport._ahead.open_next()  # the first command's, while the caller gets ready
+    return transport
 
 
 class SSHTransport:
