@@ -16,7 +16,9 @@ each for N = 1 and N = 10, without and with sudo, over the proxy (`wan`) and str
 (`lo`). What a step costs is the difference: per step = (wall(10) - wall(1)) / 9, so start-up,
 connection, lock and unlock drop out. Round trips per step = per step over the proxy / RTT, and
 net of the time the host and the tools spend themselves: (per step wan - per step lo) / RTT.
-The RTT is measured first: a TCP echo through a proxy like the one in front of sshd.
+The RTT is measured before every round: a TCP echo through a proxy like the one in front of
+sshd (each proxy a process of its own, at nice -10 as root, so the load on the machine does not
+lengthen the link much).
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 from benchmark import (
     BENCH_VENV,
     INV,
+    PYTHON,
     BenchError,
     close_master,
     ensure_ansible,
@@ -50,7 +54,6 @@ from benchmark import (
 )
 
 from runbook.sandbox import Sandbox, free_port
-from runbook.sandbox.delay import DelayProxy
 
 SANDBOX_ADDRESS = "127.0.0.70"
 PROXY_ADDRESS = "127.0.0.71"
@@ -64,16 +67,23 @@ GOAL_RT = {False: 2.0, True: 3.0}  # round trips per step without sudo, with sud
 
 @dataclass
 class Row:
+    """One measured case. `measure()` returns (wall time, the time of each step inside it)."""
+
     tool: str
     link: str
     sudo: bool
     steps: int
-    measure: Callable[[], float]
+    measure: Callable[[], tuple[float, list[float]]]
     times: list[float] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float | None:
         return statistics.median(self.times) if self.times else None
+
+    @property
+    def step(self) -> float | None:
+        return statistics.median(self.step_times) if self.step_times else None
 
 
 # --- calibration -------------------------------------------------------------------------------
@@ -119,10 +129,64 @@ def ping(address: tuple[str, int], count: int = 21) -> float:
     return statistics.median(times)
 
 
-def calibrate(delay: float) -> tuple[float, float]:
-    """(RTT through a delay proxy, RTT straight), both measured with a TCP echo."""
-    with echo_server(ECHO_ADDRESS) as echo, DelayProxy(echo, listen=ECHO_ADDRESS, delay=delay) as p:
-        return ping((p.address, p.port)), ping(echo)
+class ProxyProcess:
+    """A delay proxy (`python -m runbook.sandbox.delay`) in a process of its own, at a raised
+    priority as root: the other work on this machine should not lengthen the link."""
+
+    def __init__(self, upstream: tuple[str, int], listen: str, delay: float) -> None:
+        argv = [
+            str(PYTHON), "-m", "runbook.sandbox.delay", f"{listen}:0",
+            f"{upstream[0]}:{upstream[1]}", f"{delay * 1000:g}",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches us; we stop it
+            preexec_fn=_raise_priority,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()  # "ADDRESS:PORT -> UPSTREAM, MS ms each way"
+        if not first:
+            raise BenchError("the delay proxy did not start")
+        self.address, _, port = first.split()[0].rpartition(":")
+        self.port = int(port)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _raise_priority() -> None:
+    with contextlib.suppress(OSError):  # not root: as it is
+        os.nice(-10)
+
+
+class Calibration:
+    """The link's RTT: a TCP echo through a proxy like the one in front of sshd, measured
+    before every round (the load on the machine changes), the median of all."""
+
+    def __init__(self, delay: float) -> None:
+        self._echo = echo_server(ECHO_ADDRESS)
+        upstream = self._echo.__enter__()
+        self.proxy = ProxyProcess(upstream, ECHO_ADDRESS, delay)
+        self.direct = ping(upstream)
+        self.samples: list[float] = []
+
+    def measure(self) -> float:
+        value = ping((self.proxy.address, self.proxy.port))
+        self.samples.append(value)
+        return value
+
+    @property
+    def rtt(self) -> float:
+        return statistics.median(self.samples)
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        self._echo.__exit__(None, None, None)
 
 
 # --- the project -------------------------------------------------------------------------------
@@ -142,7 +206,7 @@ def runbook_text(steps: int, sudo: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_project(project: Path, box: Sandbox, proxy: DelayProxy, password: str | None) -> None:
+def write_project(project: Path, box: Sandbox, proxy: ProxyProcess, password: str | None) -> None:
     (project / "runbooks").mkdir(parents=True)
     for steps in SIZES:
         for sudo in (False, True):
@@ -258,10 +322,24 @@ class Wan:
         }
         self.env_ansible.setdefault("LANG", "C.UTF-8")
 
-    def tool(self, link: str, steps: int, sudo: bool) -> float:
+    def tool(self, link: str, steps: int, sudo: bool) -> tuple[float, list[float]]:
+        """One release; its steps' times are the journal's (each from sending the command to
+        its end: the tool's bookkeeping between steps is not in them)."""
         name = f"wan{steps}{'-sudo' if sudo else ''}"
         argv = [INV, "release", "--runbook", name, "--host", link, "--yes"]
-        return run(argv, cwd=self.project, env=self.env)
+        wall = run(argv, cwd=self.project, env=self.env)
+        runs = sorted(
+            (self.project / ".runbook" / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime
+        )
+        events = [json.loads(line) for line in runs[-1].read_text().splitlines()]
+        steps_done = [
+            float(e["duration"])
+            for e in events
+            if e["event"] == "step_end" and e.get("phase", "steps") == "steps"
+        ]
+        if len(steps_done) != steps:
+            raise BenchError(f"{runs[-1]}: {len(steps_done)} steps ended, not {steps}")
+        return wall, steps_done
 
     def ssh_base(self, link: str, control: Path) -> list[str]:
         host = self.inventory[link]
@@ -273,35 +351,51 @@ class Wan:
             "-o", "ControlPersist=60", host["address"],
         ]  # fmt: skip
 
-    def ssh(self, link: str, steps: int, sudo: bool) -> float:
+    def ssh(self, link: str, steps: int, sudo: bool) -> tuple[float, list[float]]:
         """`steps` x `ssh HOST true` (or `sudo -S -p '' true`, the password on stdin) over one
-        ControlMaster that the first of them opens, inside the timing."""
+        ControlMaster that the first of them opens, inside the timing; the steps' times are
+        those of the later ssh processes, over the open master."""
         self.counter += 1
         control = self.sockets / f"s{self.counter}"
         base = self.ssh_base(link, control)
         command = "sudo -S -p '' true" if sudo else "true"
         stdin = f"{self.password}\n" if sudo else ""
         try:
-            started = time.perf_counter()
-            for _ in range(steps):
-                run([*base, command], cwd=self.tmp, env=self.env, stdin=stdin)
-            return time.perf_counter() - started
+            each = [
+                run([*base, command], cwd=self.tmp, env=self.env, stdin=stdin) for _ in range(steps)
+            ]
+            return sum(each), each[1:]
         finally:
             close_master(control)
 
-    def ansible(self, link: str, steps: int, sudo: bool) -> float:
-        """One cold ansible-playbook (pipelining): its ControlPersist master new, closed after."""
+    def ansible(self, link: str, steps: int, sudo: bool) -> tuple[float, list[float]]:
+        """One cold ansible-playbook (pipelining): its ControlPersist master new, closed after;
+        the steps' times are its junit callback's task times."""
         self.counter += 1
         control_dir = self.sockets / f"a{self.counter}"
         control_dir.mkdir()
-        env = {**self.env_ansible, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir)}
+        junit = self.tmp / f"junit{self.counter}"
+        env = {
+            **self.env_ansible,
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.junit",
+            "JUNIT_OUTPUT_DIR": str(junit),
+        }
         play = f"play{steps}{'-sudo' if sudo else ''}.yml"
         argv = [BENCH_VENV / "bin" / "ansible-playbook", "--limit", link, play]
         try:
-            return run(argv, cwd=self.project, env=env)
+            wall = run(argv, cwd=self.project, env=env)
         finally:
             for sock in control_dir.iterdir():
                 close_master(sock)
+        cases = [
+            float(case.get("time", "nan"))
+            for report in junit.glob("*.xml")
+            for case in ElementTree.parse(report).getroot().iter("testcase")  # noqa: S314 (ours)
+        ]
+        if len(cases) != steps:
+            raise BenchError(f"ansible's junit report has {len(cases)} tasks, not {steps}")
+        return wall, cases
 
 
 def build_rows(wan: Wan, ansible: str | None, sudo_cases: tuple[bool, ...]) -> list[Row]:
@@ -325,14 +419,20 @@ def build_rows(wan: Wan, ansible: str | None, sudo_cases: tuple[bool, ...]) -> l
     return rows
 
 
-def measure(rows: list[Row], runs: int) -> None:
-    """One warm-up round (not counted) then `runs` rounds, every row once per round."""
+def measure(rows: list[Row], runs: int, calibration: Calibration) -> None:
+    """One warm-up round (not counted) then `runs` rounds, every row once per round; the RTT
+    measured before each."""
     for rnd in range(runs + 1):
-        print(f"round {rnd}/{runs}{' (warm-up)' if rnd == 0 else ''} ...", flush=True)
+        rtt = calibration.measure()
+        print(
+            f"round {rnd}/{runs}{' (warm-up)' if rnd == 0 else ''}: RTT {rtt * 1000:.1f} ms ...",
+            flush=True,
+        )
         for row in rows:
-            value = row.measure()
+            wall, steps = row.measure()
             if rnd:
-                row.times.append(value)
+                row.times.append(wall)
+                row.step_times.extend(steps)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -355,69 +455,78 @@ def report(
     sudo_note: str,
     load: str,
 ) -> None:
-    def med(tool: str, link: str, sudo: bool, steps: int) -> float | None:
+    def row(tool: str, link: str, sudo: bool, steps: int) -> Row | None:
         for r in rows:
             if (r.tool, r.link, r.sudo, r.steps) == (tool, link, sudo, steps):
-                return r.median
+                return r
         return None
 
-    def per_step(tool: str, link: str, sudo: bool) -> float | None:
-        one, many = med(tool, link, sudo, SIZES[0]), med(tool, link, sudo, SIZES[-1])
-        if one is None or many is None:
-            return None
-        return (many - one) / (SIZES[-1] - SIZES[0])
+    def step(tool: str, link: str, sudo: bool) -> float | None:
+        times = [
+            t for n in SIZES if (r := row(tool, link, sudo, n)) is not None for t in r.step_times
+        ]
+        return statistics.median(times) if times else None
 
-    print(f"\nrelease-runbook over a slow link: medians of {runs} runs, whole processes")
+    def wall(tool: str, sudo: bool, steps: int) -> float | None:
+        r = row(tool, "wan", sudo, steps)
+        return r.median if r is not None else None
+
+    print(f"\nrelease-runbook over a slow link: medians of {runs} runs")
     print(f"  {versions()}, ansible-core {ansible or 'absent'}; {os.cpu_count()} CPUs")
     print(
-        f"  RTT (TCP echo, median of 21): {rtt * 1000:.1f} ms through the delay proxy, "
-        f"{rtt_lo * 1000:.2f} ms on loopback"
+        f"  RTT (TCP echo through a delay proxy, before every round): {rtt * 1000:.1f} ms "
+        f"(loopback: {rtt_lo * 1000:.2f} ms); the proxies run at nice -10 as root"
     )
     print(f"  load average before / after: {load} / {loadavg()}")
     print(
-        f"  per step = (wall {SIZES[-1]} steps - wall {SIZES[0]}) / {SIZES[-1] - SIZES[0]}: "
-        "start-up, connection, lock and unlock drop out"
+        "  step: the median time of one step inside a run over the proxy: the tool's journal "
+        "(from sending the command to its end), each ssh over the open master, ansible's "
+        "junit task times"
     )
     print(
-        "  RT/step = per step over the proxy / RTT; net = (per step over the proxy - per step "
-        "on loopback) / RTT: the round trips alone"
+        "  RT/step = step / RTT; net RT = (step over the proxy - step on loopback) / RTT: the "
+        "round trips alone, without the time the host and the tools spend themselves"
+    )
+    print(
+        f"  wall: whole processes ({SIZES[-1]} and {SIZES[0]} steps), the tool and ansible with "
+        "their connection, the ssh loop with its master's; diff = (wall "
+        f"{SIZES[-1]} - wall {SIZES[0]}) / {SIZES[-1] - SIZES[0]}, everything per step"
     )
     print(f"  {sudo_note}")
     for sudo in sorted({r.sudo for r in rows}):
         print(f"\n== {'with sudo (a password asked on every use)' if sudo else 'without sudo'}")
-        header = (
-            f"{'':<32}{'wall 10':>9}{'wall 1':>9}{'step ms':>9}{'RT/step':>9}{'net RT':>8}"
-            f"{'x ssh':>8}{'x ssh wall':>11}{'lo step':>9}"
+        print(
+            f"{'':<32}{'step ms':>9}{'RT/step':>9}{'net RT':>8}{'x ssh':>7}{'lo ms':>8}"
+            f"{'wall 10':>9}{'x ssh':>7}{'wall 1':>8}{'diff ms':>9}"
         )
-        print(header)
-        ssh_step = per_step("ssh", "wan", sudo)
-        ssh_wall = med("ssh", "wan", sudo, SIZES[-1])
+        ssh_step, ssh_wall = step("ssh", "wan", sudo), wall("ssh", sudo, SIZES[-1])
         for tool in TOOLS:
-            wall = med(tool, "wan", sudo, SIZES[-1])
-            if wall is None:
+            wan, lo = step(tool, "wan", sudo), step(tool, "lo", sudo)
+            many, one = wall(tool, sudo, SIZES[-1]), wall(tool, sudo, SIZES[0])
+            if wan is None or lo is None or many is None or one is None:
                 if tool == "ansible":
-                    print(f"{LABELS[tool]:<32}ansible not installed: see above")
+                    print(f"{LABELS[tool]:<32}ansible not installed or skipped: see above")
                 continue
-            one = med(tool, "wan", sudo, SIZES[0]) or 0.0
-            step = per_step(tool, "wan", sudo) or 0.0
-            lo = per_step(tool, "lo", sudo) or 0.0
-            ratio = step / ssh_step if ssh_step else float("nan")
-            ratio_wall = wall / ssh_wall if ssh_wall else float("nan")
+            diff = (many - one) / (SIZES[-1] - SIZES[0])
             print(
-                f"{LABELS[tool]:<32}{wall:>9.2f}{one:>9.2f}{step * 1000:>9.1f}"
-                f"{step / rtt:>9.2f}{(step - lo) / rtt:>8.2f}{ratio:>8.2f}{ratio_wall:>11.2f}"
-                f"{lo * 1000:>9.1f}"
+                f"{LABELS[tool]:<32}{wan * 1000:>9.1f}{wan / rtt:>9.2f}{(wan - lo) / rtt:>8.2f}"
+                f"{_ratio(wan, ssh_step):>7}{lo * 1000:>8.1f}{many:>9.2f}"
+                f"{_ratio(many, ssh_wall):>7}{one:>8.2f}{diff * 1000:>9.1f}"
             )
-        step, lo = per_step("tool", "wan", sudo), per_step("tool", "lo", sudo)
-        if step is not None and lo is not None and ssh_step:
-            net = (step - lo) / rtt
-            ok_ratio, ok_rt = step / ssh_step <= GOAL_RATIO, net <= GOAL_RT[sudo]
+        wan, lo = step("tool", "wan", sudo), step("tool", "lo", sudo)
+        if wan is not None and lo is not None and ssh_step:
+            net = (wan - lo) / rtt
+            ok_ratio, ok_rt = wan / ssh_step <= GOAL_RATIO, net <= GOAL_RT[sudo]
             print(
-                f"goal: the tool's step <= {GOAL_RATIO}x the ssh loop's: "
-                f"{step / ssh_step:.2f}x {'met' if ok_ratio else 'NOT MET'}; "
+                f"goal: a step of the tool <= {GOAL_RATIO}x one of the ssh loop: "
+                f"{wan / ssh_step:.2f}x {'met' if ok_ratio else 'NOT MET'}; "
                 f"<= {GOAL_RT[sudo]:g} round trips per step: {net:.2f} "
                 f"{'met' if ok_rt else 'NOT MET'}"
             )
+
+
+def _ratio(value: float, reference: float | None) -> str:
+    return f"{value / reference:.2f}" if reference else "-"
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -440,8 +549,6 @@ def main(args: argparse.Namespace) -> int:
         )
     print(ansible_note, flush=True)
     precompile()
-    rtt, rtt_lo = calibrate(delay)
-    print(f"calibration: RTT {rtt * 1000:.1f} ms through the proxy ({rtt_lo * 1000:.2f} direct)")
     tmp = Path(tempfile.mkdtemp(prefix="rbwan-bench-", dir="/tmp"))
     tmp.chmod(0o755)  # sshd reads the authorized keys as the login user
     box = Sandbox(
@@ -451,10 +558,12 @@ def main(args: argparse.Namespace) -> int:
         http_port=free_port(SANDBOX_ADDRESS),
         backend_port=free_port(SANDBOX_ADDRESS),
     )
-    proxy = DelayProxy((SANDBOX_ADDRESS, box.ssh_port), listen=PROXY_ADDRESS, delay=delay)
+    calibration: Calibration | None = None
+    proxy: ProxyProcess | None = None
     try:
+        calibration = Calibration(delay)
         box.up()
-        proxy.start()
+        proxy = ProxyProcess((SANDBOX_ADDRESS, box.ssh_port), PROXY_ADDRESS, delay)
         password = box.sudo_password
         sudo_cases = (False, True) if password else (False,)
         sudo_note = (
@@ -466,9 +575,16 @@ def main(args: argparse.Namespace) -> int:
         wan = Wan(tmp, tmp / "project", password)
         rows = build_rows(wan, ansible, sudo_cases)
         load = loadavg()
-        measure(rows, runs)
+        measure(rows, runs, calibration)
+        calibration.measure()
         report(
-            rows, rtt=rtt, rtt_lo=rtt_lo, runs=runs, ansible=ansible, sudo_note=sudo_note, load=load
+            rows,
+            rtt=calibration.rtt,
+            rtt_lo=calibration.direct,
+            runs=runs,
+            ansible=ansible,
+            sudo_note=sudo_note,
+            load=load,
         )
         if not ansible:
             print(ansible_note)
@@ -477,12 +593,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: stopping the sandbox and the proxy", file=sys.stderr)
+        print("\ninterrupted: stopping the sandbox and the proxies", file=sys.stderr)
         return 130
     finally:
         for sock in (tmp / "cm").rglob("*") if (tmp / "cm").is_dir() else ():
             if sock.is_socket():
                 close_master(sock)
-        proxy.stop()
+        for running in (proxy, calibration):
+            if running is not None:
+                running.stop()
         box.down()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -197,7 +197,9 @@ def main(argv: list[str]) -> int:
     listen, port = _address(argv[0])
     delay = float(argv[2]) / 1000 if len(argv) == 3 else DEFAULT_DELAY
     with DelayProxy(_address(argv[1]), listen=listen, port=port, delay=delay) as proxy:
-        print(f"{proxy.address}:{proxy.port} -> {argv[1]}, {delay * 1000:g} ms each way")
+        print(
+            f"{proxy.address}:{proxy.port} -> {argv[1]}, {delay * 1000:g} ms each way", flush=True
+        )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0

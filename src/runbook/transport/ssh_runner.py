@@ -204,8 +204,8 @@ class StepChannel:
 
     def _exec_on_ahead(self) -> paramiko.Channel | None:
         """The command started on a channel opened ahead (its open's round trip already
-        taken), or None: there is none, or the host had closed it (the exec was refused or
-        unanswered there, so nothing ran: the caller opens a new channel)."""
+        taken), or None: there is none, or the host had closed it (the exec was refused, or
+        the channel closed before its answer: nothing ran, so the caller opens a new one)."""
         chan = self.ahead() if self.ahead is not None else None
         if chan is None:
             return None
