@@ -38,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -45,6 +46,7 @@ from benchmark import (
     BENCH_VENV,
     INV,
     PYTHON,
+    REPO,
     BenchError,
     close_master,
     ensure_ansible,
@@ -59,7 +61,7 @@ SANDBOX_ADDRESS = "127.0.0.70"
 PROXY_ADDRESS = "127.0.0.71"
 ECHO_ADDRESS = "127.0.0.72"  # the calibration's echo server and its proxy
 SIZES = (1, 10)
-TOOLS = ("tool", "ssh", "ansible")
+TOOLS = ("tool", "baseline", "ssh", "ansible")
 LINKS = ("wan", "lo")
 GOAL_RATIO = 1.2
 GOAL_RT = {False: 2.0, True: 3.0}  # round trips per step without sudo, with sudo
@@ -322,12 +324,16 @@ class Wan:
         }
         self.env_ansible.setdefault("LANG", "C.UTF-8")
 
-    def tool(self, link: str, steps: int, sudo: bool) -> tuple[float, list[float]]:
+    def tool(
+        self, link: str, steps: int, sudo: bool, *, src: Path | None = None
+    ) -> tuple[float, list[float]]:
         """One release; its steps' times are the journal's (each from sending the command to
-        its end: the tool's bookkeeping between steps is not in them)."""
+        its end: the tool's bookkeeping between steps is not in them). `src`: the package's
+        source to run instead of this checkout's (--baseline)."""
         name = f"wan{steps}{'-sudo' if sudo else ''}"
         argv = [INV, "release", "--runbook", name, "--host", link, "--yes"]
-        wall = run(argv, cwd=self.project, env=self.env)
+        env = self.env if src is None else {**self.env, "PYTHONPATH": str(src)}
+        wall = run(argv, cwd=self.project, env=env)
         runs = sorted(
             (self.project / ".runbook" / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime
         )
@@ -398,13 +404,15 @@ class Wan:
         return wall, cases
 
 
-def build_rows(wan: Wan, ansible: str | None, sudo_cases: tuple[bool, ...]) -> list[Row]:
+def build_rows(
+    wan: Wan, ansible: str | None, sudo_cases: tuple[bool, ...], baseline: Path | None
+) -> list[Row]:
     rows = []
     for sudo in sudo_cases:
         for tool in TOOLS:
-            if tool == "ansible" and not ansible:
+            if (tool == "ansible" and not ansible) or (tool == "baseline" and not baseline):
                 continue
-            measure = getattr(wan, tool)
+            measure = getattr(wan, tool) if tool != "baseline" else partial(wan.tool, src=baseline)
             for link in LINKS:
                 for steps in SIZES:
                     rows.append(
@@ -440,6 +448,7 @@ def measure(rows: list[Row], runs: int, calibration: Calibration) -> None:
 
 LABELS = {
     "tool": "inv release",
+    "baseline": "inv release (--baseline)",
     "ssh": "ssh loop (ControlMaster)",
     "ansible": "ansible-playbook (pipelining)",
 }
@@ -529,6 +538,19 @@ def _ratio(value: float, reference: float | None) -> str:
     return f"{value / reference:.2f}" if reference else "-"
 
 
+def export_source(ref: str, tmp: Path) -> Path:
+    """src/ of git revision `ref` of this repository, for the --baseline rows."""
+    target = tmp / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", ref, "src"], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        raise BenchError(f"git archive {ref}: {archive.stderr.decode(errors='replace')}")
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -573,7 +595,9 @@ def main(args: argparse.Namespace) -> int:
         )
         write_project(tmp / "project", box, proxy, password)
         wan = Wan(tmp, tmp / "project", password)
-        rows = build_rows(wan, ansible, sudo_cases)
+        baseline = export_source(args.baseline, tmp) if args.baseline else None
+        LABELS["baseline"] = f"inv release at {args.baseline}"
+        rows = build_rows(wan, ansible, sudo_cases, baseline)
         load = loadavg()
         measure(rows, runs, calibration)
         calibration.measure()

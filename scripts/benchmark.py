@@ -4,6 +4,7 @@
                                           [--no-sequential] [--profile] [--keep]
     .venv/bin/python scripts/benchmark.py --output-flood [--flood-mb 200] [--runs 3]
     .venv/bin/python scripts/benchmark.py --wan [--runs 3] [--no-ansible] [--delay-ms 25]
+                                          [--baseline REF]
 
 Run from anywhere, as root (or as an ordinary user: then you are the login user). It
 
@@ -604,6 +605,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--delay-ms", type=float, default=25.0, help="--wan: the proxy's delay each way"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="--wan: also the tool as of git revision REF (e.g. main), for a before and after",
     )
     args = parser.parse_args(argv)
     args.sizes = sorted({int(x) for x in args.hosts.split(",") if x.strip()} | {1})
