@@ -25,7 +25,7 @@ import paramiko
 __all__ = ["MAX_AGE", "ChannelAhead"]
 
 MAX_AGE = 10.0  # seconds an unused channel is trusted to be open on the host
-TAKE_TIMEOUT = 30.0  # to wait for a pending open: as long as opening one anew may take
+TAKE_TIMEOUT = 30.0  # the open in its thread, and by default the wait for it
 
 
 class _Opening:
@@ -73,11 +73,12 @@ class ChannelAhead:
         self._enabled = True
         self._lock = threading.Lock()
 
-    def take(self) -> paramiko.Channel | None:
-        """The channel opened ahead (open, unused), or None."""
+    def take(self, timeout: float = TAKE_TIMEOUT) -> paramiko.Channel | None:
+        """The channel opened ahead (open, unused), or None; waits at most `timeout` seconds
+        for one on its way (as long as opening a new one may take)."""
         with self._lock:
             opening, self._opening = self._opening, None
-        return self._ready(opening) if opening is not None else None
+        return self._ready(opening, timeout) if opening is not None else None
 
     def open_next(self) -> None:
         """Start opening the next channel, unless one is on its way (or none may be).
@@ -97,8 +98,8 @@ class ChannelAhead:
         if opening is not None:
             opening.abandon()
 
-    def _ready(self, opening: _Opening) -> paramiko.Channel | None:
-        if not opening.done.wait(TAKE_TIMEOUT):
+    def _ready(self, opening: _Opening, timeout: float) -> paramiko.Channel | None:
+        if not opening.done.wait(timeout):
             opening.abandon()
             return None
         channel = opening.channel

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import paramiko
@@ -245,7 +246,7 @@ class SSHTransport:
             on_start=started,
             open_timeout=open_timeout,
             # cancel() takes it too: on a host that allows two sessions, the one left free.
-            ahead=self._ahead.take if self._ahead is not None else None,
+            ahead=partial(self._ahead.take, open_timeout) if self._ahead is not None else None,
         )
         begun = time.monotonic()
         try:
