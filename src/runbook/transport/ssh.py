@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import paramiko
@@ -21,6 +22,7 @@ from fabric import Connection
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError, RunbookError
 
+from .ahead import ChannelAhead
 from .base import (
     CommandResult,
     SudoCredential,
@@ -79,7 +81,10 @@ def connect(
         raise connect_error(exc, host, _chain(conn), known_hosts, ssh_config_path) from None
     for hop in _chain(conn):
         _tune(hop)
-    return SSHTransport(host, conn, sudo, time.monotonic() - started)
+    transport = SSHTransport(host, conn, sudo, time.monotonic() - started)
+    if transport._ahead is not None:
+        transport._ahead.open_next()  # the first command's, while the caller gets ready
+    return transport
 
 
 class SSHTransport:
@@ -106,6 +111,8 @@ class SSHTransport:
         self._dead: str | None = None
         self._flight: _Flight | None = None  # set at the start mark; cleared at its end
         self._lock = threading.Lock()
+        # Each step's channel is opened while the step before runs: one round trip less each.
+        self._ahead = ChannelAhead(conn.transport) if conn.transport is not None else None
         self._login_output: str | None = None  # of the first command run without sudo
 
     @property
@@ -195,6 +202,8 @@ class SSHTransport:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
         if self._dead is None:
             self._dead = "closed"
+        if self._ahead is not None:
+            self._ahead.close()
         for hop in _chain(self._conn):
             _close_quietly(hop)
 
@@ -231,6 +240,8 @@ class SSHTransport:
             if track:
                 with self._lock:
                     self._flight = _Flight(pgid, sudo)
+                if self._ahead is not None:
+                    self._ahead.open_next()  # for the next command, while this one runs
 
         pty = self.target.pty
         step = StepChannel(
@@ -245,6 +256,8 @@ class SSHTransport:
             on_start=started,
             open_timeout=open_timeout,
             pty=pty,
+            # cancel() takes it too: on a host that allows two sessions, the one left free.
+            ahead=partial(self._ahead.take, open_timeout) if self._ahead is not None else None,
         )
         begun = time.monotonic()
         try:

@@ -174,9 +174,11 @@ class StepChannel:
         on_start: Callable[[int], None] | None = None,
         open_timeout: float = OPEN_TIMEOUT,
         pty: bool = False,
+        ahead: Callable[[], paramiko.Channel | None] | None = None,
     ) -> None:
         self.transport = transport
         self.pty = pty
+        self.ahead = ahead  # gives a session channel opened ahead (unused), if there is one
         self.open_timeout = open_timeout
         self.command = command
         self.script = script
@@ -199,20 +201,43 @@ class StepChannel:
     def run(self) -> Ended:
         """Run it to its end. Raises NotStarted, SudoRefused, NoStart (nothing ran then)."""
         self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        started = self._exec_on_ahead()  # None: no channel opened ahead, or the host closed it
         try:
-            chan = self.transport.open_session(timeout=self.open_timeout)
+            chan = started or self.transport.open_session(timeout=self.open_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NotStarted(exc) from exc
         try:
             try:
-                if self.pty:  # "dumb": no colour or cursor codes from programs that ask
-                    chan.get_pty(term="dumb", width=200, height=50)
-                chan.exec_command(self.command)
+                if started is None:
+                    self._start(chan)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise NotStarted(exc) from exc
             return self._until_end(chan)
         finally:
             chan.close()  # also on Ctrl-C: the command itself is ended by cancel(), if asked
+
+    def _exec_on_ahead(self) -> paramiko.Channel | None:
+        """The command started on a channel opened ahead (its open's round trip already
+        taken), or None: there is none, or the host had closed it (the exec was refused, or
+        the channel closed before its answer: nothing ran, so the caller opens a new one)."""
+        chan = self.ahead() if self.ahead is not None else None
+        if chan is None:
+            return None
+        try:
+            self._start(chan)
+        except (paramiko.SSHException, OSError, EOFError):
+            chan.close()
+            return None
+        except BaseException:
+            chan.close()
+            raise
+        return chan
+
+    def _start(self, chan: paramiko.Channel) -> None:
+        """Ask for the terminal, if any, then for the command (each waits for its answer)."""
+        if self.pty:  # "dumb": no colour or cursor codes from programs that ask
+            chan.get_pty(term="dumb", width=200, height=50)
+        chan.exec_command(self.command)
 
     # -- the loop --------------------------------------------------------------------------
 
