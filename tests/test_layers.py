@@ -52,8 +52,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-# Modules every layer may import: they import nothing from the package themselves.
-LEAVES = ("errors", "text")
+# Modules every layer may import: they import nothing from the package themselves but other
+# leaves.
+LEAVES = ("errors", "text", "words")
 
 
 def _exists(module: str) -> bool:
@@ -103,4 +104,5 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
 
 def test_the_leaves_import_nothing_from_the_package() -> None:
     graph = _graph()
-    assert {leaf: graph[f"runbook.{leaf}"] for leaf in LEAVES} == {leaf: set() for leaf in LEAVES}
+    leaves = {f"runbook.{leaf}" for leaf in LEAVES}
+    assert {leaf: graph[leaf] - leaves for leaf in leaves} == {leaf: set() for leaf in leaves}

@@ -12,6 +12,7 @@ from ..core.model import Plan
 from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
 from ..transport.base import sudo_password_env
+from ..words import EN, Words
 
 
 def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
@@ -178,8 +179,9 @@ def operator() -> str:
     return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
 
 
-def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
-    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal."""
+def choose_gate(yes: bool, gate: Gate | None, interactive: bool, words: Words = EN) -> Gate:
+    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal
+    (asked in `words`' language)."""
     if gate is not None:
         return gate
     if not yes and not interactive:
@@ -187,7 +189,7 @@ def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
             "no terminal to ask at the gates, and no --yes",
             hint="run it on a terminal, or pass --yes for automation",
         )
-    return YesGate() if yes else TerminalGate()
+    return YesGate() if yes else TerminalGate(words=words)
 
 
 def check_identities(plans: Sequence[Plan]) -> None:

@@ -24,6 +24,7 @@ from ..journal.events import (
 from ..journal.state import host_state
 from ..options import Options
 from ..text import visible, visible_all
+from ..words import EN, Words, choose
 from . import team
 from .review import write_output
 
@@ -86,20 +87,26 @@ def report(
     opts: Options,
     run_id: str | None,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     output: str | None = None,
     force: bool = False,
 ) -> str:
     """The report of the latest run, or --run ID, or the latest on --host.
 
-    The latest run of a batch (`--parallel`) reports every host of the batch.
+    The latest run of a batch (`--parallel`) reports every host of the batch. Its language:
+    `lang`, else `--lang`, else the locale, else the one the run was made in (its journal).
     """
+    words = opts.words  # an unknown --lang is refused before a journal is read
     record = find_run(opts.state_dir, run_id, host=opts.host)
+    words = Words(lang) if lang else choose(opts.lang, recorded=record.start.lang)
     records = [record]
     if record.start.batch and not run_id and not opts.host:
         records = [find_run(opts.state_dir, rid) for rid in record.start.batch]
     records = team.resend(records)  # notifications the run could not deliver
-    parts = [markdown.report(run_summary(r), lang=lang, project_dir=opts.project) for r in records]
+    parts = [
+        markdown.report(run_summary(r, words), lang=words.lang, project_dir=opts.project)
+        for r in records
+    ]
     if len(records) > 1:
         head = mdsafe.text(", ".join(f"{r.host} ({r.result})" for r in records))
         parts.insert(
@@ -110,7 +117,7 @@ def report(
     text = "\n".join(parts)
     if output:
         write_output(opts.project / output, text, force=force, name=output)
-        return f"report of run {record.id} written to {output}"
+        return words("cli.written", run=record.id, path=output)
     return text
 
 
@@ -181,16 +188,18 @@ def rollbackable_elsewhere(state_dir: Path, latest: RunRecord, host: str | None)
     return found
 
 
-def run_summary(record: RunRecord) -> dict[str, Any]:
+def run_summary(record: RunRecord, words: Words = EN) -> dict[str, Any]:
     """A run as the report template wants it: its steps with their outcomes, gates, output.
 
     Every string is made visible (`text.visible`): a journal may be older than the tool that
-    sanitises what it records, or edited, and its plan is kept as it ran.
+    sanitises what it records, or edited, and its plan is kept as it ran. What the tool
+    recorded in English is also there said in `words`' language (the `*_said` fields), and
+    each time also on the operator's clock (the `*_local` fields).
     """
-    return visible_all(_summary(record))  # type: ignore[no-any-return]
+    return visible_all(_summary(record, words))  # type: ignore[no-any-return]
 
 
-def _summary(record: RunRecord) -> dict[str, Any]:
+def _summary(record: RunRecord, words: Words) -> dict[str, Any]:
     start = record.start
     entries: dict[tuple[str, str], dict[str, Any]] = {}
     for phase in Phase:
@@ -240,6 +249,9 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         if entry["outcome"] in (Outcome.NOT_RUN, Outcome.SKIPPED, Outcome.DONE_EARLIER):
             entry["duration"] = None  # it never ran: no time to show
         entry["message"] = _without_exit(entry["message"], entry["exit"])
+        entry["outcome_said"] = words.outcome(entry["outcome"])
+        entry["gates_said"] = [words.answer(g) for g in entry["gates"]]
+        entry["message_said"] = words.again(entry["message"])
     end = record.end
     return {
         "id": record.id,
@@ -249,8 +261,15 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         "operator": start.operator,
         "started_at": start.started_at,
         "ended_at": end.at if end else None,
+        "started_local": words.time(start.started_at),
+        "ended_local": words.time(end.at) if end else None,
+        "result_said": words.result(record.result),
+        "message_said": words.again(end.message) if end else "",
+        "lang": words.lang,
         "digest": start.digest,
-        "approvers": [asdict(a) for a in start.approvers],
+        "approvers": [
+            {**asdict(a), "signed_local": words.time(a.signed_at)} for a in start.approvers
+        ],
         "rolls_back": start.rolls_back,
         "from_step": start.from_step,
         "result": record.result,
@@ -268,7 +287,7 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,
-        "next": host_state(record).summary(),
+        "next": host_state(record).summary(words),
         **team.summary(record),
     }
 

@@ -81,13 +81,15 @@ def check(opts: Options) -> str:
 def show(
     opts: Options,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     window: str | None = None,
     operators: tuple[str, ...] = (),
     output: str | None = None,
     force: bool = False,
 ) -> str:
-    """The review Markdown for --host; written to --output when given (--force: replaced)."""
+    """The review Markdown for --host; written to --output when given (--force: replaced).
+    `lang` None: the operator's (`--lang`, else the locale)."""
+    lang = lang or opts.words.lang
     *_, plans = plans_for(opts)
     text = markdown.review(
         plans,

@@ -205,6 +205,7 @@ def _start(
             approvers=batch.approvers,
             program=batch.program,
             options=batch.options,
+            lang=batch.console.words.lang,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore

@@ -20,10 +20,11 @@ from ..core.model import Action, Outcome, PlannedStep
 from ..core.render import reveal
 from ..journal.events import Backup, Put, Remove, Restore
 from ..transport.base import CommandResult, SudoError
+from ..words import Said
 from .state import Attempt, Run
 
 Handler = Callable[[Run, PlannedStep], Attempt]
-LOST = "the connection was lost while it ran"
+LOST = str(Said("step.lost"))
 
 
 def run_script(run: Run, step: PlannedStep) -> Attempt:
@@ -116,8 +117,8 @@ def check(run: Run, step: PlannedStep) -> Attempt:
 def manual(run: Run, step: PlannedStep) -> Attempt:
     """Nothing runs: the gate asked whether a person has done it."""
     if run.unattended:
-        return Attempt(Outcome.OK, "not confirmed by a person (--yes)")
-    return Attempt(Outcome.OK, "done by hand")
+        return Attempt(Outcome.OK, str(Said("step.not-confirmed")))
+    return Attempt(Outcome.OK, str(Said("step.done-by-hand")))
 
 
 def put(run: Run, step: PlannedStep) -> Attempt:
@@ -227,18 +228,19 @@ def _live(run: Run) -> Callable[[str, str], None] | None:
 def _failure(result: CommandResult, step: PlannedStep) -> str | None:
     """Why a result does not meet the step's expectations, or None."""
     if result.timed_out:
-        return f"timed out after {step.timeout} s"
+        return str(Said("step.timed-out", {"seconds": step.timeout}))
     if result.exit_code is None:
-        return "ended without an exit status (killed?)"
+        return str(Said("step.no-exit-status"))
     if result.exit_code not in step.expect.exit:
         last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
-        return f"exit status {result.exit_code}" + (f": {last[0]}" if last[0] else "")
+        said = {"code": result.exit_code, "last": last[0]}
+        return str(Said("step.exit-status-said" if last[0] else "step.exit-status", said))
     for stream, pattern in (("stdout", step.expect.stdout), ("stderr", step.expect.stderr)):
         if pattern and not re.search(pattern, getattr(result, stream)):
-            return f"{stream} does not match {pattern!r}"
+            return str(Said("step.no-match", {"stream": stream, "pattern": repr(pattern)}))
     return None
 
 
 def _last_error(result: CommandResult) -> str:
     last = result.stderr.strip().splitlines()[-1:]
-    return last[0] if last else f"exit status {result.exit_code}"
+    return last[0] if last else str(Said("step.exit-status", {"code": result.exit_code}))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ..core.model import Action, Expect, Outcome, PlannedStep
 from ..core.scripts import restore_script, step_script
 from ..text import visible
+from ..words import EN, Words
 from .state import Attempt, Run
 
 TAIL_LINES = 20
@@ -25,12 +26,14 @@ def shown(step: PlannedStep) -> str:
     return step.display()
 
 
-def where(step: PlannedStep, hosts: list[str]) -> str:
+def where(step: PlannedStep, hosts: list[str], words: Words = EN) -> str:
     """Where a step runs, as the console and the gate say it: a `local` step runs on the
     operator's machine (once for each host of the batch), not on the host it is for."""
     if not step.local:
-        return ", ".join(hosts)
-    return "this machine" + (f" (once for each of {', '.join(hosts)})" if len(hosts) > 1 else "")
+        return words.join(hosts)
+    if len(hosts) > 1:
+        return words("run.where.here-for-each", hosts=words.join(hosts))
+    return words("run.where.here")
 
 
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
@@ -103,13 +106,16 @@ def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: 
         output = (attempt.result.stdout + attempt.result.stderr).strip("\n")
         if output:
             run.console.block(tail(run.clean(output), 10), f"  {run.label}│ ")
-    message = run.clean(attempt.message)
+    words = run.console.words
+    message = run.clean(words.again(attempt.message))
+    seconds = f"{duration:.2f}"
     if attempt.status is Outcome.OK:
-        run.say(f"ok ({duration:.2f} s)" + (f": {message}" if message else ""), "green")
+        said = words("run.ok-said", seconds=seconds, message=message) if message else None
+        run.say(said or words("run.ok", seconds=seconds), "green")
     elif attempt.status is Outcome.FAILED and number < attempts:
-        run.say(f"attempt {number}/{attempts} failed: {message}; retrying", "yellow")
+        run.say(words("run.retrying", number=number, attempts=attempts, message=message), "yellow")
     else:
-        run.say(f"FAILED: {message}", "red")
+        run.say(words("run.failed", message=message), "red")
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:
