@@ -99,7 +99,7 @@ def command(
                 _invoke_core_options(c, name or body.__name__, run_opts[0] if run_opts else None)
                 return body(**plain, **{g: cls(**values[g]) for g, cls in groups.items()})
 
-            cli.guard(call)
+            cli.guard(call, given.get("lang"))
 
         # Invoke reads a task's options with inspect.signature, which honours __signature__; the
         # type of a function (typeshed's `function`) does not declare that attribute.

@@ -228,6 +228,51 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "step.lost": ("the connection was lost while it ran", "実行中に接続が切れました"),
     "step.not-started-left": ("not started: the operator left", "未開始: 作業者が中断しました"),
     "step.exit-status": ("exit status {code}", "終了コード {code}"),
+    "step.copy-differs": (
+        "the copy of {path} differs from it (content, mode or owner)",
+        "{path} のコピーが元と異なります（内容、モード、所有者のいずれか）",
+    ),
+    "step.backed-up": ("{path} in {backup} sha256:{sha}", "{path} を {backup} に保存 sha256:{sha}"),
+    "step.backed-up-through": (
+        "{path} (→ {target}) in {backup} sha256:{sha}",
+        "{path}（→ {target}）を {backup} に保存 sha256:{sha}",
+    ),
+    "step.no-backup": (
+        "no backup of {path} was made by the release",
+        "リリースでは {path} のバックアップが作られていません",
+    ),
+    "step.restored": ("{path} sha256:{sha} verified", "{path} を復元、sha256:{sha} を検証済み"),
+    "step.restored-through": (
+        "{path} (→ {target}) sha256:{sha} verified",
+        "{path}（→ {target}）を復元、sha256:{sha} を検証済み",
+    ),
+    "step.put-not-reviewed": (
+        "the content of {step} is not the reviewed one",
+        "{step} の内容がレビューされたものと異なります",
+    ),
+    "step.put-silent": ("{dest}: the put did not say what it did", "{dest}: put の結果が不明です"),
+    "step.put-created": (
+        "{dest} created ({mode}) sha256:{sha} verified",
+        "{dest} を作成（{mode}）、sha256:{sha} を検証済み",
+    ),
+    "step.put-replaced": (
+        "{dest} replaced ({mode}) sha256:{sha} verified",
+        "{dest} を置き換え（{mode}）、sha256:{sha} を検証済み",
+    ),
+    "step.removed": ("removed {paths}", "{paths} を削除"),
+    "step.left-may-run": (
+        "left while it ran ({why}): it could not be ended on the host (the connection is "
+        "gone?), it may still be running; the host lock stays held by this run",
+        "実行中に中断（{why}）: ホスト上で終了させられませんでした（接続が切れた？）。まだ"
+        "実行中かもしれず、ホストのロックはこの実行が保持したままです",
+    ),
+    "step.stopped-after": ("stopped after {why}", "{why} の後に停止"),
+    "step.ended-here": (
+        "ended on this machine after {why}",
+        "{why} の後、この端末で終了させました",
+    ),
+    "step.ended-there": ("ended on the host after {why}", "{why} の後、ホスト上で終了させました"),
+    "step.second-ctrl-c": ("a second Ctrl-C", "2 回目の Ctrl-C"),
     "step.exit-status-said": ("exit status {code}: {last}", "終了コード {code}: {last}"),
     "step.timed-out": ("timed out after {seconds} s", "{seconds} 秒でタイムアウト"),
     "step.no-exit-status": (
@@ -323,8 +368,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
-# The English of the keys whose text travels in a recorded message and is shown again.
 _ANSWER_PREFIX = "answer."
+# The messages a run records (a step's message, the end's, a rollback's reason): `again` says
+# only these again, never a host's words that happen to look like another message.
+_RECORDED = ("end.", "step.")
 
 
 class LanguageError(RunbookError):
@@ -413,7 +460,7 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
         if len(parts) == 1 and len(texts[0]) < 4:
             continue  # a word, not a message: said by its key, not matched in prose
         pattern = "".join(
-            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)
+            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
         )
         found.append((key, re.compile(pattern, re.DOTALL)))
     found.sort(key=lambda kp: -len(MESSAGES[kp[0]][0]))
@@ -422,7 +469,7 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 def _again(lang: str, recorded: str, depth: int) -> str:
     for key, pattern in _patterns():
-        if key.startswith(_ANSWER_PREFIX):
+        if not key.startswith(_RECORDED):
             continue
         match = pattern.fullmatch(recorded)
         if match is None:
@@ -432,6 +479,8 @@ def _again(lang: str, recorded: str, depth: int) -> str:
             for name, value in match.groupdict().items()
         }
         return Words(lang)(key, **values)
+    if "; " in recorded:  # messages joined (one per file of a step): each said again
+        return "; ".join(_again(lang, part, depth) for part in recorded.split("; "))
     return recorded
 
 

@@ -18,6 +18,7 @@ from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
 from ..journal import RunIds, RunKind, find_run
+from ..journal.events import now_iso
 from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
@@ -103,10 +104,10 @@ def release(
                     created=dict(earlier.created) if earlier else {},
                 )
             )
+            said = {"runbook": plan.runbook, "host": plan.host.name, "run": run_id}
+            started = console.words.time(now_iso())
             console.say(
-                f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
-                f"digest sha256:{plan.digest}",
-                "bold",
+                console.words("run.header", **said, digest=plan.digest, time=started), "bold"
             )
         code = run_batch(batch, items)
         if code != DONE:
@@ -114,7 +115,7 @@ def release(
             return code
         done += [p.host.name for p in group]
     if len(plans) > 1:
-        console.say(f"fleet: released {', '.join(done)}", "green")
+        console.say(console.words("run.fleet-released", hosts=console.words.join(done)), "green")
     return DONE
 
 
@@ -186,7 +187,7 @@ def rollback(
         break_lock=break_lock_ids(run_opts.break_lock),
     )
     for reason in why_not:
-        console.say(f"not rolled back: {reason}", "yellow")
+        console.say(console.words("run.not-rolled-back", reason=reason), "yellow")
     ids = RunIds()
     # run.* in the rollback steps are the release's, as they were when it recorded them.
     items = [
@@ -201,11 +202,9 @@ def rollback(
         for plan, run in zip(plans, todo, strict=True)
     ]
     for run in todo:
-        console.say(
-            f"rollback of run {run.id} on {run.host} ({len(run.backups)} backup(s) "
-            "from its journal)",
-            "bold",
-        )
+        said = {"run": run.id, "host": run.host, "count": len(run.backups)}
+        started = console.words.time(now_iso())
+        console.say(console.words("run.rollback-header", **said, time=started), "bold")
     return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
 
 
@@ -263,9 +262,13 @@ def _say_where_the_fleet_stopped(
     if len(plans) < 2:
         return
     rest = [p.host.name for p in plans[plans.index(group[-1]) + 1 :]]
+    words = console.words
     console.say(
-        f"fleet: released {', '.join(done) or 'none'}; stopped at "
-        f"{', '.join(p.host.name for p in group)}; not started: "
-        f"{', '.join(rest) or 'none'}",
+        words(
+            "run.fleet-stopped",
+            done=words.join(done) or words("run.none"),
+            group=words.join(p.host.name for p in group),
+            rest=words.join(rest) or words("run.none"),
+        ),
         "red",
     )

@@ -112,10 +112,9 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 started_at = now_iso()
                 values.append(item.values or RunValues(item.run_id, started_at, batch.operator))
                 written.append(_start(journal, batch, item, items, started_at))
-            batch.console.progress(
-                "connecting to "
-                + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
-            )
+            words = batch.console.words
+            hosts = words.join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
+            batch.console.progress(words("run.connecting", hosts=hosts))
             opened = together(
                 [
                     functools.partial(_open, batch, item, journal)
@@ -287,12 +286,8 @@ def _close(item: HostRun, transport: Transport, console: Console) -> None:
         hostlock.give_back(transport, item.plan, item.run_id, console)
     else:
         host = item.plan.host
-        console.say(
-            f"the lock {host.lock} on {host.name} stays held by run {item.run_id}: a command "
-            "of this run may still be running there (it could not be ended and confirmed "
-            "gone). Check the host, then run again with --break-lock",
-            "yellow",
-        )
+        said = {"lock": host.lock, "host": host.name, "run": item.run_id}
+        console.say(console.words("run.lock-stays", **said), "yellow")
     transport.close()
 
 

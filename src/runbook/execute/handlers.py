@@ -50,11 +50,7 @@ def backup(run: Run, step: PlannedStep) -> Attempt:
             return Attempt(Outcome.FAILED, _last_error(result), result)
         copied = scripts.parse_backup(result.stdout)
         if copied is None:
-            return Attempt(
-                Outcome.FAILED,
-                f"the copy of {path} differs from it (content, mode or owner)",
-                result,
-            )
+            return Attempt(Outcome.FAILED, str(Said("step.copy-differs", {"path": path})), result)
         record = Backup(
             step=step.id,
             path=path,
@@ -65,8 +61,11 @@ def backup(run: Run, step: PlannedStep) -> Attempt:
         )
         run.backups[path] = record
         run.record(record)
-        through = f" (→ {record.target})" if record.target else ""
-        made.append(f"{path}{through} in {record.backup} sha256:{record.sha256[:12]}")
+        said = {"path": path, "backup": record.backup, "sha": record.sha256[:12]}
+        if record.target:
+            made.append(str(Said("step.backed-up-through", {**said, "target": record.target})))
+        else:
+            made.append(str(Said("step.backed-up", said)))
     return Attempt(Outcome.OK, "; ".join(made))
 
 
@@ -75,7 +74,7 @@ def restore(run: Run, step: PlannedStep) -> Attempt:
     for path in run.filled(step).paths:
         made = run.backups.get(path)
         if made is None:
-            return Attempt(Outcome.FAILED, f"no backup of {path} was made by the release")
+            return Attempt(Outcome.FAILED, str(Said("step.no-backup", {"path": path})))
         script = scripts.restore_script(path, made.backup, made.sha256, made.mode, made.target)
         result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
         if result.lost:
@@ -91,8 +90,11 @@ def restore(run: Run, step: PlannedStep) -> Attempt:
                 target=made.target,
             )
         )
-        through = f" (→ {made.target})" if made.target else ""
-        done.append(f"{path}{through} sha256:{made.sha256[:12]} verified")
+        said = {"path": path, "sha": made.sha256[:12]}
+        if made.target:
+            done.append(str(Said("step.restored-through", {**said, "target": made.target})))
+        else:
+            done.append(str(Said("step.restored", said)))
     return Attempt(Outcome.OK, "; ".join(done))
 
 
@@ -127,7 +129,7 @@ def put(run: Run, step: PlannedStep) -> Attempt:
     upload = step.put
     if upload is None or hashlib.sha256(upload.content).hexdigest() != upload.sha256:
         # A plan read back from a journal has no content: it never runs a put.
-        return Attempt(Outcome.FAILED, f"the content of {step.id} is not the reviewed one")
+        return Attempt(Outcome.FAILED, str(Said("step.put-not-reviewed", {"step": step.id})))
     backed = backup_of(run, upload.dest)
     script = scripts.put_script(
         upload.dest,
@@ -144,7 +146,7 @@ def put(run: Run, step: PlannedStep) -> Attempt:
         return Attempt(Outcome.FAILED, _last_error(result), result)
     done = scripts.parse_put(result.stdout)
     if done is None:
-        return Attempt(Outcome.FAILED, f"{upload.dest}: the put did not say what it did", result)
+        return Attempt(Outcome.FAILED, str(Said("step.put-silent", {"dest": upload.dest})), result)
     created, mode = done
     record = Put(
         step=step.id,
@@ -158,8 +160,10 @@ def put(run: Run, step: PlannedStep) -> Attempt:
     run.record(record)
     if created:
         run.created[upload.dest] = record
-    how = "created" if created else "replaced"
-    return Attempt(Outcome.OK, f"{upload.dest} {how} ({mode}) sha256:{upload.sha256[:12]} verified")
+    said = {"dest": upload.dest, "mode": mode, "sha": upload.sha256[:12]}
+    return Attempt(
+        Outcome.OK, str(Said("step.put-created" if created else "step.put-replaced", said))
+    )
 
 
 def backup_of(run: Run, path: str) -> Backup | None:
@@ -182,7 +186,8 @@ def undo_puts(run: Run) -> Attempt:
         run.record(Remove(step=made.step, path=dest, sha256=made.sha256))
         del run.created[dest]
         removed.append(dest)
-    return Attempt(Outcome.OK, "removed " + ", ".join(removed) if removed else "")
+    said = str(Said("step.removed", {"paths": ", ".join(removed)})) if removed else ""
+    return Attempt(Outcome.OK, said)
 
 
 HANDLERS: dict[Action, Handler] = {
