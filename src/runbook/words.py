@@ -87,6 +87,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{kind} {number}/{total} ({id}) on {where}",
         "{where} の{kind} {number}/{total}（{id}）",
     ),
+    # --- a step at its gate: what `d` shows ----------------------------------------------------
+    "show.details": (
+        "  {host}: id {id}, {action}, {options}",
+        "  {host}: ID {id}、{action}、{options}",
+    ),
+    "show.here-for": ("this machine (for {host})", "この端末（{host} のため）"),
+    "show.expects": ("  expects: {expects}", "  期待する結果: {expects}"),
+    "show.no-sudo": ("no sudo", "sudo なし"),
+    "show.sudo": ("sudo: yes", "sudo あり"),
+    "show.sudo-as": ("sudo: as {user}", "sudo: {user} として"),
+    "show.timeout": ("timeout: {seconds} s", "タイムアウト {seconds} 秒"),
+    "show.no-timeout": ("no timeout", "タイムアウトなし"),
+    "show.retries": (
+        "retries: {retries} ({delay} s apart)",
+        "再試行 {retries} 回（{delay} 秒間隔）",
+    ),
+    "show.no-retries": ("no retries", "再試行なし"),
+    "show.exits": ("exits {codes}", "終了コード {codes}"),
+    "show.exits-or": ("{codes} or {last}", "{codes} または {last}"),
+    "show.matches": ("{stream} matches /{pattern}/", "{stream} が /{pattern}/ に一致"),
+    "action.run": ("run", "コマンド"),
+    "action.backup": ("backup", "バックアップ"),
+    "action.restore": ("restore", "復元"),
+    "action.check": ("check", "確認"),
+    "action.manual": ("manual", "手作業"),
+    "action.put": ("put", "ファイル配置"),
     # --- the console: a run's progress ----------------------------------------------------------
     "run.header": (
         "release {runbook} to {host}, run {run}, digest sha256:{digest}, started {time}",
@@ -139,6 +165,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{host} のロック {lock} は実行 {run} が保持したままです。この実行のコマンドがまだ動いて"
         "いるかもしれません（終了を確認できませんでした）。ホストを確認してから --break-lock "
         "を付けて実行してください",
+    ),
+    "run.lock-not-released": (
+        "the lock {lock} on {host} could not be released; the next run will report it: break "
+        "it with --break-lock once the host is checked",
+        "{host} のロック {lock} を解放できませんでした。次の実行で報告されます。ホストを確認して"
+        "から --break-lock で解除してください",
     ),
     "run.not-rolled-back": ("not rolled back: {reason}", "切り戻しませんでした: {reason}"),
     "run.fleet-released": ("fleet: released {hosts}", "全体: {hosts} をリリースしました"),
