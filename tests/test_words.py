@@ -96,6 +96,7 @@ def test_recorded_text_that_is_no_message_stays_as_it_is() -> None:
     assert JA.again("fatal: could not read from remote") == "fatal: could not read from remote"
     # A host's words that look like the tool's own are not its messages: never rewritten.
     assert JA.again("error: boom") == "error: boom"
+    assert JA.again("x, y") == "x, y"  # "{status}, {headers}" is no message to match
 
 
 def test_words_of_a_run_are_said_by_their_key() -> None:

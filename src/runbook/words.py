@@ -87,6 +87,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{kind} {number}/{total} ({id}) on {where}",
         "{where} の{kind} {number}/{total}（{id}）",
     ),
+    "prompt.sudo": ("sudo password: ", "sudo パスワード: "),
+    "prompt.secret": ("secret {name}: ", "シークレット {name}: "),
     # --- a step at its gate: what `d` shows ----------------------------------------------------
     "show.details": (
         "  {host}: id {id}, {action}, {options}",
@@ -292,6 +294,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{dest} を置き換え（{mode}）、sha256:{sha} を検証済み",
     ),
     "step.removed": ("removed {paths}", "{paths} を削除"),
+    "step.ws-valid": (
+        "{status}, Sec-WebSocket-Accept valid",
+        "{status}、Sec-WebSocket-Accept 正常",
+    ),
+    "step.ws-valid-subprotocol": (
+        "{status}, Sec-WebSocket-Accept valid, subprotocol {sub}",
+        "{status}、Sec-WebSocket-Accept 正常、サブプロトコル {sub}",
+    ),
+    "step.ws-no-subprotocol": (
+        "101 but the server did not agree to subprotocol {subprotocol}",
+        "101 ですが、サーバーはサブプロトコル {subprotocol} に同意しませんでした",
+    ),
+    "step.http-status": ("got {got}, expected {status}", "{got} が返りました（期待値 {status}）"),
+    "step.http-no-header": (
+        "no {name} header (expected /{pattern}/)",
+        "{name} ヘッダーがありません（期待値 /{pattern}/）",
+    ),
+    "step.http-header-differs": (
+        "{name}: {value} does not match /{pattern}/",
+        "{name}: {value} が /{pattern}/ に一致しません",
+    ),
+    "step.http-header-matches": ("{name} matches", "{name} 一致"),
+    "step.http-ok-headers": ("{status}, {headers}", "{status}、{headers}"),
+    "step.no-answer": (
+        "no answer from {url} within {seconds} s",
+        "{url} から {seconds} 秒以内に応答がありません",
+    ),
+    "step.refused": ("connection refused by {url}", "{url} に接続を拒否されました"),
+    "step.unresolved": (
+        "cannot resolve the host of {url}: {why}",
+        "{url} のホスト名を解決できません: {why}",
+    ),
+    "step.connection-failed": (
+        "connection to {url} failed: {why}",
+        "{url} への接続に失敗しました: {why}",
+    ),
+    "step.unreachable": ("cannot reach {url}: {why}", "{url} に到達できません: {why}"),
+    "step.check-failed": ("check of {url} failed: {why}", "{url} の確認に失敗しました: {why}"),
     "step.left-may-run": (
         "left while it ran ({why}): it could not be ended on the host (the connection is "
         "gone?), it may still be running; the host lock stays held by this run",
@@ -491,6 +531,8 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
         parts = re.split(r"\{(\w+)\}", texts[0])
         if len(parts) == 1 and len(texts[0]) < 4:
             continue  # a word, not a message: said by its key, not matched in prose
+        if not re.search(r"[A-Za-z]{2}", "".join(parts[::2])):
+            continue  # only punctuation between values ("{a}, {b}"): it would match anything
         pattern = "".join(
             re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
         )

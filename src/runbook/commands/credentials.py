@@ -15,7 +15,7 @@ from ..transport.base import sudo_password_env
 from ..words import EN, Words
 
 
-def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
+def resolve_secrets(names: tuple[str, ...], interactive: bool, words: Words = EN) -> dict[str, str]:
     """Each secret from RUNBOOK_SECRET_<NAME>, else a hidden prompt (only with a terminal)."""
     values: dict[str, str] = {}
     for name in names:
@@ -23,7 +23,7 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
         if env in os.environ:
             values[name] = os.environ[env]
         elif interactive:
-            values[name] = getpass.getpass(f"secret {name}: ")
+            values[name] = getpass.getpass(words("prompt.secret", name=name))
         else:
             raise RefusedError(f"secret '{name}' is not set", hint=f"export {env}=...")
         # Shorter ones are masked inside ordinary words too ("interrupted b***").
@@ -63,10 +63,11 @@ class SudoPassword:
 
     TRIES = 3  # as sudo itself allows
 
-    def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
+    def __init__(self, interactive: bool, plans: Sequence[Plan] = (), words: Words = EN) -> None:
         # Nothing is checked up front: whether a host's sudo wants a password shows at its
         # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
+        self.words = words  # the prompt's language
         self._lock = threading.Lock()  # the state below
         self._asking = threading.Lock()  # one prompt on the terminal at a time
         self._values: dict[str, str | None] = {}
@@ -131,7 +132,8 @@ class SudoPassword:
                     value = self._values.get(host)  # asked meanwhile by another view
                 if value is not None:
                     return value
-                value = getpass.getpass(f"{host + ': ' if host else ''}sudo password: ")
+                prompt = self.words("prompt.sudo")
+                value = getpass.getpass(f"{host}: {prompt}" if host else prompt)
             with self._lock:
                 self._typed[host] = self._typed.get(host, 0) + 1
                 self._seen.append(value)

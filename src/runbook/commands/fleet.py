@@ -72,8 +72,8 @@ def release(
         open_journal=journals_in(opts.state_dir),
         console=console,
         gate=choose_gate(run_opts.yes, gate, interactive, console.words),
-        secrets=resolve_secrets(plans[0].secrets, interactive),
-        sudo=SudoPassword(interactive, plans),
+        secrets=resolve_secrets(plans[0].secrets, interactive, console.words),
+        sudo=SudoPassword(interactive, plans, console.words),
         operator=who,
         break_lock=break_lock_ids(run_opts.break_lock),
         from_step=run_opts.from_step,
@@ -182,7 +182,7 @@ def rollback(
         open_journal=journals_in(opts.state_dir),
         console=console,
         gate=choose_gate(run_opts.yes, gate, interactive, console.words),
-        secrets=resolve_secrets(plans[0].secrets, interactive),
+        secrets=resolve_secrets(plans[0].secrets, interactive, console.words),
         operator=operator(),
         break_lock=break_lock_ids(run_opts.break_lock),
     )
@@ -205,7 +205,7 @@ def rollback(
         said = {"run": run.id, "host": run.host, "count": len(run.backups)}
         started = console.words.time(now_iso())
         console.say(console.words("run.rollback-header", **said, time=started), "bold")
-    return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
+    return run_batch(replace(batch, sudo=SudoPassword(interactive, plans, console.words)), items)
 
 
 def break_lock_ids(given: str | None) -> tuple[str, ...]:
