@@ -190,6 +190,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "step {step} may still be running on the host",
         "手順 {step} はホスト上でまだ実行中かもしれません",
     ),
+    "window.open": (
+        "{host}: booked window {window}, open now: {there} there, {here} on this machine",
+        "{host}: 作業可能時間帯 {window}、現在は時間帯内: 現地 {there}、この端末 {here}",
+    ),
+    "window.closed": (
+        "{host}: booked window {window}, closed now: {there} there, {here} on this machine",
+        "{host}: 作業可能時間帯 {window}、現在は時間帯外: 現地 {there}、この端末 {here}",
+    ),
+    "window.override": ("--outside-window: {reason}", "--outside-window による実行: {reason}"),
+    "window.going-on": (
+        "outside the booked window, going on (--outside-window {reason}): {line}",
+        "作業可能時間帯外ですが続行します（--outside-window {reason}）: {line}",
+    ),
+    "window.line": (
+        "{host}'s window is {window}; it is now {there} there ({here} on this machine); it opens "
+        "next {opens}",
+        "{host} の作業可能時間帯は {window}。現在は現地 {there}（この端末 {here}）。次に開くのは "
+        "{opens}",
+    ),
+    "window.again": ("release again within the window", "時間帯内にもう一度リリースしてください"),
+    "window.resume-host": (
+        "resume within the window with `inv release --host {host} --from {step}`",
+        "時間帯内に `inv release --host {host} --from {step}` で再開してください",
+    ),
+    "window.resume": (
+        "resume within the window with `inv release --from {step}` and the same --host",
+        "時間帯内に `inv release --from {step}` と同じ --host で再開してください",
+    ),
     # --- how a run ended (the end message: console, journal, report, notification) ------------
     "end.release-verified": ("release done and verified", "リリース完了、確認済み"),
     "end.release-unverified": (
@@ -254,6 +282,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "made yet)",
         "手順 {step} が失敗しました: {why}。ホストはそのままです（バックアップはまだないため"
         "切り戻すものはありません）",
+    ),
+    "end.outside-window": (
+        "step {number} ({step}) not started: outside the booked window. {lines}. Nothing more "
+        'ran; {again}, or give --outside-window "REASON"',
+        "手順 {number}（{step}）は開始していません: 作業可能時間帯外です。{lines}。これ以上は"
+        '何も実行していません。{again}。または --outside-window "理由" を付けてください',
     ),
     "end.rollback-because": ("step {step} failed: {why}", "手順 {step} が失敗しました: {why}"),
     # --- what a step said (recorded; said again in the report) ----------------------------------
@@ -443,7 +477,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 _ANSWER_PREFIX = "answer."
 # The messages a run records (a step's message, the end's, a rollback's reason): `again` says
 # only these again, never a host's words that happen to look like another message.
-_RECORDED = ("end.", "step.")
+_RECORDED = ("end.", "step.", "window.")
 
 
 class LanguageError(RunbookError):
