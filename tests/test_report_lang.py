@@ -19,14 +19,13 @@ import pytest
 
 from runbook.commands.history import report
 from runbook.console import Console
-from runbook.core.model import Plan
 from runbook.errors import STEP_FAILED
 from runbook.execute import Batch, HostRun, run_batch
 from runbook.journal.events import RunKind
 from runbook.journal.store import Journal
 from runbook.options import Options
 from runbook.testing import FakeTransport, ScriptedGate, fake_connect
-from runbook.words import MESSAGES
+from runbook.words import EN, MESSAGES, Words
 from tests.test_execute import backup_answer, fails, plan_of
 
 HERE = Path(__file__).parent
@@ -64,8 +63,10 @@ rollback:
 ANSWERS = ["yes", "yes", "skip", "yes", "retry", "rollback", "yes", "yes"]
 
 
-def _night(tmp_path: Path) -> tuple[Path, Plan]:
+def _night(tmp_path: Path, words: Words = EN) -> tuple[Path, str]:
+    """The night's run on fakes: the state directory, and what the console showed."""
     state = tmp_path / "state"
+    screen = io.StringIO()
     plan = plan_of(RUNBOOK)
     transport = FakeTransport(
         rules={"backup": backup_answer(run_id=RUN_ID), "deploy-new": fails("fatal: bad", 1)}
@@ -75,7 +76,7 @@ def _night(tmp_path: Path) -> tuple[Path, Plan]:
             kind=RunKind.RELEASE,
             connect=fake_connect({"web1": transport}),
             open_journal=lambda rid: Journal.create(state, rid),
-            console=Console(io.StringIO(), colour=False),
+            console=Console(screen, colour=False, words=words),
             gate=ScriptedGate(list(ANSWERS)),
             operator="tester",
             options=("--host", "web1"),
@@ -84,7 +85,7 @@ def _night(tmp_path: Path) -> tuple[Path, Plan]:
     )
     assert code == STEP_FAILED
     _fix_times(state / "runs" / f"{RUN_ID}.jsonl")
-    return state, plan
+    return state, screen.getvalue()
 
 
 def _fix_times(path: Path) -> None:
@@ -175,3 +176,21 @@ def test_the_japanese_report_has_no_english_word_the_tool_wrote(
         {w for w in re.findall(r"[A-Za-z]{3,}", _prose(japanese)) if w.lower() in english}
     )
     assert left == [], left
+
+
+def test_the_japanese_console_has_no_english_word_the_tool_wrote(tmp_path: Path) -> None:
+    """The same night on the console in Japanese: progress, outcomes, the end and the next
+    moves; what is not the tool's (commands after `$`, the host's output after `│`) aside."""
+    _, screen = _night(tmp_path, Words("ja"))
+    assert "web1: 手順 deploy が失敗しました（終了コード 1: fatal: bad）。" in screen
+    assert "次: inv release --host web1  （原因を直してから、もう一度リリース）" in screen
+    prose = "\n".join(
+        line.split("│")[0]
+        for line in screen.splitlines()
+        if not line.lstrip().startswith(("$ ", "backup ", "restore "))
+    )
+    prose = re.sub(r"\binv [^（\n]*", " ", prose)  # the next commands, ready to copy
+    theirs = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", RUNBOOK + " web1 tester")}
+    english = _english_of_the_tool() - theirs
+    left = sorted({w for w in re.findall(r"[A-Za-z]{3,}", _prose(prose)) if w.lower() in english})
+    assert left == [], screen
