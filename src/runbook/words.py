@@ -218,6 +218,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "resume within the window with `inv release --from {step}` and the same --host",
         "時間帯内に `inv release --from {step}` と同じ --host で再開してください",
     ),
+    # --- inv check and the dry run -------------------------------------------------------------
+    "check.warning": ("warning: {warning}", "警告: {warning}"),
+    "check.runbook": ("{count} runbook", "ランブック {count} 件"),
+    "check.runbooks": ("{count} runbooks", "ランブック {count} 件"),
+    "check.host": ("{count} host", "ホスト {count} 台"),
+    "check.hosts": ("{count} hosts", "ホスト {count} 台"),
+    "check.ok": (
+        "ok: {runbooks} and {hosts} valid; {plans} plans rendered",
+        "OK: {runbooks}と{hosts}は正常、計画 {plans} 件を生成しました",
+    ),
+    "dry.ssh-config": ("(ssh config)", "（ssh の設定）"),
+    "dry.plan": (
+        "plan {runbook} for {host} ({target})",
+        "{host} 向けの {runbook} の計画（{target}）",
+    ),
+    "dry.trusts": ("trusts {key}", "信頼するホスト鍵: {key}"),
+    "dry.trusts-none": (
+        "trusts no host key for {address} yet (the connection will be refused)",
+        "{address} の信頼するホスト鍵はまだありません（接続は拒否されます）",
+    ),
+    "dry.rollback": ("rollback:", "切り戻し:"),
+    "dry.here": ("on this machine", "この端末で実行"),
+    "dry.removed-first": (
+        "  first (no gate): remove each file a put created, while it has the put's sha256: {paths}",
+        "  最初に（確認なし）: put が作成した各ファイルを、put の sha256 のままなら削除: {paths}",
+    ),
+    "dry.nothing": (
+        "dry run: nothing was connected or changed",
+        "ドライラン: 接続も変更もしていません",
+    ),
+    "dry.digest-all": (
+        "digest of all {count} hosts sha256:{digest}",
+        "全 {count} 台のダイジェスト sha256:{digest}",
+    ),
+    "dry.approve": ("approve with: {command}", "承認するには: {command}"),
+    # --- inv history -------------------------------------------------------------------------
+    "history.run": ("run", "実行"),
+    "history.kind": ("kind", "種別"),
+    "history.host": ("host", "ホスト"),
+    "history.runbook": ("runbook", "ランブック"),
+    "history.result": ("result", "結果"),
+    "history.started": ("started", "開始"),
+    "history.rollback-unfinished": ("rollback-unfinished", "切り戻し未完了"),
+    "history.by": ("{result} (by {run})", "{result}（{run} による）"),
+    "history.undoes": ("undoes {run}", "{run} を切り戻し"),
+    "history.resumes": ("resumes {run}", "{run} を再開"),
+    "history.none": ("no runs yet in {path}", "{path} にはまだ実行がありません"),
     # --- how a run ended (the end message: console, journal, report, notification) ------------
     "end.release-verified": ("release done and verified", "リリース完了、確認済み"),
     "end.release-unverified": (

@@ -57,7 +57,8 @@ def release(
             )
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
-        console.say(dry_run(plans, approve_command=approve_command(opts, plans)))
+        command = approve_command(opts, plans)
+        console.say(dry_run(plans, approve_command=command, words=console.words))
         return DONE
     check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
     check_identities(plans)

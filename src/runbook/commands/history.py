@@ -41,27 +41,42 @@ OUTCOME_MARKS = {
 def history(opts: Options) -> str:
     """Every run, newest first; a release says who rolled it back, a rollback what it undoes,
     a resumed release what it resumes."""
+    words = opts.words
+    # English keeps the journal's own words and times, which scripts may read; Japanese is
+    # for people: results in words, times on the operator's clock.
+    english = words.lang == "en"
+
+    def said(result: object) -> str:
+        return str(result) if english else words.result(str(result))
+
     runs = list(all_runs(opts.state_dir))
     undone = _rollbacks_by_release(runs)
     rows = []
     for r in runs:
         if opts.host and r.host != opts.host:
             continue
-        result = str(r.result)
+        result = said(r.result)
         by = undone.get(r.id)
         if by is not None and r.kind is RunKind.RELEASE:
-            ended = "rollback-unfinished" if by.result is Result.UNFINISHED else by.result
-            result = f"{ended} (by {by.id})"
+            ended = (
+                words("history.rollback-unfinished")
+                if by.result is Result.UNFINISHED
+                else said(by.result)
+            )
+            result = words("history.by", result=ended, run=by.id)
         links = ""
         if r.start.rolls_back:
-            links = f"undoes {r.start.rolls_back}"
+            links = words("history.undoes", run=r.start.rolls_back)
         elif r.start.resumes:
-            links = f"resumes {r.start.resumes}"
-        cells = (r.id, r.kind, r.host, r.start.runbook, result, r.start.started_at, links)
+            links = words("history.resumes", run=r.start.resumes)
+        started = r.start.started_at if english else words.time(r.start.started_at)
+        kind = str(r.kind) if english else words(f"kind.{r.kind}")
+        cells = (r.id, kind, r.host, r.start.runbook, result, started, links)
         rows.append(tuple(visible(str(c)) for c in cells))
     if not rows:
-        return f"no runs yet in {opts.state_dir / 'runs'}"
-    head = ("run", "kind", "host", "runbook", "result", "started", "")
+        return words("history.none", path=opts.state_dir / "runs")
+    head = tuple(words(f"history.{c}") for c in ("run", "kind", "host", "runbook", "result"))
+    head = (*head, words("history.started"), "")
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
