@@ -115,6 +115,39 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "action.check": ("check", "確認"),
     "action.manual": ("manual", "手作業"),
     "action.put": ("put", "ファイル配置"),
+    # --- a put's gate: the live file against the new content ----------------------------------
+    "preview.head": ("  {host}: {dest} now → after the put", "  {host}: {dest} の現在 → put の後"),
+    "preview.not-read": ("(not read: {why})", "（読めませんでした: {why}）"),
+    "preview.no-backup": (
+        "(no step of this run backed up {dest}: the put will be refused, since rollback could "
+        "not restore it)",
+        "（この実行のどの手順も {dest} をバックアップしていません。切り戻しで戻せないため put "
+        "は拒否されます）",
+    ),
+    "preview.no-answer": ("no answer", "応答なし"),
+    "preview.unreadable": ("(could not read it: {why})", "（読めませんでした: {why}）"),
+    "preview.missing": (
+        "(it does not exist: the put creates it, and a rollback removes it)",
+        "（存在しません。put が作成し、切り戻しで削除します）",
+    ),
+    "preview.not-regular": ("not a regular file", "通常のファイルではありません"),
+    "preview.not-a-file": (
+        "(it is {what}: the put replaces that, never writing through it)",
+        "（{what}: put はそれを置き換えます。その先には書き込みません）",
+    ),
+    "preview.exists": ("(it exists)", "（存在します）"),
+    "preview.binary": (
+        "(binary content, {size} bytes, sha256:{sha})",
+        "（バイナリ、{size} バイト、sha256:{sha}）",
+    ),
+    "preview.too-large": (
+        "(it is larger than {size} bytes: not shown)",
+        "（{size} バイトより大きいため表示しません）",
+    ),
+    "preview.same": (
+        "(no change: it already has this content)",
+        "（変更なし: すでにこの内容です）",
+    ),
     # --- the console: a run's progress ----------------------------------------------------------
     "run.header": (
         "release {runbook} to {host}, run {run}, digest sha256:{digest}, started {time}",
