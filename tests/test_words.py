@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import UTC
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from runbook.errors import BAD_INPUT
 from runbook.options import Options
 from runbook.words import EN, LANGUAGES, MESSAGES, LanguageError, Said, Words, choose, local_time
+from tests.conftest import run_cli
 
 JA = Words("ja")
 
@@ -118,3 +120,22 @@ def test_tz_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert local_time("2026-07-01T12:00:00+00:00") == "2026-07-01 08:00:00 EDT (-04:00)"
     monkeypatch.setenv("TZ", "UTC")
     assert local_time("2026-07-01T12:00:00+00:00") == "2026-07-01 12:00:00 UTC (+00:00)"
+
+
+# --- through the command line ------------------------------------------------------------------
+
+
+def test_the_command_line_takes_lang_and_the_locale_and_refuses_an_unknown_one(
+    tmp_path: Path,
+) -> None:
+    env = {"RUNBOOK_STATE_DIR": str(tmp_path / "state")}
+    unknown = run_cli("history", "--lang", "fr", cwd=tmp_path, env=env)
+    assert unknown.returncode == BAD_INPUT
+    assert "error: unknown language 'fr'" in unknown.stderr and "en, ja" in unknown.stderr
+    japanese = run_cli("history", cwd=tmp_path, env={**env, "LANG": "ja_JP.UTF-8"})
+    assert japanese.returncode == 0 and "にはまだ実行がありません" in japanese.stdout
+    english = run_cli("history", "--lang", "en", cwd=tmp_path, env={**env, "LC_ALL": "ja_JP"})
+    assert "no runs yet in" in english.stdout
+    # The words around an error are the operator's too (the message from the code may not be).
+    refused = run_cli("report", "--lang", "ja", cwd=tmp_path, env=env)
+    assert refused.returncode == BAD_INPUT and refused.stderr.startswith("エラー: "), refused
