@@ -286,6 +286,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "全 {count} 台のダイジェスト sha256:{digest}",
     ),
     "dry.approve": ("approve with: {command}", "承認するには: {command}"),
+    # --- inv preflight (the frame; each check's own words are English for now) -------------
+    "preflight.head": ("preflight {runbook} on {host}", "{host} で {runbook} の事前確認"),
+    "preflight.ok": ("  ok       {check}{note}", "  OK       {check}{note}"),
+    "preflight.problem": ("  PROBLEM  {check}: {problem}", "  問題     {check}: {problem}"),
+    "preflight.hint": ("           hint: {hint}", "           ヒント: {hint}"),
+    "preflight.failed": (
+        "preflight: problems on {hosts}; fix them, then {command} again",
+        "事前確認: {hosts} に問題があります。直してから、もう一度 {command}",
+    ),
+    "preflight.passed": (
+        "preflight: every check passed on {hosts}; next: {command}",
+        "事前確認: {hosts} ですべての確認に合格しました。次: {command}",
+    ),
     # --- inv history -------------------------------------------------------------------------
     "history.run": ("run", "実行"),
     "history.kind": ("kind", "種別"),
