@@ -555,6 +555,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "after fixing the cause, resume at {step}",
         "原因を直してから、{step} から再開",
     ),
+    "report.batch": ("{runbook} on {count} hosts together", "{runbook}（{count} 台同時）"),
+    "report.batch-head": (
+        "{hosts}. One report per host follows.",
+        "{hosts}。以下、ホストごとのレポートです。",
+    ),
     # --- the error boundary ---------------------------------------------------------------------
     "cli.error": ("error: {message}", "エラー: {message}"),
     "cli.hint": ("  hint: {hint}", "  ヒント: {hint}"),

@@ -123,12 +123,10 @@ def report(
         for r in records
     ]
     if len(records) > 1:
-        head = mdsafe.text(", ".join(f"{r.host} ({r.result})" for r in records))
-        parts.insert(
-            0,
-            f"# {mdsafe.text(record.start.runbook)} on {len(records)} hosts together\n\n"
-            f"{head}. One report per host follows.\n",
-        )
+        head = mdsafe.text(words.join(f"{r.host} ({words.result(r.result)})" for r in records))
+        runbook = mdsafe.text(record.start.runbook)
+        title = words("report.batch", runbook=runbook, count=len(records))
+        parts.insert(0, f"# {title}\n\n{words('report.batch-head', hosts=head)}\n")
     text = "\n".join(parts)
     if output:
         write_output(opts.project / output, text, force=force, name=output)
