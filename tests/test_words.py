@@ -14,7 +14,19 @@ import pytest
 
 from runbook.errors import BAD_INPUT
 from runbook.options import Options
-from runbook.words import EN, LANGUAGES, MESSAGES, LanguageError, Said, Words, choose, local_time
+from runbook.words import (
+    EN,
+    LANGUAGES,
+    MESSAGES,
+    LanguageError,
+    Said,
+    Words,
+    choose,
+    local_time,
+    reading,
+    recorded,
+    running,
+)
 from tests.conftest import run_cli
 
 JA = Words("ja")
@@ -32,6 +44,11 @@ def test_every_message_has_every_language_with_the_same_placeholders(key: str) -
     english, *others = texts
     for text in others:
         assert _placeholders(text) == _placeholders(english), key
+
+
+def test_no_key_is_in_two_modules_of_the_catalog() -> None:
+    keys = [k for part in (reading, recorded, running) for k in part.MESSAGES]
+    assert len(keys) == len(set(keys)) == len(MESSAGES)
 
 
 def test_the_japanese_side_is_japanese() -> None:
