@@ -168,8 +168,8 @@ def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
     for number in (3, 4, 5):
         person.answer(f"step {number}/8 on sandbox", RUN, "y")
     person.answer("FAILED: exit status 1", FAILED, "b")
-    for number in (1, 2, 3, 4):
-        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    for number in (1, 2, 3, 4, 5):
+        person.answer(f"rollback step {number}/5 on sandbox", RUN, "y")
 
     assert person.exit_code() == 1, person.transcript.getvalue()
     assert "rollback done" in person.transcript.getvalue()
@@ -314,8 +314,8 @@ def test_a_failure_answered_abort_prints_from_and_rollback_and_the_rollback_as_p
     # The rollback command as printed, on a terminal: its gates answered yes.
     child = project.spawn(*shlex.split(again)[1:])
     person = Operator(child)
-    for number in (1, 2, 3, 4):
-        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    for number in (1, 2, 3, 4, 5):
+        person.answer(f"rollback step {number}/5 on sandbox", RUN, "y")
     assert person.exit_code() == 0, person.transcript.getvalue()
     assert project.live() == original
     assert "next: inv report --run" in person.transcript.getvalue()

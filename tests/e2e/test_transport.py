@@ -538,7 +538,8 @@ def test_proxyjump_hops_are_checked_and_work(sandbox_session: Sandbox, tmp_path:
         Host("behind", "behind", known_hosts=(str(box.known_hosts),)),
         ssh_config_path=str(config),
     )
-    assert f"the jump host localhost:{box.ssh_port}" in str(error) and "is not known" in str(error)
+    assert f"the jump host jump ({box.user}@localhost:{box.ssh_port}) on the way" in str(error)
+    assert "is not known" in str(error)
 
     both = tmp_path / "known_hosts"
     key = " ".join(box.host_key.with_suffix(".pub").read_text().split()[:2])

@@ -10,7 +10,7 @@ from ..core import diffs, markdown
 from ..core import put as puts
 from ..core.inventory import load_inventory
 from ..core.load import load_runbook
-from ..core.model import Action, Plan, TrustedKey, mask
+from ..core.model import Action, Plan, Runbook, TrustedKey, mask
 from ..core.plan import make_plan
 from ..core.scripts import step_script
 from ..errors import InputError, Problem, RefusedError
@@ -57,7 +57,7 @@ def check(opts: Options) -> str:
         for host in hosts:
             try:
                 plan = make_plan(runbook, host, inventory_file, overrides)
-                warnings += puts.warnings(runbook, plan)
+                warnings += puts.warnings(runbook, plan) + _terminal_warnings(runbook, plan)
                 renders += 1
             except InputError as exc:
                 problems += [
@@ -207,3 +207,20 @@ def _removed_first(plan: Plan, words: Words) -> list[str]:
     if not created:
         return []
     return [words("dry.removed-first", paths=", ".join(created))]
+
+
+def _terminal_warnings(runbook: Runbook, plan: Plan) -> list[Problem]:
+    """On a `pty: true` host stderr arrives in stdout: an `expect: stderr` never sees it."""
+    if not plan.host.pty:
+        return []
+    return [
+        Problem(
+            runbook.path,
+            written.lines.get("expect", written.line),
+            f"step '{step.id}' expects on stderr, but {plan.host.name} has `pty: true`: its "
+            "stderr arrives in stdout",
+            "match the text with `expect: stdout` for this host",
+        )
+        for written, step in zip(runbook.steps, plan.steps, strict=False)
+        if step.expect.stderr and not step.local
+    ]

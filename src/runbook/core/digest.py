@@ -30,10 +30,10 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
     one the release computes) with its options and note (a put: its content's sha256); the
     diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
-    files and the host keys they trust, sudo, lock, backup directory, connect timeout and
-    whether approval is required; the signatures `approval` asks for (signers file and how
-    many; only when set). Local paths go through `portable` (`~/...`, project-relative), so
-    machines with the checkout in other places agree.
+    files and the host keys they trust, sudo, pty (only when set), lock, backup directory,
+    connect timeout and whether approval is required; the signatures `approval` asks for
+    (signers file and how many; only when set). Local paths go through `portable` (`~/...`,
+    project-relative), so machines with the checkout in other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -59,6 +59,8 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
         "rollback": [s.to_json() for s in plan.rollback],
         "changes": [c.to_json() for c in plan.changes],
     }
+    if host.pty:  # commands run on a terminal (absent when not: digests stay as before)
+        subject["host"]["pty"] = True
     if host.approval is not None:
         subject["host"]["approval"] = {
             "signers": portable(host.approval.signers),

@@ -41,6 +41,7 @@ _SETTINGS = (
     "identity",
     "known_hosts",
     "sudo",
+    "pty",
     "require_approval",
     "lock",
     "backup_dir",
@@ -130,6 +131,7 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
 # quote, a space) would reach ssh_config's `Match exec` and `%h`/`%r` tokens on the operator's
 # machine, where ssh refuses it but a library need not.
 HOST_NAME = re.compile(r"[A-Za-z0-9_.%:-]+")
+BRACKETED = re.compile(r"\[([^\]]*)\](?::(\d+))?")  # [::1] or [::1]:2222, as ssh_config writes
 USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*")
 
 
@@ -139,13 +141,19 @@ def _check_connection_words(
     where = (
         source.line(("hosts", name, "address")) if address != name else source.line(("hosts", name))
     )
-    if address.startswith("[") and address.endswith("]"):
+    bracketed = BRACKETED.fullmatch(address)
+    if bracketed:
+        port = (
+            f", and `port: {bracketed[2]}` for the port"
+            if bracketed[2]
+            else "; the port goes in `port:`"
+        )
         problems.append(
             Problem(
                 source.file,
                 where,
                 f"host '{name}': address {address!r} has brackets",
-                f"write it without them ({address[1:-1]}); the port goes in `port:`",
+                f"write it without them ({bracketed[1]}){port}",
             )
         )
     elif address.startswith("-") or not HOST_NAME.fullmatch(address):

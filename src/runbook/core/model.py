@@ -197,6 +197,8 @@ class Host:
         user, port: None means ~/.ssh/config decides (then the local user, port 22).
         known_hosts: extra files of trusted host keys, absolute.
         sudo: False when the host runs sudo steps without sudo (as on the sandbox).
+        pty: every command runs on a terminal (sudo with `Defaults requiretty` needs one);
+            its stderr then arrives merged into stdout.
         lock: the lock directory on the host.
         backup_dir: where backups go on the host (absolute); None for the tool's own private
             directory (`core.scripts`: /var/backups/release-runbook for root, else
@@ -214,6 +216,7 @@ class Host:
     identity: str | None = None
     known_hosts: tuple[str, ...] = ()
     sudo: bool = True
+    pty: bool = False
     require_approval: bool = False
     lock: str = "/tmp/release-runbook.lock"
     backup_dir: str | None = None

@@ -272,7 +272,28 @@ def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:
     except BaseException:
         transport.close()
         raise
+    _show_login_output(batch.console, item.plan.host, transport.login_output)
     return transport
+
+
+LOGIN_LINES_SHOWN = 20
+
+
+def _show_login_output(console: Console, host: Host, text: str) -> None:
+    """What the host's login shell prints before every command, shown once, here: it is
+    kept out of every step's output (and out of what the built-in actions read)."""
+    lines = text.strip("\n").splitlines()
+    if not any(line.strip() for line in lines):
+        return
+    console.say(
+        f"{host.name}: its login shell prints {len(lines)} line(s) before every command "
+        "(shown once; not part of any step's output):",
+        "yellow",
+    )
+    for line in lines[:LOGIN_LINES_SHOWN]:
+        console.say(f"  {host.name} login│ {line}")
+    if len(lines) > LOGIN_LINES_SHOWN:
+        console.say(f"  {host.name} login│ ... ({len(lines) - LOGIN_LINES_SHOWN} more)")
 
 
 def _close(item: HostRun, transport: Transport, console: Console) -> None:

@@ -247,5 +247,6 @@ def _failure(result: CommandResult, step: PlannedStep) -> str | None:
 
 
 def _last_error(result: CommandResult) -> str:
-    last = result.stderr.strip().splitlines()[-1:]
+    # On a terminal (`pty: true`) the script's stderr arrives in its stdout.
+    last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
     return last[0] if last else str(Said("step.exit-status", {"code": result.exit_code}))

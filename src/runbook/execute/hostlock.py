@@ -128,9 +128,11 @@ def parse_lock(output: str) -> tuple[str, dict[str, Any]]:
 
 
 def _record_text(output: str) -> str:
-    """The holder record as the lock script printed it (everything after the owner line)."""
-    first, _, rest = output.partition("\n")
-    return rest if first.startswith("owner ") else output
+    """The holder record as the lock script printed it: everything after its owner line
+    (found wherever it is, never taken to be the first line)."""
+    lines = output.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("owner ")), None)
+    return output if at is None else "".join(lines[at + 1 :])
 
 
 def is_holder(record: dict[str, Any]) -> bool:

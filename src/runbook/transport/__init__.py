@@ -24,7 +24,8 @@ SSH modules, once:
 Modules: `base` (the seam: results, protocols, the wrapper and the scripts it reads; pure),
 `output` (bytes in, lines and bounded tails out; pure), `local`, `ssh` (the connection and
 `SSHTransport`), `ssh_runner` (one command on a paramiko channel: the start handshake),
-`ssh_errors` (the messages for a failed connection or host key).
+`hops` (the chain opened hop by hop: which jump host or ProxyCommand failed),
+`ssh_errors` (the messages for a failed connection or host key, naming the hop).
 
 Importing this package imports neither Fabric nor paramiko (~0.3 s): `inv check` and `inv
 show` use the seam without them. The SSH names (`SSHTransport`, `connect`, `fingerprint`) are

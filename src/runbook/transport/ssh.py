@@ -6,6 +6,7 @@ Importing this module imports Fabric and paramiko (~0.3 s): only the release pat
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 from fabric import Config, Connection
@@ -32,8 +33,12 @@ from .base import (
     sudo_password_env,
     wrapper_command,
 )
+from .hops import HopError, open_chain
+from .hops import chain as _chain
+from .hostcert import CERT_SUFFIX
+from .hostkeys import TrustPolicy
 from .known_hosts import load as load_known_hosts
-from .ssh_errors import UnknownHostKey, connect_error, fingerprint, known_hosts_files
+from .ssh_errors import connect_error, fingerprint, known_hosts_files
 from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
 if TYPE_CHECKING:
@@ -72,10 +77,11 @@ def connect(
     conn, known_hosts = _build_connection(host, ssh_config_path)
     started = time.monotonic()
     try:
-        conn.open()
-    except Exception as exc:
-        _close_quietly(conn)
-        raise connect_error(exc, host, _chain(conn), known_hosts) from None
+        open_chain(conn, host.connect_timeout)  # hop by hop: a failure names its hop
+    except HopError as exc:
+        for hop in _chain(conn):
+            _close_quietly(hop)
+        raise connect_error(exc, host, _chain(conn), known_hosts, ssh_config_path) from None
     for hop in _chain(conn):
         _tune(hop)
     return SSHTransport(host, conn, sudo, time.monotonic() - started)
@@ -85,7 +91,7 @@ class SSHTransport:
     """One open SSH connection to one host; every `run` reuses it.
 
     Attributes:
-        target: the inventory host it is connected to.
+        target: the inventory host it is connected to (`pty`: every command on a terminal).
         connect_seconds: how long `connect()` took to open it.
     """
 
@@ -105,6 +111,14 @@ class SSHTransport:
         self._dead: str | None = None
         self._flight: _Flight | None = None  # set at the start mark; cleared at its end
         self._lock = threading.Lock()
+        self._login_output: str | None = None  # of the first command run without sudo
+
+    @property
+    def login_output(self) -> str:
+        """What the host's login shell prints before every command (a chatty .bashrc, say),
+        as the first command without sudo saw it; "" before one ran. Never part of a
+        command's output."""
+        return self._login_output or ""
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -223,10 +237,11 @@ class SSHTransport:
                 with self._lock:
                     self._flight = _Flight(pgid, sudo)
 
+        pty = self.target.pty
         step = StepChannel(
             transport,
-            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout),
-            stdin_script(script),
+            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout, pty=pty),
+            stdin_script(script, pty=pty),
             nonce=nonce,
             prompt=prompt,
             password=password,
@@ -234,6 +249,7 @@ class SSHTransport:
             on_output=on_output,
             on_start=started,
             open_timeout=open_timeout,
+            pty=pty,
         )
         begun = time.monotonic()
         try:
@@ -253,6 +269,8 @@ class SSHTransport:
             out, err = step.stdout.finish(), step.stderr.finish()
             return CommandResult(None, out, err, time.monotonic() - begun, lost=True)
         duration = time.monotonic() - begun
+        if not sudo and self._login_output is None:
+            self._login_output = ended.before
         if ended.exit_code is None and not self._transport_active():
             # A dead link ends as a timeout or a closed channel: the command may still run.
             self._dead = "lost"
@@ -313,10 +331,10 @@ class SSHTransport:
             return SudoError(
                 f"sudo on {self._who()} refuses to run without a terminal (its sudoers has "
                 f"`Defaults requiretty` for {self._conn.user}): the step did not run",
-                hint=f"allow sudo without a terminal for {self._conn.user} on the host "
-                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in): this tool "
-                "runs steps without a terminal (a `pty: true` host setting is not supported "
-                "yet); or set `sudo: false` for this host",
+                hint=f"set `pty: true` for {self.target.name} in the inventory (every command "
+                "then runs on a terminal, its stderr merged into stdout), or allow sudo "
+                f"without a terminal for {self._conn.user} on the host "
+                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in)",
             )
         if sudo and exc.answered:
             return self._sudo_error(SudoRefused(missing=False))
@@ -347,15 +365,6 @@ class SSHTransport:
 
 
 # -- connecting -----------------------------------------------------------------------------
-
-
-class _RejectUnknownHostKey(paramiko.RejectPolicy):
-    """paramiko's RejectPolicy, keeping the key so the message can show its fingerprint."""
-
-    def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-    ) -> NoReturn:
-        raise UnknownHostKey(hostname, key)
 
 
 def _build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connection, list[str]]:
@@ -400,11 +409,14 @@ def _build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connecti
         raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
     for hop in _chain(conn):
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
-        hop.client.set_missing_host_key_policy(_RejectUnknownHostKey())
+        hop.client.set_missing_host_key_policy(TrustPolicy(known))
         known.add_to(hop.client)  # read-only: never written back
         # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
         hop.connect_timeout = host.connect_timeout
-        hop.connect_kwargs["transport_factory"] = _PromptTransport
+        entry = hop.host if hop.port == 22 else f"[{hop.host}]:{hop.port}"
+        hop.connect_kwargs["transport_factory"] = functools.partial(
+            _PromptTransport, certificates_first=known.wants_certificate(entry)
+        )
     return conn, known_hosts
 
 
@@ -417,10 +429,24 @@ class _PromptTransport(paramiko.Transport):
     ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms.
     """
 
-    def __init__(self, sock: _SocketLike, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, sock: _SocketLike, *args: Any, certificates_first: bool = False, **kwargs: Any
+    ) -> None:
         if isinstance(sock, socket.socket):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._certificates_first = certificates_first
         super().__init__(sock, *args, **kwargs)
+
+    @property
+    def preferred_keys(self) -> tuple[str, ...]:
+        """The host key algorithms offered: paramiko's (plain keys, then their certificate
+        forms), certificates first for a host trusted through a CA alone, as OpenSSH does:
+        a host that has a certificate then presents it rather than its plain key."""
+        offered: tuple[str, ...] = tuple(super().preferred_keys)
+        if not self._certificates_first:
+            return offered
+        certs = tuple(k for k in offered if k.endswith(CERT_SUFFIX))
+        return certs + tuple(k for k in offered if k not in certs)
 
     def _parse_debug(self, m: Message) -> None:
         quickack = getattr(socket, "TCP_QUICKACK", None)
@@ -429,14 +455,6 @@ class _PromptTransport(paramiko.Transport):
                 self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
         # paramiko's handler for MSG_DEBUG is private and types-paramiko does not declare it.
         super()._parse_debug(m)  # type: ignore[misc]
-
-
-def _chain(conn: Connection) -> list[Connection]:
-    """The connection and its ProxyJump hops, outermost last."""
-    hops = [conn]
-    while isinstance(hops[-1].gateway, Connection):
-        hops.append(hops[-1].gateway)
-    return hops
 
 
 def _tune(conn: Connection) -> None:
