@@ -244,7 +244,7 @@ def _window_options(
             "machine's clock",
         ) from exc
     if now:
-        console.say(f"the clock is RUNBOOK_NOW={now} (a testing aid), not this machine's", "yellow")
+        console.say(console.words("run.clock", now=now), "yellow")
     return clock, reason.strip() if reason else None
 
 

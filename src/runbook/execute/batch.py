@@ -285,15 +285,13 @@ def _show_login_output(console: Console, host: Host, text: str) -> None:
     lines = text.strip("\n").splitlines()
     if not any(line.strip() for line in lines):
         return
-    console.say(
-        f"{host.name}: its login shell prints {len(lines)} line(s) before every command "
-        "(shown once; not part of any step's output):",
-        "yellow",
-    )
+    words = console.words
+    console.say(words("run.login-output", host=host.name, count=len(lines)), "yellow")
     for line in lines[:LOGIN_LINES_SHOWN]:
         console.say(f"  {host.name} login│ {line}")
     if len(lines) > LOGIN_LINES_SHOWN:
-        console.say(f"  {host.name} login│ ... ({len(lines) - LOGIN_LINES_SHOWN} more)")
+        more = words("run.login-more", count=len(lines) - LOGIN_LINES_SHOWN)
+        console.say(f"  {host.name} login│ {more}")
 
 
 def _close(item: HostRun, transport: Transport, console: Console) -> None:

@@ -209,7 +209,7 @@ def _remote(run: Run, script: str, **options: Any) -> CommandResult:
         except SudoError:
             if run.sudo is None or not run.sudo.forget():
                 raise
-            run.say("sudo refused the password: try again", "yellow")
+            run.say(run.console.words("run.sudo-again"), "yellow")
 
 
 remote = _remote  # for execute.preview: the read before a put's gate retries sudo the same way

@@ -142,6 +142,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "いるかもしれません（終了を確認できませんでした）。ホストを確認してから --break-lock "
         "を付けて実行してください",
     ),
+    "run.login-output": (
+        "{host}: its login shell prints {count} line(s) before every command (shown once; not "
+        "part of any step's output):",
+        "{host}: ログインシェルが各コマンドの前に {count} 行を出力します（1 回だけ表示。どの手順"
+        "の出力にも含めません）:",
+    ),
+    "run.login-more": ("... ({count} more)", "…（ほか {count} 行）"),
+    "run.sudo-again": (
+        "sudo refused the password: try again",
+        "sudo がパスワードを拒否しました。もう一度入力してください",
+    ),
+    "run.clock": (
+        "the clock is RUNBOOK_NOW={now} (a testing aid), not this machine's",
+        "時計は RUNBOOK_NOW={now}（テスト用）で、この端末の時計ではありません",
+    ),
     "run.lock-not-released": (
         "the lock {lock} on {host} could not be released; the next run will report it: break "
         "it with --break-lock once the host is checked",
