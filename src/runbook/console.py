@@ -16,15 +16,22 @@ from collections.abc import Callable
 from typing import TextIO
 
 from .text import visible
+from .words import EN, Words
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2", "cyan": "36"}
 
 
 class Console:
-    """Writes progress lines; colour only on a terminal and without NO_COLOR."""
+    """Writes progress lines; colour only on a terminal and without NO_COLOR.
 
-    def __init__(self, stream: TextIO | None = None, *, colour: bool | None = None) -> None:
+    `words`: the operator's language; what the executor says goes through it (`runbook.words`).
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, colour: bool | None = None, words: Words = EN
+    ) -> None:
         self.stream = stream or sys.stdout
+        self.words = words
         if colour is None:
             colour = (
                 self.stream.isatty()

@@ -16,9 +16,10 @@ from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
 from ..text import visible
 from ..transport.base import PromptLeft, sudo_password_env
+from ..words import EN, Words
 
 
-def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
+def resolve_secrets(names: tuple[str, ...], interactive: bool, words: Words = EN) -> dict[str, str]:
     """Each secret from RUNBOOK_SECRET_<NAME>, else a hidden prompt (only with a terminal)."""
     values: dict[str, str] = {}
     for name in names:
@@ -26,7 +27,7 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
         if env in os.environ:
             values[name] = os.environ[env]
         elif interactive:
-            values[name] = getpass.getpass(f"secret {name}: ")
+            values[name] = getpass.getpass(words("prompt.secret", name=name))
         else:
             raise RefusedError(f"secret '{name}' is not set", hint=f"export {env}=...")
         # Shorter ones are masked inside ordinary words too ("interrupted b***").
@@ -70,12 +71,14 @@ class SudoPassword:
         self,
         interactive: bool,
         plans: Sequence[Plan] = (),
+        words: Words = EN,
         *,
         before_prompt: Callable[[], None] | None = None,
     ) -> None:
         # Nothing is checked up front: whether a host's sudo wants a password shows at its
         # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
+        self.words = words  # the prompt's language
         self._lock = threading.Lock()  # the state below
         self._asking = threading.Lock()  # one prompt on the terminal at a time
         self._values: dict[str, str | None] = {}
@@ -168,8 +171,9 @@ class SudoPassword:
                     try:
                         if self._before_prompt is not None:
                             self._before_prompt()
+                        prompt = self.words("prompt.sudo")
                         value = ask_hidden(
-                            f"{visible(host) + ': ' if host else ''}sudo password: ", self._left
+                            f"{visible(host)}: {prompt}" if host else prompt, self._left
                         )
                     finally:
                         self._open = False
@@ -268,8 +272,9 @@ def operator() -> str:
     return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
 
 
-def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
-    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal."""
+def choose_gate(yes: bool, gate: Gate | None, interactive: bool, words: Words = EN) -> Gate:
+    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal
+    (asked in `words`' language)."""
     if gate is not None:
         return gate
     if not yes and not interactive:
@@ -277,7 +282,7 @@ def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
             "no terminal to ask at the gates, and no --yes",
             hint="run it on a terminal, or pass --yes for automation",
         )
-    return YesGate() if yes else TerminalGate()
+    return YesGate() if yes else TerminalGate(words=words)
 
 
 def check_identities(plans: Sequence[Plan]) -> None:

@@ -191,4 +191,6 @@ def option_words(opts: Options) -> list[str]:
         words += ["--inventory", opts.inventory]
     for pair in opts.vars:
         words += ["--var", pair]
+    if opts.lang:
+        words += ["--lang", opts.lang]
     return words

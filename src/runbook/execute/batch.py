@@ -114,10 +114,9 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 started_at = now_iso()
                 values.append(item.values or RunValues(item.run_id, started_at, batch.operator))
                 written.append(_start(journal, batch, item, items, started_at))
-            batch.console.progress(
-                "connecting to "
-                + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
-            )
+            words = batch.console.words
+            hosts = words.join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
+            batch.console.progress(words("run.connecting", hosts=hosts))
             opened = together(
                 [
                     functools.partial(_open, batch, item, journal)
@@ -211,6 +210,7 @@ def _start(
             approvers=batch.approvers,
             program=batch.program,
             options=batch.options,
+            lang=batch.console.words.lang,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
@@ -291,15 +291,13 @@ def _show_login_output(console: Console, host: Host, text: str) -> None:
     lines = text.strip("\n").splitlines()
     if not any(line.strip() for line in lines):
         return
-    console.say(
-        f"{host.name}: its login shell prints {len(lines)} line(s) before every command "
-        "(shown once; not part of any step's output):",
-        "yellow",
-    )
+    words = console.words
+    console.say(words("run.login-output", host=host.name, count=len(lines)), "yellow")
     for line in lines[:LOGIN_LINES_SHOWN]:
         console.say(f"  {host.name} login│ {line}")
     if len(lines) > LOGIN_LINES_SHOWN:
-        console.say(f"  {host.name} login│ ... ({len(lines) - LOGIN_LINES_SHOWN} more)")
+        more = words("run.login-more", count=len(lines) - LOGIN_LINES_SHOWN)
+        console.say(f"  {host.name} login│ {more}")
 
 
 def _close(item: HostRun, transport: Transport, console: Console) -> None:
@@ -313,12 +311,8 @@ def _close(item: HostRun, transport: Transport, console: Console) -> None:
         hostlock.give_back(transport, item.plan, item.run_id, console)
     else:
         host = item.plan.host
-        console.say(
-            f"the lock {host.lock} on {host.name} stays held by run {item.run_id}: a command "
-            "of this run may still be running there (it could not be ended and confirmed "
-            "gone). Check the host, then run again with --break-lock",
-            "yellow",
-        )
+        said = {"lock": host.lock, "host": host.name, "run": item.run_id}
+        console.say(console.words("run.lock-stays", **said), "yellow")
     transport.close()
 
 
@@ -332,10 +326,10 @@ def _say_next(console: Console, items: Sequence[HostRun], written: list[list[Eve
             continue
         end = next((e for e in reversed(events) if isinstance(e, End)), None)
         record = RunRecord(id=item.run_id, path=Path(), events=events, start=start, end=end)
-        for line in host_state(record).lines():
+        for line, is_move in host_state(record).lines(console.words):
             if line not in said:
                 said.add(line)
-                console.progress(line, "bold" if line.startswith("next:") else None)
+                console.progress(line, "bold" if is_move else None)
 
 
 def _nothing_runs(transport: Transport) -> bool:

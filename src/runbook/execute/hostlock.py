@@ -161,11 +161,8 @@ def give_back(transport: Transport, plan: Plan, run_id: str, console: Console) -
         script = scripts.unlock_script(plan.host.lock, run_id)
         if transport.run(script, timeout=UNLOCK_TIMEOUT).exit_code == 0:
             return
-    console.say(
-        f"the lock {plan.host.lock} on {plan.host.name} could not be released; "
-        "the next run will report it: break it with --break-lock once the host is checked",
-        "yellow",
-    )
+    said = console.words("run.lock-not-released", lock=plan.host.lock, host=plan.host.name)
+    console.say(said, "yellow")
 
 
 def parse_holder(text: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ..journal.store import JournalWriter
 from ..text import visible
 from ..transport.base import CommandResult, SudoCredential, Transport
 from ..transport.local import LocalTransport
+from ..words import Said
 
 
 @dataclass
@@ -46,9 +47,9 @@ class Stop(Exception):
     """
 
     def __init__(
-        self, code: int, result: Result, message: str, *, resume_at: str | None = None
+        self, code: int, result: Result, message: str | Said, *, resume_at: str | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.code, self.result, self.message = code, result, message
         self.resume_at = resume_at
 

@@ -17,18 +17,12 @@ import threading
 import time
 from types import TracebackType
 
+from ..words import EN, Words
 from .leaving import Flights
 from .state import Run
 
 QUIET = 3.0  # seconds without output before the elapsed time shows
 EVERY = 1.0  # seconds between updates
-
-# The words of the status line, in one place (for the message catalog).
-RUNNING = "{step} on {where}: running for {elapsed}, no output for {quiet}"
-STOPPING = "{step} on {where}: running for {elapsed}; Ctrl-C: stopping once it has ended"
-TIMEOUT_LEFT = "its timeout ends it in {left} at the latest"
-NO_TIMEOUT = "it has no timeout"
-AGAIN = "Ctrl-C again ends it on the host now"
 
 
 class Ticker:
@@ -90,28 +84,34 @@ class Ticker:
         if not stopping and (elapsed < QUIET or quiet < QUIET):
             return None
         step = flying[0][1].step
-        where = "this machine" if step.local else ", ".join(r.plan.host.name for r, _ in flying)
+        words = self.console.words
+        here = words("run.where.here")
+        where = here if step.local else ", ".join(r.plan.host.name for r, _ in flying)
         if not stopping:
-            return RUNNING.format(
-                step=step.id, where=where, elapsed=clock(elapsed), quiet=clock(quiet)
+            return words(
+                "tick.running",
+                step=step.id,
+                where=where,
+                elapsed=clock(elapsed, words),
+                quiet=clock(quiet, words),
             )
         if step.timeout:
             left = max(step.timeout - elapsed, 0.0)
-            limit = TIMEOUT_LEFT.format(left=clock(left))
+            limit = words("tick.timeout-left", left=clock(left, words))
         else:
-            limit = NO_TIMEOUT
-        said = STOPPING.format(step=step.id, where=where, elapsed=clock(elapsed))
-        return f"{said}; {limit}; {AGAIN}"
+            limit = words("tick.no-timeout")
+        said = words("tick.stopping", step=step.id, where=where, elapsed=clock(elapsed, words))
+        return f"{said}; {limit}; {words('tick.again')}"
 
 
-def clock(seconds: float) -> str:
-    """12 s, 4 min 05 s, 1 h 02 min."""
+def clock(seconds: float, words: Words = EN) -> str:
+    """12 s, 4 min 05 s, 1 h 02 min (in the console's language)."""
     whole = int(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return words("tick.seconds", s=whole)
     if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+        return words("tick.minutes", m=whole // 60, s=f"{whole % 60:02d}")
+    return words("tick.hours", h=whole // 3600, m=f"{whole % 3600 // 60:02d}")
 
 
 def _prompting(run: Run) -> bool:
