@@ -70,8 +70,8 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     # The config repository is back on the commit that was live, so the next release's
     # "Record the config commit that is live now" tells the truth; the rollback's ref is gone.
     assert _head(box.config_repo) == live_commit
-    refs = _git(box.config_repo, "for-each-ref", "refs/release-runbook/")
-    assert refs == "", refs
+    refs = _git(box.config_repo, "for-each-ref", "--format=%(refname)", "refs/release-runbook/")
+    assert f"refs/release-runbook/before-{release_id}" not in refs.split(), refs
     assert not box.lock_path.exists()
     rollback_journal = project.journals()[-1]
     (start,) = events_of(project, "start", rollback_journal)
