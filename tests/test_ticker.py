@@ -15,8 +15,8 @@ from runbook.console import Console
 from runbook.core.model import Host, Outcome, Phase, Result
 from runbook.errors import STOPPED
 from runbook.execute import release
+from runbook.execute.attempts import leave_prompts
 from runbook.execute.leaving import Flight, Flights
-from runbook.execute.steps import _leave_prompts
 from runbook.execute.steps import _record as record_of
 from runbook.execute.ticker import QUIET, Ticker, clock
 from runbook.gate import YesGate
@@ -208,7 +208,7 @@ def test_ctrl_c_leaves_an_open_prompt_and_says_the_step_has_not_started() -> Non
     plan = plan_of(SUDO_RUNBOOK, SUDOER)
     box = rig(plan, sudo=typist)
 
-    assert _leave_prompts([box.run]) is True
+    assert leave_prompts([box.run]) is True
     assert typist.left.is_set()
 
 

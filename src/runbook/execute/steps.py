@@ -12,8 +12,6 @@ batch; the hosts run the step at once.
 from __future__ import annotations
 
 import contextlib
-import functools
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
 from ..errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from ..gate import Answer, Gate
-from ..journal.events import End, RollbackStart, RunKind, Start, StepEnd, StepStart
+from ..journal.events import End, RollbackStart, RunKind, Start, StepEnd
 from ..journal.events import Gate as GateEvent
 from ..journal.record import RunRecord
 from ..journal.state import host_state
@@ -29,11 +27,11 @@ from ..journal.store import JournalError
 from ..transport.base import PromptLeft
 from ..words import Said
 from . import notify, preview, show, window
-from .concurrency import all_or_raise, guard_signals, together
-from .handlers import HANDLERS, undo_puts
-from .leaving import Flight, Flights, leave
+from .attempts import attempts as step_attempts
+from .attempts import on_every_host
+from .handlers import undo_puts
+from .leaving import Flights
 from .state import Attempt, Run, Stop
-from .ticker import Ticker
 
 HANDS_ON = Said("end.hands-on")
 
@@ -202,7 +200,7 @@ def _remove_put_files(runs: list[Run]) -> None:
     for run in pending:
         paths = run.console.words.join(run.clean(d) for d in run.created)
         run.say(run.console.words("run.removing-puts", paths=paths))
-    undone = _on_every_host(pending, undo_puts, Flights())  # quick removals, not tracked
+    undone = on_every_host(pending, undo_puts, Flights())  # quick removals, not tracked
     failed = [(r, a) for r, a in zip(pending, undone, strict=True) if a.status is not Outcome.OK]
     for run, attempt in zip(pending, undone, strict=True):
         show.outcome(run, attempt, 0.0, 1, 1)
@@ -250,14 +248,14 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     def gate_then_step(run: Run) -> Attempt:
         # Each host's thread records the answer in its own journal: no serial fsyncs per host.
         run.record(GateEvent(phase=phase, step=step.id, answer=recorded))
-        return _attempts(run, run.plan.phase(phase)[index], phase, flights)
+        return step_attempts(run, run.plan.phase(phase)[index], phase, flights)
 
     def step_again(run: Run) -> Attempt:
-        return _attempts(run, run.plan.phase(phase)[index], phase, flights)
+        return step_attempts(run, run.plan.phase(phase)[index], phase, flights)
 
     pending, work = runs, gate_then_step
     while True:
-        attempts = _on_every_host(pending, work, flights)
+        attempts = on_every_host(pending, work, flights)
         work = step_again
         failed = [
             (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
@@ -324,43 +322,6 @@ def _gated(step: PlannedStep) -> bool:
     """Whether a person is asked before the step: `confirm: false` skips the gate, except for
     a manual step (someone does it) and a local step (it runs on the operator's machine)."""
     return step.confirm or step.local or step.action is Action.MANUAL
-
-
-def _on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[Attempt]:
-    """`work` on every host at once; a first Ctrl-C stops the run once the step has ended.
-
-    A second Ctrl-C (or SIGTERM, SIGHUP) leaves now: the step is ended on every host where it
-    runs, and recorded (see `leave`).
-    """
-
-    def stop_after_step() -> None:
-        for run in runs:
-            run.stopping.set()
-        if _leave_prompts(runs):  # the step has not started: nothing to wait for (the
-            return  # prompt owns the line: `_attempts` says so once it has left)
-        runs[0].console.progress(runs[0].console.words("run.ctrl-c"), "yellow")
-        ticker.poke()
-
-    # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
-    # joins its output readers) and then recorded the outcome as unknown.
-    ticker = Ticker(runs, flights)
-    with guard_signals(on_first_ctrl_c=stop_after_step), ticker:
-        try:
-            return all_or_raise(together([functools.partial(work, run) for run in runs]))
-        except KeyboardInterrupt as exc:
-            leave(runs, flights, exc)
-            raise
-
-
-def _leave_prompts(runs: list[Run]) -> bool:
-    """Ctrl-C: an open sudo password prompt leaves, and none opens (the credential's
-    `leave_prompt`, if it has one). True if one was open."""
-    left = False
-    for run in runs:
-        leave_prompt = getattr(run.sudo, "leave_prompt", None)
-        if callable(leave_prompt) and leave_prompt():
-            left = True
-    return left
 
 
 def _next_if_stopped(run: Run) -> str | None:
@@ -433,81 +394,6 @@ def _after_failure(
     raise Stop(
         STEP_FAILED, Result.FAILED, Said(left, {"step": step.id, "why": why}), resume_at=step.id
     )
-
-
-def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> Attempt:
-    """Run a step, retrying as it says; every attempt is recorded before it starts."""
-    attempts = step.retries + 1
-    attempt = Attempt(Outcome.FAILED)
-    for number in range(1, attempts + 1):
-        started, typed = time.monotonic(), run.typing_seconds()
-        where = run.local if step.local else run.transport
-        flight = Flight(phase, step, number, started, where, typed)
-        with flights.host(run):
-            if not flights.start(run, flight):
-                return Attempt(Outcome.NOT_RUN, str(Said("step.not-started-left")))
-            try:
-                run.record(
-                    StepStart(
-                        phase=phase,
-                        step=step.id,
-                        number=step.number,
-                        attempt=number,
-                        action=step.action,
-                        command=run.clean(show.shown(run.filled(step))),
-                    )
-                )
-            except BaseException:
-                flights.finish(run)  # not started: nothing to end or record
-                raise
-        # Ctrl-C twice, SIGTERM, SIGHUP: left in flight, for leave to end and record.
-        try:
-            attempt = HANDLERS[step.action](run, step)
-        except (RunbookError, PromptLeft) as exc:  # refused before it ran: sudo password,
-            # connection gone, or the operator left at sudo's prompt
-            why = exc.message if isinstance(exc, RunbookError) else str(Said("step.left-at-prompt"))
-            if isinstance(exc, PromptLeft):
-                exc.args = (step.id,)  # the step it left at, for the run's end
-                run.say(run.console.words("run.left-at-prompt"), "yellow")
-            with flights.host(run):
-                if flights.finish(run):
-                    with contextlib.suppress(RunbookError):
-                        run.record(
-                            StepEnd(
-                                phase=phase,
-                                step=step.id,
-                                outcome=Outcome.NOT_RUN,
-                                message=run.clean(why),
-                                attempt=number,
-                                duration=round(flight.seconds(run), 3),
-                            )
-                        )
-            raise
-        duration = round(flight.seconds(run), 3)
-        result = attempt.result
-        with flights.host(run):
-            if not flights.finish(run):
-                return attempt  # the operator left while it ran: leave recorded its end
-            run.record(
-                StepEnd(
-                    phase=phase,
-                    step=step.id,
-                    attempt=number,
-                    outcome=attempt.status,
-                    message=run.clean(attempt.message),
-                    duration=duration,
-                    exit=result.exit_code if result else None,
-                    stdout_tail=show.tail(run.clean(result.stdout)) if result else "",
-                    stderr_tail=show.tail(run.clean(result.stderr)) if result else "",
-                    detail=run.clean(attempt.detail),
-                )
-            )
-        show.outcome(run, attempt, duration, number, attempts)
-        if attempt.status != Outcome.FAILED or number == attempts or run.stopping.is_set():
-            break
-        if run.stopping.wait(step.delay):  # Ctrl-C while waiting to retry
-            break
-    return attempt
 
 
 def _kind(phase: Phase) -> str:

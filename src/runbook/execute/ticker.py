@@ -26,7 +26,7 @@ EVERY = 1.0  # seconds between updates
 
 
 class Ticker:
-    """The status line of the steps in flight of one `_on_every_host` call (a context)."""
+    """The status line of the steps in flight of one `attempts.on_every_host` call (a context)."""
 
     def __init__(self, runs: list[Run], flights: Flights) -> None:
         self.runs = runs
