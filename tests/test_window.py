@@ -486,3 +486,14 @@ def test_inv_rollback_runs_outside_the_window_and_says_nothing_of_it() -> None:
     assert sent(transport) == ["lock", "restore", "restart-old", "unlock"]
     assert journal.of(WindowCheck) == []
     assert "booked window" not in screen.getvalue()
+
+
+def test_a_window_is_described_in_the_readers_language() -> None:
+    from runbook.words import Words
+
+    nights = Window(tz="Asia/Tokyo", start="23:00", end="01:00", days=("tue", "mon"))
+    assert nights.describe() == "mon, tue 23:00-01:00 (next day) Asia/Tokyo"
+    assert nights.describe(Words("ja")) == "月・火 23:00〜01:00（翌日）（Asia/Tokyo）"
+    daily = Window(tz="UTC", start="09:00", end="17:00")
+    assert daily.describe() == "every day 09:00-17:00 UTC"
+    assert daily.describe(Words("ja")) == "毎日 09:00〜17:00（UTC）"

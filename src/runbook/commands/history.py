@@ -301,7 +301,7 @@ def _summary(record: RunRecord, words: Words) -> dict[str, Any]:
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,
         "next": host_state(record).summary(words),
-        **team.summary(record),
+        **team.summary(record, words),
     }
 
 

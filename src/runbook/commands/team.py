@@ -19,6 +19,7 @@ from ..core.window import Window
 from ..execute.notify import Post, Webhooks, post_json
 from ..journal import Journal, JournalError, RunRecord, load_run
 from ..journal.events import Notified, NotifyFailed, WindowCheck
+from ..words import EN, Words
 
 RESEND_WAIT = 8.0  # seconds in all that `inv report` gives the webhooks
 
@@ -60,13 +61,18 @@ def resend(
     return again
 
 
-def summary(record: RunRecord) -> dict[str, Any]:
-    """The report's fields for the window and the notifications."""
+def summary(record: RunRecord, words: Words = EN) -> dict[str, Any]:
+    """The report's fields for the window and the notifications (the window in `words`)."""
     host = record.start.plan.get("host") or {}
-    window = None
+    booked = None
     with contextlib.suppress(KeyError, TypeError, ValueError):
         if host.get("window"):
-            window = Window.from_json(host["window"]).describe()
+            booked = Window.from_json(host["window"])
+    window = booked.describe(words) if booked else None
+    checks = [c.to_json() for c in record.of(WindowCheck)]
+    for check in checks:  # recorded in English: said again in the reader's language
+        if booked is not None and check["window"] == booked.describe():
+            check["window"] = window
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for event in record.events:
         if not isinstance(event, (Notified, NotifyFailed)):
@@ -89,7 +95,7 @@ def summary(record: RunRecord) -> dict[str, Any]:
         "window": window,
         "outside_window": record.start.outside_window,
         "clock": record.start.clock,
-        "window_checks": [c.to_json() for c in record.of(WindowCheck)],
+        "window_checks": checks,
         "notifications": rows,
         "undelivered": sum(1 for r in rows if not r["delivered"]),
     }

@@ -16,6 +16,7 @@ Everything here is given the time; nothing reads the clock but the clocks at the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..words import EN, Said, Words
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -69,11 +72,21 @@ class Window:
     def crosses_midnight(self) -> bool:
         return _time(self.end) <= _time(self.start)
 
-    def describe(self) -> str:
+    def describe(self, words: Words = EN) -> str:
         """The window in words, its zone named: `mon, tue 23:00-01:00 (next day) Asia/Tokyo`."""
-        days = "every day" if set(self.days) == set(DAYS) else ", ".join(self._ordered_days())
-        after = " (next day)" if self.crosses_midnight else ""
-        return f"{days} {self.start}-{self.end}{after} {self.tz}"
+        return words(self.said())
+
+    def said(self) -> Said:
+        """The window as a message, to be said in any language (`describe`)."""
+        days: Said
+        if set(self.days) == set(DAYS):
+            days = Said("when.every-day")
+        else:
+            names = [Said(f"when.{day}") for day in self._ordered_days()]
+            days = functools.reduce(lambda a, b: Said("when.list", {"first": a, "rest": b}), names)
+        after: Said | str = Said("when.next-day") if self.crosses_midnight else ""
+        values = {"days": days, "start": self.start, "end": self.end, "after": after}
+        return Said("when.window", {**values, "tz": self.tz})
 
     def opening(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The opening (start, end, in the window's zone) that `moment` falls in, or None."""

@@ -35,7 +35,7 @@ def announce(runs: Sequence[Run]) -> None:
         if window is None:
             continue
         words = run.console.words
-        said = {"host": run.plan.host.name, "window": window.describe()}
+        said = {"host": run.plan.host.name, "window": window.said()}
         there, here = clock_text(now, window.zone), clock_text(now)
         key = "window.open" if window.contains(now) else "window.closed"
         run.console.progress(words(key, **said, there=there, here=here))
@@ -72,7 +72,7 @@ def check(runs: Sequence[Run], phase: Phase, step: PlannedStep) -> None:
             )
         )
         opens = clock_text(window.next_opening(now)[0], window.zone)
-        where = {"host": run.plan.host.name, "window": window.describe(), "opens": opens}
+        where = {"host": run.plan.host.name, "window": window.said(), "opens": opens}
         lines.append(Said("window.line", {**where, "there": there, "here": here}))
     console = runs[0].console
     if reason:

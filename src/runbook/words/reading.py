@@ -182,4 +182,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "report of run {run} written to {path}",
         "実行 {run} のレポートを {path} に書き出しました",
     ),
+    # A booked window in words (core.window): `mon, tue 23:00-01:00 (next day) Asia/Tokyo`.
+    "when.window": ("{days} {start}-{end}{after} {tz}", "{days} {start}〜{end}{after}（{tz}）"),
+    "when.every-day": ("every day", "毎日"),
+    "when.next-day": (" (next day)", "（翌日）"),
+    "when.list": ("{first}, {rest}", "{first}・{rest}"),
+    "when.mon": ("mon", "月"),
+    "when.tue": ("tue", "火"),
+    "when.wed": ("wed", "水"),
+    "when.thu": ("thu", "木"),
+    "when.fri": ("fri", "金"),
+    "when.sat": ("sat", "土"),
+    "when.sun": ("sun", "日"),
 }
