@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -60,6 +60,20 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """Undo what a test left in os.environ (the program under test may set variables).
+
+    In parallel, a worker runs files in any order: a leaked RUNBOOK_SUDO_PASSWORD made the demo
+    of a later file send the wrong sudo password.
+    """
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture
