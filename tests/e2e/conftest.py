@@ -52,6 +52,7 @@ import pwd
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -106,12 +107,23 @@ LOCK_DIR = Path("/run/lock") if os.access("/run/lock", os.W_OK) else Path(tempfi
 
 
 @contextlib.contextmanager
-def machine_wide(name: str) -> Iterator[None]:
-    """Hold the machine-wide lock `name` (waits for any other test session holding it)."""
+def machine_wide(name: str, patience: float = 600.0) -> Iterator[None]:
+    """Hold the machine-wide lock `name`, waiting while another test session holds it.
+
+    A session that holds it longer than `patience` seconds is taken for hung: the test fails.
+    """
     path = LOCK_DIR / f"release-runbook-e2e-{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{path} was held by another test session for {patience:g} s")
+                time.sleep(0.1)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -3,7 +3,9 @@
 Run by root, the sandbox lets in one dedicated login user (`rbsandbox`) who may run anything with
 sudo *with a password*, as on a real server. That user, its password and the drop-in are shared by
 every sandbox on the machine, so changes to them happen under one machine-wide lock, and the
-drop-in lists the sandbox roots that use it: the last sandbox to stop removes it.
+drop-in lists the sandbox roots that use it: the last sandbox to stop removes it. Other local
+users (the tests' own) are made with `ensure_user`, under the same lock: two `useradd`s at once
+fail with "cannot lock /etc/passwd".
 
 Run by an ordinary user, the sandbox lets in only that user and there is no sudo.
 """
