@@ -3,6 +3,8 @@
     .venv/bin/python scripts/benchmark.py [--runs 5] [--hosts 1,8,32] [--no-ansible]
                                           [--no-sequential] [--profile] [--keep]
     .venv/bin/python scripts/benchmark.py --output-flood [--flood-mb 200] [--runs 3]
+    .venv/bin/python scripts/benchmark.py --wan [--runs 3] [--no-ansible] [--delay-ms 25]
+                                          [--baseline REF]
 
 Run from anywhere, as root (or as an ordinary user: then you are the login user). It
 
@@ -26,6 +28,9 @@ Run from anywhere, as root (or as an ordinary user: then you are the login user)
   (`head -c 200M /dev/zero`): seconds and peak RSS of `Transport.run` (with `on_output`, in a
   process of its own, peak RSS from getrusage) against `ssh HOST 'head -c 200M /dev/zero'`.
   Information, not a test: the suite asserts the bound (tests/e2e/test_hardening_transport.py).
+- `--wan`: instead of all that, the same release over a link of 50 ms round trip (a delay proxy
+  in front of a sandbox's sshd) against an ssh ControlMaster loop and ansible-playbook with
+  pipelining, without and with sudo, as round trips per step: see scripts/bench_wan.py.
 
 Columns: median, min and max wall time; `cpu s` the CPU time of the measured processes and
 `hosts cpu` that of the sshd's and their sessions. The hosts share this machine's CPUs, so for
@@ -592,6 +597,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="only: a host printing --flood-mb MB without a newline, the tool against ssh",
     )
     parser.add_argument("--flood-mb", type=int, default=200, help="MB for --output-flood")
+    parser.add_argument(
+        "--wan",
+        action="store_true",
+        help="only: the tool, an ssh loop and ansible over a link of 50 ms round trip "
+        "(scripts/bench_wan.py)",
+    )
+    parser.add_argument(
+        "--delay-ms", type=float, default=25.0, help="--wan: the proxy's delay each way"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="--wan: also the tool as of git revision REF (e.g. main), for a before and after",
+    )
     args = parser.parse_args(argv)
     args.sizes = sorted({int(x) for x in args.hosts.split(",") if x.strip()} | {1})
     if args.runs < 1 or min(args.sizes) < 1:
@@ -697,6 +716,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.output_flood:
         return main_flood(args)
+    if args.wan:
+        import bench_wan  # imports this module: only now
+
+        return bench_wan.main(args)
     # SIGTERM ends us like Ctrl-C: the finally below stops every sshd and master.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored

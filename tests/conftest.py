@@ -45,6 +45,15 @@ def _test_files(config: pytest.Config) -> int:
     return len(found)
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test speaks English unless it says otherwise (`--lang`, or a LANG of its own):
+    a Japanese locale on the machine running the tests changes no expected output."""
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

@@ -91,6 +91,7 @@ def _env(project: Path) -> dict[str, str]:
                 p / "hosts.yaml", "user: deploy", "user: deploy, require_approval: true"
             ),
         ),
+        ("pty", lambda p: _edit(p / "hosts.yaml", "user: deploy", "user: deploy, pty: true")),
         ("a trusted key", lambda p: _add_key(p, "10.0.0.1")),
         ("a revoked key", lambda p: _add_key(p, "@revoked 10.0.0.1")),
         (
@@ -114,6 +115,13 @@ def test_a_project_template_that_replaces_the_shipped_one_changes_the_digest(dem
     assert with_template != before  # what a reviewer is shown is bound too
     (demo / "templates" / "review.en.md.j2").write_text(shipped.read_text() + "\n")
     assert digest(demo) != with_template
+
+
+def test_pty_false_is_the_digest_of_no_pty_setting(demo: Path) -> None:
+    """`pty` enters the digest only when set: digests approved before it existed still hold."""
+    before = digest(demo)
+    _edit(demo / "hosts.yaml", "user: deploy", "user: deploy, pty: false")
+    assert digest(demo) == before
 
 
 def test_keys_for_other_hosts_and_comments_do_not_change_it(demo: Path) -> None:

@@ -52,8 +52,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-# Modules every layer may import: they import nothing from the package themselves.
-LEAVES = ("errors", "text")
+# Modules every layer may import: they import nothing from the package themselves but other
+# leaves.
+LEAVES = ("errors", "text", "words")
 
 
 def _exists(module: str) -> bool:
@@ -103,4 +104,11 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
 
 def test_the_leaves_import_nothing_from_the_package() -> None:
     graph = _graph()
-    assert {leaf: graph[f"runbook.{leaf}"] for leaf in LEAVES} == {leaf: set() for leaf in LEAVES}
+
+    def outside(target: str) -> bool:  # a leaf may be a package: its own modules are its
+        parts = target.split(".")
+        return len(parts) < 2 or parts[1] not in LEAVES
+
+    found = {m: {t for t in ts if outside(t)} for m, ts in graph.items() if not outside(m)}
+    assert found == {m: set() for m in found}
+    assert {"runbook.errors", "runbook.text", "runbook.words"} <= set(found)

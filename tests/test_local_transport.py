@@ -227,3 +227,51 @@ def test_output_is_kept_as_a_bounded_tail_and_a_long_line_comes_in_pieces(
     assert len(result.stdout) == OUTPUT_TAIL
     assert result.stdout.endswith("x\nlast\n")
     assert pieces == [LINE_PIECE] * (8 * 2**20 // LINE_PIECE) + [4]  # no re-joining
+
+
+# -- the script travels on stdin, never in an argv -------------------------------------------------
+
+
+def test_the_script_is_in_no_process_argv_while_it_runs(local: LocalTransport) -> None:
+    secret = "s3cret-" + "q" * 20  # what a declared secret looks like inside a rendered script
+    seen: list[int] = []
+
+    def look() -> None:
+        _wait_for(lambda: _running("sleep 7.25"))  # the step is in flight
+        seen.extend(_running_with(secret))
+        local.cancel()
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    result = local.run(f"token='{secret}'\nsleep 7.25\necho \"$token\"", timeout=30)
+    looker.join()
+    assert seen == []
+    assert result.exit_code is None  # cancelled while it slept
+
+
+def test_the_script_reads_dev_null_and_a_long_script_arrives_whole(local: LocalTransport) -> None:
+    assert local.run("cat; echo end").stdout == "end\n"  # stdin is /dev/null, not the script
+    lines = "".join(f"echo line{i}\n" for i in range(40000))  # ~500 kB: many pipe buffers
+    result = local.run(lines)
+    assert (
+        result.ok and result.stdout.count("\n") == 40000 and result.stdout.endswith("line39999\n")
+    )
+
+
+def test_a_syntax_error_ends_the_script_where_sh_ec_would(local: LocalTransport) -> None:
+    script = "echo before\nif then fi\n" + "echo padding\n" * 5000
+    result = local.run(script)
+    by_argv = subprocess.run(["sh", "-ec", script], capture_output=True, text=True, check=False)
+    assert (
+        (result.exit_code, result.stdout) == (by_argv.returncode, by_argv.stdout) == (2, "before\n")
+    )
+    assert "Syntax error" in result.stderr
+
+
+def _running_with(text: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+    return found

@@ -32,6 +32,7 @@ from runbook.journal import Journal, load_run
 from runbook.journal.events import End, Notified, NotifyFailed, RunKind, Start
 from runbook.options import Options
 from runbook.testing import FakeTransport, MemoryJournal, fake_connect
+from runbook.transport.base import CommandResult
 
 from .test_execute import RUN_ID, RUNBOOK, WEB1, fails, plan_of
 
@@ -166,6 +167,24 @@ def test_a_failure_before_any_backup_says_to_resume_at_the_step() -> None:
     failure, end = receiver.got[1][1], receiver.got[2][1]
     assert failure["next"] == end["next"] == "inv release --host web1 --from backup"
     assert end["result"] == "failed"
+
+
+def test_a_lost_connection_tells_the_same_next_command_in_the_failure_and_the_end() -> None:
+    """The failure's next comes from the host's state, as the end's: the lock stays held by
+    this run, so it names --break-lock, and it carries the operator's options."""
+    receiver = Receiver()
+    lost = CommandResult(None, "", "", 0.0, lost=True)
+    transport = FakeTransport(rules={"deploy-new": lost})
+
+    code, _, _ = release_with(
+        receiver, transport=transport, options=("--host", "web1", "--var", "a=b c")
+    )
+
+    assert code == STEP_FAILED
+    failure, end = (valid(p) for _, p in receiver.got[1:])
+    assert failure["event"] == "failure" and failure["result"] == "unknown"
+    expected = f"inv rollback --run {RUN_ID} --break-lock {RUN_ID}"
+    assert failure["next"] == end["next"] == expected
 
 
 def test_a_window_stop_and_an_override_are_told() -> None:

@@ -85,6 +85,12 @@ def test_command_names_are_plain_names_at_the_start_of_lines() -> None:
     assert command_names(script) == ["git", "test", "long", "read", "cat"]
 
 
+def test_a_late_value_hides_only_the_word_it_is() -> None:
+    late = "\ue000run.id\ue001"  # sent as one quoted word: it cannot change the lines after it
+    script = f"git update-ref refs/x-{late} HEAD\n{late} --go\ninstall -m 0644 a b\n"
+    assert command_names(script) == ["git", "install"]
+
+
 def test_every_script_preflight_sends_only_reads() -> None:
     answers = {
         "sudo -n": CommandResult(1, "", "sudo: a password is required", 0.0),

@@ -53,12 +53,12 @@ def test_a_fleet_asks_once_per_host_naming_it(monkeypatch: pytest.MonkeyPatch) -
     prompts: list[str] = []
     lock = threading.Lock()
 
-    def ask(prompt: str) -> str:
+    def ask(prompt: str, left: threading.Event) -> str:
         with lock:
             prompts.append(prompt)
         return "pw-" + prompt.split(":")[0]
 
-    monkeypatch.setattr(credentials.getpass, "getpass", ask)
+    monkeypatch.setattr(credentials, "ask_hidden", ask)
     sudo = SudoPassword(interactive=True)
     views = [sudo.for_host(h) for h in ("web1", "web2", "web1")]
     threads = [threading.Thread(target=v.password) for v in views * 3]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from .words import Said
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -67,20 +69,27 @@ def check_websocket(
                 f"HTTP/1.1 {response.status_code} {response.reason_phrase}", response.headers
             )
             if subprotocol and ws.subprotocol != subprotocol:
-                return CheckResult(
-                    False,
-                    f"101 but the server did not agree to subprotocol {subprotocol!r}",
-                    detail,
-                )
-            summary = f"{response.status_code} {response.reason_phrase}, Sec-WebSocket-Accept valid"
+                said = Said("step.ws-no-subprotocol", {"subprotocol": repr(subprotocol)})
+                return CheckResult(False, str(said), detail)
+            status = f"{response.status_code} {response.reason_phrase}"
+            summary = str(Said("step.ws-valid", {"status": status}))
             if subprotocol:
-                summary += f", subprotocol {subprotocol}"
+                said = Said("step.ws-valid-subprotocol", {"status": status, "sub": subprotocol})
+                summary = str(said)
             return CheckResult(True, summary, detail)
     except InvalidStatus as exc:
         r = exc.response
         return CheckResult(
             False,
-            f"got {r.status_code} {_reason(r.status_code, r.reason_phrase)}, expected 101",
+            str(
+                Said(
+                    "step.http-status",
+                    {
+                        "got": f"{r.status_code} {_reason(r.status_code, r.reason_phrase)}",
+                        "status": 101,
+                    },
+                )
+            ),
             _detail(f"HTTP/1.1 {r.status_code} {r.reason_phrase}", r.headers, bytes(r.body or b"")),
         )
     except InvalidURI as exc:
@@ -144,18 +153,22 @@ def check_http(
         detail = _detail(f"HTTP/1.1 {code} {reason}", relevant)
     problems = []
     if code != status:
-        problems.append(f"got {code} {reason}, expected {status}")
+        said = {"got": f"{code} {reason}", "status": status}
+        problems.append(str(Said("step.http-status", said)))
     for name, pattern in patterns.items():
         value = got.get(name)
         if value is None:
-            problems.append(f"no {name} header (expected /{pattern.pattern}/)")
+            said = {"name": name, "pattern": pattern.pattern}
+            problems.append(str(Said("step.http-no-header", said)))
         elif not pattern.search(value):
-            problems.append(f"{name}: {value!r} does not match /{pattern.pattern}/")
+            said = {"name": name, "value": repr(value), "pattern": pattern.pattern}
+            problems.append(str(Said("step.http-header-differs", said)))
     if problems:
         return CheckResult(False, "; ".join(problems), detail)
     summary = f"{code} {reason}"
     if patterns:
-        summary += ", " + ", ".join(f"{name} matches" for name in patterns)
+        matched = ", ".join(str(Said("step.http-header-matches", {"name": n})) for n in patterns)
+        summary = str(Said("step.http-ok-headers", {"status": summary, "headers": matched}))
     return CheckResult(True, summary, detail)
 
 
@@ -167,18 +180,18 @@ def _network_failure(url: str, exc: BaseException, timeout: float) -> CheckResul
     if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
         exc = exc.reason
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        summary = f"no answer from {url} within {timeout:g} s"
+        said = Said("step.no-answer", {"url": url, "seconds": f"{timeout:g}"})
     elif isinstance(exc, ConnectionRefusedError):
-        summary = f"connection refused by {url}"
+        said = Said("step.refused", {"url": url})
     elif isinstance(exc, socket.gaierror):
-        summary = f"cannot resolve the host of {url}: {exc.strerror or exc}"
+        said = Said("step.unresolved", {"url": url, "why": exc.strerror or exc})
     elif isinstance(exc, ConnectionError):
-        summary = f"connection to {url} failed: {exc.strerror or exc}"
+        said = Said("step.connection-failed", {"url": url, "why": exc.strerror or exc})
     elif isinstance(exc, OSError):
-        summary = f"cannot reach {url}: {exc.strerror or exc}"
+        said = Said("step.unreachable", {"url": url, "why": exc.strerror or exc})
     else:
-        summary = f"check of {url} failed: {exc}"
-    return CheckResult(False, summary, _name(exc))
+        said = Said("step.check-failed", {"url": url, "why": exc})
+    return CheckResult(False, str(said), _name(exc))
 
 
 def _name(exc: BaseException) -> str:

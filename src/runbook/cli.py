@@ -25,6 +25,7 @@ from invoke.exceptions import Exit
 
 from .errors import STEP_FAILED, STOPPED, RunbookError
 from .text import visible
+from .words import EN, choose
 
 
 def debug_enabled() -> bool:
@@ -32,16 +33,27 @@ def debug_enabled() -> bool:
     return bool(os.environ.get("RUNBOOK_DEBUG")) or logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
-def guard(body: Callable[[], Any]) -> None:
-    """Run a task body; turn its result and errors into output and an exit code."""
+def guard(body: Callable[[], Any], lang: str | None = None) -> None:
+    """Run a task body; turn its result and errors into output and an exit code.
+
+    `lang`: the task's `--lang` (None: the locale's), for the words around an error; an
+    unknown one is the body's error to raise, so here it falls back to English.
+    """
+    try:
+        words = choose(lang)
+    except RunbookError:
+        words = EN
     try:
         result = _run(body)
     except RunbookError as exc:
         if debug_enabled():
             _traceback()
-        raise Exit(f"error: {visible(_as_invoked(str(exc)))}", exc.exit_code) from None
+        said = words("cli.error", message=words.again(exc.message))
+        if exc.hint:
+            said += "\n" + words("cli.hint", hint=words.again(exc.hint))
+        raise Exit(visible(_as_invoked(said)), exc.exit_code) from None
     except KeyboardInterrupt:
-        raise Exit("interrupted", STOPPED) from None
+        raise Exit(words("cli.interrupted"), STOPPED) from None
     except Exit:
         raise
     except Exception as exc:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Protocol, TextIO
 
 from .text import visible
+from .words import EN, Words
 
 
 class Answer(StrEnum):
@@ -88,9 +89,12 @@ class TerminalGate:
 
     recorded_as: str | None = None  # a person answers
 
-    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    def __init__(
+        self, stdin: TextIO | None = None, stdout: TextIO | None = None, words: Words = EN
+    ) -> None:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
+        self.words = words
 
     def _ask(self, question: str, choices: dict[str, Answer], details: str | None = None) -> Answer:
         self._discard_typeahead()
@@ -107,28 +111,29 @@ class TerminalGate:
                 continue
             if answer in choices:
                 return choices[answer]
-            self.stdout.write("  please answer one of: " + ", ".join(sorted(set(choices))) + "\n")
+            said = self.words("gate.please-answer", choices=", ".join(sorted(set(choices))))
+            self.stdout.write(said + "\n")
 
     def before(self, details: str, *, step: str) -> Answer:
         return self._ask(
-            f"  Run {step}? [y]es / [s]kip / [a]bort / [d]etails: ",
+            self.words("gate.before", step=step),
             {"y": YES, "yes": YES, "s": SKIP, "skip": SKIP, "a": ABORT, "abort": ABORT},
             details,
         )
 
     def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
         choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
-        failed = f"  {step[:1].upper()}{step[1:]} failed."
+        failed = self.words("gate.failed", step=f"{step[:1].upper()}{step[1:]}")
         if can_rollback:
             choices |= {"b": ROLLBACK, "rollback": ROLLBACK}
-            question = f"{failed} [r]etry / roll[b]ack / [a]bort (leave the host as it is): "
+            question = self.words("gate.after-failure.rollback", failed=failed)
         else:
-            question = f"{failed} [r]etry / [a]bort (nothing to roll back yet): "
+            question = self.words("gate.after-failure.no-rollback", failed=failed)
         return self._ask(question, choices)
 
     def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
         return self._ask(
-            f"  Done with {step}? [y]es / [s]kip / [a]bort / [d]etails: ",
+            self.words("gate.done", step=step),
             {
                 "y": YES,
                 "yes": YES,

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .words import Words, choose
+
 RUNBOOK_HELP = (
     "runbook name (runbooks/NAME.yaml) or path; default: the only one, or runbook.default in "
     "invoke.yaml"
@@ -37,10 +39,23 @@ class Options:
     host: str | None = field(
         default=None, metadata=flag("host", "a host or group of the inventory")
     )
+    lang: str | None = field(
+        default=None,
+        metadata=flag(
+            "lang",
+            "en or ja: the language of everything the tool says (default: LC_ALL, "
+            "LC_MESSAGES or LANG, ja_* for Japanese; else en)",
+        ),
+    )
     # Not options: the folder the command runs in, and the command the user typed (`inv` or the
     # `runbook` console script), for the commands the tool prints ready to copy.
     project: Path = field(default_factory=Path.cwd)
     program: str = "inv"
+
+    @property
+    def words(self) -> Words:
+        """The operator's language (`--lang`, else the locale); an unknown one is refused."""
+        return choose(self.lang)
 
     @property
     def state_dir(self) -> Path:

@@ -99,7 +99,7 @@ def command(
                 _invoke_core_options(c, name or body.__name__, run_opts[0] if run_opts else None)
                 return body(**plain, **{g: cls(**values[g]) for g, cls in groups.items()})
 
-            cli.guard(call)
+            cli.guard(call, given.get("lang"))
 
         # Invoke reads a task's options with inspect.signature, which honours __signature__; the
         # type of a function (typeshed's `function`) does not declare that attribute.
@@ -179,12 +179,11 @@ def _param(option: str) -> str:
 
 # --- the release -------------------------------------------------------------------------------
 
-Lang = Annotated[str, "en or ja"]
 Output = Annotated[str | None, "write the Markdown to this new file"]
 Force = Annotated[bool, "replace the --output file if it exists"]
 
 
-@command(only=("runbook", "inventory", "vars"))
+@command(only=("runbook", "inventory", "vars", "lang"))
 def check(opts: Options) -> object:
     """Validate every runbook and the inventory and render them for every host; no network."""
     return commands.check(opts)
@@ -193,16 +192,13 @@ def check(opts: Options) -> object:
 @command()
 def show(
     opts: Options,
-    lang: Lang = "en",
     window: Annotated[str | None, 'the change window, e.g. "2024-04-16 21:00-22:00 JST"'] = None,
     operator: Annotated[tuple[str, ...], "a person doing the release (repeatable)"] = (),
     output: Output = None,
     force: Force = False,
 ) -> object:
     """Print the runbook rendered for --host as Markdown for the review, with its digest."""
-    return commands.show(
-        opts, lang=lang, window=window, operators=operator, output=output, force=force
-    )
+    return commands.show(opts, window=window, operators=operator, output=output, force=force)
 
 
 @command()
@@ -221,17 +217,17 @@ def approve(
 @command()
 def release(opts: Options, run_opts: RunOptions) -> object:
     """Render the runbook for --host, show its digest, run it step by step behind gates."""
-    return commands.release(opts, run_opts, Console())
+    return commands.release(opts, run_opts, Console(words=opts.words))
 
 
 @command()
 def preflight(opts: Options) -> object:
     """Check, read-only, that the release can run on --host: connection, sudo, files, lock."""
-    return commands.preflight(opts, Console())
+    return commands.preflight(opts, Console(words=opts.words))
 
 
 @command(
-    only=("host", "runbook", "yes", "break_lock"),
+    only=("host", "runbook", "yes", "break_lock", "lang"),
     help={
         "host": "roll back the latest release on this host",
         "runbook": "roll back the latest release of this runbook",
@@ -247,22 +243,21 @@ def rollback(
     ] = None,
 ) -> object:
     """Run the rollback of the latest release (host and backups from the journal)."""
-    return commands.rollback(opts, run, run_opts, Console())
+    return commands.rollback(opts, run, run_opts, Console(words=opts.words))
 
 
-@command(only=("host",), help={"host": "the latest run on this host"})
+@command(only=("host", "lang"), help={"host": "the latest run on this host"})
 def report(
     opts: Options,
     run: Annotated[str | None, "the run id (default: the latest run)"] = None,
-    lang: Lang = "en",
     output: Output = None,
     force: Force = False,
 ) -> object:
     """Print the Markdown report of the latest run (or --run ID)."""
-    return commands.report(opts, run, lang=lang, output=output, force=force)
+    return commands.report(opts, run, output=output, force=force)
 
 
-@command(only=("host",), help={"host": "only runs on this host"})
+@command(only=("host", "lang"), help={"host": "only runs on this host"})
 def history(opts: Options) -> object:
     """List past runs: id, kind, host, runbook, result, start."""
     return commands.history(opts)

@@ -61,6 +61,7 @@ class FakeTransport:
     sent: list[Sent] = field(default_factory=list)
     closed: bool = False
     lost: bool = False
+    login_output: str = ""
 
     def run(
         self,

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runbook.words import local_time
+
 from .test_release_support import (
     Project,
     digest_shown,
@@ -208,7 +210,8 @@ def test_one_reviewers_signature_lets_the_release_run_and_is_recorded_and_report
     report = project.inv("report")
     assert report.returncode == 0, _output(report)
     assert "## Approvals" in report.stdout
-    row = f"| `alice` | `{keys.fingerprint('alice')}` | {_signed_at(path)} |"
+    # When it was signed, on the operator's clock (the journal keeps it as signed).
+    row = f"| `alice` | `{keys.fingerprint('alice')}` | {local_time(_signed_at(path))} |"
     assert row in report.stdout
     japanese = project.inv("report", "--lang", "ja")
     assert "## 承認" in japanese.stdout and row in japanese.stdout

@@ -168,8 +168,8 @@ def test_a_failed_step_then_rollback_at_the_gate_restores_the_config(
     for number in (3, 4, 5):
         person.answer(f"step {number}/8 on sandbox", RUN, "y")
     person.answer("FAILED: exit status 1", FAILED, "b")
-    for number in (1, 2, 3, 4):
-        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    for number in (1, 2, 3, 4, 5):
+        person.answer(f"rollback step {number}/5 on sandbox", RUN, "y")
 
     assert person.exit_code() == 1, person.transcript.getvalue()
     assert "rollback done" in person.transcript.getvalue()
@@ -314,8 +314,8 @@ def test_a_failure_answered_abort_prints_from_and_rollback_and_the_rollback_as_p
     # The rollback command as printed, on a terminal: its gates answered yes.
     child = project.spawn(*shlex.split(again)[1:])
     person = Operator(child)
-    for number in (1, 2, 3, 4):
-        person.answer(f"rollback step {number}/4 on sandbox", RUN, "y")
+    for number in (1, 2, 3, 4, 5):
+        person.answer(f"rollback step {number}/5 on sandbox", RUN, "y")
     assert person.exit_code() == 0, person.transcript.getvalue()
     assert project.live() == original
     assert "next: inv report --run" in person.transcript.getvalue()
@@ -346,3 +346,61 @@ def test_skipping_the_backup_then_changing_makes_rollback_refuse_by_hand(
     assert f"run {run} on sandbox changed the host without a backup" in refused.stderr
     assert "roll back by hand" in refused.stderr
     assert "nothing to roll back" not in refused.stderr
+
+
+# --- in Japanese -------------------------------------------------------------------------------
+
+
+def _ja(number: int, question: str) -> str:
+    """A Japanese gate of step `number` on sandbox ("sandbox の手順 3/8（backup） を実行
+    しますか？ ...")."""
+    return (
+        rf"sandbox の手順 {number}/8（[^）\n]+） {question} "
+        r"\[y\]はい / \[s\]スキップ / \[a\]中止 / \[d\]詳細: "
+    )
+
+
+DONE_JA, RUN_JA = "は完了しましたか？", "を実行しますか？"
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--lang", "ja"), {}), ((), {"LANG": "ja_JP.UTF-8"})],
+    ids=["--lang ja", "LANG=ja_JP.UTF-8"],
+)
+def test_a_release_in_japanese_asks_and_ends_in_japanese(
+    release_project: Project, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    project = release_project
+    child = project.spawn("release", "--host", "sandbox", *args, env=env)
+    person = Operator(child)
+    person.wait(r"実行 \d{8}T\d{6}Z-[0-9a-f]{4}、ダイジェスト sha256:[0-9a-f]{64}、開始 ")
+
+    shown = person.answer("", _ja(1, DONE_JA), "d")  # details: then the same gate again
+    assert "Tell the team the release starts" in shown  # the runbook's words stay its own
+    details = person.answer("", _ja(1, DONE_JA), "y")
+    assert "ID announce、手作業、sudo なし" in details, details
+    for number in (3, 4, 5, 6, 7):
+        person.answer("", _ja(number, RUN_JA), "y")
+    person.answer("", _ja(8, DONE_JA), "y")
+
+    assert person.exit_code() == 0, person.transcript.getvalue()
+    screen = person.transcript.getvalue()
+    assert "sandbox: リリース完了、確認済み" in screen
+    assert "ホスト sandbox: " in screen and "次: inv report --run " in screen
+    assert "成功（" in screen  # each step's outcome
+    for english in ("Run step", "Done with", "release done", "next:", "the host sandbox"):
+        assert english not in screen, english
+    # The journal stays English and UTC, and records the language the operator was spoken to.
+    (start,) = events_of(project, "start")
+    assert start["lang"] == "ja" and start["started_at"].endswith("+00:00")
+    (end,) = events_of(project, "end")
+    assert end["message"] == "release done and verified"
+
+
+def test_an_unknown_language_is_refused_before_anything_runs(release_project: Project) -> None:
+    project = release_project
+    result = project.inv("release", "--host", "sandbox", "--lang", "fr")
+    assert result.returncode == 2, result
+    assert "unknown language 'fr'" in result.stderr and "en, ja" in result.stderr
+    assert not project.journals()

@@ -142,7 +142,7 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     rolled = {
         e["step"]: e["outcome"] for e in events_of(project, "step_end") if e["phase"] == "rollback"
     }
-    assert rolled == dict.fromkeys(["restore", "test", "reload", "verify"], "ok")
+    assert rolled == dict.fromkeys(["restore", "repo", "test", "reload", "verify"], "ok")
     (restore,) = events_of(project, "restore")
     assert restore["sha256"] == original.sha256
     (end,) = events_of(project, "end")

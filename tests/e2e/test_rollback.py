@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -24,6 +26,20 @@ steps:
 """
 
 
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", f"safe.directory={repo}", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _head(repo: Path) -> str:
+    return _git(repo, "rev-parse", "HEAD")
+
+
 def _output(result) -> str:  # type: ignore[no-untyped-def]
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
@@ -36,10 +52,12 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     os.chown(box.nginx_conf, uid, gid)  # restored with its owner and mode too
     box.nginx_conf.chmod(0o640)
     original = project.live()
+    live_commit = _head(box.config_repo)
     released = project.inv("release", "--host", "sandbox", "--yes")
     assert released.returncode == 0, _output(released)
     assert "101" in project.upgrade_status("101")
     release_id = project.journals()[-1].stem
+    assert _head(box.config_repo) != live_commit  # the feature commit is checked out
 
     result = project.inv("rollback", "--yes")
 
@@ -49,6 +67,11 @@ def test_rollback_after_a_release_puts_the_old_config_back_byte_for_byte(
     assert project.live() == original  # bytes, mode, owner
     assert project.live().data == box.nginx_conf_text(upgrade=False).encode()
     assert "404" in project.upgrade_status("404")  # the old behaviour is back
+    # The config repository is back on the commit that was live, so the next release's
+    # "Record the config commit that is live now" tells the truth; the rollback's ref is gone.
+    assert _head(box.config_repo) == live_commit
+    refs = _git(box.config_repo, "for-each-ref", "--format=%(refname)", "refs/release-runbook/")
+    assert f"refs/release-runbook/before-{release_id}" not in refs.split(), refs
     assert not box.lock_path.exists()
     rollback_journal = project.journals()[-1]
     (start,) = events_of(project, "start", rollback_journal)

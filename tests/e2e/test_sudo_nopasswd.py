@@ -173,7 +173,7 @@ def test_a_cert_authority_line_beside_the_host_key_connects(
         assert link.run("echo hi").stdout == "hi\n"
 
 
-def test_a_cert_authority_alone_is_refused_saying_certificates_are_not_verified(
+def test_a_cert_authority_alone_is_refused_saying_the_host_shows_no_certificate(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     known = tmp_path / "known_hosts"
@@ -182,7 +182,7 @@ def test_a_cert_authority_alone_is_refused_saying_certificates_are_not_verified(
         connect(target_for(sandbox, known_hosts=(str(known),)))
     message = str(info.value)
     assert "not known" in message and "@cert-authority" in message
-    assert "host certificates are not verified" in message
+    assert "the host presented a plain key, not a certificate" in message
 
 
 def test_a_revoked_host_key_is_refused_with_the_file(sandbox: Sandbox, tmp_path: Path) -> None:

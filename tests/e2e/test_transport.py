@@ -24,7 +24,8 @@ from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError
 from runbook.sandbox import Sandbox
 from runbook.transport import SSHTransport, SudoError, connect, wrapper_command
-from runbook.transport.ssh import _build_connection, _chain
+from runbook.transport.hops import chain
+from runbook.transport.ssh_connect import build_connection
 
 from .conftest import nap, require_root
 
@@ -516,8 +517,8 @@ def test_the_default_known_hosts_is_read(sandbox_session: Sandbox, empty_home: P
 def test_no_auto_add_policy_survives_on_any_hop(sandbox_session: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "ssh_config"
     config.write_text("Host behind\n  HostName 127.0.0.1\n  ProxyJump jump1,jump2\n")
-    conn, _ = _build_connection(Host("x", "behind"), str(config))
-    hops = _chain(conn)
+    conn, _ = build_connection(Host("x", "behind"), str(config))
+    hops = chain(conn)
     assert sorted(h.original_host for h in hops) == ["behind", "jump1", "jump2"]
     for hop in hops:
         assert isinstance(hop, Connection)
@@ -539,7 +540,8 @@ def test_proxyjump_hops_are_checked_and_work(sandbox_session: Sandbox, tmp_path:
         Host("behind", "behind", known_hosts=(str(box.known_hosts),)),
         ssh_config_path=str(config),
     )
-    assert f"the jump host localhost:{box.ssh_port}" in str(error) and "is not known" in str(error)
+    assert f"the jump host jump ({box.user}@localhost:{box.ssh_port}) on the way" in str(error)
+    assert "is not known" in str(error)
 
     both = tmp_path / "known_hosts"
     key = " ".join(box.host_key.with_suffix(".pub").read_text().split()[:2])

@@ -1,20 +1,25 @@
 """What the operator supplies besides options: secrets, the sudo password, who they are, and
-who answers the gates. The only module of the commands that prompts (hidden, via getpass)."""
+who answers the gates. The only module of the commands that prompts (hidden, without echo)."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import select
+import termios
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from ..core.model import Plan
 from ..errors import InputError, Problem, RefusedError
 from ..gate import Gate, TerminalGate, YesGate
-from ..transport.base import sudo_password_env
+from ..text import visible
+from ..transport.base import PromptLeft, sudo_password_env
+from ..words import EN, Words
 
 
-def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]:
+def resolve_secrets(names: tuple[str, ...], interactive: bool, words: Words = EN) -> dict[str, str]:
     """Each secret from RUNBOOK_SECRET_<NAME>, else a hidden prompt (only with a terminal)."""
     values: dict[str, str] = {}
     for name in names:
@@ -22,7 +27,7 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool) -> dict[str, str]
         if env in os.environ:
             values[name] = os.environ[env]
         elif interactive:
-            values[name] = getpass.getpass(f"secret {name}: ")
+            values[name] = getpass.getpass(words("prompt.secret", name=name))
         else:
             raise RefusedError(f"secret '{name}' is not set", hint=f"export {env}=...")
         # Shorter ones are masked inside ordinary words too ("interrupted b***").
@@ -62,15 +67,30 @@ class SudoPassword:
 
     TRIES = 3  # as sudo itself allows
 
-    def __init__(self, interactive: bool, plans: Sequence[Plan] = ()) -> None:
+    def __init__(
+        self,
+        interactive: bool,
+        plans: Sequence[Plan] = (),
+        words: Words = EN,
+        *,
+        before_prompt: Callable[[], None] | None = None,
+    ) -> None:
         # Nothing is checked up front: whether a host's sudo wants a password shows at its
         # first sudo step. The plans' hosts only name the passwords to scrub from the start.
         self.interactive = interactive
+        self.words = words  # the prompt's language
         self._lock = threading.Lock()  # the state below
         self._asking = threading.Lock()  # one prompt on the terminal at a time
         self._values: dict[str, str | None] = {}
         self._typed: dict[str, int] = {}
         self._seen: list[str] = []
+        # Ctrl-C at the prompt: the executor calls leave_prompt(), the prompt leaves
+        # (PromptLeft), and no prompt opens again. The time spent at the prompt, by host, is
+        # not a step's time.
+        self._left = threading.Event()
+        self._before_prompt = before_prompt  # clears the console's status line
+        self._open = False
+        self._waited: dict[str, float] = {}
         self._default = os.environ.get("RUNBOOK_SUDO_PASSWORD")
         if self._default:
             self._seen.append(self._default)
@@ -94,6 +114,21 @@ class SudoPassword:
         """Every password given so far, for any host: output is scrubbed of all of them."""
         with self._lock:
             return tuple(v for v in self._seen if v)
+
+    def prompting(self) -> bool:
+        """A password prompt is open on the terminal now."""
+        return self._open
+
+    def leave_prompt(self) -> bool:
+        """Ctrl-C: an open prompt leaves (PromptLeft in the thread that asked), and none opens
+        from now on. True if one was open."""
+        self._left.set()
+        return self._open
+
+    def typing_seconds(self, host: str = "") -> float:
+        """Seconds `host`'s steps waited for the password to be typed, so far."""
+        with self._lock:
+            return self._waited.get(host, 0.0)
 
     @property
     def typed(self) -> int:
@@ -125,12 +160,26 @@ class SudoPassword:
                     f"sudo{f' on {host}' if host else ''} asks for a password and none is set",
                     hint=no_sudo_password_hint(host),
                 )
-            with self._asking:
+            asked = time.monotonic()
+            try:
+                with self._asking:
+                    with self._lock:
+                        value = self._values.get(host)  # asked meanwhile by another view
+                    if value is not None:
+                        return value
+                    self._open = True
+                    try:
+                        if self._before_prompt is not None:
+                            self._before_prompt()
+                        prompt = self.words("prompt.sudo")
+                        value = ask_hidden(
+                            f"{visible(host)}: {prompt}" if host else prompt, self._left
+                        )
+                    finally:
+                        self._open = False
+            finally:
                 with self._lock:
-                    value = self._values.get(host)  # asked meanwhile by another view
-                if value is not None:
-                    return value
-                value = getpass.getpass(f"{host + ': ' if host else ''}sudo password: ")
+                    self._waited[host] = self._waited.get(host, 0.0) + time.monotonic() - asked
             with self._lock:
                 self._typed[host] = self._typed.get(host, 0) + 1
                 self._seen.append(value)
@@ -164,6 +213,51 @@ class HostSudoPassword:
     def given(self) -> tuple[str, ...]:
         return self.owner.given()
 
+    def prompting(self) -> bool:
+        return self.owner.prompting()
+
+    def leave_prompt(self) -> bool:
+        return self.owner.leave_prompt()
+
+    def typing_seconds(self) -> float:
+        return self.owner.typing_seconds(self.host)
+
+
+POLL = 0.1  # seconds: how soon a prompt sees that the operator left (Ctrl-C)
+
+
+def ask_hidden(prompt: str, left: threading.Event) -> str:
+    """A password typed on the terminal without echo, as getpass reads it, except that it
+    leaves (PromptLeft) once `left` is set: Ctrl-C at the prompt sets it, whichever thread
+    asks (signals reach the main thread only, and a blocked read would never see them)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return getpass.getpass(prompt)  # no terminal of its own: getpass's fallback
+    typed = b""
+    try:
+        before = termios.tcgetattr(fd)
+        quiet = list(before)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        try:
+            os.write(fd, prompt.encode())
+            while not typed.endswith(b"\n"):
+                if left.is_set():
+                    raise PromptLeft
+                ready, _, _ = select.select([fd], [], [], POLL)
+                if ready:
+                    chunk = os.read(fd, 1024)
+                    if not chunk:
+                        raise EOFError
+                    typed += chunk
+        finally:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+            os.write(fd, b"\n")
+    finally:
+        os.close(fd)
+    return typed[:-1].decode("utf-8", "replace")
+
 
 def no_sudo_password_hint(host: str = "") -> str:
     """How to give the sudo password, or do without one."""
@@ -178,8 +272,9 @@ def operator() -> str:
     return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
 
 
-def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
-    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal."""
+def choose_gate(yes: bool, gate: Gate | None, interactive: bool, words: Words = EN) -> Gate:
+    """Who answers the gates: the one given (tests), `--yes`, or the person at the terminal
+    (asked in `words`' language)."""
     if gate is not None:
         return gate
     if not yes and not interactive:
@@ -187,7 +282,7 @@ def choose_gate(yes: bool, gate: Gate | None, interactive: bool) -> Gate:
             "no terminal to ask at the gates, and no --yes",
             hint="run it on a terminal, or pass --yes for automation",
         )
-    return YesGate() if yes else TerminalGate()
+    return YesGate() if yes else TerminalGate(words=words)
 
 
 def check_identities(plans: Sequence[Plan]) -> None:

@@ -18,6 +18,7 @@ from ..errors import DONE, RefusedError
 from ..execute import Batch, HostRun, journals_in, run_batch
 from ..gate import Gate, has_terminal
 from ..journal import RunIds, RunKind, find_run
+from ..journal.events import now_iso
 from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
@@ -56,7 +57,8 @@ def release(
             )
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
-        console.say(dry_run(plans, approve_command=approve_command(opts, plans)))
+        command = approve_command(opts, plans)
+        console.say(dry_run(plans, approve_command=command, words=console.words))
         return DONE
     check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
     check_identities(plans)
@@ -70,9 +72,9 @@ def release(
         connect=connect_ssh,
         open_journal=journals_in(opts.state_dir),
         console=console,
-        gate=choose_gate(run_opts.yes, gate, interactive),
-        secrets=resolve_secrets(plans[0].secrets, interactive),
-        sudo=SudoPassword(interactive, plans),
+        gate=choose_gate(run_opts.yes, gate, interactive, console.words),
+        secrets=resolve_secrets(plans[0].secrets, interactive, console.words),
+        sudo=SudoPassword(interactive, plans, console.words, before_prompt=console.clear_status),
         operator=who,
         break_lock=break_lock_ids(run_opts.break_lock),
         from_step=run_opts.from_step,
@@ -103,10 +105,10 @@ def release(
                     created=dict(earlier.created) if earlier else {},
                 )
             )
+            said = {"runbook": plan.runbook, "host": plan.host.name, "run": run_id}
+            started = console.words.time(now_iso())
             console.say(
-                f"release {plan.runbook} to {plan.host.name}, run {run_id}, "
-                f"digest sha256:{plan.digest}",
-                "bold",
+                console.words("run.header", **said, digest=plan.digest, time=started), "bold"
             )
         code = run_batch(batch, items)
         if code != DONE:
@@ -114,7 +116,7 @@ def release(
             return code
         done += [p.host.name for p in group]
     if len(plans) > 1:
-        console.say(f"fleet: released {', '.join(done)}", "green")
+        console.say(console.words("run.fleet-released", hosts=console.words.join(done)), "green")
     return DONE
 
 
@@ -180,13 +182,13 @@ def rollback(
         connect=connect_ssh,
         open_journal=journals_in(opts.state_dir),
         console=console,
-        gate=choose_gate(run_opts.yes, gate, interactive),
-        secrets=resolve_secrets(plans[0].secrets, interactive),
+        gate=choose_gate(run_opts.yes, gate, interactive, console.words),
+        secrets=resolve_secrets(plans[0].secrets, interactive, console.words),
         operator=operator(),
         break_lock=break_lock_ids(run_opts.break_lock),
     )
     for reason in why_not:
-        console.say(f"not rolled back: {reason}", "yellow")
+        console.say(console.words("run.not-rolled-back", reason=reason), "yellow")
     ids = RunIds()
     # run.* in the rollback steps are the release's, as they were when it recorded them.
     items = [
@@ -201,12 +203,11 @@ def rollback(
         for plan, run in zip(plans, todo, strict=True)
     ]
     for run in todo:
-        console.say(
-            f"rollback of run {run.id} on {run.host} ({len(run.backups)} backup(s) "
-            "from its journal)",
-            "bold",
-        )
-    return run_batch(replace(batch, sudo=SudoPassword(interactive, plans)), items)
+        said = {"run": run.id, "host": run.host, "count": len(run.backups)}
+        started = console.words.time(now_iso())
+        console.say(console.words("run.rollback-header", **said, time=started), "bold")
+    sudo = SudoPassword(interactive, plans, console.words, before_prompt=console.clear_status)
+    return run_batch(replace(batch, sudo=sudo), items)
 
 
 def break_lock_ids(given: str | None) -> tuple[str, ...]:
@@ -244,7 +245,7 @@ def _window_options(
             "machine's clock",
         ) from exc
     if now:
-        console.say(f"the clock is RUNBOOK_NOW={now} (a testing aid), not this machine's", "yellow")
+        console.say(console.words("run.clock", now=now), "yellow")
     return clock, reason.strip() if reason else None
 
 
@@ -263,9 +264,13 @@ def _say_where_the_fleet_stopped(
     if len(plans) < 2:
         return
     rest = [p.host.name for p in plans[plans.index(group[-1]) + 1 :]]
+    words = console.words
     console.say(
-        f"fleet: released {', '.join(done) or 'none'}; stopped at "
-        f"{', '.join(p.host.name for p in group)}; not started: "
-        f"{', '.join(rest) or 'none'}",
+        words(
+            "run.fleet-stopped",
+            done=words.join(done) or words("run.none"),
+            group=words.join(p.host.name for p in group),
+            rest=words.join(rest) or words("run.none"),
+        ),
         "red",
     )

@@ -24,6 +24,7 @@ from ..journal.events import (
 from ..journal.state import host_state
 from ..options import Options
 from ..text import visible, visible_all
+from ..words import EN, Words, choose
 from . import team
 from .review import write_output
 
@@ -40,27 +41,42 @@ OUTCOME_MARKS = {
 def history(opts: Options) -> str:
     """Every run, newest first; a release says who rolled it back, a rollback what it undoes,
     a resumed release what it resumes."""
+    words = opts.words
+    # English keeps the journal's own words and times, which scripts may read; Japanese is
+    # for people: results in words, times on the operator's clock.
+    english = words.lang == "en"
+
+    def said(result: object) -> str:
+        return str(result) if english else words.result(str(result))
+
     runs = list(all_runs(opts.state_dir))
     undone = _rollbacks_by_release(runs)
     rows = []
     for r in runs:
         if opts.host and r.host != opts.host:
             continue
-        result = str(r.result)
+        result = said(r.result)
         by = undone.get(r.id)
         if by is not None and r.kind is RunKind.RELEASE:
-            ended = "rollback-unfinished" if by.result is Result.UNFINISHED else by.result
-            result = f"{ended} (by {by.id})"
+            ended = (
+                words("history.rollback-unfinished")
+                if by.result is Result.UNFINISHED
+                else said(by.result)
+            )
+            result = words("history.by", result=ended, run=by.id)
         links = ""
         if r.start.rolls_back:
-            links = f"undoes {r.start.rolls_back}"
+            links = words("history.undoes", run=r.start.rolls_back)
         elif r.start.resumes:
-            links = f"resumes {r.start.resumes}"
-        cells = (r.id, r.kind, r.host, r.start.runbook, result, r.start.started_at, links)
+            links = words("history.resumes", run=r.start.resumes)
+        started = r.start.started_at if english else words.time(r.start.started_at)
+        kind = str(r.kind) if english else words(f"kind.{r.kind}")
+        cells = (r.id, kind, r.host, r.start.runbook, result, started, links)
         rows.append(tuple(visible(str(c)) for c in cells))
     if not rows:
-        return f"no runs yet in {opts.state_dir / 'runs'}"
-    head = ("run", "kind", "host", "runbook", "result", "started", "")
+        return words("history.none", path=opts.state_dir / "runs")
+    head = tuple(words(f"history.{c}") for c in ("run", "kind", "host", "runbook", "result"))
+    head = (*head, words("history.started"), "")
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -86,31 +102,35 @@ def report(
     opts: Options,
     run_id: str | None,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     output: str | None = None,
     force: bool = False,
 ) -> str:
     """The report of the latest run, or --run ID, or the latest on --host.
 
-    The latest run of a batch (`--parallel`) reports every host of the batch.
+    The latest run of a batch (`--parallel`) reports every host of the batch. Its language:
+    `lang`, else `--lang`, else the locale, else the one the run was made in (its journal).
     """
+    words = opts.words  # an unknown --lang is refused before a journal is read
     record = find_run(opts.state_dir, run_id, host=opts.host)
+    words = Words(lang) if lang else choose(opts.lang, recorded=record.start.lang)
     records = [record]
     if record.start.batch and not run_id and not opts.host:
         records = [find_run(opts.state_dir, rid) for rid in record.start.batch]
     records = team.resend(records)  # notifications the run could not deliver
-    parts = [markdown.report(run_summary(r), lang=lang, project_dir=opts.project) for r in records]
+    parts = [
+        markdown.report(run_summary(r, words), lang=words.lang, project_dir=opts.project)
+        for r in records
+    ]
     if len(records) > 1:
-        head = mdsafe.text(", ".join(f"{r.host} ({r.result})" for r in records))
-        parts.insert(
-            0,
-            f"# {mdsafe.text(record.start.runbook)} on {len(records)} hosts together\n\n"
-            f"{head}. One report per host follows.\n",
-        )
+        head = mdsafe.text(words.join(f"{r.host} ({words.result(r.result)})" for r in records))
+        runbook = mdsafe.text(record.start.runbook)
+        title = words("report.batch", runbook=runbook, count=len(records))
+        parts.insert(0, f"# {title}\n\n{words('report.batch-head', hosts=head)}\n")
     text = "\n".join(parts)
     if output:
         write_output(opts.project / output, text, force=force, name=output)
-        return f"report of run {record.id} written to {output}"
+        return words("cli.written", run=record.id, path=output)
     return text
 
 
@@ -181,16 +201,18 @@ def rollbackable_elsewhere(state_dir: Path, latest: RunRecord, host: str | None)
     return found
 
 
-def run_summary(record: RunRecord) -> dict[str, Any]:
+def run_summary(record: RunRecord, words: Words = EN) -> dict[str, Any]:
     """A run as the report template wants it: its steps with their outcomes, gates, output.
 
     Every string is made visible (`text.visible`): a journal may be older than the tool that
-    sanitises what it records, or edited, and its plan is kept as it ran.
+    sanitises what it records, or edited, and its plan is kept as it ran. What the tool
+    recorded in English is also there said in `words`' language (the `*_said` fields), and
+    each time also on the operator's clock (the `*_local` fields).
     """
-    return visible_all(_summary(record))  # type: ignore[no-any-return]
+    return visible_all(_summary(record, words))  # type: ignore[no-any-return]
 
 
-def _summary(record: RunRecord) -> dict[str, Any]:
+def _summary(record: RunRecord, words: Words) -> dict[str, Any]:
     start = record.start
     entries: dict[tuple[str, str], dict[str, Any]] = {}
     for phase in Phase:
@@ -240,6 +262,9 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         if entry["outcome"] in (Outcome.NOT_RUN, Outcome.SKIPPED, Outcome.DONE_EARLIER):
             entry["duration"] = None  # it never ran: no time to show
         entry["message"] = _without_exit(entry["message"], entry["exit"])
+        entry["outcome_said"] = words.outcome(entry["outcome"])
+        entry["gates_said"] = [words.answer(g) for g in entry["gates"]]
+        entry["message_said"] = words.again(entry["message"])
     end = record.end
     return {
         "id": record.id,
@@ -249,8 +274,15 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         "operator": start.operator,
         "started_at": start.started_at,
         "ended_at": end.at if end else None,
+        "started_local": words.time(start.started_at),
+        "ended_local": words.time(end.at) if end else None,
+        "result_said": words.result(record.result),
+        "message_said": words.again(end.message) if end else "",
+        "lang": words.lang,
         "digest": start.digest,
-        "approvers": [asdict(a) for a in start.approvers],
+        "approvers": [
+            {**asdict(a), "signed_local": words.time(a.signed_at)} for a in start.approvers
+        ],
         "rolls_back": start.rolls_back,
         "from_step": start.from_step,
         "result": record.result,
@@ -268,7 +300,7 @@ def _summary(record: RunRecord) -> dict[str, Any]:
         # Without an end the tool was killed: while a step ran, or between steps (at a gate).
         "stopped_in": running["id"] if (running and not end) else None,
         "stopped_after": done["id"] if (done and not running and not end) else None,
-        "next": host_state(record).summary(),
+        "next": host_state(record).summary(words),
         **team.summary(record),
     }
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.inventory import load_inventory
 from ..core.load import load_runbook
+from ..core.markers import RESERVED_HINT, reserved_at
 from ..core.model import Host, Inventory, Plan, Runbook
 from ..core.plan import make_plan
 from ..core.yamlsrc import load_yaml
@@ -93,6 +94,17 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
                     None,
                     f"'{visible(pair, lines=False)}' is not KEY=VALUE",
                     "e.g. --var branch=feature/x",
+                )
+            )
+            continue
+        reserved = reserved_at(value)
+        if reserved is not None:
+            problems.append(
+                Problem(
+                    "--var",
+                    None,
+                    f"--var {key.strip()}: {describe(value[reserved])}",
+                    RESERVED_HINT,
                 )
             )
             continue
@@ -179,4 +191,6 @@ def option_words(opts: Options) -> list[str]:
         words += ["--inventory", opts.inventory]
     for pair in opts.vars:
         words += ["--var", pair]
+    if opts.lang:
+        words += ["--lang", opts.lang]
     return words

@@ -85,37 +85,34 @@ def preflight(
     check_identities(plans)
     interactive = has_terminal() if interactive is None else interactive
     reports = []
+    words = console.words
     for plan in plans:
-        console.say(f"preflight {plan.runbook} on {plan.host.name}", "bold")
+        console.say(words("preflight.head", runbook=plan.runbook, host=plan.host.name), "bold")
         report = check_host(plan, connect, interactive)
         for finding in report.findings:
             show(console, finding)
         reports.append(report)
     failed = [r.host for r in reports if not r.passed]
     if failed:
-        console.say(
-            f"preflight: problems on {', '.join(failed)}; fix them, then "
-            f"{command_line('preflight', opts)} again",
-            "red",
-        )
+        again = command_line("preflight", opts)
+        console.say(words("preflight.failed", hosts=words.join(failed), command=again), "red")
         return BAD_INPUT
-    console.say(
-        f"preflight: every check passed on {', '.join(r.host for r in reports)}; "
-        f"next: {command_line('release', opts)}",
-        "green",
-    )
+    hosts = words.join(r.host for r in reports)
+    release = command_line("release", opts)
+    console.say(words("preflight.passed", hosts=hosts, command=release), "green")
     return DONE
 
 
 def show(console: Console, finding: Finding) -> None:
     """One line per check (made visible by the console), its hint indented under it."""
+    words = console.words
     if finding.ok:
         note = f" ({finding.note})" if finding.note else ""
-        console.say(f"  ok       {finding.check}{note}", "green")
+        console.say(words("preflight.ok", check=finding.check, note=note), "green")
         return
-    console.say(f"  PROBLEM  {finding.check}: {finding.problem}", "red")
+    console.say(words("preflight.problem", check=finding.check, problem=finding.problem), "red")
     if finding.hint:
-        console.say(f"           hint: {finding.hint}")
+        console.say(words("preflight.hint", hint=finding.hint))
 
 
 # --- one host --------------------------------------------------------------------------------

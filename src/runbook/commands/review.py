@@ -10,12 +10,13 @@ from ..core import diffs, markdown
 from ..core import put as puts
 from ..core.inventory import load_inventory
 from ..core.load import load_runbook
-from ..core.model import Action, Plan, TrustedKey, mask
+from ..core.model import Action, Plan, Runbook, TrustedKey, mask
 from ..core.plan import make_plan
 from ..core.scripts import step_script
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from ..text import visible
+from ..words import EN, Words
 from . import signatures
 from .approval import approve_command, digest_of, remember_review
 from .inputs import (
@@ -56,7 +57,7 @@ def check(opts: Options) -> str:
         for host in hosts:
             try:
                 plan = make_plan(runbook, host, inventory_file, overrides)
-                warnings += puts.warnings(runbook, plan)
+                warnings += puts.warnings(runbook, plan) + _terminal_warnings(runbook, plan)
                 renders += 1
             except InputError as exc:
                 problems += [
@@ -68,26 +69,27 @@ def check(opts: Options) -> str:
         problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
     if problems:
         raise InputError(list(dict.fromkeys(problems)))
-    warned = [f"warning: {w}" for w in dict.fromkeys(warnings)]  # once, not once per host
-    return "\n".join(
-        [
-            *warned,
-            f"ok: {len(names)} runbook{'s' * (len(names) != 1)} and {len(hosts)} "
-            f"host{'s' * (len(hosts) != 1)} valid; {renders} plans rendered",
-        ]
-    )
+    words = opts.words
+    # once, not once per host
+    warned = [words("check.warning", warning=w) for w in dict.fromkeys(warnings)]
+    runbooks = words("check.runbook" if len(names) == 1 else "check.runbooks", count=len(names))
+    hosts_said = words("check.host" if len(hosts) == 1 else "check.hosts", count=len(hosts))
+    ok = words("check.ok", runbooks=runbooks, hosts=hosts_said, plans=renders)
+    return "\n".join([*warned, ok])
 
 
 def show(
     opts: Options,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     window: str | None = None,
     operators: tuple[str, ...] = (),
     output: str | None = None,
     force: bool = False,
 ) -> str:
-    """The review Markdown for --host; written to --output when given (--force: replaced)."""
+    """The review Markdown for --host; written to --output when given (--force: replaced).
+    `lang` None: the operator's (`--lang`, else the locale)."""
+    lang = lang or opts.words.lang
     *_, plans = plans_for(opts)
     text = markdown.review(
         plans,
@@ -127,46 +129,51 @@ def write_output(path: Path, text: str, *, force: bool = False, name: str | None
         raise RefusedError(f"cannot write {shown}: {exc.strerror}") from exc
 
 
-def dry_run(plans: Sequence[Plan], *, approve_command: str) -> str:
+def dry_run(plans: Sequence[Plan], *, approve_command: str, words: Words = EN) -> str:
     """The plan as it would run, with its digest; nothing is connected."""
     out: list[str] = []
     for plan in plans:
         host = plan.host
+        ssh_config = words("dry.ssh-config")
         out.append(
-            f"plan {plan.runbook} for {host.name} ({host.user or '(ssh config)'}@"
-            f"{host.address}:{host.port or '(ssh config)'})"
+            words(
+                "dry.plan",
+                runbook=plan.runbook,
+                host=host.name,
+                target=f"{host.user or ssh_config}@{host.address}:{host.port or ssh_config}",
+            )
         )
         out.append(f"digest sha256:{plan.digest}")
-        out += [f"trusts {_trusted(key)}" for key in plan.trust] or [
-            f"trusts no host key for {host.address} yet (the connection will be refused)"
+        out += [words("dry.trusts", key=_trusted(key)) for key in plan.trust] or [
+            words("dry.trusts-none", address=host.address)
         ]
         out += _changes(plan)
         for label, steps in (("", plan.steps), ("R", plan.rollback)):
             if label and steps:
-                out.append("rollback:")
-                out += _removed_first(plan)
+                out.append(words("dry.rollback"))
+                out += _removed_first(plan, words)
             for step in steps:
                 flags = [
                     f
                     for f, on in (
                         ("sudo", step.sudo),
-                        ("on this machine", step.local),
-                        ("no gate", not (step.confirm or step.local)),
+                        (words("dry.here"), step.local),
+                        (words("answer.no gate"), not (step.confirm or step.local)),
                     )
                     if on
                 ]
                 out.append(
                     f"  {label}{step.number}. [{step.id}] {visible(step.title, lines=False)}"
-                    + (f"  ({', '.join(flags)})" if flags else "")
+                    + (f"  ({words.join(flags)})" if flags else "")
                 )
                 body = visible(step_script(step, backup_dir=host.backup_dir) or step.display())
                 if step.action is Action.PUT and step.put is not None:
                     body = _put(step.put.diff, step.put.diff_base, step.put.base_commit) + body
                 out += [f"       {line}" for line in body.splitlines()]
-        out.append("dry run: nothing was connected or changed")
+        out.append(words("dry.nothing"))
     if len(plans) > 1:
-        out.append(f"digest of all {len(plans)} hosts sha256:{digest_of(plans)}")
-    out.append(f"approve with: {approve_command}")
+        out.append(words("dry.digest-all", count=len(plans), digest=digest_of(plans)))
+    out.append(words("dry.approve", command=approve_command))
     return "\n".join(out)
 
 
@@ -195,11 +202,25 @@ def _put(diff: str, base: str | None, commit: str | None) -> str:
     return f"{head}\n{body}script (its data is this content, base64):\n"
 
 
-def _removed_first(plan: Plan) -> list[str]:
+def _removed_first(plan: Plan, words: Words) -> list[str]:
     created = [s.put.dest for s in plan.steps if s.put is not None]
     if not created:
         return []
+    return [words("dry.removed-first", paths=", ".join(created))]
+
+
+def _terminal_warnings(runbook: Runbook, plan: Plan) -> list[Problem]:
+    """On a `pty: true` host stderr arrives in stdout: an `expect: stderr` never sees it."""
+    if not plan.host.pty:
+        return []
     return [
-        "  first (no gate): remove each file a put created, while it has the put's sha256: "
-        + ", ".join(created)
+        Problem(
+            runbook.path,
+            written.lines.get("expect", written.line),
+            f"step '{step.id}' expects on stderr, but {plan.host.name} has `pty: true`: its "
+            "stderr arrives in stdout",
+            "match the text with `expect: stdout` for this host",
+        )
+        for written, step in zip(runbook.steps, plan.steps, strict=False)
+        if step.expect.stderr and not step.local
     ]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import shlex
 
-LATE = "\ue000"  # a late value's marker (run.*, secrets.*): known only when the step runs
-
 _KEYWORDS = frozenset(
     [
         "if",
@@ -41,9 +39,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
 
 def command_names(script: str) -> list[str]:
     """The plain command names that start the lines of `script`, conservatively: a line that
-    continues another, a heredoc's body, what follows an unbalanced quote or a late value, and
-    any first word that is not a bare name (a path, a quoted or expanded word, an assignment)
-    are left out."""
+    continues another, a heredoc's body, what follows an unbalanced quote, and any first word
+    that is not a bare name (a path, a quoted or expanded word, an assignment, a late value)
+    are left out. A late value elsewhere on a line changes nothing: it is sent as one quoted
+    word, and `core.shellctx` refuses a runbook that places it where it would not be."""
     names: list[str] = []
     continued = False
     for raw in script.splitlines():
@@ -51,8 +50,6 @@ def command_names(script: str) -> list[str]:
         was_continued, continued = continued, line.endswith("\\")
         if was_continued or not line or line.startswith("#"):
             continue
-        if LATE in line:
-            break  # a late value is unknown until the step runs: stop here
         try:
             shlex.split(line.removesuffix("\\"), comments=True)
         except ValueError:

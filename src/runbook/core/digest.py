@@ -30,10 +30,13 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
     will be sent (secrets and `run.*` as placeholders, so the digest a reviewer sees is the
     one the release computes) with its options and note (a put: its content's sha256); the
     diffs of `changes:`; the connection: address, port, user, identity file, known_hosts
-    files and the host keys they trust, sudo, lock, backup directory, connect timeout and
-    whether approval is required; the signatures `approval` asks for (signers file and how
-    many; only when set). Local paths go through `portable` (`~/...`, project-relative), so
-    machines with the checkout in other places agree.
+    files and the host keys they trust (looked up as `ssh` does: HostKeyAlias, HostName),
+    sudo, pty (only when set), lock, backup directory, connect timeout and whether approval
+    is required; where the operator's ssh_config decides it, the host name, user, port,
+    ProxyJump, ProxyCommand and HostKeyAlias really used (`plan.ssh_config`); the signatures
+    `approval` asks for (signers file and how many; only when set). Local paths go through
+    `portable` (`~/...`,
+    project-relative), so machines with the checkout in other places agree.
     """
     host = plan.host
     subject: dict[str, Any] = {
@@ -59,11 +62,15 @@ def digest_subject(plan: Plan, *, portable: Callable[[str], str] = str) -> dict[
         "rollback": [s.to_json() for s in plan.rollback],
         "changes": [c.to_json() for c in plan.changes],
     }
+    if host.pty:  # commands run on a terminal (absent when not: digests stay as before)
+        subject["host"]["pty"] = True
     if host.approval is not None:
         subject["host"]["approval"] = {
             "signers": portable(host.approval.signers),
             "required": host.approval.required,
         }
+    if plan.ssh_config:  # where ssh_config sends the connection (absent: as before)
+        subject["ssh_config"] = [list(pair) for pair in plan.ssh_config]
     if plan.templates:  # a project's own review or report templates (absent: as before)
         subject["templates"] = dict(plan.templates)
     # Through JSON and back: enums become their text, tuples lists, as the hash sees them.

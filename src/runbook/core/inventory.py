@@ -35,12 +35,17 @@ def load_inventory(path: Path, display: str | None = None) -> Inventory:
     return inventory
 
 
+# Connection settings that an ssh_config entry for the host decides when only `defaults:` set
+# them: an alias's User and Port are not overridden by an inventory-wide default.
+_SSH_CONFIG_FIRST = ("user", "port", "connect_timeout")
+
 _SETTINGS = (
     "user",
     "port",
     "identity",
     "known_hosts",
     "sudo",
+    "pty",
     "require_approval",
     "lock",
     "backup_dir",
@@ -100,8 +105,12 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
             variables.update(layer.get("vars") or {})
         known = settings.pop("known_hosts", ())
         known = [known] if isinstance(known, str) else known
-        if "identity" in settings:
+        if settings.get("identity") is not None:
             settings["identity"] = _local_path(settings["identity"], base)
+        # Set in defaults only (or nowhere): the host's ssh_config entry wins over them.
+        settings["ssh_config_first"] = tuple(
+            k for k in _SSH_CONFIG_FIRST if not any(k in layer for layer in layers[1:])
+        )
         if "approval" in settings:
             given = settings["approval"]
             settings["approval"] = Approval(
@@ -130,6 +139,7 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
 # quote, a space) would reach ssh_config's `Match exec` and `%h`/`%r` tokens on the operator's
 # machine, where ssh refuses it but a library need not.
 HOST_NAME = re.compile(r"[A-Za-z0-9_.%:-]+")
+BRACKETED = re.compile(r"\[([^\]]*)\](?::(\d+))?")  # [::1] or [::1]:2222, as ssh_config writes
 USER_NAME = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.@-]*")
 
 
@@ -139,13 +149,19 @@ def _check_connection_words(
     where = (
         source.line(("hosts", name, "address")) if address != name else source.line(("hosts", name))
     )
-    if address.startswith("[") and address.endswith("]"):
+    bracketed = BRACKETED.fullmatch(address)
+    if bracketed:
+        port = (
+            f", and `port: {bracketed[2]}` for the port"
+            if bracketed[2]
+            else "; the port goes in `port:`"
+        )
         problems.append(
             Problem(
                 source.file,
                 where,
                 f"host '{name}': address {address!r} has brackets",
-                f"write it without them ({address[1:-1]}); the port goes in `port:`",
+                f"write it without them ({bracketed[1]}){port}",
             )
         )
     elif address.startswith("-") or not HOST_NAME.fullmatch(address):

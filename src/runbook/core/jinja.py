@@ -35,9 +35,7 @@ from .budget import (
 )
 from .gitrefs import git_rev
 from .late import Late, LateValueError, as_late
-from .model import (
-    LATE_MARKER,
-)
+from .markers import LATE_MARKER, VALUE_CLOSE, VALUE_OPEN
 
 
 class Unquoted(str):
@@ -311,17 +309,20 @@ def _unquoted(value: Any) -> Unquoted:
 
 
 def _shell_quote(value: Any) -> str:
-    """finalize for `run`: every expression becomes one or more quoted shell words."""
+    """finalize for `run`: every expression becomes one or more quoted shell words, bracketed
+    so that `core.shellctx` can check where in the script's grammar each one landed."""
     if isinstance(value, Unquoted):
         return str(value)
     if isinstance(value, (list, tuple)):
         measure(value, "a printed list", printing=True)
-        return " ".join(_quote_word(v) for v in value)
-    return _quote_word(value)
+        return VALUE_OPEN + " ".join(_quote_word(v) for v in value) + VALUE_CLOSE
+    return VALUE_OPEN + _quote_word(value) + VALUE_CLOSE
 
 
 def _quote_word(value: Any) -> str:
-    text = "" if value is None else str(value)
+    # A macro's or a `{% set %}` block's output carries the brackets of the values inside it:
+    # quoted whole now, it is one value, and only its new brackets count.
+    text = "" if value is None else str(value).replace(VALUE_OPEN, "").replace(VALUE_CLOSE, "")
     if not LATE_MARKER.search(text):
         return shlex.quote(text)
     # Quote the text around each late value's marker; the marker becomes a quoted value at send

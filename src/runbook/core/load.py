@@ -19,6 +19,7 @@ from ..errors import InputError, Problem
 from ..text import BIDI, describe, first_refused, visible
 from . import schema
 from .local import LocalReads
+from .markers import RESERVED_HINT, reserved_at
 from .model import (
     BUILTIN_NAMES,
     Action,
@@ -354,7 +355,17 @@ def text_problems(source: Source, lines: Callable[[Path_], bool], problems: list
     for path, text, is_key in _texts(source.data, ()):
         allowed = not is_key and lines(path)
         where = first_refused(text, lines=allowed)
-        if where is not None:
+        reserved = reserved_at(text)
+        if where is None and reserved is not None:
+            problems.append(
+                Problem(
+                    source.file,
+                    source.line(path),
+                    f"{visible(dotted(path), lines=False)}: {describe(text[reserved])}",
+                    RESERVED_HINT,
+                )
+            )
+        elif where is not None:
             line = source.line(path)
             if not is_key and path in source.block:
                 line = source.text_line(path) + text.count("\n", 0, where)

@@ -14,6 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 LATE_OPEN, LATE_CLOSE = "\ue000", "\ue001"
+# Around each quoted value of a `run` script while it is checked (core.shellctx).
+VALUE_OPEN, VALUE_CLOSE = "\ue002", "\ue003"
+_RESERVED = re.compile(f"[{VALUE_OPEN}{VALUE_CLOSE}]")  # late markers in a value are its text
+RESERVED_HINT = "U+E002 and U+E003 (private use) mark values inside release-runbook: remove it"
+
+
+def reserved_at(text: str) -> int | None:
+    """Where the first character the tool reserves for its markers is in an input, or None."""
+    found = _RESERVED.search(text)
+    return found.start() if found else None
+
+
 RUN_NAMES = ("id", "started_at", "operator")
 # A whole marker, as render.late makes it: `run.id`, `secrets.token`, or a bare secret name (how
 # journals written before run values became markers name a secret). Marker characters anywhere

@@ -195,8 +195,13 @@ class Host:
     Attributes:
         address: host name, IP or ~/.ssh/config alias.
         user, port: None means ~/.ssh/config decides (then the local user, port 22).
+        ssh_config_first: the connection settings (`user`, `port`, `connect_timeout`) set
+            only by the inventory's `defaults:`, or nowhere: the host's ssh_config entry wins
+            over them where it sets them (`core.sshconfig`).
         known_hosts: extra files of trusted host keys, absolute.
         sudo: False when the host runs sudo steps without sudo (as on the sandbox).
+        pty: every command runs on a terminal (sudo with `Defaults requiretty` needs one);
+            its stderr then arrives merged into stdout.
         lock: the lock directory on the host.
         backup_dir: where backups go on the host (absolute); None for the tool's own private
             directory (`core.scripts`: /var/backups/release-runbook for root, else
@@ -214,6 +219,7 @@ class Host:
     identity: str | None = None
     known_hosts: tuple[str, ...] = ()
     sudo: bool = True
+    pty: bool = False
     require_approval: bool = False
     lock: str = "/tmp/release-runbook.lock"
     backup_dir: str | None = None
@@ -223,6 +229,7 @@ class Host:
     line: int = 1
     window: Window | None = None
     notify: tuple[str, ...] = ()
+    ssh_config_first: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +248,7 @@ class Host:
                 "known_hosts": tuple(values.get("known_hosts", ())),
                 "window": Window.from_json(window) if isinstance(window, Mapping) else None,
                 "notify": tuple(values.get("notify", ())),
+                "ssh_config_first": tuple(values.get("ssh_config_first", ())),
             }
         )
 
@@ -412,6 +420,9 @@ class Plan:
     reads: Any = field(default=None, repr=False, compare=False)
     # The project's own review and report templates (name -> sha256), which the digest binds.
     templates: tuple[tuple[str, str], ...] = ()
+    # Where the connection goes and as whom, where the operator's ssh_config decides it
+    # (`core.sshconfig`: setting, value as `ssh -G` prints it), which the digest binds.
+    ssh_config: tuple[tuple[str, str], ...] = ()
 
     def phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
         """The steps of one phase: the release's, or the rollback's."""
@@ -426,6 +437,7 @@ class Plan:
             "steps": [s.to_json() for s in self.steps],
             "rollback": [s.to_json() for s in self.rollback],
             "trust": [asdict(k) for k in self.trust],
+            "ssh_config": [list(pair) for pair in self.ssh_config],
         }
 
     @classmethod
@@ -445,4 +457,5 @@ class Plan:
             rollback=tuple(PlannedStep.from_json(s) for s in record.get("rollback", ())),
             digest=digest,
             trust=tuple(TrustedKey(**k) for k in record.get("trust", ())),
+            ssh_config=tuple((str(k), str(v)) for k, v in record.get("ssh_config", ())),
         )

@@ -44,6 +44,8 @@ from .render import (
     plain_values,
     resolve_vars,
 )
+from .sshconfig import SshSettings
+from .sshconfig import resolve as resolve_ssh
 from .trust import portable, trusted_keys
 
 
@@ -63,8 +65,9 @@ def make_plan(
     # Files and git are read once per runbook: every rendering of this command (each host,
     # and the second rendering below) sees the same bytes and commits.
     reads = runbook.reads or LocalReads.of(runbook.project)
-    plan = _render(runbook, host, inventory_path, overrides, reads)
-    again = _render(runbook, host, inventory_path, overrides, reads)
+    ssh = resolve_ssh(host)  # once: both renderings bind the same connection
+    plan = _render(runbook, host, inventory_path, overrides, reads, ssh)
+    again = _render(runbook, host, inventory_path, overrides, reads, ssh)
     if again != plan:
         raise InputError([_first_difference(runbook, plan, again)])
     return plan
@@ -76,6 +79,7 @@ def _render(
     inventory_path: str,
     overrides: dict[str, str],
     reads: LocalReads,
+    ssh: SshSettings | None,
 ) -> Plan:
     builtins = {
         "host": {
@@ -118,7 +122,8 @@ def _render(
         steps=steps,
         rollback=rollback,
         digest="",
-        trust=trusted_keys(host),
+        trust=trusted_keys(host, ssh),
+        ssh_config=ssh.decided if ssh else (),
         templates=_project_templates(runbook),
         changes=changes,
         reads=reads,

@@ -26,6 +26,7 @@ import jinja2
 import jinja2.meta
 
 from ..errors import InputError, Problem
+from . import shellctx
 from .budget import BudgetError, budget
 from .jinja import PLAIN, compiled
 from .late import Late, LateValueError, as_late, late
@@ -36,6 +37,7 @@ from .model import (
     fill,
     late_name,
 )
+from .shellctx import place_values
 
 
 def is_template(text: str) -> bool:
@@ -93,7 +95,7 @@ class Renderer:
             try:
                 rendered = str(compiled(template, shell).render(self.names))
                 self.unquoted = tuple(spend.unquoted)
-                return rendered
+                return self._placed(rendered, line, what) if shell else rendered
             except jinja2.UndefinedError as exc:
                 self._problem(
                     line,
@@ -121,6 +123,21 @@ class Renderer:
             except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
                 self._problem(line, exc, f"{what}: {exc}")
             return ""
+
+    def _placed(self, script: str, line: int, what: str) -> str:
+        """The script without the value brackets; a value the shell would not read as one
+        quoted word is a problem (core.shellctx)."""
+        placed, misplaced = place_values(script)
+        for value in misplaced:
+            self.problems.append(
+                Problem(
+                    self.runbook.path,
+                    line + value.line - 1,
+                    f"{what}: a {{{{ }}}} {value.why}: {value.near}",
+                    shellctx.HINT,
+                )
+            )
+        return placed
 
     def _problem(
         self, line: int, exc: BaseException, message: str, hint: str | None = None

@@ -125,7 +125,12 @@ def _check(
         allowed = [types] if isinstance(types, str) else types
         if not any(_is(value, t) for t in allowed):
             words = " or ".join(
-                {"object": "a mapping", "array": "a list", "integer": "an integer"}.get(t, f"a {t}")
+                {
+                    "object": "a mapping",
+                    "array": "a list",
+                    "integer": "an integer",
+                    "null": "null",
+                }.get(t, f"a {t}")
                 for t in allowed
             )
             found.append(Violation(path, f"must be {words}, not {_type_name(value)}"))

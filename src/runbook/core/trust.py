@@ -6,8 +6,8 @@ files consulted for the host list (their SHA256 fingerprints, as `ssh-keygen -l`
 so the digest binds them and the review shows them.
 
 Only the files are read (hashed entries, `[host]:port`, wildcards and negations as OpenSSH
-matches them); no network, no ssh_config (an address that is an ssh_config alias is looked up
-as written).
+matches them); no network. The entry looked up is the one `ssh` checks, from the host's resolved
+ssh_config (`core.sshconfig`): HostKeyAlias, else HostName, and the port.
 """
 
 from __future__ import annotations
@@ -21,25 +21,41 @@ import re
 from pathlib import Path
 
 from .model import Host, TrustedKey
+from .sshconfig import SshSettings
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 MARKERS = ("@cert-authority", "@revoked")
 
 
-def known_hosts_files(host: Host) -> list[str]:
-    """The files consulted for `host`, as named: its own, then ~/.ssh/known_hosts."""
+def known_hosts_files(host: Host, ssh: SshSettings | None = None) -> list[str]:
+    """The files consulted for `host`, as named: its own, then ssh_config's
+    UserKnownHostsFile (~/.ssh/known_hosts without one)."""
+    users = [_home_as_tilde(p) for p in ssh.known_hosts_files] if ssh else []
     names: list[str] = []
-    for name in (*host.known_hosts, DEFAULT_KNOWN_HOSTS):
+    for name in (*host.known_hosts, *(users or [DEFAULT_KNOWN_HOSTS])):
         if name not in names:
             names.append(name)
     return names
 
 
-def trusted_keys(host: Host) -> tuple[TrustedKey, ...]:
-    """Every key the connection to `host` would accept (or refuse by `@revoked`), sorted."""
-    lookup = host.address if host.port in (None, 22) else f"[{host.address}]:{host.port}"
+def key_lookup(host: Host, ssh: SshSettings | None = None) -> str:
+    """The name a host key is looked up under, as `ssh` does: HostKeyAlias as written (no
+    port: the alias names the key), else the host name, `[name]:port` for a port but 22."""
+    if ssh is not None and ssh.host_key_alias:
+        return ssh.host_key_alias
+    name, port = (host.address, host.port) if ssh is None else (ssh.hostname, ssh.port)
+    return name if port in (None, 22) else f"[{name}]:{port}"
+
+
+def trusted_keys(host: Host, ssh: SshSettings | None = None) -> tuple[TrustedKey, ...]:
+    """Every key the connection to `host` would accept (or refuse by `@revoked`), sorted.
+
+    `ssh`: the host's resolved settings (`core.sshconfig`), which name the host key's entry
+    and the user's known_hosts files.
+    """
+    lookup = key_lookup(host, ssh)
     found: set[TrustedKey] = set()
-    for name in known_hosts_files(host):
+    for name in known_hosts_files(host, ssh):
         path = Path(os.path.expanduser(name))
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -121,3 +137,10 @@ def _hashed_matches(entry: str, lookup: str) -> bool:
         return False
     mac = hmac.new(key, lookup.encode(), hashlib.sha1).digest()
     return hmac.compare_digest(mac, wanted)
+
+
+def _home_as_tilde(path: str) -> str:
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (path == home or path.startswith(home + "/")):
+        return "~" + path[len(home) :]
+    return path

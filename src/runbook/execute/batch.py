@@ -19,6 +19,8 @@ from ..core.window import system_clock
 from ..errors import RefusedError, RunbookError
 from ..gate import Gate
 from ..journal.events import Approver, Backup, End, Event, Put, RunKind, Start, now_iso
+from ..journal.record import RunRecord
+from ..journal.state import host_state
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from . import hostlock, notify, steps, window
@@ -112,17 +114,20 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 started_at = now_iso()
                 values.append(item.values or RunValues(item.run_id, started_at, batch.operator))
                 written.append(_start(journal, batch, item, items, started_at))
-            batch.console.progress(
-                "connecting to "
-                + ", ".join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
-            )
+            words = batch.console.words
+            hosts = words.join(f"{i.plan.host.name} ({i.plan.host.address})" for i in items)
+            batch.console.progress(words("run.connecting", hosts=hosts))
             opened = together(
                 [
                     functools.partial(_open, batch, item, journal)
                     for item, journal in zip(items, journals, strict=True)
                 ]
             )
-            transports = _all_open(items, journals, opened)
+            try:
+                transports = _all_open(items, journals, opened, written)
+            except RunbookError:
+                _say_next(batch.console, items, written)  # refused: what now, as any stop
+                raise
             label = len(items) > 1
             tell = [
                 _webhooks(batch, item, journal)
@@ -205,6 +210,7 @@ def _start(
             approvers=batch.approvers,
             program=batch.program,
             options=batch.options,
+            lang=batch.console.words.lang,
         )
     )
     if item.resumes:  # the resumed run's backups are this run's to restore
@@ -272,7 +278,26 @@ def _open(batch: Batch, item: HostRun, journal: JournalWriter) -> Transport:
     except BaseException:
         transport.close()
         raise
+    _show_login_output(batch.console, item.plan.host, transport.login_output)
     return transport
+
+
+LOGIN_LINES_SHOWN = 20
+
+
+def _show_login_output(console: Console, host: Host, text: str) -> None:
+    """What the host's login shell prints before every command, shown once, here: it is
+    kept out of every step's output (and out of what the built-in actions read)."""
+    lines = text.strip("\n").splitlines()
+    if not any(line.strip() for line in lines):
+        return
+    words = console.words
+    console.say(words("run.login-output", host=host.name, count=len(lines)), "yellow")
+    for line in lines[:LOGIN_LINES_SHOWN]:
+        console.say(f"  {host.name} login│ {line}")
+    if len(lines) > LOGIN_LINES_SHOWN:
+        more = words("run.login-more", count=len(lines) - LOGIN_LINES_SHOWN)
+        console.say(f"  {host.name} login│ {more}")
 
 
 def _close(item: HostRun, transport: Transport, console: Console) -> None:
@@ -286,13 +311,25 @@ def _close(item: HostRun, transport: Transport, console: Console) -> None:
         hostlock.give_back(transport, item.plan, item.run_id, console)
     else:
         host = item.plan.host
-        console.say(
-            f"the lock {host.lock} on {host.name} stays held by run {item.run_id}: a command "
-            "of this run may still be running there (it could not be ended and confirmed "
-            "gone). Check the host, then run again with --break-lock",
-            "yellow",
-        )
+        said = {"lock": host.lock, "host": host.name, "run": item.run_id}
+        console.say(console.words("run.lock-stays", **said), "yellow")
     transport.close()
+
+
+def _say_next(console: Console, items: Sequence[HostRun], written: list[list[Event]]) -> None:
+    """A batch refused before its first step: each host's state and the command that comes
+    next, as the executor says them after any stop (the error itself follows)."""
+    said: set[str] = set()
+    for item, events in zip(items, written, strict=True):
+        start = next((e for e in events if isinstance(e, Start)), None)
+        if start is None:
+            continue
+        end = next((e for e in reversed(events) if isinstance(e, End)), None)
+        record = RunRecord(id=item.run_id, path=Path(), events=events, start=start, end=end)
+        for line, is_move in host_state(record).lines(console.words):
+            if line not in said:
+                said.add(line)
+                console.progress(line, "bold" if is_move else None)
 
 
 def _nothing_runs(transport: Transport) -> bool:
@@ -306,6 +343,7 @@ def _all_open(
     items: Sequence[HostRun],
     journals: list[JournalWriter],
     opened: list[Transport | Exception],
+    written: list[list[Event]],
 ) -> list[Transport]:
     """Every transport, or, if some host could not be connected or locked, refuse them all."""
     refused = [(i, e) for i, e in zip(items, opened, strict=True) if isinstance(e, Exception)]
@@ -315,15 +353,13 @@ def _all_open(
         if not isinstance(error, RunbookError):
             raise error
     messages = [f"{item.plan.host.name}: {error}" for item, error in refused]
-    for item, journal in zip(items, journals, strict=True):
+    for item, journal, events in zip(items, journals, written, strict=True):
         why = next((str(e) for i, e in refused if i is item), None)
-        journal.write(
-            End(
-                result=Result.REFUSED,
-                exit_code=2,
-                message=why or "not run: " + "; ".join(messages),
-            )
+        end = End(
+            result=Result.REFUSED, exit_code=2, message=why or "not run: " + "; ".join(messages)
         )
+        journal.write(end)
+        events.append(end)
     first = refused[0][1]
     if len(items) == 1:
         raise first

@@ -20,10 +20,11 @@ from ..core.model import Action, Outcome, PlannedStep
 from ..core.render import reveal
 from ..journal.events import Backup, Put, Remove, Restore
 from ..transport.base import CommandResult, SudoError
+from ..words import Said
 from .state import Attempt, Run
 
 Handler = Callable[[Run, PlannedStep], Attempt]
-LOST = "the connection was lost while it ran"
+LOST = str(Said("step.lost"))
 
 
 def run_script(run: Run, step: PlannedStep) -> Attempt:
@@ -49,11 +50,7 @@ def backup(run: Run, step: PlannedStep) -> Attempt:
             return Attempt(Outcome.FAILED, _last_error(result), result)
         copied = scripts.parse_backup(result.stdout)
         if copied is None:
-            return Attempt(
-                Outcome.FAILED,
-                f"the copy of {path} differs from it (content, mode or owner)",
-                result,
-            )
+            return Attempt(Outcome.FAILED, str(Said("step.copy-differs", {"path": path})), result)
         record = Backup(
             step=step.id,
             path=path,
@@ -64,8 +61,11 @@ def backup(run: Run, step: PlannedStep) -> Attempt:
         )
         run.backups[path] = record
         run.record(record)
-        through = f" (→ {record.target})" if record.target else ""
-        made.append(f"{path}{through} in {record.backup} sha256:{record.sha256[:12]}")
+        said = {"path": path, "backup": record.backup, "sha": record.sha256[:12]}
+        if record.target:
+            made.append(str(Said("step.backed-up-through", {**said, "target": record.target})))
+        else:
+            made.append(str(Said("step.backed-up", said)))
     return Attempt(Outcome.OK, "; ".join(made))
 
 
@@ -74,7 +74,7 @@ def restore(run: Run, step: PlannedStep) -> Attempt:
     for path in run.filled(step).paths:
         made = run.backups.get(path)
         if made is None:
-            return Attempt(Outcome.FAILED, f"no backup of {path} was made by the release")
+            return Attempt(Outcome.FAILED, str(Said("step.no-backup", {"path": path})))
         script = scripts.restore_script(path, made.backup, made.sha256, made.mode, made.target)
         result = _remote(run, script, sudo=step.sudo, timeout=step.timeout)
         if result.lost:
@@ -90,8 +90,11 @@ def restore(run: Run, step: PlannedStep) -> Attempt:
                 target=made.target,
             )
         )
-        through = f" (→ {made.target})" if made.target else ""
-        done.append(f"{path}{through} sha256:{made.sha256[:12]} verified")
+        said = {"path": path, "sha": made.sha256[:12]}
+        if made.target:
+            done.append(str(Said("step.restored-through", {**said, "target": made.target})))
+        else:
+            done.append(str(Said("step.restored", said)))
     return Attempt(Outcome.OK, "; ".join(done))
 
 
@@ -116,8 +119,8 @@ def check(run: Run, step: PlannedStep) -> Attempt:
 def manual(run: Run, step: PlannedStep) -> Attempt:
     """Nothing runs: the gate asked whether a person has done it."""
     if run.unattended:
-        return Attempt(Outcome.OK, "not confirmed by a person (--yes)")
-    return Attempt(Outcome.OK, "done by hand")
+        return Attempt(Outcome.OK, str(Said("step.not-confirmed")))
+    return Attempt(Outcome.OK, str(Said("step.done-by-hand")))
 
 
 def put(run: Run, step: PlannedStep) -> Attempt:
@@ -126,7 +129,7 @@ def put(run: Run, step: PlannedStep) -> Attempt:
     upload = step.put
     if upload is None or hashlib.sha256(upload.content).hexdigest() != upload.sha256:
         # A plan read back from a journal has no content: it never runs a put.
-        return Attempt(Outcome.FAILED, f"the content of {step.id} is not the reviewed one")
+        return Attempt(Outcome.FAILED, str(Said("step.put-not-reviewed", {"step": step.id})))
     backed = backup_of(run, upload.dest)
     script = scripts.put_script(
         upload.dest,
@@ -143,7 +146,7 @@ def put(run: Run, step: PlannedStep) -> Attempt:
         return Attempt(Outcome.FAILED, _last_error(result), result)
     done = scripts.parse_put(result.stdout)
     if done is None:
-        return Attempt(Outcome.FAILED, f"{upload.dest}: the put did not say what it did", result)
+        return Attempt(Outcome.FAILED, str(Said("step.put-silent", {"dest": upload.dest})), result)
     created, mode = done
     record = Put(
         step=step.id,
@@ -157,8 +160,10 @@ def put(run: Run, step: PlannedStep) -> Attempt:
     run.record(record)
     if created:
         run.created[upload.dest] = record
-    how = "created" if created else "replaced"
-    return Attempt(Outcome.OK, f"{upload.dest} {how} ({mode}) sha256:{upload.sha256[:12]} verified")
+    said = {"dest": upload.dest, "mode": mode, "sha": upload.sha256[:12]}
+    return Attempt(
+        Outcome.OK, str(Said("step.put-created" if created else "step.put-replaced", said))
+    )
 
 
 def backup_of(run: Run, path: str) -> Backup | None:
@@ -181,7 +186,8 @@ def undo_puts(run: Run) -> Attempt:
         run.record(Remove(step=made.step, path=dest, sha256=made.sha256))
         del run.created[dest]
         removed.append(dest)
-    return Attempt(Outcome.OK, "removed " + ", ".join(removed) if removed else "")
+    said = str(Said("step.removed", {"paths": ", ".join(removed)})) if removed else ""
+    return Attempt(Outcome.OK, said)
 
 
 HANDLERS: dict[Action, Handler] = {
@@ -203,7 +209,7 @@ def _remote(run: Run, script: str, **options: Any) -> CommandResult:
         except SudoError:
             if run.sudo is None or not run.sudo.forget():
                 raise
-            run.say("sudo refused the password: try again", "yellow")
+            run.say(run.console.words("run.sudo-again"), "yellow")
 
 
 remote = _remote  # for execute.preview: the read before a put's gate retries sudo the same way
@@ -227,18 +233,20 @@ def _live(run: Run) -> Callable[[str, str], None] | None:
 def _failure(result: CommandResult, step: PlannedStep) -> str | None:
     """Why a result does not meet the step's expectations, or None."""
     if result.timed_out:
-        return f"timed out after {step.timeout} s"
+        return str(Said("step.timed-out", {"seconds": step.timeout}))
     if result.exit_code is None:
-        return "ended without an exit status (killed?)"
+        return str(Said("step.no-exit-status"))
     if result.exit_code not in step.expect.exit:
         last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or [""]
-        return f"exit status {result.exit_code}" + (f": {last[0]}" if last[0] else "")
+        said = {"code": result.exit_code, "last": last[0]}
+        return str(Said("step.exit-status-said" if last[0] else "step.exit-status", said))
     for stream, pattern in (("stdout", step.expect.stdout), ("stderr", step.expect.stderr)):
         if pattern and not re.search(pattern, getattr(result, stream)):
-            return f"{stream} does not match {pattern!r}"
+            return str(Said("step.no-match", {"stream": stream, "pattern": repr(pattern)}))
     return None
 
 
 def _last_error(result: CommandResult) -> str:
-    last = result.stderr.strip().splitlines()[-1:]
-    return last[0] if last else f"exit status {result.exit_code}"
+    # On a terminal (`pty: true`) the script's stderr arrives in its stdout.
+    last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:]
+    return last[0] if last else str(Said("step.exit-status", {"code": result.exit_code}))

@@ -128,9 +128,11 @@ def parse_lock(output: str) -> tuple[str, dict[str, Any]]:
 
 
 def _record_text(output: str) -> str:
-    """The holder record as the lock script printed it (everything after the owner line)."""
-    first, _, rest = output.partition("\n")
-    return rest if first.startswith("owner ") else output
+    """The holder record as the lock script printed it: everything after its owner line
+    (found wherever it is, never taken to be the first line)."""
+    lines = output.splitlines(keepends=True)
+    at = next((i for i, line in enumerate(lines) if line.startswith("owner ")), None)
+    return output if at is None else "".join(lines[at + 1 :])
 
 
 def is_holder(record: dict[str, Any]) -> bool:
@@ -159,11 +161,8 @@ def give_back(transport: Transport, plan: Plan, run_id: str, console: Console) -
         script = scripts.unlock_script(plan.host.lock, run_id)
         if transport.run(script, timeout=UNLOCK_TIMEOUT).exit_code == 0:
             return
-    console.say(
-        f"the lock {plan.host.lock} on {plan.host.name} could not be released; "
-        "the next run will report it: break it with --break-lock once the host is checked",
-        "yellow",
-    )
+    said = console.words("run.lock-not-released", lock=plan.host.lock, host=plan.host.name)
+    console.say(said, "yellow")
 
 
 def parse_holder(text: str) -> dict[str, Any]:

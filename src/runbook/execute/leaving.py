@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..core.model import Action, Outcome, Phase, PlannedStep
 from ..journal.events import StepEnd
 from ..transport.base import Transport
+from ..words import Said
 from .concurrency import deferred_signals, together
 from .state import Run
 
@@ -29,6 +30,12 @@ class Flight:
     number: int
     started: float
     transport: Transport
+    typed_before: float = 0.0  # the host's time at the sudo prompt when it started
+
+    def seconds(self, run: Run, now: float | None = None) -> float:
+        """How long it has run: the time at the sudo password prompt is not the step's."""
+        now = time.monotonic() if now is None else now
+        return max(now - self.started - (run.typing_seconds() - self.typed_before), 0.0)
 
 
 class Flights:
@@ -65,6 +72,11 @@ class Flights:
         with self._lock:
             return self._running.pop(id(run), None) is not None
 
+    def running(self, runs: list[Run]) -> list[tuple[Run, Flight]]:
+        """The attempts in flight now, with their runs (for the ticker)."""
+        with self._lock:
+            return [(r, self._running[id(r)]) for r in runs if id(r) in self._running]
+
     def take(self, run: Run) -> Flight | None:
         """The operator leaves: `run`'s attempt in flight, if any, is now the caller's."""
         with self._lock:
@@ -79,7 +91,7 @@ def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
     one that cannot be confirmed (the connection is gone) as unknown: it may still be running,
     and the batch keeps that host's lock (its transport's cancel() said so).
     """
-    why = str(exc) or "a second Ctrl-C"
+    why = str(exc) or str(Said("step.second-ctrl-c"))
     with deferred_signals():  # bounded (a few seconds): a third Ctrl-C must not skip the record
         left: list[tuple[Run, Flight]] = []
         for run in runs:
@@ -90,20 +102,18 @@ def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
         if not left:
             return
         steps = ", ".join(sorted({flight.step.id for _, flight in left}))
-        runs[0].console.progress(f"{why}: ending {steps} now (TERM, then KILL)", "yellow")
+        words = runs[0].console.words
+        runs[0].console.progress(words("run.leaving", why=why, steps=steps), "yellow")
         ended = together([flight.transport.cancel for _, flight in left])
         for (run, flight), gone in zip(left, ended, strict=True):
             if gone is True:
                 outcome, message = Outcome.FAILED, _ended_message(flight.step, why)
-                run.say(f"step {flight.step.id}: {message}", "yellow")
+                said = words("run.left-ended", step=flight.step.id, message=words.again(message))
+                run.say(said, "yellow")
             else:
                 outcome = Outcome.UNKNOWN
-                message = (
-                    f"left while it ran ({why}): it could not be ended on the host "
-                    "(the connection is gone?), it may still be running; the host lock stays "
-                    "held by this run"
-                )
-                run.say(f"step {flight.step.id} may still be running on the host", "red")
+                message = str(Said("step.left-may-run", {"why": why}))
+                run.say(words("run.left-may-run", step=flight.step.id), "red")
             run.record(
                 StepEnd(
                     phase=flight.phase,
@@ -111,12 +121,12 @@ def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
                     outcome=outcome,
                     message=message,
                     attempt=flight.number,
-                    duration=round(time.monotonic() - flight.started, 3),
+                    duration=round(flight.seconds(run), 3),
                 )
             )
 
 
 def _ended_message(step: PlannedStep, why: str) -> str:
     if step.action in (Action.CHECK, Action.MANUAL):
-        return f"stopped after {why}"
-    return f"ended {'on this machine' if step.local else 'on the host'} after {why}"
+        return str(Said("step.stopped-after", {"why": why}))
+    return str(Said("step.ended-here" if step.local else "step.ended-there", {"why": why}))

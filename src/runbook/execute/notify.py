@@ -287,15 +287,18 @@ def started(run: Run) -> None:
     _tell(run, "start")
 
 
-def failed(run: Run, phase: Phase, step: PlannedStep, attempt: Attempt) -> None:
-    """A step failed (or its outcome is unknown)."""
+def failed(
+    run: Run, phase: Phase, step: PlannedStep, attempt: Attempt, next_move: str | None
+) -> None:
+    """A step failed (or its outcome is unknown); `next_move`: the command that would come
+    next if the run stopped here (`journal.state`, as the end's), or None."""
     _tell(
         run,
         "failure",
         step=_step(step, phase),
         result=str(attempt.status),
         message=run.clean(attempt.message),
-        next=_command(f"rollback --run {run.run_id}") if run.backups else _resume(run, step.id),
+        next=next_move,
     )
 
 
@@ -306,16 +309,6 @@ def rolling_back(run: Run, reason: str) -> None:
 def ended(run: Run, result: Result, message: str, next_move: str | None) -> None:
     """The run's end; `next_move`: the command that comes next (`journal.state`), or None."""
     _tell(run, "end", result=str(result), message=run.clean(message), next=next_move)
-
-
-def _resume(run: Run, step_id: str | None) -> str:
-    first = run.plan.steps[0].id if run.plan.steps else None
-    resume = f" --from {step_id}" if step_id and step_id != first else ""
-    return _command(f"release --host {run.plan.host.name}{resume}")
-
-
-def _command(words: str) -> str:
-    return f"inv {words}"
 
 
 def _step(step: PlannedStep, phase: Phase) -> dict[str, Any]:

@@ -22,39 +22,35 @@ def live_diff(run: Run, step: PlannedStep) -> str:
     if upload is None:
         return ""
     dest = upload.dest
+    words = run.console.words
     try:
         result = remote(run, scripts.read_script(dest), sudo=step.sudo, timeout=READ_TIMEOUT)
     except RunbookError as exc:  # sudo refused, the connection gone: the step itself will say
         result = None
-        body = f"(not read: {exc.message})"
+        body = words("preview.not-read", why=words.again(exc.message))
     new = diffs.as_text(upload.content)
-    refused = (
-        f"\n(no step of this run backed up {dest}: the put will be refused, since rollback "
-        "could not restore it)"
-        if backup_of(run, dest) is None
-        else ""
-    )
+    refused = "\n" + words("preview.no-backup", dest=dest) if backup_of(run, dest) is None else ""
     if result is None:
         pass
     elif result.lost or result.exit_code not in (0, scripts.MISSING, scripts.EXISTS):
-        said = (result.stderr or result.stdout).strip() or "no answer"
-        body = f"(could not read it: {said})"
+        said = (result.stderr or result.stdout).strip() or words("preview.no-answer")
+        body = words("preview.unreadable", why=said)
     elif result.exit_code == scripts.MISSING:
-        body = "(it does not exist: the put creates it, and a rollback removes it)"
+        body = words("preview.missing")
         if new is not None:
             body += "\n" + diffs.unified(None, new, "", f"b{dest} (put)")
     elif result.exit_code == scripts.EXISTS:
-        what = result.stdout.strip() or "not a regular file"
-        body = f"(it is {what}: the put replaces that, never writing through it){refused}"
+        what = result.stdout.strip() or words("preview.not-regular")
+        body = words("preview.not-a-file", what=what) + refused
     elif refused:
-        body = "(it exists)" + refused
+        body = words("preview.exists") + refused
     elif new is None:
-        body = f"(binary content, {upload.size} bytes, sha256:{upload.sha256[:12]})"
+        body = words("preview.binary", size=upload.size, sha=upload.sha256[:12])
     elif len(result.stdout.encode("utf-8", "replace")) > scripts.READ_MAX:
-        body = f"(it is larger than {scripts.READ_MAX} bytes: not shown)"
+        body = words("preview.too-large", size=scripts.READ_MAX)
     else:
         text = diffs.unified(result.stdout, new, f"a{dest} (live)", f"b{dest} (put)")
-        body = text or "(no change: it already has this content)"
+        body = text or words("preview.same")
     shown = diffs.visible(run.clean(body))
-    head = f"  {run.plan.host.name}: {run.clean(dest)} now → after the put"
+    head = words("preview.head", host=run.plan.host.name, dest=run.clean(dest))
     return head + "\n" + "\n".join("    " + line for line in shown.splitlines())

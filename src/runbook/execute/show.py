@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ..core.model import Action, Expect, Outcome, PlannedStep
 from ..core.scripts import restore_script, step_script
 from ..text import visible
+from ..words import EN, Words
 from .state import Attempt, Run
 
 TAIL_LINES = 20
@@ -25,12 +26,14 @@ def shown(step: PlannedStep) -> str:
     return step.display()
 
 
-def where(step: PlannedStep, hosts: list[str]) -> str:
+def where(step: PlannedStep, hosts: list[str], words: Words = EN) -> str:
     """Where a step runs, as the console and the gate say it: a `local` step runs on the
     operator's machine (once for each host of the batch), not on the host it is for."""
     if not step.local:
-        return ", ".join(hosts)
-    return "this machine" + (f" (once for each of {', '.join(hosts)})" if len(hosts) > 1 else "")
+        return words.join(hosts)
+    if len(hosts) > 1:
+        return words("run.where.here-for-each", hosts=words.join(hosts))
+    return words("run.where.here")
 
 
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
@@ -47,12 +50,15 @@ def command(runs: list[Run], steps: list[PlannedStep]) -> None:
 def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
     step = run.filled(step)
+    words = run.console.words
     script = _restore_scripts(run, step) or step_script(step, run.run_id, run.plan.host.backup_dir)
     script = script or step.display()
-    host = f"this machine (for {run.plan.host.name})" if step.local else run.plan.host.name
-    lines = [f"  {host}: id {step.id}, {step.action}, {options(step)}"]
+    name = run.plan.host.name
+    host = words("show.here-for", host=name) if step.local else name
+    said = {"host": host, "id": step.id, "action": words(f"action.{step.action}")}
+    lines = [words("show.details", **said, options=options(step, words))]
     if step.action is Action.RUN:
-        lines.append(run.clean(f"  expects: {expectations(step.expect)}"))
+        lines.append(run.clean(words("show.expects", expects=expectations(step.expect, words))))
     lines += ["    " + ln for ln in run.clean(script).splitlines()]
     return "\n".join(lines)
 
@@ -72,27 +78,37 @@ def _restore_scripts(run: Run, step: PlannedStep) -> str:
     return "\n".join(shown)
 
 
-def options(step: PlannedStep) -> str:
+def options(step: PlannedStep, words: Words = EN) -> str:
     """A step's sudo, timeout and retries in words: "sudo: as deploy, timeout: 30 s, no retries"."""
     if not step.sudo:
-        sudo = "no sudo"
+        sudo = words("show.no-sudo")
     else:
-        sudo = "sudo: yes" if step.sudo is True else f"sudo: as {step.sudo}"
-    timeout = f"timeout: {step.timeout:g} s" if step.timeout else "no timeout"
-    retries = f"retries: {step.retries} ({step.delay:g} s apart)" if step.retries else "no retries"
-    return f"{sudo}, {timeout}, {retries}"
+        sudo = words("show.sudo") if step.sudo is True else words("show.sudo-as", user=step.sudo)
+    timeout = (
+        words("show.timeout", seconds=f"{step.timeout:g}")
+        if step.timeout
+        else words("show.no-timeout")
+    )
+    retries = (
+        words("show.retries", retries=step.retries, delay=f"{step.delay:g}")
+        if step.retries
+        else words("show.no-retries")
+    )
+    return words.join((sudo, timeout, retries))
 
 
-def expectations(expect: Expect) -> str:
+def expectations(expect: Expect, words: Words = EN) -> str:
     """What counts as success: "exits 0 or 2; stdout matches /ready/"."""
     codes = [str(c) for c in expect.exit]
-    said = ["exits " + (", ".join(codes[:-1]) + " or " if len(codes) > 1 else "") + codes[-1]]
+    listed = words.join(codes[:-1])
+    exits = words("show.exits-or", codes=listed, last=codes[-1]) if listed else codes[-1]
+    said = [words("show.exits", codes=exits)]
     said += [
-        f"{name} matches /{rx}/"
+        words("show.matches", stream=name, pattern=rx)
         for name, rx in (("stdout", expect.stdout), ("stderr", expect.stderr))
         if rx
     ]
-    return "; ".join(said)
+    return words("state.sep").join(said)
 
 
 def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: int) -> None:
@@ -103,13 +119,16 @@ def outcome(run: Run, attempt: Attempt, duration: float, number: int, attempts: 
         output = (attempt.result.stdout + attempt.result.stderr).strip("\n")
         if output:
             run.console.block(tail(run.clean(output), 10), f"  {run.label}│ ")
-    message = run.clean(attempt.message)
+    words = run.console.words
+    message = run.clean(words.again(attempt.message))
+    seconds = f"{duration:.2f}"
     if attempt.status is Outcome.OK:
-        run.say(f"ok ({duration:.2f} s)" + (f": {message}" if message else ""), "green")
+        said = words("run.ok-said", seconds=seconds, message=message) if message else None
+        run.say(said or words("run.ok", seconds=seconds), "green")
     elif attempt.status is Outcome.FAILED and number < attempts:
-        run.say(f"attempt {number}/{attempts} failed: {message}; retrying", "yellow")
+        run.say(words("run.retrying", number=number, attempts=attempts, message=message), "yellow")
     else:
-        run.say(f"FAILED: {message}", "red")
+        run.say(words("run.failed", message=message), "red")
 
 
 def tail(text: str, lines: int = TAIL_LINES) -> str:

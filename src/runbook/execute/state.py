@@ -20,6 +20,7 @@ from ..journal.store import JournalWriter
 from ..text import visible
 from ..transport.base import CommandResult, SudoCredential, Transport
 from ..transport.local import LocalTransport
+from ..words import Said
 
 
 @dataclass
@@ -46,9 +47,9 @@ class Stop(Exception):
     """
 
     def __init__(
-        self, code: int, result: Result, message: str, *, resume_at: str | None = None
+        self, code: int, result: Result, message: str | Said, *, resume_at: str | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.code, self.result, self.message = code, result, message
         self.resume_at = resume_at
 
@@ -134,6 +135,12 @@ class Run:
     def passwords(self) -> tuple[str, ...]:
         """Sudo passwords given so far: asked at the prompt mid-run, hidden from then on."""
         return self.sudo.given() if self.sudo is not None else ()
+
+    def typing_seconds(self) -> float:
+        """Seconds this host's steps waited at the sudo password prompt so far: not a step's
+        time (the step had not started). Zero for a credential that never prompts."""
+        seconds = getattr(self.sudo, "typing_seconds", None)
+        return float(seconds()) if callable(seconds) else 0.0
 
     def record(self, event: Event) -> None:
         self.journal.write(event)

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
@@ -25,13 +26,16 @@ from ..journal.events import Gate as GateEvent
 from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import JournalError
+from ..transport.base import PromptLeft
+from ..words import Said
 from . import notify, preview, show, window
 from .concurrency import all_or_raise, guard_signals, together
 from .handlers import HANDLERS, undo_puts
 from .leaving import Flight, Flights, leave
 from .state import Attempt, Run, Stop
+from .ticker import Ticker
 
-HANDS_ON = "the host needs hands-on care"
+HANDS_ON = Said("end.hands-on")
 
 
 def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) -> int:
@@ -46,18 +50,31 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         for step in steps[:first]:
             for run in runs:
                 run.record(StepEnd(phase=Phase.STEPS, step=step.id, outcome=Outcome.DONE_EARLIER))
-            resumed = runs[0].resumes or "an earlier run"
+            words = runs[0].console.words
+            resumed = runs[0].resumes or words("run.an-earlier-run")
             runs[0].console.progress(
-                f"step {step.number}/{len(steps)} {step.title}: taken as done in {resumed} "
-                "(--from)",
+                words(
+                    "run.taken-as-done",
+                    number=step.number,
+                    total=len(steps),
+                    title=step.title,
+                    resumed=resumed,
+                ),
                 "dim",
             )
         for index in range(first, len(steps)):
             _step_with_gates(list(runs), gate, Phase.STEPS, index)
     except Stop as stop:
         return _finish(runs, stop.code, stop.result, stop.message)
+    except PromptLeft as left:
+        return _finish(
+            runs,
+            STOPPED,
+            Result.INTERRUPTED,
+            Said("end.stopped-at-prompt", {"step": str(left) or "?"}),
+        )
     except KeyboardInterrupt:
-        return _finish(runs, STOPPED, Result.INTERRUPTED, "interrupted by the operator (Ctrl-C)")
+        return _finish(runs, STOPPED, Result.INTERRUPTED, Said("end.interrupted"))
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
         if isinstance(exc, JournalError):
             # Mid-run, steps may have changed the host: not "refused before anything ran".
@@ -72,7 +89,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
             _finish(runs, exc.exit_code, Result.FAILED, str(exc), show=False)
         raise
     verified = all(host_state(_record(run, RunKind.RELEASE)).verified for run in runs)
-    done = "release done and verified" if verified else "release done (no check step verified it)"
+    done = Said("end.release-verified" if verified else "end.release-unverified")
     return _finish(runs, DONE, Result.DONE, done)
 
 
@@ -87,7 +104,7 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
             runs,
             ROLLBACK_FAILED,
             Result.INTERRUPTED,
-            f"rollback interrupted (Ctrl-C): {HANDS_ON}",
+            Said("end.rollback-interrupted", {"hands_on": HANDS_ON}),
             kind=RunKind.ROLLBACK,
         )
     except RunbookError as exc:
@@ -102,14 +119,14 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
             )
         exc.exit_code = ROLLBACK_FAILED
         raise
-    return _finish(runs, DONE, Result.ROLLED_BACK, "rollback done", kind=RunKind.ROLLBACK)
+    return _finish(runs, DONE, Result.ROLLED_BACK, Said("end.rollback-done"), kind=RunKind.ROLLBACK)
 
 
 def _finish(
     runs: Sequence[Run],
     code: int,
     result: Result,
-    message: str,
+    message: str | Said,
     *,
     show: bool = True,
     kind: RunKind = RunKind.RELEASE,
@@ -117,23 +134,26 @@ def _finish(
     """Record the end, tell the team, and say how it ended: the result, then (unless the
     error boundary says it) the state each host was left in and the commands that come next."""
     states = []
+    english = str(message)  # the journal's and the team's language
     for run in runs:
-        run.record(End(result=result, exit_code=code, message=run.clean(message)))
+        run.record(End(result=result, exit_code=code, message=run.clean(english)))
         state = host_state(_record(run, kind))
         states.append(state)
-        notify.ended(run, result, message, state.next_command())
+        notify.ended(run, result, english, state.next_command())
     colour = "green" if code == DONE else "red"
+    words = runs[0].console.words
     if show:
-        names = ", ".join(r.plan.host.name for r in runs)
-        runs[0].console.progress(f"{names}: {runs[0].clean(message)}", colour)
+        names = words.join(r.plan.host.name for r in runs)
+        shown = words(message) if isinstance(message, Said) else words.again(message)
+        runs[0].console.progress(
+            words("run.ended-line", hosts=names, message=runs[0].clean(shown)), colour
+        )
     said: set[str] = set()
     for run, state in zip(runs, states, strict=True):
-        for line in state.lines():
+        for line, is_move in state.lines(words):
             if line not in said:  # `inv report --run` of a batch: once
                 said.add(line)
-                runs[0].console.progress(
-                    run.clean(line), "bold" if line.startswith("next:") else None
-                )
+                runs[0].console.progress(run.clean(line), "bold" if is_move else None)
     return code
 
 
@@ -150,7 +170,7 @@ def _index_of(steps: Sequence[PlannedStep], step_id: str) -> int:
     for i, step in enumerate(steps):
         if step.id == step_id:
             return i
-    raise Stop(BAD_INPUT, Result.REFUSED, f"no step '{step_id}' in the runbook")
+    raise Stop(BAD_INPUT, Result.REFUSED, Said("end.no-such-step", {"step": step_id}))
 
 
 def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
@@ -158,14 +178,16 @@ def _rollback_steps(runs: list[Run], gate: Gate, reason: str) -> None:
     for run in runs:
         run.record(RollbackStart(reason=reason))
         notify.rolling_back(run, reason)
-    names = ", ".join(r.plan.host.name for r in runs)
-    runs[0].console.progress(f"rolling back {names}: {runs[0].clean(reason)}", "yellow")
+    words = runs[0].console.words
+    names = words.join(r.plan.host.name for r in runs)
+    said = words("run.rolling-back", hosts=names, reason=runs[0].clean(words.again(reason)))
+    runs[0].console.progress(said, "yellow")
     _remove_put_files(runs)
     if not steps:
         raise Stop(
             ROLLBACK_FAILED,
             Result.ROLLBACK_FAILED,
-            f"the runbook has no rollback steps: {HANDS_ON}",
+            Said("end.no-rollback-steps", {"hands_on": HANDS_ON}),
         )
     for index in range(len(steps)):
         _step_with_gates(runs, gate, Phase.ROLLBACK, index)
@@ -178,7 +200,8 @@ def _remove_put_files(runs: list[Run]) -> None:
     if not pending:
         return
     for run in pending:
-        run.say("removing what put created: " + ", ".join(run.clean(d) for d in run.created))
+        paths = run.console.words.join(run.clean(d) for d in run.created)
+        run.say(run.console.words("run.removing-puts", paths=paths))
     undone = _on_every_host(pending, undo_puts, Flights())  # quick removals, not tracked
     failed = [(r, a) for r, a in zip(pending, undone, strict=True) if a.status is not Outcome.OK]
     for run, attempt in zip(pending, undone, strict=True):
@@ -189,7 +212,7 @@ def _remove_put_files(runs: list[Run]) -> None:
         raise Stop(
             ROLLBACK_FAILED,
             Result.UNKNOWN if lost else Result.ROLLBACK_FAILED,
-            f"removing the files put created failed: {why}: {HANDS_ON}",
+            Said("end.remove-failed", {"why": why, "hands_on": HANDS_ON}),
         )
 
 
@@ -208,15 +231,17 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
     if answer is Answer.SKIP:
         for run in runs:
             run.record(StepEnd(phase=phase, step=step.id, outcome=Outcome.SKIPPED))
-        first.console.progress("skipped", "yellow")
+        first.console.progress(first.console.words("run.skipped"), "yellow")
         return
     if answer is Answer.ABORT:
         in_rollback = phase is Phase.ROLLBACK
+        at = {"kind": Said(_kind(phase)), "number": step.number, "step": step.id}
         raise Stop(
             ROLLBACK_FAILED if in_rollback else STOPPED,
             Result.STOPPED,
-            f"stopped by the operator at {_kind(phase)} {step.number} ({step.id})"
-            + (f": {HANDS_ON}" if in_rollback else ""),
+            Said("end.stopped-rollback", {**at, "hands_on": HANDS_ON})
+            if in_rollback
+            else Said("end.stopped", at),
             resume_at=None if in_rollback else step.id,
         )
 
@@ -238,7 +263,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             (r, a) for r, a in zip(pending, attempts, strict=True) if a.status is not Outcome.OK
         ]
         for run, attempt in failed:
-            notify.failed(run, phase, step, attempt)
+            notify.failed(run, phase, step, attempt, _next_if_stopped(run))
         _stop_if_lost(pending, attempts, step, phase)
         if any(r.stopping.is_set() for r in pending):
             raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
@@ -254,19 +279,30 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     first = runs[0]
     step = first.plan.phase(phase)[index]
     console = first.console
-    where = show.where(step, [r.plan.host.name for r in runs])
+    words = console.words
+    where = show.where(step, [r.plan.host.name for r in runs], words)
     total = len(first.plan.phase(phase))
     console.say()
     # The id is the handle `--from` takes: shown unless the step has no title of its own.
-    handle = f" (id {step.id})" if step.title != step.id else ""
+    handle = words("run.step.handle", id=step.id) if step.title != step.id else ""
+    kind = words(_kind(phase))
     console.progress(
-        f"{_kind(phase)} {step.number}/{total} on {where}: {step.title}{handle}", "bold"
+        words(
+            "run.step",
+            kind=kind,
+            number=step.number,
+            total=total,
+            where=where,
+            title=step.title,
+            handle=handle,
+        ),
+        "bold",
     )
     if step.note:
         console.block(first.clean(step.note))
     show.command(runs, [r.plan.phase(phase)[index] for r in runs])
     # The question names the step again: whatever a host printed above, it is not this.
-    asked = f"{_kind(phase)} {step.number}/{total} ({step.id}) on {where}"
+    asked = words("gate.step", kind=kind, number=step.number, total=total, id=step.id, where=where)
     if step.action is Action.MANUAL:
         shown = [show.details(r, r.plan.phase(phase)[index]) for r in runs]
         return gate.done(first.clean(step.text or ""), step=asked, details="\n".join(shown))
@@ -300,20 +336,40 @@ def _on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[A
     def stop_after_step() -> None:
         for run in runs:
             run.stopping.set()
-        runs[0].console.progress(
-            "Ctrl-C: stopping once this step has ended and its outcome "
-            "is recorded (Ctrl-C again to leave it now: it is ended on the host)",
-            "yellow",
-        )
+        if _leave_prompts(runs):  # the step has not started: nothing to wait for (the
+            return  # prompt owns the line: `_attempts` says so once it has left)
+        runs[0].console.progress(runs[0].console.words("run.ctrl-c"), "yellow")
+        ticker.poke()
 
     # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
     # joins its output readers) and then recorded the outcome as unknown.
-    with guard_signals(on_first_ctrl_c=stop_after_step):
+    ticker = Ticker(runs, flights)
+    with guard_signals(on_first_ctrl_c=stop_after_step), ticker:
         try:
             return all_or_raise(together([functools.partial(work, run) for run in runs]))
         except KeyboardInterrupt as exc:
             leave(runs, flights, exc)
             raise
+
+
+def _leave_prompts(runs: list[Run]) -> bool:
+    """Ctrl-C: an open sudo password prompt leaves, and none opens (the credential's
+    `leave_prompt`, if it has one). True if one was open."""
+    left = False
+    for run in runs:
+        leave_prompt = getattr(run.sudo, "leave_prompt", None)
+        if callable(leave_prompt) and leave_prompt():
+            left = True
+    return left
+
+
+def _next_if_stopped(run: Run) -> str | None:
+    """The command that would come next if the run stopped now (for the failure notice): the
+    host's state as the journal tells it so far, the lock given back unless a step may run."""
+    kind = RunKind.ROLLBACK if run.plan.steps == () else RunKind.RELEASE
+    record = _record(run, kind)
+    record = replace(record, end=End(result=Result.FAILED, exit_code=STEP_FAILED, message=""))
+    return host_state(record).next_command()
 
 
 def _stop_if_lost(
@@ -326,10 +382,7 @@ def _stop_if_lost(
         raise Stop(
             ROLLBACK_FAILED if phase is Phase.ROLLBACK else STEP_FAILED,
             Result.UNKNOWN,
-            f"step {step.id} on {', '.join(lost)}: the connection was lost while it "
-            "ran; its outcome is unknown, and the host lock stays held by this run. "
-            "When the host is reachable again, check it (the command may still be "
-            f"running there) and run `inv rollback --break-lock {held}`",
+            Said("end.lost", {"step": step.id, "hosts": ", ".join(lost), "held": held}),
         )
 
 
@@ -342,37 +395,43 @@ def _after_failure(
         [r for r in runs if r.backups or r.created] if in_release and runs[0].plan.rollback else []
     )
     total = len(runs[0].plan.phase(phase))
-    where = show.where(step, [r.plan.host.name for r in failed])
-    choice = gate.after_failure(
-        bool(changed), step=f"{_kind(phase)} {step.number}/{total} ({step.id}) on {where}"
+    words = runs[0].console.words
+    where = show.where(step, [r.plan.host.name for r in failed], words)
+    asked = words(
+        "gate.step",
+        kind=words(_kind(phase)),
+        number=step.number,
+        total=total,
+        id=step.id,
+        where=where,
     )
+    choice = gate.after_failure(bool(changed), step=asked)
     for run in runs:
         run.record(GateEvent(phase=phase, step=step.id, answer=choice, after="failure"))
     if choice is Answer.RETRY:
         return failed
     if choice is Answer.ROLLBACK and changed:
-        _rollback_steps(changed, gate, f"step {step.id} failed: {why}")
+        _rollback_steps(
+            changed, gate, str(Said("end.rollback-because", {"step": step.id, "why": why}))
+        )
         unchanged = [r.plan.host.name for r in runs if r not in changed]
+        hosts = ", ".join(r.plan.host.name for r in changed)
+        said = {"step": step.id, "why": why, "hosts": hosts, "unchanged": ", ".join(unchanged)}
         raise Stop(
             STEP_FAILED,
             Result.ROLLED_BACK,
-            f"step {step.id} failed ({why}); rollback done on "
-            f"{', '.join(r.plan.host.name for r in changed)}, the old state is back"
-            + (f"; not changed: {', '.join(unchanged)}" if unchanged else ""),
+            Said("end.rolled-back-some" if unchanged else "end.rolled-back", said),
         )
     if not in_release:
         raise Stop(
             ROLLBACK_FAILED,
             Result.ROLLBACK_FAILED,
-            f"rollback step {step.id} failed: {why}; {HANDS_ON}",
+            Said("end.rollback-step-failed", {"step": step.id, "why": why, "hands_on": HANDS_ON}),
         )
     touched = any(host_state(_record(r, RunKind.RELEASE)).changed for r in runs)
-    nothing = "" if changed or touched else " (nothing to roll back: no backup was made yet)"
+    left = "end.failed-left" if changed or touched else "end.failed-left-nothing"
     raise Stop(
-        STEP_FAILED,
-        Result.FAILED,
-        f"step {step.id} failed: {why}; host left as it is{nothing}",
-        resume_at=step.id,
+        STEP_FAILED, Result.FAILED, Said(left, {"step": step.id, "why": why}), resume_at=step.id
     )
 
 
@@ -381,11 +440,12 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
     attempts = step.retries + 1
     attempt = Attempt(Outcome.FAILED)
     for number in range(1, attempts + 1):
-        started = time.monotonic()
+        started, typed = time.monotonic(), run.typing_seconds()
         where = run.local if step.local else run.transport
+        flight = Flight(phase, step, number, started, where, typed)
         with flights.host(run):
-            if not flights.start(run, Flight(phase, step, number, started, where)):
-                return Attempt(Outcome.NOT_RUN, "not started: the operator left")
+            if not flights.start(run, flight):
+                return Attempt(Outcome.NOT_RUN, str(Said("step.not-started-left")))
             try:
                 run.record(
                     StepStart(
@@ -403,7 +463,12 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
         # Ctrl-C twice, SIGTERM, SIGHUP: left in flight, for leave to end and record.
         try:
             attempt = HANDLERS[step.action](run, step)
-        except RunbookError as exc:  # refused before it ran: sudo password, connection gone
+        except (RunbookError, PromptLeft) as exc:  # refused before it ran: sudo password,
+            # connection gone, or the operator left at sudo's prompt
+            why = exc.message if isinstance(exc, RunbookError) else str(Said("step.left-at-prompt"))
+            if isinstance(exc, PromptLeft):
+                exc.args = (step.id,)  # the step it left at, for the run's end
+                run.say(run.console.words("run.left-at-prompt"), "yellow")
             with flights.host(run):
                 if flights.finish(run):
                     with contextlib.suppress(RunbookError):
@@ -412,13 +477,13 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
                                 phase=phase,
                                 step=step.id,
                                 outcome=Outcome.NOT_RUN,
-                                message=run.clean(exc.message),
+                                message=run.clean(why),
                                 attempt=number,
-                                duration=round(time.monotonic() - started, 3),
+                                duration=round(flight.seconds(run), 3),
                             )
                         )
             raise
-        duration = round(time.monotonic() - started, 3)
+        duration = round(flight.seconds(run), 3)
         result = attempt.result
         with flights.host(run):
             if not flights.finish(run):
@@ -446,4 +511,5 @@ def _attempts(run: Run, step: PlannedStep, phase: Phase, flights: Flights) -> At
 
 
 def _kind(phase: Phase) -> str:
-    return "rollback step" if phase is Phase.ROLLBACK else "step"
+    """The catalog key of the word for a step of `phase`."""
+    return "phase.rollback-step" if phase is Phase.ROLLBACK else "phase.step"

@@ -19,6 +19,7 @@ from ..core.model import Phase, PlannedStep, Result
 from ..core.window import clock_text
 from ..errors import STOPPED
 from ..journal.events import Gate, WindowCheck
+from ..words import Said
 from .state import Run, Stop
 
 REFUSED = "refused: outside the booked window"
@@ -33,15 +34,14 @@ def announce(runs: Sequence[Run]) -> None:
         window = run.plan.host.window
         if window is None:
             continue
-        state = "open" if window.contains(now) else "closed"
-        run.console.progress(
-            f"{run.plan.host.name}: booked window {window.describe()}, {state} now: "
-            f"{clock_text(now, window.zone)} there, {clock_text(now)} on this machine"
-        )
+        words = run.console.words
+        said = {"host": run.plan.host.name, "window": window.describe()}
+        there, here = clock_text(now, window.zone), clock_text(now)
+        key = "window.open" if window.contains(now) else "window.closed"
+        run.console.progress(words(key, **said, there=there, here=here))
     if runs[0].outside_window:
-        runs[0].console.progress(
-            f"--outside-window: {runs[0].clean(runs[0].outside_window)}", "yellow"
-        )
+        reason = runs[0].clean(runs[0].outside_window)
+        runs[0].console.progress(runs[0].console.words("window.override", reason=reason), "yellow")
 
 
 def check(runs: Sequence[Run], phase: Phase, step: PlannedStep) -> None:
@@ -72,35 +72,25 @@ def check(runs: Sequence[Run], phase: Phase, step: PlannedStep) -> None:
             )
         )
         opens = clock_text(window.next_opening(now)[0], window.zone)
-        lines.append(
-            f"{run.plan.host.name}'s window is {window.describe()}; it is now {there} there "
-            f"({here} on this machine); it opens next {opens}"
-        )
+        where = {"host": run.plan.host.name, "window": window.describe(), "opens": opens}
+        lines.append(Said("window.line", {**where, "there": there, "here": here}))
     console = runs[0].console
     if reason:
         for line in lines:
-            console.progress(
-                f"outside the booked window, going on (--outside-window "
-                f"{runs[0].clean(reason)!r}): {line}",
-                "yellow",
-            )
+            quoted = repr(runs[0].clean(reason))
+            console.progress(console.words("window.going-on", reason=quoted, line=line), "yellow")
         return
     for run in runs:
         run.record(Gate(phase=phase, step=step.id, answer=REFUSED))
     if runs[0].plan.steps[0].id == step.id:
-        again = "release again within the window"
+        again = Said("window.again")
     elif len(runs) == 1:
-        again = (
-            "resume within the window with "
-            f"`inv release --host {runs[0].plan.host.name} --from {step.id}`"
-        )
+        again = Said("window.resume-host", {"host": runs[0].plan.host.name, "step": step.id})
     else:
-        again = f"resume within the window with `inv release --from {step.id}` and the same --host"
-    raise Stop(
-        STOPPED,
-        Result.STOPPED,
-        f"step {step.number} ({step.id}) not started: outside the booked window. "
-        + "; ".join(lines)
-        + f'. Nothing more ran; {again}, or give --outside-window "REASON"',
-        resume_at=step.id,
-    )
+        again = Said("window.resume", {"step": step.id})
+    at: dict[str, object] = {"number": step.number, "step": step.id, "again": again}
+    if len(lines) == 1:
+        message = Said("end.outside-window", {**at, "lines": lines[0]})
+    else:  # several hosts: their lines joined (said in English in the report)
+        message = Said("end.outside-window", {**at, "lines": "; ".join(map(str, lines))})
+    raise Stop(STOPPED, Result.STOPPED, message, resume_at=step.id)

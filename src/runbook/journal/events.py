@@ -92,6 +92,8 @@ class Start(Event):
         plan: the plan as executed (`Plan.record`); `RunRecord.plan` rebuilds it.
         outside_window: the reason given with `--outside-window`, or None.
         clock: where the time came from when not this machine's clock (`RUNBOOK_NOW=...`).
+        lang: the language the operator was spoken to in (en, ja; None in older journals):
+            the report's language when neither --lang nor the locale chooses one.
         program, options: the command the operator typed (`inv` or `runbook`) and the options
             that chose the runbook, inventory, vars and host: the next command is printed
             with them.
@@ -119,6 +121,7 @@ class Start(Event):
     clock: str | None = None
     program: str = "inv"
     options: tuple[str, ...] = ()
+    lang: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()

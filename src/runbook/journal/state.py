@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.model import Action, Outcome, Phase, Result
+from ..words import EN, Words
 from .events import Backup, End, Put, RollbackStart, StepEnd, StepStart
 from .record import RunRecord
 
@@ -29,12 +30,19 @@ _PASSED = (Outcome.OK, Outcome.SKIPPED, Outcome.DONE_EARLIER)
 
 @dataclass(frozen=True)
 class Move:
-    """One next move: what it is (`key`, for the reports' words in each language), why, and
-    the command ready to copy (None: by hand, no command)."""
+    """One next move: what it is (`key`: `move.KEY` in the catalog, said with `args`), and the
+    command ready to copy (None: by hand, no command). `why` is its English."""
 
     key: str
-    why: str
     command: str | None = None
+    args: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def why(self) -> str:
+        return self.said(EN)
+
+    def said(self, words: Words) -> str:
+        return words(f"move.{self.key}", **self.args)
 
 
 @dataclass(frozen=True)
@@ -87,64 +95,60 @@ class HostState:
         words = [self.program, task, *(self.options if options else ()), *more]
         return shlex.join(words)
 
-    def describe(self) -> str:
-        """The host's state in one line (after "the host: ")."""
+    def describe(self, words: Words = EN) -> str:
+        """The host's state in one line (after "the host: "), in `words`' language."""
         if self.kind == "rollback":
-            return self._rollback_words()
+            return self._rollback_words(words)
         parts = []
         if self.changed:
-            steps = ", ".join(self.changed)
+            steps = words.join(self.changed)
             if self.rollback is Result.ROLLED_BACK:
-                parts.append(f"changed by {steps}, then rolled back: the old state is back")
+                parts.append(words("state.changed-rolled-back", steps=steps))
             elif self.rollback is not None:
-                parts.append(
-                    f"changed by {steps}; the rollback did not finish: it needs hands-on care"
-                )
+                parts.append(words("state.changed-rollback-unfinished", steps=steps))
             elif self.backed_up:
-                parts.append(f"changed by {steps} (with a backup: `inv rollback` restores it)")
+                parts.append(words("state.changed-backed-up", steps=steps))
             else:
-                parts.append(f"changed by {steps} without a backup (roll back by hand)")
+                parts.append(words("state.changed-no-backup", steps=steps))
         elif self.skipped:
-            parts.append(
-                "no step of this run changed it; skipped, so not done: " + ", ".join(self.skipped)
-            )
+            parts.append(words("state.only-skipped", steps=words.join(self.skipped)))
         else:
-            parts.append("not changed by this run")
+            parts.append(words("state.unchanged"))
         if self.changed and self.skipped:
-            parts.append("skipped, so not done: " + ", ".join(self.skipped))
-        parts.append(self._tail())
-        return "; ".join(p for p in parts if p)
+            parts.append(words("state.skipped", steps=words.join(self.skipped)))
+        parts.append(self._tail(words))
+        return words("state.sep").join(p for p in parts if p)
 
-    def _rollback_words(self) -> str:
-        undid = f" of run {self.rolls_back}" if self.rolls_back else ""
+    def _rollback_words(self, words: Words) -> str:
+        run = self.rolls_back
         if self.result is Result.ROLLED_BACK:
-            words = f"rolled back{undid}: the old state is back"
+            said = words("state.rolled-back-run", run=run) if run else words("state.rolled-back")
         else:
-            words = f"the rollback{undid} did not finish ({self.result}): it needs hands-on care"
-        return "; ".join(p for p in (words, self._tail()) if p)
+            result = words.result(self.result)
+            said = (
+                words("state.rollback-unfinished-run", run=run, result=result)
+                if run
+                else words("state.rollback-unfinished", result=result)
+            )
+        return words("state.sep").join(p for p in (said, self._tail(words)) if p)
 
-    def _tail(self) -> str:
-        words = []
+    def _tail(self, words: Words) -> str:
+        said = []
         if self.may_run:
-            words.append(f"{', '.join(self.may_run)} may still be running there")
+            said.append(words("state.may-run", steps=words.join(self.may_run)))
         if self.lock_held:
-            words.append(f"the host lock stays held by run {self.run}")
-        return "; ".join(words)
+            said.append(words("state.lock-held", run=self.run))
+        return words("state.sep").join(said)
 
     def moves(self) -> list[Move]:
         """The next commands, first the one to run first."""
-        report = Move("report", "the report", self.command("report", "--run", self.run))
+        report = Move("report", self.command("report", "--run", self.run))
         if self.kind == "rollback":
-            moves = (
-                []
-                if self.result is Result.ROLLED_BACK
-                else [Move("hands-on", "check the host by hand")]
-            )
+            moves = [] if self.result is Result.ROLLED_BACK else [Move("hands-on")]
             if self.lock_held:
                 moves.append(
                     Move(
                         "rollback-again",
-                        "when the host is reachable and checked, run the rollback again",
                         self.command(
                             "rollback", "--run", self.rolls_back or "?", "--break-lock", self.run
                         ),
@@ -152,57 +156,30 @@ class HostState:
                 )
             return [*moves, report]
         if self.result is Result.REFUSED:
-            return [
-                Move(
-                    "rerun",
-                    "fix the cause, then run it again",
-                    self.command("release", options=True),
-                )
-            ]
+            return [Move("rerun", self.command("release", options=True))]
         if self.rollback is not None:
             if self.rolled_back:
-                again = Move(
-                    "release-again",
-                    "after fixing the cause, release again",
-                    self.command("release", options=True),
-                )
+                again = Move("release-again", self.command("release", options=True))
                 return [report, again]
-            return [Move("hands-on", "the rollback did not finish: check the host by hand"), report]
+            return [Move("hands-on-rollback"), report]
         if self.result is Result.DONE and not self.lock_held:
             return [report]
         moves = []
         lock = ("--break-lock", self.run) if self.lock_held else ()
         if self.lock_held:
-            moves.append(Move("check-first", "check the host first: a command may still run there"))
+            moves.append(Move("check-first"))
         if self.changed and self.backed_up:
-            moves.append(
-                Move(
-                    "rollback",
-                    "to undo what changed",
-                    self.command("rollback", "--run", self.run, *lock),
-                )
-            )
+            moves.append(Move("rollback", self.command("rollback", "--run", self.run, *lock)))
         elif self.changed:
-            moves.append(
-                Move(
-                    "by-hand",
-                    f"to undo what changed: by hand, no backup of {', '.join(self.changed)}",
-                )
-            )
+            moves.append(Move("by-hand", args={"steps": ", ".join(self.changed)}))
         if self.resume_at == self.first_step:  # nothing done yet: the release, again
-            moves.append(
-                Move(
-                    "release-again",
-                    "after fixing the cause, release again",
-                    self.command("release", *lock, options=True),
-                )
-            )
+            moves.append(Move("release-again", self.command("release", *lock, options=True)))
         elif self.resume_at:
             moves.append(
                 Move(
                     "resume",
-                    f"after fixing the cause, resume at {self.resume_at}",
                     self.command("release", *lock, "--from", self.resume_at, options=True),
+                    {"step": self.resume_at},
                 )
             )
         return [*moves, report]
@@ -216,20 +193,29 @@ class HostState:
         done = self.result is Result.DONE or (self.kind == "rollback" and self.rolled_back)
         return None if done or self.rolled_back else self.command("report", "--run", self.run)
 
-    def lines(self) -> list[str]:
-        """The console's last lines: the state, then each next move."""
-        out = [f"the host {self.host}: {self.describe()}"]
+    def lines(self, words: Words = EN) -> list[tuple[str, bool]]:
+        """The console's last lines, each with whether it is a next move: the state, then
+        each next move."""
+        out = [(words("state.line", host=self.host, state=self.describe(words)), False)]
         for move in self.moves():
-            out.append(
-                f"next: {move.command}  ({move.why})" if move.command else f"next: {move.why}"
+            why = move.said(words)
+            said = (
+                words("next.command", command=move.command, why=why)
+                if move.command
+                else words("next.by-hand", why=why)
             )
+            out.append((said, True))
         return out
 
-    def summary(self) -> dict[str, Any]:
-        """For the report template: the state in words and the moves."""
+    def summary(self, words: Words = EN) -> dict[str, Any]:
+        """For the report template: the state in words and the moves (`said`: in `words`'
+        language, `why`: in English)."""
         return {
-            "state": self.describe(),
-            "moves": [{"key": m.key, "why": m.why, "command": m.command} for m in self.moves()],
+            "state": self.describe(words),
+            "moves": [
+                {"key": m.key, "why": m.why, "said": m.said(words), "command": m.command}
+                for m in self.moves()
+            ],
             "kind": self.kind,
             "run": self.run,
             "rolls_back": self.rolls_back,

@@ -36,7 +36,8 @@ Modules, each importing only those above it:
 - `cli`: `up`, `down` and `status` as `inv sandbox.*` runs them.
 
 `backend` is the ActionCable-like app, a program of its own (`python -m runbook.sandbox.backend`)
-that nothing here imports.
+that nothing here imports. `delay` is a slow link on loopback (a TCP proxy that holds every byte
+25 ms each way), for `scripts/benchmark.py --wan` and the tests of the transport over it.
 """
 
 from __future__ import annotations

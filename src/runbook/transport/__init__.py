@@ -7,7 +7,9 @@ SSH modules, once:
 
 - host keys are checked against known_hosts with a reject policy (Fabric's Connection accepts
   any host key by default, fabric#1804), and known_hosts is never written;
-- `~/.ssh/config` aliases work (a `fabric.Config`, never a plain Invoke config, fabric#2111);
+- ssh_config is OpenSSH's own reading (`ssh -G`, `core.sshconfig`): `Include`, `Match`,
+  `HostKeyAlias`, `IdentityAgent`, `CertificateFile`, `IdentitiesOnly` work; without an OpenSSH
+  client, a `fabric.Config` (never a plain Invoke config, fabric#2111);
 - scripts travel as data: the command line is a fixed wrapper (`base.wrapper_command`), the
   script and its secrets go on the channel's stdin once the wrapper has said it runs, so
   neither `ps` on the host nor sudo's log shows them; `sudo` wraps the whole script;
@@ -22,9 +24,11 @@ SSH modules, once:
 - `TCP_NODELAY` on the socket: a command costs ~3x less on a reused connection.
 
 Modules: `base` (the seam: results, protocols, the wrapper and the scripts it reads; pure),
-`output` (bytes in, lines and bounded tails out; pure), `local`, `ssh` (the connection and
-`SSHTransport`), `ssh_runner` (one command on a paramiko channel: the start handshake),
-`ssh_errors` (the messages for a failed connection or host key).
+`output` (bytes in, lines and bounded tails out; pure), `local`, `ssh` (`connect` and
+`SSHTransport`), `ssh_connect` (the Connection from the resolved settings: hops, host keys),
+`ssh_auth` (the login), `ssh_runner` (one command on a paramiko channel: the start handshake),
+`hops` (the chain opened hop by hop: which jump host or ProxyCommand failed), `ssh_errors`
+(the messages for a failed connection, login or host key, naming the hop).
 
 Importing this package imports neither Fabric nor paramiko (~0.3 s): `inv check` and `inv
 show` use the seam without them. The SSH names (`SSHTransport`, `connect`, `fingerprint`) are

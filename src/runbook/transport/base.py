@@ -25,6 +25,7 @@ __all__ = [
     "REMOTE_TIMEOUT_GRACE",
     "START_MARK",
     "CommandResult",
+    "PromptLeft",
     "SudoCredential",
     "SudoError",
     "Transport",
@@ -81,6 +82,12 @@ class CommandResult:
 
 class Transport(Protocol):
     """Runs scripts on one host, one at a time, then closes."""
+
+    @property
+    def login_output(self) -> str:
+        """What the host prints at every login before a command starts (a chatty .bashrc),
+        once a command has run; "" if nothing. Never part of any command's output."""
+        ...
 
     def run(
         self,
@@ -147,53 +154,83 @@ class SudoError(RefusedError):
     """sudo on the host would not run the script: wrong or missing password. Nothing ran."""
 
 
+class PromptLeft(KeyboardInterrupt):
+    """Ctrl-C at the sudo password prompt: the operator leaves, and the step never started.
+
+    A KeyboardInterrupt (the run stops as after Ctrl-C), raised by a credential's `password()`
+    in the thread that asked; nothing catches it on the way up but the executor, which records
+    the step as not started.
+    """
+
+
 # The wrapper. Its shell must lead a process group of its own, so that one kill of -PID ends
 # the step and everything it started: a plain command usually does (sshd starts each session
 # with setsid, and the login shell runs the command in its place); under sudo (whose child is
 # in sudo's group) or a login shell that forks, it starts itself again under `setsid`, which
 # then makes a new session in place (a process that does not lead its group gets one without
-# a fork). It checks, says it runs on stderr (the start mark: this command's nonce and its
-# process group), and only then becomes `sh -e` reading the script from its standard input:
-# under sudo, that is after sudo has accepted the password.
+# a fork). It checks, says it runs (the start mark: this command's nonce and its process
+# group) on stderr and on stdout, and only then becomes `sh -e` reading the script from its
+# standard input: under sudo, that is after sudo has accepted the password. Whatever a login
+# shell prints (a chatty .bashrc) comes before the marks on each stream, so it is never taken
+# for the command's output.
+#
+# On a terminal (`pty`, its third argument), it always runs under setsid (no controlling
+# terminal: no job control stops it when `timeout` makes a group of its own), sets the
+# terminal raw without echo (the script is neither echoed back nor cut at the line limit,
+# and no byte of it is a signal), prints the mark once (both streams are the terminal), and
+# reads the script as a file (a shell on a terminal would be interactive); the script ends
+# with `exit`, since a terminal gives no end of input.
 _REST = (
     "read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat || g=$$; "
     '[ "$g" = $$ ] || { echo "runbook: no process group of its own" >&2; exit 125; }; '
+    '[ -z "$3" ] || stty raw -echo -iexten || '
+    '{ echo "runbook: cannot set the terminal up (stty)" >&2; exit 125; }; '
     f'printf "%s %s %s\\n" {START_MARK} "$1" $$ >&2; '
-    f'if [ -n "$2" ]; then exec timeout -k {REMOTE_KILL_AFTER:g} "$2" sh -e; fi; '
-    "exec sh -e"
+    f'[ -n "$3" ] || printf "%s %s %s\\n" {START_MARK} "$1" $$; '
+    'i=; [ -z "$3" ] || i=/dev/stdin; '
+    f'if [ -n "$2" ]; then exec timeout -k {REMOTE_KILL_AFTER:g} "$2" sh -e $i; fi; '
+    "exec sh -e $i"
 )
 WRAPPER = (
     f"r={shlex.quote(_REST)}; "
     "read -r _ _ _ _ g _ 2>/dev/null </proc/$$/stat || g=$$; "
-    '[ "$g" = $$ ] && eval "$r"; '
+    '[ "$g" = $$ ] && [ -z "$3" ] && eval "$r"; '
     'exec setsid -w sh -c "$r" "$0" "$@"'
 )
 """The fixed text of `sh -c` on every remote command line."""
 
 
 def wrapper_command(
-    nonce: str, *, sudo: bool | str = False, prompt: str = "", timeout: float | None = None
+    nonce: str,
+    *,
+    sudo: bool | str = False,
+    prompt: str = "",
+    timeout: float | None = None,
+    pty: bool = False,
 ) -> str:
     """The command line that starts a step: the fixed wrapper, under sudo when asked.
 
-    Only the nonce, the sudo user and the timeout vary; the script itself is sent on the
-    channel's standard input after the wrapper has printed `START_MARK NONCE PGID` on stderr.
-    sudo's own stdin carries the password before that, in answer to `prompt` only.
+    Only the nonce, the sudo user, the timeout and `pty` vary; the script itself is sent on
+    the channel's standard input after the wrapper has printed `START_MARK NONCE PGID` (on
+    stderr and on stdout; once, on the terminal, with `pty`). sudo's own stdin carries the
+    password before that, in answer to `prompt` only.
     """
     if not nonce.isalnum():
         raise ValueError(f"the nonce must be letters and digits, not {nonce!r}")
     seconds = "" if timeout is None else f"{timeout + REMOTE_TIMEOUT_GRACE:g}"
-    words = ["sh", "-c", WRAPPER, "sh", nonce, seconds]
+    words = ["sh", "-c", WRAPPER, "sh", nonce, seconds, *(["pty"] if pty else [])]
     if sudo:
         as_user = [] if sudo is True else ["-u", str(sudo)]
         words = ["sudo", "-S", "-p", prompt, *as_user, "--", *words]
     return shlex.join(words)
 
 
-def stdin_script(script: str) -> bytes:
+def stdin_script(script: str, *, pty: bool = False) -> bytes:
     """What the wrapper's `sh -e` reads: one command that runs `script` with /dev/null as its
-    stdin. The shell reads the whole command (the script, quoted) before it runs any of it."""
-    return f"eval {shlex.quote(script)} </dev/null\n".encode("utf-8", "surrogateescape")
+    stdin. The shell reads the whole command (the script, quoted) before it runs any of it.
+    On a terminal, `exit` follows: a terminal has no end of input to end the shell."""
+    end = "; exit" if pty else ""
+    return f"eval {shlex.quote(script)} </dev/null{end}\n".encode("utf-8", "surrogateescape")
 
 
 def stop_group_script(pgid: int) -> str:

@@ -6,8 +6,9 @@ which would make every connection fail. Here each line is read by itself:
 - a plain line (`HOSTS KEYTYPE KEY`) is a trusted key, as paramiko would read it;
 - `@revoked HOSTS KEYTYPE KEY`: that key is never trusted, even if a plain line lists it; a
   host presenting it is refused (`revoked`);
-- `@cert-authority HOSTS KEYTYPE KEY`: noted (`authorities`), not trusted: host certificates
-  are not verified by this tool, so such a host connects only if its own key is listed too;
+- `@cert-authority HOSTS KEYTYPE KEY`: a CA (`authorities`) whose host certificates are
+  trusted for those hosts once `hostcert.check` has verified them; a host with such a line
+  and no plain key is asked for its certificate first (`wants_certificate`);
 - a line that cannot be read (bad base64, an unknown key type) is skipped, as OpenSSH does.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
-__all__ = ["KnownHosts", "Marked", "load"]
+__all__ = ["KnownHosts", "Marked", "glob_matches", "load"]
 
 REVOKED = "@revoked"
 CERT_AUTHORITY = "@cert-authority"
@@ -28,11 +29,16 @@ CERT_AUTHORITY = "@cert-authority"
 
 @dataclass(frozen=True)
 class Marked:
-    """A marker line: the file it is in, its host patterns, its key."""
+    """A marker line: the file it is in, its host patterns, its key, its line number."""
 
     path: str
     patterns: tuple[str, ...]
     key: paramiko.PKey
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
 
     def matches(self, names: tuple[str, ...]) -> bool:
         """Whether the line's host patterns name any of `names` (`host`, `[host]:port`)."""
@@ -68,6 +74,11 @@ class KnownHosts:
         """Whether a plain key is listed for `name` (`host` or `[host]:port`)."""
         return any(_matches((listed,), name) for listed, _ in self.keys)
 
+    def wants_certificate(self, name: str) -> bool:
+        """Ask `name` for a host certificate first: a CA is trusted for it and no plain key
+        is listed (with one listed, the plain key is what it is asked for, as before)."""
+        return bool(self.authorities_for((name,))) and not self.lookup(name)
+
 
 def load(paths: list[str]) -> KnownHosts:
     """Read the files that exist among `paths`. OSError if one cannot be read."""
@@ -78,7 +89,7 @@ def load(paths: list[str]) -> KnownHosts:
             continue
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -90,9 +101,9 @@ def load(paths: list[str]) -> KnownHosts:
             if entry is None:
                 continue
             if marker == REVOKED:
-                known.revoked.append(Marked(path, tuple(entry.hostnames), entry.key))
+                known.revoked.append(Marked(path, tuple(entry.hostnames), entry.key, number))
             elif marker == CERT_AUTHORITY:
-                known.authorities.append(Marked(path, tuple(entry.hostnames), entry.key))
+                known.authorities.append(Marked(path, tuple(entry.hostnames), entry.key, number))
             elif not marker:
                 plain.append(entry)
             # any other marker: not a line OpenSSH would trust either
@@ -129,6 +140,11 @@ def _matches(patterns: tuple[str, ...], name: str) -> bool:
             return False
         hit = hit or ok
     return hit
+
+
+def glob_matches(pattern: str, name: str) -> bool:
+    """One OpenSSH wildcard pattern (`*`, `?`) against `name`, case-insensitive."""
+    return _glob(pattern).fullmatch(name.lower()) is not None
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

@@ -1,4 +1,4 @@
-"""`local: true` steps: the same `sh -ec` on the operator's machine, as a Transport."""
+"""`local: true` steps: the same `sh -e` on the operator's machine, as a Transport."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .base import CommandResult
+from .base import CommandResult, stdin_script
 from .output import Stream
 
 __all__ = ["LocalTransport", "group_runs"]
@@ -24,7 +24,11 @@ POLL = 0.02
 
 
 class LocalTransport:
-    """Runs scripts on this machine: `sh -ec SCRIPT`, stdin /dev/null, output captured.
+    """Runs scripts on this machine: `sh -e` reading SCRIPT on its stdin, output captured.
+
+    The script travels on `sh`'s standard input, as on a host, never in its argv: a secret the
+    step declares is in its script, and every local user can read every process's argv
+    (`ps`, /proc/PID/cmdline). The script itself runs with /dev/null as its stdin.
 
     Each script runs in a session and process group of its own (so the terminal's Ctrl-C
     reaches the tool, not the step, and `cancel()` ends the step and everything it started).
@@ -36,6 +40,8 @@ class LocalTransport:
     password, every secret, the state directory): the secrets a step declares are already in
     its script, and a step must not read those it did not declare.
     """
+
+    login_output = ""  # no login here: nothing runs before a script
 
     def __init__(self) -> None:
         self._group: int | None = None  # the process group of the script in flight
@@ -64,16 +70,17 @@ class LocalTransport:
         deadline = None if timeout is None else started + timeout
         streams = {"stdout": Stream("stdout", on_output), "stderr": Stream("stderr", on_output)}
         with subprocess.Popen(
-            ["sh", "-ec", script],
+            ["sh", "-e"],
             env=_environment(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
             with self._lock:
                 self._group = proc.pid  # a session leader: its pid is its group's id
+            _send_in_background(proc.stdin, stdin_script(script))
             try:
                 finished = _read(
                     {"stdout": proc.stdout, "stderr": proc.stderr}, streams, deadline
@@ -113,6 +120,20 @@ class LocalTransport:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _send_in_background(pipe: IO[bytes], data: bytes) -> None:
+    """Write `data` to `pipe` and close it, from a thread: a script of up to 1 MiB is more than
+    a pipe holds, and `sh` may end early (a syntax error) while it is being written."""
+
+    def send() -> None:
+        with contextlib.suppress(OSError):  # BrokenPipeError: `sh` ended before reading it all
+            try:
+                pipe.write(data)
+            finally:
+                pipe.close()
+
+    threading.Thread(target=send, name="local-step-stdin", daemon=True).start()
 
 
 def _environment() -> dict[str, str]:

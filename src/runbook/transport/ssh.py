@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from functools import partial
+from typing import TYPE_CHECKING
 
 import paramiko
-from fabric import Config, Connection
-from paramiko.message import Message
+from fabric import Connection
 
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError, RunbookError
 
+from .ahead import ChannelAhead
 from .base import (
     CommandResult,
     SudoCredential,
@@ -32,12 +32,14 @@ from .base import (
     sudo_password_env,
     wrapper_command,
 )
-from .known_hosts import load as load_known_hosts
-from .ssh_errors import UnknownHostKey, connect_error, fingerprint, known_hosts_files
+from .hops import HopError, open_chain
+from .hops import chain as _chain
+from .ssh_connect import build_connection
+from .ssh_errors import connect_error, fingerprint
 from .ssh_runner import OPEN_TIMEOUT, NoStart, NotStarted, Secret, StepChannel, SudoRefused
 
 if TYPE_CHECKING:
-    from paramiko.transport import _SocketLike  # the stubs' name for what a Transport takes
+    pass  # the stubs' name for what a Transport takes
 
 __all__ = ["KEEPALIVE_SECONDS", "SSHTransport", "connect", "fingerprint"]
 
@@ -69,23 +71,27 @@ def connect(
     `sudo` gives the password when a sudo step needs one (None: sudo must not ask for one).
     `ssh_config_path` replaces ~/.ssh/config and /etc/ssh/ssh_config.
     """
-    conn, known_hosts = _build_connection(host, ssh_config_path)
+    conn, known_hosts = build_connection(host, ssh_config_path)
     started = time.monotonic()
     try:
-        conn.open()
-    except Exception as exc:
-        _close_quietly(conn)
-        raise connect_error(exc, host, _chain(conn), known_hosts) from None
+        open_chain(conn, host.connect_timeout)  # hop by hop: a failure names its hop
+    except HopError as exc:
+        for hop in _chain(conn):
+            _close_quietly(hop)
+        raise connect_error(exc, host, _chain(conn), known_hosts, ssh_config_path) from None
     for hop in _chain(conn):
         _tune(hop)
-    return SSHTransport(host, conn, sudo, time.monotonic() - started)
+    transport = SSHTransport(host, conn, sudo, time.monotonic() - started)
+    if transport._ahead is not None:
+        transport._ahead.open_next()  # the first command's, while the caller gets ready
+    return transport
 
 
 class SSHTransport:
     """One open SSH connection to one host; every `run` reuses it.
 
     Attributes:
-        target: the inventory host it is connected to.
+        target: the inventory host it is connected to (`pty`: every command on a terminal).
         connect_seconds: how long `connect()` took to open it.
     """
 
@@ -105,6 +111,16 @@ class SSHTransport:
         self._dead: str | None = None
         self._flight: _Flight | None = None  # set at the start mark; cleared at its end
         self._lock = threading.Lock()
+        # Each step's channel is opened while the step before runs: one round trip less each.
+        self._ahead = ChannelAhead(conn.transport) if conn.transport is not None else None
+        self._login_output: str | None = None  # of the first command run without sudo
+
+    @property
+    def login_output(self) -> str:
+        """What the host's login shell prints before every command (a chatty .bashrc, say),
+        as the first command without sudo saw it; "" before one ran. Never part of a
+        command's output."""
+        return self._login_output or ""
 
     def __repr__(self) -> str:
         state = self._dead or ("open" if self._conn.is_connected else "disconnected")
@@ -186,6 +202,8 @@ class SSHTransport:
         """Close the connection (and any ProxyJump hops). Safe to call twice."""
         if self._dead is None:
             self._dead = "closed"
+        if self._ahead is not None:
+            self._ahead.close()
         for hop in _chain(self._conn):
             _close_quietly(hop)
 
@@ -222,11 +240,14 @@ class SSHTransport:
             if track:
                 with self._lock:
                     self._flight = _Flight(pgid, sudo)
+                if self._ahead is not None:
+                    self._ahead.open_next()  # for the next command, while this one runs
 
+        pty = self.target.pty
         step = StepChannel(
             transport,
-            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout),
-            stdin_script(script),
+            wrapper_command(nonce, sudo=sudo, prompt=prompt, timeout=timeout, pty=pty),
+            stdin_script(script, pty=pty),
             nonce=nonce,
             prompt=prompt,
             password=password,
@@ -234,6 +255,9 @@ class SSHTransport:
             on_output=on_output,
             on_start=started,
             open_timeout=open_timeout,
+            pty=pty,
+            # cancel() takes it too: on a host that allows two sessions, the one left free.
+            ahead=partial(self._ahead.take, open_timeout) if self._ahead is not None else None,
         )
         begun = time.monotonic()
         try:
@@ -253,6 +277,8 @@ class SSHTransport:
             out, err = step.stdout.finish(), step.stderr.finish()
             return CommandResult(None, out, err, time.monotonic() - begun, lost=True)
         duration = time.monotonic() - begun
+        if not sudo and self._login_output is None:
+            self._login_output = ended.before
         if ended.exit_code is None and not self._transport_active():
             # A dead link ends as a timeout or a closed channel: the command may still run.
             self._dead = "lost"
@@ -313,10 +339,10 @@ class SSHTransport:
             return SudoError(
                 f"sudo on {self._who()} refuses to run without a terminal (its sudoers has "
                 f"`Defaults requiretty` for {self._conn.user}): the step did not run",
-                hint=f"allow sudo without a terminal for {self._conn.user} on the host "
-                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in): this tool "
-                "runs steps without a terminal (a `pty: true` host setting is not supported "
-                "yet); or set `sudo: false` for this host",
+                hint=f"set `pty: true` for {self.target.name} in the inventory (every command "
+                "then runs on a terminal, its stderr merged into stdout), or allow sudo "
+                f"without a terminal for {self._conn.user} on the host "
+                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in)",
             )
         if sudo and exc.answered:
             return self._sudo_error(SudoRefused(missing=False))
@@ -344,99 +370,6 @@ class SSHTransport:
             hint="check RUNBOOK_SUDO_PASSWORD or the password typed at the prompt "
             f"(it is {self._conn.user}'s password on {self._conn.host}); the step did not run",
         )
-
-
-# -- connecting -----------------------------------------------------------------------------
-
-
-class _RejectUnknownHostKey(paramiko.RejectPolicy):
-    """paramiko's RejectPolicy, keeping the key so the message can show its fingerprint."""
-
-    def missing_host_key(
-        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
-    ) -> NoReturn:
-        raise UnknownHostKey(hostname, key)
-
-
-def _build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connection, list[str]]:
-    """A Connection to `host` (not yet open) that trusts only known host keys.
-
-    Also returns the known_hosts files it reads, for the messages.
-    """
-    if host.identity is not None:
-        identity = os.path.expanduser(host.identity)
-        if not os.path.isfile(identity):
-            raise ConnectError(
-                f"the identity file for {host.name} does not exist: {host.identity}",
-                hint="fix `identity` in the inventory, or create the key (ssh-keygen -f FILE)",
-            )
-    if ssh_config_path is not None and not os.path.isfile(ssh_config_path):
-        raise ConnectError(f"the ssh_config file does not exist: {ssh_config_path}")
-    # A fabric.Config reads ~/.ssh/config (or the given file); a plain Invoke config would
-    # silently drop it (fabric#2111). lazy: no Invoke config files can change how we run.
-    config = Config(lazy=True, runtime_ssh_path=ssh_config_path)
-    config.load_ssh_config()
-    connect_kwargs: dict[str, Any] = {
-        "banner_timeout": host.connect_timeout,
-        "auth_timeout": host.connect_timeout,
-    }
-    if host.identity is not None:
-        connect_kwargs["key_filename"] = [os.path.expanduser(host.identity)]
-    try:
-        conn = Connection(
-            host.address,
-            user=host.user,
-            port=host.port,
-            config=config,
-            connect_kwargs=connect_kwargs,
-        )
-    except ValueError as exc:  # e.g. "user@host" as the address and a user as well
-        raise ConnectError(f"bad address for {host.name}: {host.address!r}: {exc}") from None
-    known_hosts = known_hosts_files(host)
-    try:
-        # Read line by line: paramiko's reader fails on @cert-authority and @revoked lines.
-        known = load_known_hosts(known_hosts)
-    except OSError as exc:
-        raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
-    for hop in _chain(conn):
-        # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
-        hop.client.set_missing_host_key_policy(_RejectUnknownHostKey())
-        known.add_to(hop.client)  # read-only: never written back
-        # Fabric truncates ConnectTimeout to an int (0.5 s would mean no timeout at all).
-        hop.connect_timeout = host.connect_timeout
-        hop.connect_kwargs["transport_factory"] = _PromptTransport
-    return conn, known_hosts
-
-
-class _PromptTransport(paramiko.Transport):
-    """A paramiko Transport that does not wait on TCP's small-packet timers.
-
-    TCP_NODELAY from the first byte (key exchange and login included, not only after), and a
-    TCP_QUICKACK when sshd sends its post-login debug message: sshd holds its answer to the
-    first channel open until that message is acknowledged, which a delayed ACK puts off by
-    ~40 ms. Measured on loopback: connect 76 -> 33 ms, first command 52 -> 8.5 ms.
-    """
-
-    def __init__(self, sock: _SocketLike, *args: Any, **kwargs: Any) -> None:
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().__init__(sock, *args, **kwargs)
-
-    def _parse_debug(self, m: Message) -> None:
-        quickack = getattr(socket, "TCP_QUICKACK", None)
-        if quickack is not None and isinstance(self.sock, socket.socket):
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        # paramiko's handler for MSG_DEBUG is private and types-paramiko does not declare it.
-        super()._parse_debug(m)  # type: ignore[misc]
-
-
-def _chain(conn: Connection) -> list[Connection]:
-    """The connection and its ProxyJump hops, outermost last."""
-    hops = [conn]
-    while isinstance(hops[-1].gateway, Connection):
-        hops.append(hops[-1].gateway)
-    return hops
 
 
 def _tune(conn: Connection) -> None:

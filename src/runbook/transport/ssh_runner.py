@@ -5,14 +5,19 @@ side of its handshake:
 
 1. exec the wrapper; read stdout and stderr as they come (one thread, `select` on the channel);
 2. before the start mark, stderr is sudo's and the login shell's alone (the script has not
-   been sent): sudo's prompt (unique to this command) is answered once with the password,
-   which is asked for only then (`password()`: a sudo that asks none never needs one); a
-   second prompt, "Sorry, try again." or the channel ending without the mark means sudo
-   refused, and the script never ran;
+   been sent), and so is stdout before its own copy of the mark: what they print there (a
+   chatty .bashrc) is the login output (`Ended.before`), never the command's. sudo's
+   prompt (unique to this command) is answered once with the password, which is asked for
+   only then (`password()`: a sudo that asks none never needs one); a second prompt,
+   "Sorry, try again." or the channel ending without the mark means sudo refused, and the
+   script never ran;
 3. at the mark (`runbook-started NONCE PGID`) the command's process group is known (`on_start`)
    and the script is sent on stdin, then EOF. From here on everything on stderr is the
    command's own: nothing it prints is read as a prompt, a refusal or a mark;
 4. the result is the exit status once both streams have ended, or a timeout, or a lost link.
+
+On a terminal (`pty`) there is one stream: stdout carries the login output, sudo's prompt,
+the mark (once) and then the command's output, stderr included.
 
 Output goes through `output.Stream`: linear time, bounded memory, whatever the host prints.
 """
@@ -94,6 +99,8 @@ class Ended:
     Attributes:
         exit_code: its exit status; None without one (timed out, closed by a signal, lost).
         closed: the channel closed without an exit status (`exit_code` is None).
+        before: the login output: what the login shell and sudo printed before the marks
+            (not part of stdout or stderr).
     """
 
     exit_code: int | None
@@ -101,16 +108,17 @@ class Ended:
     stderr: str
     timed_out: bool = False
     closed: bool = False
+    before: str = ""
 
 
 class _Handshake:
-    """stderr before the start mark: sudo's prompt, sudo's refusals, the mark itself.
+    """A stream before the start mark: sudo's prompt, sudo's refusals, the mark itself.
 
     Fed text as it comes; keeps at most `BEFORE_MARK_KEPT` characters. Counting is
     incremental: each character is looked at a bounded number of times.
     """
 
-    def __init__(self, nonce: str, prompt: str) -> None:
+    def __init__(self, nonce: str, prompt: str = "") -> None:
         self.mark = f"{START_MARK} {nonce} "
         self.prompt = prompt
         self.text = ""
@@ -149,7 +157,7 @@ class StepChannel:
     """Runs one wrapped command on `transport` and sends `script` once it has started.
 
     `on_start(pgid)` is called when the mark arrives (before the script is sent); `on_output`
-    gets every line of the command's own output.
+    gets every line of the command's own output. `pty`: run it on a terminal (one stream).
     """
 
     def __init__(
@@ -165,8 +173,12 @@ class StepChannel:
         on_output: Callable[[str, str], None] | None = None,
         on_start: Callable[[int], None] | None = None,
         open_timeout: float = OPEN_TIMEOUT,
+        pty: bool = False,
+        ahead: Callable[[], paramiko.Channel | None] | None = None,
     ) -> None:
         self.transport = transport
+        self.pty = pty
+        self.ahead = ahead  # gives a session channel opened ahead (unused), if there is one
         self.open_timeout = open_timeout
         self.command = command
         self.script = script
@@ -174,9 +186,13 @@ class StepChannel:
         self.timeout = timeout
         self._deadline: float | None = None
         self.on_start = on_start
+        # sudo's prompt and the mark that counts come on stderr, or on the terminal with pty.
         self.handshake = _Handshake(nonce, prompt)
         self.stdout = Stream("stdout", on_output)
         self.stderr = Stream("stderr", on_output)
+        # Without pty, stdout has its own copy of the mark: what comes before it is not ours.
+        self.out_shake = _Handshake(nonce)
+        self.out_started = pty  # stdout's mark has come (on a terminal: there is none)
         self.started = False  # the start mark has come: the command runs
         self.answered = False  # sudo's prompt was answered
         self.sent = False  # the script and EOF were sent
@@ -185,18 +201,43 @@ class StepChannel:
     def run(self) -> Ended:
         """Run it to its end. Raises NotStarted, SudoRefused, NoStart (nothing ran then)."""
         self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        started = self._exec_on_ahead()  # None: no channel opened ahead, or the host closed it
         try:
-            chan = self.transport.open_session(timeout=self.open_timeout)
+            chan = started or self.transport.open_session(timeout=self.open_timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise NotStarted(exc) from exc
         try:
             try:
-                chan.exec_command(self.command)
+                if started is None:
+                    self._start(chan)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise NotStarted(exc) from exc
             return self._until_end(chan)
         finally:
             chan.close()  # also on Ctrl-C: the command itself is ended by cancel(), if asked
+
+    def _exec_on_ahead(self) -> paramiko.Channel | None:
+        """The command started on a channel opened ahead (its open's round trip already
+        taken), or None: there is none, or the host had closed it (the exec was refused, or
+        the channel closed before its answer: nothing ran, so the caller opens a new one)."""
+        chan = self.ahead() if self.ahead is not None else None
+        if chan is None:
+            return None
+        try:
+            self._start(chan)
+        except (paramiko.SSHException, OSError, EOFError):
+            chan.close()
+            return None
+        except BaseException:
+            chan.close()
+            raise
+        return chan
+
+    def _start(self, chan: paramiko.Channel) -> None:
+        """Ask for the terminal, if any, then for the command (each waits for its answer)."""
+        if self.pty:  # "dumb": no colour or cursor codes from programs that ask
+            chan.get_pty(term="dumb", width=200, height=50)
+        chan.exec_command(self.command)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -206,7 +247,7 @@ class StepChannel:
             for _ in range(16):  # a bounded drain per turn: the deadline is looked at
                 got = False
                 if chan.recv_ready():
-                    self.stdout.feed(chan.recv(READ_SIZE))
+                    self._stdout(chan, chan.recv(READ_SIZE))
                     got = True
                 if chan.recv_stderr_ready():
                     self._stderr(chan, chan.recv_stderr(READ_SIZE))
@@ -231,11 +272,38 @@ class StepChannel:
             wait = 0.01 if self.started and not self.sent else left
             select.select([ready], [], [], wait if wait is None else max(wait, 0.0))
 
+    def before(self) -> str:
+        """The login output: what the login shell (and sudo) printed before the marks."""
+        parts = [self.out_shake.before(), self.handshake.before()]
+        text = "".join(p if p.endswith("\n") or not p else p + "\n" for p in parts)
+        return text.replace("\r\n", "\n")  # a terminal's line ends, before it is made raw
+
+    def _stdout(self, chan: paramiko.Channel, data: bytes) -> None:
+        """stdout: the login shell's until its copy of the mark, the command's own after it."""
+        if self.pty:
+            self._control(chan, self.stdout, data)
+            return
+        text = self.stdout.decode(data)
+        if self.out_started:
+            self.stdout.add(text)
+            return
+        found = self.out_shake.feed(text)
+        if found is not None:
+            self.out_started = True
+            self.stdout.add(found[1])
+
     def _stderr(self, chan: paramiko.Channel, data: bytes) -> None:
-        """stderr: the handshake's until the start mark, the command's own after it."""
-        text = self.stderr.decode(data)
+        if self.pty:  # nothing comes here on a terminal; should it, it is the command's
+            self.stderr.feed(data)
+            return
+        self._control(chan, self.stderr, data)
+
+    def _control(self, chan: paramiko.Channel, stream: Stream, data: bytes) -> None:
+        """The stream of the handshake (stderr, or the terminal): until the start mark it is
+        sudo's and the login shell's, after it the command's own."""
+        text = stream.decode(data)
         if self.started:
-            self.stderr.add(text)
+            stream.add(text)
             return
         found = self.handshake.feed(text)
         shake = self.handshake
@@ -257,8 +325,7 @@ class StepChannel:
         self.started = True
         if self.on_start is not None and pgid > 1:
             self.on_start(pgid)
-        self.stderr.add(shake.before())
-        self.stderr.add(after)
+        stream.add(after)
 
     def _send(self, chan: paramiko.Channel) -> None:
         """Send as much of the script as the channel's window takes now, then EOF; never
@@ -285,7 +352,12 @@ class StepChannel:
     ) -> Ended:
         chan.close()
         return Ended(
-            status, self.stdout.finish(), self.stderr.finish(), timed_out=timed_out, closed=closed
+            status,
+            self.stdout.finish(),
+            self.stderr.finish(),
+            timed_out=timed_out,
+            closed=closed,
+            before=self.before(),
         )
 
 

@@ -1,0 +1,205 @@
+"""The words the tool itself says to the operator, in each language it speaks, and its times.
+
+One catalog, `MESSAGES`: a key, then its text in each of `LANGUAGES` (English first), with
+`str.format` placeholders (`{step}`) that every language shares. Code says a message by key
+through a `Words` (`words("run.done.verified")`), never by writing the sentence itself; the
+console, the gates, the review and the report all take theirs from here.
+
+What a run records (the journal's messages, a step's outcome message, a gate's answer) is
+English, the journal's one language. `Words.again` says such a recorded text in the reader's
+language: a text that is a catalog entry's English, its placeholders filled, is said again
+with that entry, and so are its values, recursively; any other text (a host's words, a
+runbook's) stays as it is. Journals written before a message was in the catalog are read the
+same way.
+
+A leaf module: it imports nothing from the package but the errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import RunbookError
+from . import reading, recorded, running
+
+LANGUAGES = ("en", "ja")
+
+# Adding a message: in the module of its kind (`running`: said during a run; `recorded`: kept
+# in the journal and said again; `reading`: everything else), a key (dotted: where it is said,
+# then what), then its English and its Japanese, with the same placeholders in both
+# (tests/test_words.py checks it).
+MESSAGES: dict[str, tuple[str, str]] = {**reading.MESSAGES, **running.MESSAGES, **recorded.MESSAGES}
+
+_ANSWER_PREFIX = "answer."
+# The messages a run records (a step's message, the end's, a rollback's reason): `again` says
+# only these again, never a host's words that happen to look like another message.
+_RECORDED = ("end.", "step.", "window.")
+
+
+class LanguageError(RunbookError):
+    """An unknown language asked for with `--lang` (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Said:
+    """A message by key with its values, said in any language later; `str()` is its English
+    (what the journal records)."""
+
+    key: str
+    args: Mapping[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return EN(self)
+
+
+@dataclass(frozen=True)
+class Words:
+    """The catalog in one language: `words(key, **values)` or `words(said)`."""
+
+    lang: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise LanguageError(
+                EN("cli.unknown-language", lang=self.lang),
+                hint=EN("cli.languages", languages=", ".join(LANGUAGES)),
+            )
+
+    def __call__(self, key: str | Said, /, **args: object) -> str:
+        if isinstance(key, Said):
+            # A said message's values may be recorded English themselves (a step's message).
+            said = {k: self.again(v) if isinstance(v, str) else v for k, v in key.args.items()}
+            key, args = key.key, {**said, **args}
+        args = {k: self(v) if isinstance(v, Said) else v for k, v in args.items()}
+        texts = MESSAGES[key]
+        text = texts[LANGUAGES.index(self.lang)] or texts[0]
+        return text.format(**args)
+
+    def join(self, items: Iterable[object]) -> str:
+        """Items in a list, with this language's separator."""
+        return self("list.and").join(str(i) for i in items)
+
+    def again(self, recorded: str) -> str:
+        """A text recorded in English, said in this language where the catalog knows it."""
+        if self.lang == "en" or not recorded:
+            return recorded
+        return _again(self.lang, recorded, 3)
+
+    def answer(self, recorded: str) -> str:
+        """A gate answer as the journal records it ("yes", "yes (--yes)", "no gate")."""
+        key = _ANSWER_PREFIX + recorded
+        if key in MESSAGES:
+            return self(key)
+        by_yes = recorded.removesuffix(" (--yes)")
+        if by_yes != recorded and _ANSWER_PREFIX + by_yes in MESSAGES:
+            return self("answer.by-yes", answer=self(_ANSWER_PREFIX + by_yes))
+        return self.again(recorded)
+
+    def outcome(self, recorded: str) -> str:
+        return self._word("outcome.", recorded)
+
+    def result(self, recorded: str) -> str:
+        return self._word("result.", recorded)
+
+    def _word(self, prefix: str, recorded: str) -> str:
+        key = prefix + str(recorded)
+        return self(key) if key in MESSAGES else str(recorded)
+
+    def time(self, iso: str | None) -> str:
+        return local_time(iso)
+
+
+EN = Words("en")
+
+
+@functools.cache
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """Each catalog entry's English as a pattern its placeholders' values fill (the longest
+    first: a long message is not mistaken for a short one it contains)."""
+    found = []
+    for key, texts in MESSAGES.items():
+        parts = re.split(r"\{(\w+)\}", texts[0])
+        if len(parts) == 1 and len(texts[0]) < 4:
+            continue  # a word, not a message: said by its key, not matched in prose
+        if not re.search(r"[A-Za-z]{2}", "".join(parts[::2])):
+            continue  # only punctuation between values ("{a}, {b}"): it would match anything
+        pattern = "".join(
+            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
+        )
+        found.append((key, re.compile(pattern, re.DOTALL)))
+    found.sort(key=lambda kp: -len(MESSAGES[kp[0]][0]))
+    return found
+
+
+def _again(lang: str, recorded: str, depth: int) -> str:
+    for key, pattern in _patterns():
+        if not key.startswith(_RECORDED):
+            continue
+        match = pattern.fullmatch(recorded)
+        if match is None:
+            continue
+        values = {
+            name: _again(lang, value, depth - 1) if depth else value
+            for name, value in match.groupdict().items()
+        }
+        return Words(lang)(key, **values)
+    if "; " in recorded:  # messages joined (one per file of a step): each said again
+        return "; ".join(_again(lang, part, depth) for part in recorded.split("; "))
+    return recorded
+
+
+def choose(
+    given: str | None, environ: Mapping[str, str] | None = None, *, recorded: str | None = None
+) -> Words:
+    """The operator's language: `--lang` if given (an unknown one is refused), else the
+    locale (the first of LC_ALL, LC_MESSAGES, LANG that is set: `ja*` is Japanese, anything
+    else English), else `recorded` (the language a run was made in, for its report), else
+    English."""
+    if given:
+        return Words(given.strip().lower())
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name)
+        if value:
+            return Words("ja" if value.lower().startswith("ja") else "en")
+    return Words(recorded) if recorded in LANGUAGES else EN
+
+
+def local_time(iso: str | None, zone: tzinfo | None = None) -> str:
+    """A recorded UTC time (ISO 8601) on the operator's clock, its zone named:
+    `2026-12-01 03:12:05 JST (+09:00)`. `zone` None: TZ, else this machine's zone. A text that
+    is not a time is shown as it is."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone if zone is not None else _zone())
+    digits = local.strftime("%z")
+    offset = f"{digits[:3]}:{digits[3:]}"
+    name = local.tzname() or ""
+    named = offset if not name or name[0] in "+-" else f"{name} ({offset})"
+    return f"{local:%Y-%m-%d %H:%M:%S} {named}"
+
+
+def _zone() -> tzinfo | None:
+    """TZ as the operator set it (read now, so a TZ set after start counts), else the
+    machine's zone (None: Python's local time)."""
+    name = os.environ.get("TZ", "").removeprefix(":")
+    if not name:
+        return None
+    if name.upper() in ("UTC", "UTC0", "GMT", "GMT0"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
