@@ -5,13 +5,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+
+# --- how many xdist workers `-n auto` (pyproject's addopts) starts ------------------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """One worker more than the cores (e2e tests mostly wait on sshd, nginx and sleeps), but no
+    more than the test files asked for (`--dist loadfile` keeps a file in one worker), and none
+    at all for one file: `pytest tests/test_x.py` runs in this process, without xdist's start-up.
+
+    PYTEST_XDIST_AUTO_NUM_WORKERS overrides it; `-n N` on the command line too.
+    """
+    wanted = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if wanted:
+        return int(wanted)
+    files = _test_files(config)
+    return 0 if files <= 1 else min(files, (os.cpu_count() or 1) + 1)
+
+
+def _test_files(config: pytest.Config) -> int:
+    """How many test files the command line's paths (or testpaths) hold."""
+    patterns = config.getini("python_files")
+    found: set[Path] = set()
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if path.is_dir():
+            found.update(f for p in patterns for f in path.rglob(p))
+        else:
+            found.add(path)
+    return len(found)
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +69,20 @@ def run_cli(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """Undo what a test left in os.environ (the program under test may set variables).
+
+    In parallel, a worker runs files in any order: a leaked RUNBOOK_SUDO_PASSWORD made the demo
+    of a later file send the wrong sudo password.
+    """
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runbook.commands import Options, check
+from runbook.core import budget
 from runbook.errors import InputError
 
 from .conftest import run_cli
@@ -42,7 +43,12 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_names_file_line_and_problem(project: Path, case: Path) -> None:
+def test_bad_input_names_file_line_and_problem(
+    project: Path, case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No case expects the time budget: a loaded machine (parallel workers) must not reach it
+    # before the operations budget that the loop bomb expects.
+    monkeypatch.setattr(budget, "TIME_BUDGET", 60.0)
     shown = setup(project, case)
     with pytest.raises(InputError) as caught:
         check(Options(project=project))

@@ -56,7 +56,9 @@ def test_prompt_for_sudo_password_asks_it_up_front(
     sudo_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(sudo_project)
-    monkeypatch.delenv("RUNBOOK_SUDO_PASSWORD", raising=False)
+    # set, then deleted: monkeypatch restores "unset" after the program sets it in os.environ
+    monkeypatch.setenv("RUNBOOK_SUDO_PASSWORD", "")
+    monkeypatch.delenv("RUNBOOK_SUDO_PASSWORD")
     monkeypatch.setattr("invoke.program.getpass.getpass", lambda prompt: "s3cret-pw")
     argv = ["inv", "--prompt-for-sudo-password", "release", "--host", "web1", "--dry-run"]
     Program(namespace=tasks.ns, name="inv", binary="inv").run(argv, exit=False)

@@ -359,7 +359,9 @@ def test_the_packaged_templates_are_fingerprinted_when_the_project_has_none(
 def test_a_project_template_has_a_budget_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, template: str, why: str
 ) -> None:
-    monkeypatch.setattr(mdsandbox, "SECONDS", 1.0)
+    # Only the endless loop is for the clock; the others must reach their size or operations
+    # budget first even on a loaded machine (parallel workers).
+    monkeypatch.setattr(mdsandbox, "SECONDS", 1.0 if why == "longer than" else 60.0)
     project = _project(tmp_path, SIMPLE)
     _template(project, "review.en.md.j2", template)
     with pytest.raises(RunbookError) as caught:

@@ -33,8 +33,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from runbook.sandbox import free_port, sshd_config_text
+from runbook.sandbox.users import machine_lock
 
-from .conftest import _skip_or_fail, require_root, sandbox_root
+from .conftest import _skip_or_fail, local_user, require_root, sandbox_root
 
 USER = "rbhopuser"
 BASTION_ADDRESS = "127.0.0.50"
@@ -61,9 +62,11 @@ sys.stdin.read()
 
 def ensure_user() -> None:
     """Create `rbhopuser` once (idempotent), with a password: sshd refuses a locked user."""
-    if subprocess.run(["id", USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "-m", "-s", "/bin/sh", USER], check=True, capture_output=True)
-    subprocess.run(["chpasswd"], input=f"{USER}:{secrets.token_hex(16)}\n", text=True, check=True)
+    local_user(USER, "-m", "-s", "/bin/sh")
+    with machine_lock():  # chpasswd and another suite's useradd must not race for /etc/shadow
+        subprocess.run(
+            ["chpasswd"], input=f"{USER}:{secrets.token_hex(16)}\n", text=True, check=True
+        )
 
 
 def _free_port6() -> int:

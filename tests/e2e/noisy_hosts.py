@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -28,8 +27,9 @@ import yaml
 from runbook.core.model import Host
 from runbook.sandbox import SSHD, free_port, sshd_config_text, wait_until
 from runbook.sandbox.processes import answers
+from runbook.sandbox.users import machine_lock
 
-from .conftest import require_root, sandbox_root
+from .conftest import local_user, machine_wide, require_root, sandbox_root
 
 ADDRESS = "127.0.0.60"
 NOISY = "rbnoise"
@@ -137,18 +137,12 @@ def keygen(path: Path, comment: str = "rbnoise") -> Path:
 
 
 def _user(name: str, password: str) -> None:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--create-home", "--shell", "/bin/bash", "--comment", "rbnoise e2e", name],
-            check=True,
-        )
-    entry = pwd.getpwnam(name)
+    entry = local_user(name, "--create-home", "--shell", "/bin/bash", "--comment", "rbnoise e2e")
     rc = Path(entry.pw_dir) / ".bashrc"
     rc.write_text(BASHRC)
     os.chown(rc, entry.pw_uid, entry.pw_gid)
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    with machine_lock():  # chpasswd and another suite's useradd must not race for /etc/shadow
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
 
 
 def _sudoers(text: str) -> None:
@@ -159,9 +153,26 @@ def _sudoers(text: str) -> None:
     tmp.rename(DROPIN)
 
 
+# The users' password and the drop-in are machine-wide: one world at a time on the machine
+# (another worker's or checkout's world would change the password and remove the drop-in).
+_HELD: dict[Path, contextlib.ExitStack] = {}
+
+
 def start_world() -> World:
     """Users, sudoers, keys and sshd; stop it with `stop_world`."""
     require_root()
+    hold = contextlib.ExitStack()
+    hold.enter_context(machine_wide("rbnoise"))
+    try:
+        world = _start_world()
+    except BaseException:
+        hold.close()
+        raise
+    _HELD[world.root] = hold
+    return world
+
+
+def _start_world() -> World:
     root = sandbox_root("rbnoise-")
     password = secrets.token_urlsafe(12)
     for user in (NOISY, TTY):
@@ -188,6 +199,9 @@ def start_world() -> World:
 
 
 def stop_world(world: World) -> None:
-    world.stop()
-    DROPIN.unlink(missing_ok=True)
-    shutil.rmtree(world.root, ignore_errors=True)
+    try:
+        world.stop()
+        DROPIN.unlink(missing_ok=True)
+        shutil.rmtree(world.root, ignore_errors=True)
+    finally:
+        _HELD.pop(world.root).close()

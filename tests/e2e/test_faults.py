@@ -24,6 +24,7 @@ import pytest
 from runbook.sandbox import Sandbox
 
 from ..conftest import ROOT, VENV_BIN
+from .conftest import nap
 from .test_release_support import Project, events_of, expect_exit, release_project
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +75,7 @@ def write_runbook(project: Project, extra: str) -> None:
 def slow_step(seconds: str, *, timeout: int | None = None) -> str:
     return (
         f"  - id: slow\n    title: A step that takes its time\n"
-        f'    run: "sleep {seconds}"\n    sudo: true\n'
+        f'    run: "sleep {nap(seconds)}"\n    sudo: true\n'
         + (f"    timeout: {timeout}\n" if timeout else "")
     )
 
@@ -101,8 +102,9 @@ def processes() -> dict[int, tuple[int, str]]:
 
 
 def sleeping(seconds: str) -> list[int]:
-    """Pids of `sleep SECONDS` processes (each test sleeps for its own odd duration)."""
-    return [pid for pid, (_, cmd) in processes().items() if cmd.strip() == f"sleep {seconds}"]
+    """Pids of this session's `sleep SECONDS` (each test sleeps for its own odd duration)."""
+    mine = f"sleep {nap(seconds)}"
+    return [pid for pid, (_, cmd) in processes().items() if cmd.strip() == mine]
 
 
 def sshd_sessions(box: Sandbox) -> list[int]:

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ import yaml
 
 from runbook.core import scripts
 
-from .conftest import require_root
+from .conftest import local_user
 from .test_release_support import FileState, Project, events_of, login_ids, release_project
 
 pytestmark = pytest.mark.e2e
@@ -90,10 +89,7 @@ def _sha(path: Path) -> str:
 
 def attacker_ids() -> tuple[int, int]:
     """uid and gid of the attacker, created on first use."""
-    require_root()
-    if subprocess.run(["id", ATTACKER], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", ATTACKER], check=True)
-    user = pwd.getpwnam(ATTACKER)
+    user = local_user(ATTACKER, "--create-home", "--shell", "/bin/bash")
     return user.pw_uid, user.pw_gid
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..conftest import run_cli
+from .conftest import local_user
 from .test_release_support import Project, events_of, release_project
 
 __all__ = ["release_project"]  # the fixture, imported so that pytest finds it here
@@ -23,9 +24,7 @@ FAKE_RUN = "20240416T210000Z-f00d"
 
 
 def mallory() -> pwd.struct_passwd:
-    if subprocess.run(["id", MALLORY], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", MALLORY], check=True)
-    return pwd.getpwnam(MALLORY)
+    return local_user(MALLORY, "--no-create-home", "--shell", "/bin/sh")
 
 
 def as_mallory(*argv: str) -> None:

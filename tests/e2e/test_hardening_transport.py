@@ -36,9 +36,9 @@ import pytest
 from runbook.core.model import Host
 from runbook.sandbox import Sandbox
 from runbook.transport import connect
-from runbook.transport.base import OUTPUT_TAIL, START_MARK, CommandResult
+from runbook.transport.base import OUTPUT_TAIL, START_MARK, WRAPPER, CommandResult
 
-from .conftest import require_root
+from .conftest import SLEEP_MARK, local_user, machine_wide, nap
 from .test_faults import (
     GATE,
     kill_all,
@@ -62,19 +62,18 @@ SUDO_LOG_DROPIN = Path("/etc/sudoers.d/rb-e2e-sudo-log")  # no dot: sudo reads i
 
 
 def running(pattern: str) -> list[int]:
-    """Pids of processes whose command line contains `pattern` (a marker unique to a test)."""
-    return [pid for pid, (_, cmd) in processes().items() if pattern in cmd]
+    """Pids of this session's processes whose command line has `pattern` (unique to a test).
+
+    `pattern` is the start of a `sleep` made by `nap`, such as "sleep 61.7": it matches
+    `sleep 61.71MARK` and `sleep 61.72MARK` with this session's `SLEEP_MARK`, not another's.
+    """
+    mine = re.compile(re.escape(pattern) + r"\d*" + SLEEP_MARK)
+    return [pid for pid, (_, cmd) in processes().items() if mine.search(cmd)]
 
 
 def peeker() -> pwd.struct_passwd:
     """A second, unprivileged local user (created once, without a home)."""
-    require_root()
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(PEEKER)
-    subprocess.run(
-        ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", PEEKER], check=True
-    )
-    return pwd.getpwnam(PEEKER)
+    return local_user(PEEKER, "--no-create-home", "--shell", "/usr/sbin/nologin")
 
 
 def ps_as(user: pwd.struct_passwd) -> str:
@@ -93,7 +92,17 @@ def ps_as(user: pwd.struct_passwd) -> str:
 
 @contextlib.contextmanager
 def sudo_log_file() -> Iterator[Path]:
-    """sudo writes its log (one line per command, unwrapped) to a file while this is open."""
+    """sudo writes its log (one line per command, unwrapped) to a file while this is open.
+
+    One test on the machine at a time: the drop-in is machine-wide. Other sessions' sudo
+    commands meanwhile are logged too.
+    """
+    with machine_wide("sudo-log"), _sudo_log_file() as log:
+        yield log
+
+
+@contextlib.contextmanager
+def _sudo_log_file() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="rb-sudo-log-"))
     log = folder / "sudo.log"
     text = f"Defaults logfile={log}\nDefaults loglinelen=0\n"
@@ -142,15 +151,16 @@ def test_another_user_sees_only_the_wrapper_in_ps_and_sudo_logs_only_the_wrapper
     token = f"S3cr3t-{core}"
     out = Path(tempfile.mkdtemp(prefix="rb-peek-"))
     out.chmod(0o777)
-    write(project, "peek", PEEK.replace("OUT", str(out)))
+    text = PEEK.replace("OUT", str(out)).replace("4.317", nap("4.317"))
+    write(project, "peek", text.replace("4.318", nap("4.318")))
     seen: dict[str, str] = {}
     project.env["RUNBOOK_SECRET_TOKEN"] = token
     try:
         with sudo_log_file() as log:
             proc = popen_inv(project, "release", "--host", "sandbox", "--runbook", "peek", "--yes")
             try:
-                for step, nap in (("plain", "sleep 4.317"), ("root", "sleep 4.318")):
-                    wait_for(lambda nap=nap: running(nap), f"step {step} to sleep on the host")
+                for step, asleep in (("plain", "sleep 4.317"), ("root", "sleep 4.318")):
+                    wait_for(lambda a=asleep: running(a), f"step {step} to sleep on the host")
                     seen[step] = ps_as(other)
                 stdout, stderr = proc.communicate(timeout=60)
             finally:
@@ -175,7 +185,7 @@ def test_another_user_sees_only_the_wrapper_in_ps_and_sudo_logs_only_the_wrapper
     assert [line for line in seen["root"].splitlines() if START_MARK in line]
     # sudo logged each of our commands (lock, unlock, the sudo step) as the wrapper alone.
     assert core not in sudo_log and "sha256sum >" not in sudo_log
-    ours = [line for line in sudo_log.splitlines() if START_MARK in line]
+    ours = [line for line in sudo_log.splitlines() if START_MARK in line and _this_wrapper(line)]
     assert len(ours) >= 1, sudo_log
     # The log is machine-wide: a test running meanwhile (another xdist worker) logs too, and
     # its commands may carry a timeout or `pty` after the nonce: the words that vary.
@@ -184,6 +194,15 @@ def test_another_user_sees_only_the_wrapper_in_ps_and_sudo_logs_only_the_wrapper
         for line in ours
     }
     assert len(commands) == 1, commands  # one fixed text, whatever the script
+
+
+def _this_wrapper(line: str) -> bool:
+    """A sudo log line of this checkout's wrapper: the log is machine-wide, and another
+    checkout's suite may log its own version meanwhile. Compared by words (sudo escapes the
+    rest)."""
+    words = re.compile(r"[A-Za-z0-9_]+")
+    logged = line.split("COMMAND=", 1)[-1].rsplit(" sh ", 1)[0]
+    return words.findall(logged) == words.findall(f"/usr/bin/sh -c {WRAPPER}")
 
 
 # --- 2. Stop means stop --------------------------------------------------------------------------
@@ -205,7 +224,7 @@ steps:
 
 
 def spawn_to_the_tree(project: Project) -> pexpect.spawn:
-    write(project, "tree", TREE)
+    write(project, "tree", TREE.replace("61.71", nap("61.71")).replace("61.72", nap("61.72")))
     child = project.spawn("release", "--host", "sandbox", "--runbook", "tree")
     for _ in range(2):
         child.expect(GATE)
@@ -440,7 +459,11 @@ def test_cancel_from_another_thread_ends_the_group_over_a_second_channel(
             results: list[CommandResult] = []
 
             def step(sudo: bool = sudo, results: list[CommandResult] = results) -> None:
-                results.append(transport.run("sleep 71.41 & sleep 71.42; echo never", sudo=sudo))
+                results.append(
+                    transport.run(
+                        f"sleep {nap('71.41')} & sleep {nap('71.42')}; echo never", sudo=sudo
+                    )
+                )
 
             thread = threading.Thread(target=step)
             thread.start()
@@ -464,7 +487,9 @@ def test_a_group_that_ignores_term_is_killed(sandbox_session: Sandbox) -> None:
     transport = connect(target_for(sandbox_session))
     try:
         thread = threading.Thread(
-            target=lambda: transport.run("trap '' TERM; sleep 72.51 & trap '' TERM; sleep 72.52")
+            target=lambda: transport.run(
+                f"trap '' TERM; sleep {nap('72.51')} & trap '' TERM; sleep {nap('72.52')}"
+            )
         )
         thread.start()
         wait_for(lambda: running("sleep 72.52"), "the sleeps")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shlex
 import site
 import subprocess
@@ -26,7 +25,7 @@ from runbook.sandbox import (
 from runbook.sandbox.processes import is_ours as _is_ours
 from runbook.sandbox.procfs import descendants as _descendants
 
-from .conftest import require_root, sandbox_root, start_sandbox, stop_sandbox
+from .conftest import local_user, sandbox_root, start_sandbox, stop_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -240,17 +239,14 @@ def test_write_inventory_keeps_the_rest_and_replaces_its_block(tmp_path, sandbox
 
 def test_ordinary_user_mode_lets_only_that_user_in_without_sudo(tmp_path):
     """sandbox up/down run as a non-root user (created here, so the test itself needs root)."""
-    require_root()
     user = "rbsbxop"
-    if subprocess.run(["id", user], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", user], check=True)
-    login = pwd.getpwnam(user)
+    login = local_user(user, "--create-home", "--shell", "/bin/bash")
     root = sandbox_root("rb-e2e-user-")
     os.chown(root, login.pw_uid, login.pw_gid)
     python, env = _python_for(user)
     code = (
         "import json, sys; from runbook.sandbox import Sandbox, free_port\n"
-        "a = '127.0.0.41'\n"
+        "a = '127.0.0.32'\n"
         f"b = Sandbox({str(root)!r}, address=a, ssh_port=free_port(a), http_port=free_port(a),"
         " backend_port=free_port(a))\n"
         "b.up(); print(json.dumps(b.host_entry()))\n"

@@ -17,9 +17,10 @@ import pytest
 
 from runbook.errors import ConnectError
 from runbook.sandbox import Sandbox
+from runbook.sandbox.users import machine_lock, user_exists
 from runbook.transport import connect
 
-from .conftest import require_root
+from .conftest import local_user, machine_wide, require_root
 from .test_release_support import Project, release_project  # noqa: F401
 from .test_transport import target_for
 
@@ -52,28 +53,29 @@ def _write_sudoers(path: Path, text: str) -> None:
 
 @pytest.fixture
 def nopasswd(release_project: Project) -> Iterator[Project]:  # noqa: F811
-    """The project, a user `rbnopasswd`, and sudo to it without a password for the login user."""
+    """The project, a user `rbnopasswd`, and sudo to it without a password for the login user.
+
+    The user and the drop-ins are machine-wide: one such test on the machine at a time.
+    """
     require_root()
-    made = subprocess.run(["id", RUNAS], capture_output=True, check=False).returncode != 0
-    if made:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", RUNAS],
-            check=True,
+    with machine_wide(RUNAS):
+        made = not user_exists(RUNAS)
+        local_user(RUNAS, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin")
+        user = release_project.box.user
+        _write_sudoers(
+            DROPIN,
+            f"# release-runbook e2e: removed after the test\n{user} ALL=({RUNAS}) NOPASSWD: ALL\n",
         )
-    user = release_project.box.user
-    _write_sudoers(
-        DROPIN,
-        f"# release-runbook e2e: removed after the test\n{user} ALL=({RUNAS}) NOPASSWD: ALL\n",
-    )
-    project = release_project
-    (project.dir / "runbooks" / "nginx-websocket.yaml").unlink()
-    try:
-        yield project
-    finally:
-        TTY_DROPIN.unlink(missing_ok=True)
-        DROPIN.unlink(missing_ok=True)
-        if made:
-            subprocess.run(["userdel", RUNAS], check=False)
+        project = release_project
+        (project.dir / "runbooks" / "nginx-websocket.yaml").unlink()
+        try:
+            yield project
+        finally:
+            TTY_DROPIN.unlink(missing_ok=True)
+            DROPIN.unlink(missing_ok=True)
+            if made:
+                with machine_lock():  # never beside another useradd
+                    subprocess.run(["userdel", RUNAS], check=False)
 
 
 def _release(project: Project, runbook: str) -> subprocess.CompletedProcess[str]:

@@ -27,7 +27,7 @@ from runbook.transport import SSHTransport, SudoError, connect, wrapper_command
 from runbook.transport.hops import chain
 from runbook.transport.ssh_connect import build_connection
 
-from .conftest import require_root
+from .conftest import nap, require_root
 
 pytestmark = pytest.mark.e2e
 
@@ -265,7 +265,7 @@ def test_cancel_with_nothing_in_flight_is_confirmed_at_once(shared: SSHTransport
 def test_after_a_lost_link_cancel_cannot_confirm_and_the_command_runs_on(target: Host) -> None:
     transport = connect(target)
     try:
-        result = transport.run(f'sleep 73.31 & kill -9 "$({SESSION_SSHD})"; wait')
+        result = transport.run(f'sleep {nap("73.31")} & kill -9 "$({SESSION_SSHD})"; wait')
         assert result.lost
         assert transport.cancel() is False  # the link is gone: nothing can be confirmed
         assert _sleeping("73.31")  # as a network failure leaves it
@@ -282,7 +282,7 @@ def test_a_timed_out_command_stays_in_flight_until_cancel_confirms_it_gone(
 ) -> None:
     """The remote `timeout` would KILL it 3 s after ours; cancel() (as the batch calls it
     before it unlocks) does not wait for that."""
-    result = shared.run("trap '' TERM; sleep 74.11", timeout=0.3)
+    result = shared.run(f"trap '' TERM; sleep {nap('74.11')}", timeout=0.3)
     assert result.timed_out
     assert _sleeping("74.11")
     started = time.monotonic()
@@ -296,7 +296,7 @@ def _sleeping(seconds: str) -> list[int]:
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if cmdline.read_bytes() == f"sleep\0{seconds}\0".encode():
+            if cmdline.read_bytes() == f"sleep\0{nap(seconds)}\0".encode():
                 found.append(int(cmdline.parent.name))
         except OSError:
             continue
@@ -308,7 +308,7 @@ def _sleeping(seconds: str) -> list[int]:
 
 def test_timeout_is_a_result_and_the_remote_command_ends(shared: SSHTransport) -> None:
     started = time.monotonic()
-    result = shared.run("echo started; sleep 30.4242", timeout=0.5)
+    result = shared.run(f"echo started; sleep {nap('30.4242')}", timeout=0.5)
     assert (result.exit_code, result.timed_out, result.lost) == (None, True, False)
     assert result.stdout == "started\n"
     assert 0.5 <= time.monotonic() - started < 1.5
@@ -316,7 +316,8 @@ def test_timeout_is_a_result_and_the_remote_command_ends(shared: SSHTransport) -
     # The connection stays usable, and the remote sleep is ended shortly after (1 s grace).
     assert shared.run("echo alive").stdout == "alive\n"
     deadline = time.monotonic() + 5
-    while shared.run("pgrep -f 'sleep 30[.]4242'").exit_code == 0:
+    mine = nap("30.4242").replace(".", "[.]")
+    while shared.run(f"pgrep -f 'sleep {mine}'").exit_code == 0:
         assert time.monotonic() < deadline, "the timed-out command is still running"
         time.sleep(0.2)
 

@@ -30,6 +30,7 @@ Modules, each importing only those above it:
 - `ssh`: keys, known_hosts, the authorized key, sshd_config, the ssh command line;
 - `repository`: the git config repository and the live nginx.conf;
 - `users`: root mode's login user, sudo password, sudoers drop-in and git safe.directory;
+  other local users made under the same machine lock;
 - `inventory`: the host entry and writing it into hosts.sandbox.yaml between marker comments;
 - `host`: the `Sandbox` class, which puts the above together;
 - `cli`: `up`, `down` and `status` as `inv sandbox.*` runs them.

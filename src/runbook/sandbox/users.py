@@ -3,7 +3,9 @@
 Run by root, the sandbox lets in one dedicated login user (`rbsandbox`) who may run anything with
 sudo *with a password*, as on a real server. That user, its password and the drop-in are shared by
 every sandbox on the machine, so changes to them happen under one machine-wide lock, and the
-drop-in lists the sandbox roots that use it: the last sandbox to stop removes it.
+drop-in lists the sandbox roots that use it: the last sandbox to stop removes it. Other local
+users (the tests' own) are made with `ensure_user`, under the same lock: two `useradd`s at once
+fail with "cannot lock /etc/passwd".
 
 Run by an ordinary user, the sandbox lets in only that user and there is no sudo.
 """
@@ -16,10 +18,11 @@ import os
 import pwd
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from runbook.errors import RefusedError
+from runbook.errors import RefusedError, RunbookError
 
 from .files import write_text
 from .layout import Layout
@@ -73,10 +76,8 @@ def set_up_login(layout: Layout, user: str) -> None:
     """
     with machine_lock():
         if not user_exists(user):
-            run(
-                ["useradd", "--create-home", "--shell", "/bin/bash",
-                 "--comment", "release-runbook sandbox login", user]
-            )  # fmt: skip
+            _useradd(user, "--create-home", "--shell", "/bin/bash",
+                     "--comment", "release-runbook sandbox login")  # fmt: skip
         login = pwd.getpwnam(user)
         rc = Path(login.pw_dir) / ".bashrc"
         if not rc.exists():
@@ -94,6 +95,32 @@ def set_up_login(layout: Layout, user: str) -> None:
         safe_directory(user, str(layout.config_repo), add=True)
     write_text(layout.sudo_password_file, password + "\n", mode=0o600)
     os.chown(layout.lock_path.parent, login.pw_uid, login.pw_gid)
+
+
+def ensure_user(name: str, *options: str) -> pwd.struct_passwd:
+    """The local user `name`, made by `useradd OPTIONS NAME` if missing (idempotent).
+
+    Under the machine lock, so sandboxes and tests on the machine never run two `useradd` at
+    once; a `useradd` of someone else that holds /etc/passwd is waited for.
+    """
+    with machine_lock():
+        if not user_exists(name):
+            _useradd(name, *options)
+        return pwd.getpwnam(name)
+
+
+def _useradd(name: str, *options: str, patience: float = 30.0) -> None:
+    """`useradd OPTIONS NAME`, again while another program holds /etc/passwd's lock."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            run(["useradd", *options, name])
+            return
+        except RunbookError as exc:
+            # "cannot lock /etc/passwd; try again later": another useradd/passwd is running.
+            if "cannot lock" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
 
 
 def withdraw_sudo(layout: Layout, user: str) -> bool:
