@@ -19,9 +19,11 @@ import secrets
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 
 from runbook.core.model import Host
@@ -205,3 +207,20 @@ def stop_world(world: World) -> None:
         shutil.rmtree(world.root, ignore_errors=True)
     finally:
         _HELD.pop(world.root).close()
+
+
+# -- the fixtures of the files that use this world -------------------------------------------
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    made = start_world()
+    try:
+        yield made
+    finally:
+        stop_world(made)
+
+
+@pytest.fixture(autouse=True)
+def empty_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    return home

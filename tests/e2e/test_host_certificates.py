@@ -8,7 +8,6 @@ another CA, expired, for another name, or by a revoked CA is refused, naming the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,25 +15,11 @@ import pytest
 from runbook.errors import ConnectError
 from runbook.transport import connect
 
-from .noisy_hosts import ADDRESS, NOISY, World, keygen, start_world, stop_world
+from .noisy_hosts import ADDRESS, NOISY, World, empty_home, keygen, world
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    made = start_world()
-    try:
-        yield made
-    finally:
-        stop_world(made)
-
-
-@pytest.fixture(autouse=True)
-def empty_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    return home
+__all__ = ["empty_home", "world"]  # the fixtures, imported so that pytest finds them here
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 import os
 import pwd
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,25 +20,11 @@ import yaml
 from runbook.transport import SudoError, connect
 
 from ..conftest import run_cli
-from .noisy_hosts import NOISY, TTY, World, start_world, stop_world
+from .noisy_hosts import NOISY, TTY, World, empty_home, world
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    made = start_world()
-    try:
-        yield made
-    finally:
-        stop_world(made)
-
-
-@pytest.fixture(autouse=True)
-def empty_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    return home
+__all__ = ["empty_home", "world"]  # the fixtures, imported so that pytest finds them here
 
 
 class Password:
