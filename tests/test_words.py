@@ -22,9 +22,11 @@ from runbook.words import (
     Said,
     Words,
     choose,
+    connecting,
     local_time,
     reading,
     recorded,
+    refusing,
     running,
 )
 from tests.conftest import run_cli
@@ -47,7 +49,7 @@ def test_every_message_has_every_language_with_the_same_placeholders(key: str) -
 
 
 def test_no_key_is_in_two_modules_of_the_catalog() -> None:
-    keys = [k for part in (reading, recorded, running) for k in part.MESSAGES]
+    keys = [k for part in (reading, recorded, running, connecting, refusing) for k in part.MESSAGES]
     assert len(keys) == len(set(keys)) == len(MESSAGES)
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import RunbookError
-from . import reading, recorded, running
+from . import connecting, reading, recorded, refusing, running
 
 LANGUAGES = ("en", "ja")
 
@@ -34,12 +34,18 @@ LANGUAGES = ("en", "ja")
 # in the journal and said again; `reading`: everything else), a key (dotted: where it is said,
 # then what), then its English and its Japanese, with the same placeholders in both
 # (tests/test_words.py checks it).
-MESSAGES: dict[str, tuple[str, str]] = {**reading.MESSAGES, **running.MESSAGES, **recorded.MESSAGES}
+MESSAGES: dict[str, tuple[str, str]] = {
+    **reading.MESSAGES,
+    **running.MESSAGES,
+    **recorded.MESSAGES,
+    **connecting.MESSAGES,
+    **refusing.MESSAGES,
+}
 
 _ANSWER_PREFIX = "answer."
 # The messages a run records (a step's message, the end's, a rollback's reason): `again` says
 # only these again, never a host's words that happen to look like another message.
-_RECORDED = ("end.", "step.", "window.")
+_RECORDED = ("end.", "step.", "window.", "error.")
 
 
 class LanguageError(RunbookError):
