@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,15 +66,29 @@ def run(
     console.say("\n5. inv report", "bold")
     console.say(commands.report(opts, None, lang=lang))
     if code == DONE:
-        undo = "inv rollback --yes"
+        inv = _typed_inv(project)
+        undo = f"{inv} rollback --yes"
         if password:
             undo = f'RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})" {undo}'
         console.say(
             f"Undo it with `{undo}` (restores the backup byte for byte); "
-            "stop the sandbox with `inv sandbox.down`.",
+            f"stop the sandbox with `{inv} sandbox.down`.",
             "bold",
         )
     return code
+
+
+def _typed_inv(project: Path) -> str:
+    """`inv` as the operator can type it next: `inv` when PATH finds this very program, else
+    its path (after `./scripts/bootstrap`, `.venv/bin/inv`: the virtualenv is not activated)."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("inv")
+    if found and here is not None and Path(found).resolve() == here:
+        return "inv"
+    ours = Path(sys.executable).parent / "inv"
+    with contextlib.suppress(ValueError):
+        return str(ours.relative_to(project.resolve()))
+    return str(ours)
 
 
 def _settled(check: Callable[[str], Any], url: str, tries: int = 10) -> Any:

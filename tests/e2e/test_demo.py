@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -45,6 +46,8 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     fresh_project: Path,
 ) -> None:
     ports = [str(free_port()) for _ in range(3)]
+    # As after ./scripts/bootstrap: the virtualenv is not activated, so PATH finds no `inv`.
+    path = ":".join(d for d in os.environ["PATH"].split(":") if not (Path(d) / "inv").exists())
     done = run_cli(
         "demo",
         "--ssh-port",
@@ -54,6 +57,7 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
         "--backend-port",
         ports[2],
         cwd=fresh_project,
+        env={"PATH": path},
         timeout=120,
     )
     out = done.stdout
@@ -84,11 +88,18 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     box = Sandbox.load(fresh_project / ".sandbox")
     backups = list(box.backup_dir.rglob("nginx.conf.*"))
     assert len(backups) == 1
-    back = run_cli(
-        "rollback",
-        "--yes",
+    # The undo command the demo prints, run as printed, by a shell whose PATH has no `inv`
+    # (after ./scripts/bootstrap the virtualenv is not activated).
+    undo = re.search(r"Undo it with `([^`]+)` \(restores", out)
+    assert undo is not None, out
+    back = subprocess.run(
+        ["sh", "-c", undo.group(1)],
         cwd=fresh_project,
-        env={"RUNBOOK_SUDO_PASSWORD": box.sudo_password or ""},
+        env={**os.environ, "PATH": path, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert back.returncode == 0, back.stdout + back.stderr
     assert box.nginx_conf.read_bytes() == backups[0].read_bytes()
