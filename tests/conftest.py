@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+# The tool's commands run as by an operator whose PATH finds this `inv` (an activated
+# virtualenv), so the commands it prints name `inv`; tests of a PATH without it say so.
+os.environ["PATH"] = os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])
 
 
 # --- how many xdist workers `-n auto` (pyproject's addopts) starts ------------------------------

@@ -95,3 +95,22 @@ def test_a_closed_pipe_ends_the_listing_quietly(program: str, tmp_path: Path) ->
     err = child.stderr.read().decode()
     assert child.wait(timeout=30) == 1
     assert err == ""
+
+
+def test_printed_commands_name_inv_as_the_operator_can_type_it(tmp_path: Path) -> None:
+    """`inv` when PATH finds this very program; else the path it was started by (after
+    ./scripts/bootstrap the virtualenv is not activated)."""
+    from runbook.cli import typed_program
+
+    inv = str(VENV_BIN / "inv")
+    code = "import sys; from runbook.cli import typed_program; print(typed_program('inv'))"
+    for path, expected in ((str(VENV_BIN), "inv"), ("/usr/bin:/bin", inv)):
+        done = subprocess.run(
+            [str(VENV_BIN / "python"), "-c", f"import sys; sys.argv[0] = {inv!r}; {code}"],
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.strip() == expected, path
+    assert typed_program("inv") == "inv"  # pytest's own argv[0] is not `inv`: the name

@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import re
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -91,6 +92,19 @@ def _run(body: Callable[[], Any]) -> Any:
 # The command the user typed: messages name `inv ...`; under the console script (runbook.tasks.main)
 # `runbook ...`.
 PROGRAM = "inv"
+
+
+def typed_program(name: str) -> str:
+    """The program as the operator can type it again in a printed command: `name` when PATH
+    finds this very program, else the path it was started by (after `./scripts/bootstrap` the
+    virtualenv is not activated: `.venv/bin/inv`)."""
+    started = sys.argv[0] if sys.argv else ""
+    if os.path.basename(started) != name:
+        return name  # started some other way (python -m, a test harness): its name
+    found = shutil.which(name)
+    if found and os.path.realpath(found) == os.path.realpath(started):
+        return name
+    return started
 
 
 def _as_invoked(text: str) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import sys
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +24,9 @@ def run(
     lang: str = "en",
     console: Console | None = None,
     ports: Mapping[str, int] | None = None,
+    program: str = "inv",
 ) -> int:
+    """`program`: `inv` as the operator can type it again (the commands it prints)."""
     console = console or Console()
     # The demo releases the shipped runbook: refuse before starting anything where it is not.
     resolve_runbook(Options(runbook=DEMO_RUNBOOK, project=project))
@@ -56,7 +56,11 @@ def run(
     if password and "RUNBOOK_SUDO_PASSWORD" not in os.environ:
         os.environ["RUNBOOK_SUDO_PASSWORD"] = password  # the sandbox's own, generated password
     opts = Options(
-        runbook=DEMO_RUNBOOK, inventory=sandbox.INVENTORY, host="sandbox", project=project
+        runbook=DEMO_RUNBOOK,
+        inventory=sandbox.INVENTORY,
+        host="sandbox",
+        project=project,
+        program=program,
     )
     code = commands.release(opts, RunOptions(yes=True), console, interactive=False)
 
@@ -66,7 +70,7 @@ def run(
     console.say("\n5. inv report", "bold")
     console.say(commands.report(opts, None, lang=lang))
     if code == DONE:
-        inv = _typed_inv(project)
+        inv = shlex.quote(program)
         undo = f"{inv} rollback --yes"
         if password:
             undo = f'RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})" {undo}'
@@ -76,19 +80,6 @@ def run(
             "bold",
         )
     return code
-
-
-def _typed_inv(project: Path) -> str:
-    """`inv` as the operator can type it next: `inv` when PATH finds this very program, else
-    its path (after `./scripts/bootstrap`, `.venv/bin/inv`: the virtualenv is not activated)."""
-    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
-    found = shutil.which("inv")
-    if found and here is not None and Path(found).resolve() == here:
-        return "inv"
-    ours = Path(sys.executable).parent / "inv"
-    with contextlib.suppress(ValueError):
-        return str(ours.relative_to(project.resolve()))
-    return str(ours)
 
 
 def _settled(check: Callable[[str], Any], url: str, tries: int = 10) -> Any:

@@ -92,7 +92,7 @@ def command(
                 (values[o.group] if o.group else plain)[o.name] = value
             for g, cls in groups.items():
                 if cls is Options:
-                    values[g]["program"] = cli.PROGRAM
+                    values[g]["program"] = cli.typed_program(cli.PROGRAM)
 
             def call() -> object:
                 run_opts = [values[g] for g, cls in groups.items() if cls is RunOptions]
@@ -304,7 +304,7 @@ def demo(ports: Ports, lang: Annotated[str, "en or ja (the report)"] = "en") -> 
     """Sandbox up, release to it with --yes, print the report."""
     from .demo import run  # lazy: see above (the demo imports the sandbox)
 
-    return run(Path.cwd(), lang=lang, ports=ports.given())
+    return run(Path.cwd(), lang=lang, ports=ports.given(), program=cli.typed_program(cli.PROGRAM))
 
 
 @command(name="up")
