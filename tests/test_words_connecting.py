@@ -14,6 +14,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 from runbook.core.model import Host
 from runbook.errors import ConnectError
 from runbook.transport.hops import HopError, ProxyReport, chain
+from runbook.transport.hostcert import HostCertificateRefused
 from runbook.transport.ssh_auth import LoginRefused, LoginReport
 from runbook.transport.ssh_errors import UnknownHostKey, connect_error, fingerprint
 from runbook.words import EN, Words
@@ -28,7 +29,7 @@ TERMS = {
     "etc", "pub", "key", "ssh_host_ed25519_key", "host_ed25519", "ed25519", "agent", "add",
     "KEY", "HOST", "address", "user", "port", "identity", "RUNBOOK_SUDO_PASSWORD", "sudo",
     "Defaults", "requiretty", "pty", "true", "false", "sudoers", "nc", "zv", "sed",
-    "ssh-add", "yes", "exec", "COMMAND", "SHELL", "bin", "sh", "MaxAuthTries", "SHA256",
+    "ssh-add", "yes", "CA", "Lf", "exec", "COMMAND", "SHELL", "bin", "sh", "MaxAuthTries", "SHA256",
 }  # fmt: skip
 
 
@@ -222,3 +223,24 @@ def test_the_english_of_every_transport_message_is_unchanged_by_the_catalog() ->
     """A host's own words inside a message are not taken for a message of ours."""
     said = JA.again("cannot connect to web1 (a@b:22): Connection reset by peer")
     assert said == "web1 (a@b:22) に接続できません: Connection reset by peer"
+
+
+def test_a_refused_host_certificate_and_its_reason_in_japanese(tmp_path: Path) -> None:
+    reason = EN("error.transport.cert.expired", when="2026-01-01 00:00:00 UTC")
+    assert reason == "it expired at 2026-01-01 00:00:00 UTC"
+    refused = HostCertificateRefused("[127.0.0.1]:2222", reason)
+    error = error_for(tmp_path, refused, DIRECT)
+    assert error.message == (
+        f"the host certificate of {WHO} is refused: it expired at 2026-01-01 00:00:00 UTC; "
+        "refusing to connect"
+    )
+    said = JA.again(error.message)
+    assert "期限切れ" in said
+    assert english_left(said, WHO, "2026-01-01 00:00:00 UTC") == []
+    assert english_left(JA.again(error.hint or ""), "127.0.0.1", "CA_KEY", "HOST_KEY") == []
+
+
+def test_a_connection_dropped_while_idle_in_japanese() -> None:
+    dropped = EN("error.transport.dropped", who=WHO)
+    assert dropped == f"the connection to {WHO} was closed by the host or the network while idle"
+    assert english_left(JA.again(dropped), WHO) == []

@@ -223,7 +223,7 @@ class SSHTransport:
         """One command through the wrapper; `track`: remember it as the one in flight."""
         transport = self._conn.transport
         if transport is None:
-            raise ConnectError(f"the connection to {self._who()} is not open")
+            raise ConnectError(EN("error.transport.not-open", who=self._who()))
         nonce = secrets.token_hex(8)
         prompt = f"[runbook sudo {nonce}] password: " if sudo else ""
         credential = self._sudo if sudo else None
@@ -307,22 +307,22 @@ class SSHTransport:
 
     def _check_alive(self) -> None:
         if self._dead == "closed":
-            raise ConnectError(f"the connection to {self._who()} was closed by this program")
+            raise ConnectError(EN("error.transport.closed-by-us", who=self._who()))
         if self._dead == "lost":
             raise ConnectError(
-                f"the connection to {self._who()} was lost during an earlier command",
-                hint="that command's outcome is unknown: check the host by hand before going on",
+                EN("error.transport.lost", who=self._who()),
+                hint=EN("error.transport.lost.hint"),
             )
         if self._dead == "unstopped":
             raise ConnectError(
-                f"a command on {self._who()} could not be stopped and may still be running",
-                hint="nothing more is sent to this host: check it by hand before going on",
+                EN("error.transport.unstopped", who=self._who()),
+                hint=EN("error.transport.unstopped.hint"),
             )
         if self._dead == "dropped" or not self._transport_active():
             self._dead = "dropped"
             raise ConnectError(
-                f"the connection to {self._who()} was closed by the host or the network while idle",
-                hint="nothing was running; connect again to go on",
+                EN("error.transport.dropped", who=self._who()),
+                hint=EN("error.transport.dropped.hint"),
             )
 
     def _gone(self, reason: BaseException) -> ConnectError:

@@ -424,4 +424,113 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "nothing ran; check that the host is up and reconnect ({reason})",
         "何も実行されていません。ホストが起動しているか確認して再接続してください ({reason})",
     ),
+    # A connection found dead before a command (ssh.py).
+    "error.transport.not-open": (
+        "the connection to {who} is not open",
+        "{who} への接続は開いていません",
+    ),
+    "error.transport.closed-by-us": (
+        "the connection to {who} was closed by this program",
+        "{who} への接続はこのプログラムが閉じました",
+    ),
+    "error.transport.lost": (
+        "the connection to {who} was lost during an earlier command",
+        "{who} への接続は以前のコマンドの実行中に失われました",
+    ),
+    "error.transport.lost.hint": (
+        "that command's outcome is unknown: check the host by hand before going on",
+        "そのコマンドの結果は不明です: 続ける前にホストを手で確認してください",
+    ),
+    "error.transport.unstopped": (
+        "a command on {who} could not be stopped and may still be running",
+        "{who} 上のコマンドを止められず、まだ実行中の可能性があります",
+    ),
+    "error.transport.unstopped.hint": (
+        "nothing more is sent to this host: check it by hand before going on",
+        "このホストにはもう何も送りません: 続ける前に手で確認してください",
+    ),
+    "error.transport.dropped": (
+        "the connection to {who} was closed by the host or the network while idle",
+        "{who} への接続は待機中にホストかネットワークによって閉じられました",
+    ),
+    "error.transport.dropped.hint": (
+        "nothing was running; connect again to go on",
+        "何も実行されていませんでした。続けるには再接続してください",
+    ),
+    # Settings read before connecting (ssh_connect.py).
+    "error.transport.no-identity": (
+        "the identity file for {host} does not exist: {path}",
+        "{host} の鍵ファイルが存在しません: {path}",
+    ),
+    "error.transport.no-identity.hint": (
+        "fix `identity` in the inventory, or create the key (ssh-keygen -f FILE)",
+        "インベントリの `identity` を直すか、鍵を作成してください (ssh-keygen -f FILE)",
+    ),
+    "error.transport.no-ssh-config": (
+        "the ssh_config file does not exist: {path}",
+        "ssh_config ファイルが存在しません: {path}",
+    ),
+    "error.transport.unreadable-known-hosts": (
+        "cannot read the known_hosts file {path}: {reason}",
+        "known_hosts ファイル {path} を読めません: {reason}",
+    ),
+    "error.transport.bad-address": (
+        "bad address for {host}: {address}: {reason}",
+        "{host} のアドレスが不正です: {address}: {reason}",
+    ),
+    "error.transport.unsupported": (
+        "the ssh configuration of {host} ({login}) sets {options}, which this tool cannot honour",
+        "{host} ({login}) の ssh 設定は {options} を設定していますが、このツールはそれに従えません",
+    ),
+    "error.transport.unsupported.hint": (
+        "`ssh -G {address}` shows it; remove it for this host (a Host block of its own), or "
+        "reach the host another way",
+        "`ssh -G {address}` で表示されます。このホストではそれを外す (専用の Host ブロック) か、"
+        "別の方法でホストに到達してください",
+    ),
+    "error.transport.too-many-jumps": (
+        "more than {count} ProxyJump hops on the way to {host}",
+        "{host} への途中の ProxyJump が {count} 段を超えています",
+    ),
+    "error.transport.bad-jump": (
+        "bad ProxyJump hop {hop} on the way to {host}",
+        "{host} への途中の ProxyJump の段 {hop} が不正です",
+    ),
+    # Why a host certificate is refused (hostcert.py): a value inside the message above.
+    "error.transport.cert.unreadable": ("it cannot be read ({reason})", "読めません ({reason})"),
+    "error.transport.cert.user": (
+        "it is a user certificate, not a host one",
+        "ホスト証明書でなくユーザー証明書です",
+    ),
+    "error.transport.cert.revoked-ca": (
+        "its CA key {signer} is marked @revoked",
+        "その CA 鍵 {signer} は @revoked とされています",
+    ),
+    "error.transport.cert.untrusted-ca": (
+        "it is signed by the CA key {signer}, which no @cert-authority line for {entry} trusts",
+        "CA 鍵 {signer} で署名されていますが、{entry} のどの @cert-authority 行もそれを信頼して"
+        "いません",
+    ),
+    "error.transport.cert.algorithm": (
+        "its signature algorithm {algorithm} is not accepted",
+        "その署名アルゴリズム {algorithm} は受け付けられません",
+    ),
+    "error.transport.cert.bad-signature": (
+        "the CA's signature on it does not verify",
+        "CA の署名を検証できません",
+    ),
+    "error.transport.cert.not-yet": ("it is not valid before {when}", "{when} より前は無効です"),
+    "error.transport.cert.expired": ("it expired at {when}", "{when} に期限切れになりました"),
+    "error.transport.cert.no-principals": (
+        "it names no principals (it would be valid for any host)",
+        "プリンシパルを名指していません (どのホストにも有効になってしまいます)",
+    ),
+    "error.transport.cert.other-principals": (
+        "its principals ({principals}) do not name {host}",
+        "そのプリンシパル ({principals}) は {host} を名指していません",
+    ),
+    "error.transport.cert.critical": (
+        "it has critical options",
+        "クリティカルオプションがあります",
+    ),
 }
