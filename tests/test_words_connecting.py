@@ -29,7 +29,8 @@ TERMS = {
     "etc", "pub", "key", "ssh_host_ed25519_key", "host_ed25519", "ed25519", "agent", "add",
     "KEY", "HOST", "address", "user", "port", "identity", "RUNBOOK_SUDO_PASSWORD", "sudo",
     "Defaults", "requiretty", "pty", "true", "false", "sudoers", "nc", "zv", "sed",
-    "ssh-add", "yes", "CA", "Lf", "exec", "COMMAND", "SHELL", "bin", "sh", "MaxAuthTries", "SHA256",
+    "ssh-add", "yes", "CA", "Lf", "OpenSSH",
+    "exec", "COMMAND", "SHELL", "bin", "sh", "MaxAuthTries", "SHA256",
 }  # fmt: skip
 
 
@@ -244,3 +245,12 @@ def test_a_connection_dropped_while_idle_in_japanese() -> None:
     dropped = EN("error.transport.dropped", who=WHO)
     assert dropped == f"the connection to {WHO} was closed by the host or the network while idle"
     assert english_left(JA.again(dropped), WHO) == []
+
+
+def test_openssh_s_refusal_of_an_ssh_config_in_japanese() -> None:
+    said = EN("error.sshconfig.unreadable", name="web", reason="line 3: Bad configuration option")
+    assert (
+        said
+        == "OpenSSH cannot read the ssh configuration for web: line 3: Bad configuration option"
+    )
+    assert english_left(JA.again(said), "web", "line 3: Bad configuration option") == []

@@ -533,4 +533,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "it has critical options",
         "クリティカルオプションがあります",
     ),
+    # OpenSSH's reading of ssh_config (core/sshconfig.py).
+    "error.sshconfig.bad-host": (
+        "{name} is not a host name OpenSSH would accept ({host})",
+        "{name} は OpenSSH が受け付けるホスト名ではありません ({host})",
+    ),
+    "error.sshconfig.bad-user": (
+        "{name} is not a user name OpenSSH would accept ({host})",
+        "{name} は OpenSSH が受け付けるユーザー名ではありません ({host})",
+    ),
+    "error.sshconfig.cannot-pass": (
+        "cannot pass {line} to ssh -G",
+        "{line} を ssh -G に渡せません",
+    ),
+    "error.sshconfig.hangs": (
+        "ssh -G {name} took more than {timeout}",
+        "ssh -G {name} が {timeout} を超えました",
+    ),
+    "error.sshconfig.hangs.hint": (
+        "a `Match exec` in your ssh_config may hang",
+        "ssh_config の `Match exec` が止まっているのかもしれません",
+    ),
+    "error.sshconfig.unreadable": (
+        "OpenSSH cannot read the ssh configuration for {name}: {reason}",
+        "OpenSSH は {name} の ssh 設定を読めません: {reason}",
+    ),
+    "error.sshconfig.unreadable.hint": (
+        "`ssh -G {name}` shows the same; fix the ssh_config it names",
+        "`ssh -G {name}` でも同じ結果です。それが示す ssh_config を直してください",
+    ),
 }
