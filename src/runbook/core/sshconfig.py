@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import ConnectError
+from ..words import EN
 from .model import Host
 
 TIMEOUT = 10.0  # seconds for one `ssh -G`: it reads files, and runs a Match exec if asked
@@ -218,14 +219,14 @@ def resolve(
         return None
     name = address or host.address
     if not name or name.startswith("-") or not set(name) <= _HOST_CHARS:
-        raise ConnectError(f"{name!r} is not a host name OpenSSH would accept ({host.name})")
+        raise ConnectError(EN("error.sshconfig.bad-host", name=repr(name), host=host.name))
     args = ["-G"]
     first = set(host.ssh_config_first)
     hop = address is not None  # a ProxyJump hop: none of the host's inventory settings
     login = user if hop else (host.user if "user" not in first else None)
     if login:
         if login.startswith("-") or not set(login) <= _USER_CHARS:
-            raise ConnectError(f"{login!r} is not a user name OpenSSH would accept ({host.name})")
+            raise ConnectError(EN("error.sshconfig.bad-user", name=repr(login), host=host.name))
         args += ["-l", login]
     chosen_port = port if hop else (host.port if "port" not in first else None)
     if chosen_port:
@@ -235,7 +236,7 @@ def resolve(
     fallback = [] if hop else _fallback_lines(host)
     chosen = config_file(config)
     if chosen is not None and not (os.path.isfile(chosen) or chosen == os.devnull):
-        raise ConnectError(f"the ssh_config file does not exist: {chosen}")
+        raise ConnectError(EN("error.transport.no-ssh-config", path=chosen))
     # ~ as $HOME, as everywhere in this tool (`ssh` itself reads the passwd entry's home).
     includes = (
         [os.path.abspath(chosen)]  # `Include` would read a relative path under ~/.ssh
@@ -318,7 +319,7 @@ def _ssh_g_once(
     """Run `ssh -G` with a config file made of `config_lines`; its output or ConnectError."""
     for line in config_lines:
         if '"' in line.removeprefix('Include "').removesuffix('"') or "\n" in line:
-            raise ConnectError(f"cannot pass {line!r} to ssh -G")
+            raise ConnectError(EN("error.sshconfig.cannot-pass", line=repr(line)))
     with tempfile.NamedTemporaryFile("w", prefix="runbook-ssh-", suffix=".conf") as f:
         f.write("".join(line + "\n" for line in config_lines))
         f.flush()
@@ -332,15 +333,15 @@ def _ssh_g_once(
             )
         except subprocess.TimeoutExpired:
             raise ConnectError(
-                f"ssh -G {name} took more than {TIMEOUT:g} s",
-                hint="a `Match exec` in your ssh_config may hang",
+                EN("error.sshconfig.hangs", name=name, timeout=f"{TIMEOUT:g} s"),
+                hint=EN("error.sshconfig.hangs.hint"),
             ) from None
     if done.returncode != 0:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = said[-1] if said else f"ssh -G exited {done.returncode}"
         raise ConnectError(
-            f"OpenSSH cannot read the ssh configuration for {name}: "
-            f"{said[-1] if said else f'ssh -G exited {done.returncode}'}",
-            hint="`ssh -G " + name + "` shows the same; fix the ssh_config it names",
+            EN("error.sshconfig.unreadable", name=name, reason=reason),
+            hint=EN("error.sshconfig.unreadable.hint", name=name),
         )
     return done.stdout.decode("utf-8", "replace")
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import paramiko
 from paramiko.message import Message
 
+from runbook.words import EN
+
 from .known_hosts import KnownHosts, Marked, glob_matches
 
 __all__ = ["CERT_SUFFIX", "Certificate", "HostCertificateRefused", "bare_host", "check", "parse"]
@@ -159,50 +161,55 @@ def check(blob: bytes, known: KnownHosts, entry: str, now: float | None = None) 
     try:
         cert = parse(blob)
     except (ValueError, struct.error) as exc:
-        raise HostCertificateRefused(entry, f"it cannot be read ({exc})", authorities) from None
+        raise HostCertificateRefused(
+            entry, EN("error.transport.cert.unreadable", reason=exc), authorities
+        ) from None
     if cert.cert_type != HOST_CERT:
-        raise HostCertificateRefused(entry, "it is a user certificate, not a host one")
+        raise HostCertificateRefused(entry, EN("error.transport.cert.user"))
     signer = _fingerprint(cert.signature_key)
     revoked = tuple(m for m in known.revoked if m.key.asbytes() == cert.signature_key)
     if revoked:
         raise HostCertificateRefused(
-            entry, f"its CA key {signer} is marked @revoked", revoked, revoked=True
+            entry, EN("error.transport.cert.revoked-ca", signer=signer), revoked, revoked=True
         )
     trusted = tuple(m for m in authorities if m.key.asbytes() == cert.signature_key)
     if not trusted:
         raise HostCertificateRefused(
             entry,
-            f"it is signed by the CA key {signer}, which no @cert-authority line for "
-            f"{entry} trusts",
+            EN("error.transport.cert.untrusted-ca", signer=signer, entry=entry),
             authorities,
         )
     algorithm = _algorithm(cert.signature)
     if algorithm not in CA_SIGNATURES:
         raise HostCertificateRefused(
-            entry, f"its signature algorithm {algorithm!r} is not accepted", trusted
+            entry, EN("error.transport.cert.algorithm", algorithm=repr(algorithm)), trusted
         )
     if not trusted[0].key.verify_ssh_sig(cert.signed, Message(cert.signature)):
-        raise HostCertificateRefused(entry, "the CA's signature on it does not verify", trusted)
+        raise HostCertificateRefused(entry, EN("error.transport.cert.bad-signature"), trusted)
     moment = int(time.time() if now is None else now)
     if moment < cert.valid_after:
         raise HostCertificateRefused(
-            entry, f"it is not valid before {_when(cert.valid_after)}", trusted
+            entry, EN("error.transport.cert.not-yet", when=_when(cert.valid_after)), trusted
         )
     if cert.valid_before != FOREVER and moment >= cert.valid_before:
-        raise HostCertificateRefused(entry, f"it expired at {_when(cert.valid_before)}", trusted)
+        raise HostCertificateRefused(
+            entry, EN("error.transport.cert.expired", when=_when(cert.valid_before)), trusted
+        )
     host = bare_host(entry)
     if not cert.principals:
-        raise HostCertificateRefused(
-            entry, "it names no principals (it would be valid for any host)", trusted
-        )
+        raise HostCertificateRefused(entry, EN("error.transport.cert.no-principals"), trusted)
     if not any(glob_matches(p, host) for p in cert.principals):
         raise HostCertificateRefused(
             entry,
-            f"its principals ({', '.join(cert.principals)}) do not name {host}",
+            EN(
+                "error.transport.cert.other-principals",
+                principals=", ".join(cert.principals),
+                host=host,
+            ),
             trusted,
         )
     if cert.critical_options:
-        raise HostCertificateRefused(entry, "it has critical options", trusted)
+        raise HostCertificateRefused(entry, EN("error.transport.cert.critical"), trusted)
     return cert
 
 

@@ -21,6 +21,7 @@ from fabric import Connection
 
 from runbook.core.model import Host
 from runbook.errors import ConnectError, RefusedError, RunbookError
+from runbook.words import EN
 
 from .ahead import ChannelAhead
 from .base import (
@@ -222,7 +223,7 @@ class SSHTransport:
         """One command through the wrapper; `track`: remember it as the one in flight."""
         transport = self._conn.transport
         if transport is None:
-            raise ConnectError(f"the connection to {self._who()} is not open")
+            raise ConnectError(EN("error.transport.not-open", who=self._who()))
         nonce = secrets.token_hex(8)
         prompt = f"[runbook sudo {nonce}] password: " if sudo else ""
         credential = self._sudo if sudo else None
@@ -306,29 +307,29 @@ class SSHTransport:
 
     def _check_alive(self) -> None:
         if self._dead == "closed":
-            raise ConnectError(f"the connection to {self._who()} was closed by this program")
+            raise ConnectError(EN("error.transport.closed-by-us", who=self._who()))
         if self._dead == "lost":
             raise ConnectError(
-                f"the connection to {self._who()} was lost during an earlier command",
-                hint="that command's outcome is unknown: check the host by hand before going on",
+                EN("error.transport.lost", who=self._who()),
+                hint=EN("error.transport.lost.hint"),
             )
         if self._dead == "unstopped":
             raise ConnectError(
-                f"a command on {self._who()} could not be stopped and may still be running",
-                hint="nothing more is sent to this host: check it by hand before going on",
+                EN("error.transport.unstopped", who=self._who()),
+                hint=EN("error.transport.unstopped.hint"),
             )
         if self._dead == "dropped" or not self._transport_active():
             self._dead = "dropped"
             raise ConnectError(
-                f"the connection to {self._who()} was closed by the host or the network while idle",
-                hint="nothing was running; connect again to go on",
+                EN("error.transport.dropped", who=self._who()),
+                hint=EN("error.transport.dropped.hint"),
             )
 
     def _gone(self, reason: BaseException) -> ConnectError:
         self._dead = "dropped"
         return ConnectError(
-            f"the connection to {self._who()} is gone: the command could not start",
-            hint=f"nothing ran; check that the host is up and reconnect ({reason})",
+            EN("error.transport.gone", who=self._who()),
+            hint=EN("error.transport.gone.hint", reason=reason),
         )
 
     def _no_start(self, exc: NoStart, sudo: bool | str) -> RunbookError:
@@ -337,38 +338,41 @@ class SSHTransport:
             return self._gone(exc)
         if sudo and REQUIRETTY in exc.stderr:
             return SudoError(
-                f"sudo on {self._who()} refuses to run without a terminal (its sudoers has "
-                f"`Defaults requiretty` for {self._conn.user}): the step did not run",
-                hint=f"set `pty: true` for {self.target.name} in the inventory (every command "
-                "then runs on a terminal, its stderr merged into stdout), or allow sudo "
-                f"without a terminal for {self._conn.user} on the host "
-                f"(`Defaults:{self._conn.user} !requiretty` in a sudoers drop-in)",
+                EN("error.transport.sudo.requiretty", who=self._who(), user=self._conn.user),
+                hint=EN(
+                    "error.transport.sudo.requiretty.hint",
+                    host=self.target.name,
+                    user=self._conn.user,
+                    sudoer=self._conn.user,
+                ),
             )
         if sudo and exc.answered:
             return self._sudo_error(SudoRefused(missing=False))
         if sudo:
             return SudoError(
-                f"sudo on {self._who()} would not run the step: {exc}",
-                hint=f"the step did not run; check what {self._conn.user} may run with sudo",
+                EN("error.transport.sudo.would-not-run", who=self._who(), reason=exc),
+                hint=EN("error.transport.sudo.would-not-run.hint", user=self._conn.user),
             )
         return ConnectError(
-            f"the step could not start on {self._who()}: {exc}",
-            hint="nothing ran; the host needs sh, setsid (util-linux) and timeout (coreutils)",
+            EN("error.transport.no-start", who=self._who(), reason=exc),
+            hint=EN("error.transport.no-start.hint"),
         )
 
     def _sudo_error(self, reason: SudoRefused) -> SudoError:
         # Nothing is forgotten here: the credential is the caller's, who calls its forget().
         if reason.missing:
             return SudoError(
-                f"sudo on {self._who()} asks for a password and none was given",
-                hint=f"export RUNBOOK_SUDO_PASSWORD=... (or {sudo_password_env(self.target.name)}"
-                "=... for this host alone), run on a terminal, or set `sudo: false` for this "
-                "host; the step did not run",
+                EN("error.transport.sudo.no-password", who=self._who()),
+                hint=EN(
+                    "error.transport.sudo.no-password.hint",
+                    variable=sudo_password_env(self.target.name),
+                ),
             )
         return SudoError(
-            f"sudo on {self._who()} refused the password",
-            hint="check RUNBOOK_SUDO_PASSWORD or the password typed at the prompt "
-            f"(it is {self._conn.user}'s password on {self._conn.host}); the step did not run",
+            EN("error.transport.sudo.refused", who=self._who()),
+            hint=EN(
+                "error.transport.sudo.refused.hint", user=self._conn.user, host=self._conn.host
+            ),
         )
 
 

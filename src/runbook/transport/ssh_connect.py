@@ -26,6 +26,7 @@ from runbook.core import sshconfig
 from runbook.core.model import Host
 from runbook.core.trust import key_lookup, known_hosts_files
 from runbook.errors import ConnectError
+from runbook.words import EN
 
 from .hops import chain
 from .hostcert import CERT_SUFFIX
@@ -51,12 +52,12 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
         identity = os.path.expanduser(host.identity)
         if not os.path.isfile(identity):
             raise ConnectError(
-                f"the identity file for {host.name} does not exist: {host.identity}",
-                hint="fix `identity` in the inventory, or create the key (ssh-keygen -f FILE)",
+                EN("error.transport.no-identity", host=host.name, path=host.identity),
+                hint=EN("error.transport.no-identity.hint"),
             )
     config_path = sshconfig.config_file(ssh_config_path)
     if config_path is not None and not (os.path.isfile(config_path) or config_path == os.devnull):
-        raise ConnectError(f"the ssh_config file does not exist: {config_path}")
+        raise ConnectError(EN("error.transport.no-ssh-config", path=config_path))
     settings = sshconfig.resolve(host, config=config_path)
     hops: list[tuple[Connection, sshconfig.SshSettings | None]]
     if settings is None:
@@ -72,7 +73,9 @@ def build_connection(host: Host, ssh_config_path: str | None) -> tuple[Connectio
             # Read line by line: paramiko's reader fails on @cert-authority and @revoked lines.
             known = load_known_hosts(files)
         except OSError as exc:
-            raise ConnectError(f"cannot read the known_hosts file {exc.filename}: {exc}") from None
+            raise ConnectError(
+                EN("error.transport.unreadable-known-hosts", path=exc.filename, reason=exc)
+            ) from None
         # Fabric's Connection sets AutoAddPolicy (fabric#1804): replace it before open().
         alias = resolved.host_key_alias if resolved else None
         hop.client.set_missing_host_key_policy(TrustPolicy(known, alias=alias))
@@ -107,7 +110,14 @@ def _paramiko_connection(host: Host, config_path: str | None) -> Connection:
             connect_kwargs=connect_kwargs,
         )
     except ValueError as exc:  # e.g. "user@host" as the address and a user as well
-        raise ConnectError(f"bad address for {host.name}: {host.address!r}: {exc}") from None
+        raise ConnectError(
+            EN(
+                "error.transport.bad-address",
+                host=host.name,
+                address=repr(host.address),
+                reason=exc,
+            )
+        ) from None
 
 
 MAX_JUMPS = 8  # ProxyJump hops, counting those of the hops' own ssh_config entries
@@ -120,13 +130,16 @@ def _resolved_chain(
     the settings it was made from; none reads ssh_config again."""
     if settings.unsupported:
         raise ConnectError(
-            f"the ssh configuration of {host.name} ({settings.user}@{settings.hostname}) sets "
-            f"{', '.join(settings.unsupported)}, which this tool cannot honour",
-            hint=f"`ssh -G {host.address}` shows it; remove it for this host (a Host block of "
-            "its own), or reach the host another way",
+            EN(
+                "error.transport.unsupported",
+                host=host.name,
+                login=f"{settings.user}@{settings.hostname}",
+                options=", ".join(settings.unsupported),
+            ),
+            hint=EN("error.transport.unsupported.hint", address=host.address),
         )
     if depth > MAX_JUMPS:
-        raise ConnectError(f"more than {MAX_JUMPS} ProxyJump hops on the way to {host.name}")
+        raise ConnectError(EN("error.transport.too-many-jumps", count=MAX_JUMPS, host=host.name))
     gateway: Connection | str | None = None
     hops: list[tuple[Connection, sshconfig.SshSettings | None]] = []
     for n, spec in enumerate(settings.proxy_jump.split(",") if settings.proxy_jump else ()):
@@ -184,7 +197,7 @@ def _split_port(text: str, host: Host) -> tuple[str, int | None]:
     else:
         name, port = text, ""
     if port and not port.isdigit():
-        raise ConnectError(f"bad ProxyJump hop {text!r} on the way to {host.name}")
+        raise ConnectError(EN("error.transport.bad-jump", hop=repr(text), host=host.name))
     return name, int(port) if port else None
 
 

@@ -20,6 +20,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 from runbook.core.model import Host
 from runbook.errors import ConnectError
 from runbook.text import visible
+from runbook.words import EN
 
 from .hops import HopError, ProxyReport
 from .hostcert import HostCertificateRefused, bare_host
@@ -90,7 +91,11 @@ def connect_error(
     error = _hop_error(failed.cause, route, known_hosts)
     if failed.proxy is not None and failed.proxy.stderr.strip():
         error = ConnectError(
-            f"{error.message}; its ProxyCommand said: {_last_words(failed.proxy.stderr)}",
+            EN(
+                "error.transport.proxy-said",
+                message=error.message,
+                words=_last_words(failed.proxy.stderr),
+            ),
             hint=error.hint,
         )
     return error
@@ -113,24 +118,37 @@ class _Route:
             if target.original_host != target.host
             else ""
         )
-        self.target = f"{host.name} ({target.user}@{target.host}:{target.port}{alias})"
+        login = f"{target.user}@{target.host}:{target.port}{alias}"
+        self.target = f"{host.name} ({login})"
         jumps = [_name(h) for h in hops[1:]]
-        via = f"through the jump host{'s' if len(jumps) > 1 else ''} {', '.join(jumps)}"
-        if isinstance(target.gateway, str):
-            via = f"through its ProxyCommand `{visible(target.gateway, lines=False)}`"
-        elif not jumps:
-            via = ""
-        if index == 0:
-            self.who = f"{self.target[:-1]}, {via})" if via else self.target
-        else:
-            self.who = (
-                f"the jump host {_name(self.conn)} ({self.conn.user}@{self.conn.host}:"
-                f"{self.conn.port}) on the way to {self.target}"
+        if index > 0:
+            self.who = EN(
+                "error.transport.who.jump",
+                jump=_name(self.conn),
+                login=f"{self.conn.user}@{self.conn.host}:{self.conn.port}",
+                target=self.target,
             )
+        elif isinstance(target.gateway, str):
+            self.who = EN(
+                "error.transport.who.through-proxy",
+                host=host.name,
+                login=login,
+                command=visible(target.gateway, lines=False),
+            )
+        elif jumps:
+            key = "jumps" if len(jumps) > 1 else "jump"
+            self.who = EN(
+                f"error.transport.who.through-{key}",
+                host=host.name,
+                login=login,
+                jumps=", ".join(jumps),
+            )
+        else:
+            self.who = self.target
         self.short = (
             host.name
             if index == 0
-            else f"the jump host {_name(self.conn)} on the way to {host.name}"
+            else EN("error.transport.short.jump", jump=_name(self.conn), host=host.name)
         )
         # The jump host this hop is reached through, if any (its gateway Connection).
         self.jump = hops[index + 1] if index + 1 < len(hops) else None
@@ -156,61 +174,64 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
     address, port = conn.host, conn.port
     timeout = f"{host.connect_timeout:g} s"
     settings = (
-        f"the jump host's own settings in your ssh_config (Host {_name(conn)}: HostName, "
-        "User, Port, IdentityFile); the inventory's are the target's"
+        EN("error.transport.settings.jump", jump=_name(conn))
         if route.is_jump
-        else "`address`, `user`, `port` and `identity` for this host in the inventory"
+        else EN("error.transport.settings.host")
     )
+    where = EN("error.transport.where.jump" if route.is_jump else "error.transport.where.host")
 
     if isinstance(exc, UnknownHostKey) and exc.alias:
         return _unknown_under_alias(exc, route, known_hosts)
     if isinstance(exc, UnknownHostKey | paramiko.BadHostKeyException):
         return _host_key_error(exc, route, known_hosts)
     if isinstance(exc, LoginRefused):
-        return login_error(
-            exc.report, who, settings, "the jump host" if route.is_jump else "the host"
-        )
+        return login_error(exc.report, who, settings, where)
     if isinstance(exc, HostCertificateRefused):
         return _certificate_error(exc, route)
     if isinstance(exc, paramiko.PasswordRequiredException):
         return ConnectError(
-            f"the key for {who} is protected by a passphrase",
-            hint="load it into ssh-agent (ssh-add KEY) before running",
+            EN("error.transport.passphrase", who=who),
+            hint=EN("error.transport.passphrase.hint"),
         )
     if isinstance(exc, paramiko.AuthenticationException) or (
         isinstance(exc, paramiko.SSHException) and "authentication" in str(exc).lower()
     ):
         if route.is_jump:
-            key = "its ssh_config IdentityFile, the agent's and the default keys"
+            key = EN("error.transport.keys.jump")
+        elif host.identity:
+            key = EN("error.transport.keys.identity", identity=host.identity)
         else:
-            key = f"the key {host.identity}" if host.identity else "the agent's and default keys"
+            key = EN("error.transport.keys.default")
         return ConnectError(
-            f"{who} refused the login as {conn.user!r} with {key}",
-            hint=f"check {settings}, and that the public key is in the user's authorized_keys "
-            f"on {'the jump host' if route.is_jump else 'the host'}",
+            EN("error.transport.login-refused", who=who, user=repr(conn.user), key=key),
+            hint=EN("error.transport.login-refused.hint", settings=settings, where=where),
         )
     if isinstance(exc, socket.gaierror):
         bare, _, port_text = address.removeprefix("[").partition("]")
         port_text = port_text.removeprefix(":")
-        apart = f" and the port apart (Port {port_text}, or `port:`)" if port_text else ""
+        apart = EN("error.transport.unresolved.apart", port=port_text) if port_text else ""
         return ConnectError(
-            f"cannot resolve the address of {route.short}: {address!r} ({exc.strerror})",
+            EN(
+                "error.transport.unresolved",
+                host=route.short,
+                address=repr(address),
+                reason=exc.strerror,
+            ),
             hint=(
-                f"write the address without brackets ({bare}){apart}: brackets belong only "
-                "in a ProxyJump or known_hosts entry with a port"
+                EN("error.transport.unresolved.brackets", bare=bare, apart=apart)
                 if address.startswith("[")
-                else f"check {settings}"
+                else EN("error.transport.check", settings=settings)
             ),
         )
     if isinstance(exc, NoValidConnectionsError):
         return ConnectError(
-            f"cannot connect to {who}: connection refused",
-            hint=f"is sshd running on {address} and listening on port {port}? check {settings}",
+            EN("error.transport.refused", who=who),
+            hint=EN("error.transport.refused.hint", address=address, port=port, settings=settings),
         )
     if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since Python 3.10
         return ConnectError(
-            f"{who} did not answer within {timeout}",
-            hint=f"is {address} up, the address right, a firewall dropping port {port}?",
+            EN("error.transport.timeout", who=who, timeout=timeout),
+            hint=EN("error.transport.timeout.hint", address=address, port=port),
         )
     # A silent port: paramiko's banner timeout, or its handshake timeout, whichever is first.
     if isinstance(exc, paramiko.SSHException) and (
@@ -218,23 +239,23 @@ def _hop_error(exc: BaseException, route: _Route, known_hosts: list[str]) -> Con
     ):
         over = ""
         if route.proxied:
-            over = " (over its ProxyCommand)"
+            over = EN("error.transport.no-ssh.over-proxy")
         elif route.jump is not None:
-            over = f" (reached through {_name(route.jump)})"
+            over = EN("error.transport.no-ssh.over-jump", jump=_name(route.jump))
         return ConnectError(
-            f"{who} accepted the connection{over} but did not speak SSH within "
-            f"{timeout} (no SSH banner or handshake)",
-            hint=f"is port {port} of {address} really sshd's? an overloaded sshd or a stalled "
-            "proxy also does this",
+            EN("error.transport.no-ssh", who=who, over=over, timeout=timeout),
+            hint=EN("error.transport.no-ssh.hint", port=port, address=address),
         )
     if isinstance(exc, FileNotFoundError):
         return ConnectError(
-            f"a key file for {who} does not exist: {exc.filename}",
-            hint="fix IdentityFile in ~/.ssh/config or `identity` in the inventory",
+            EN("error.transport.no-key-file", who=who, path=exc.filename),
+            hint=EN("error.transport.no-key-file.hint"),
         )
     if isinstance(exc, OSError | paramiko.SSHException | EOFError):
-        return ConnectError(f"cannot connect to {who}: {exc or type(exc).__name__}")
-    return ConnectError(f"cannot connect to {who}: {type(exc).__name__}: {exc}")
+        reason = f"{exc or type(exc).__name__}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    return ConnectError(EN("error.transport.cannot-connect", who=who, reason=reason))
 
 
 def _unknown_under_alias(
@@ -244,15 +265,29 @@ def _unknown_under_alias(
     refused, _, port_text = exc.entry.removeprefix("[").partition("]:")
     port = f" -p {port_text}" if port_text else ""
     got = exc.key
-    searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
     return ConnectError(
-        f"the host key of {route.short} ({exc.entry}, HostKeyAlias {exc.alias}) is not known: "
-        f"{got.get_name()} {fingerprint(got)}; refusing to connect (looked for {exc.alias} in "
-        f"{searched})",
-        hint="check the fingerprint out of band (on the host: ssh-keygen -lf "
-        f"/etc/ssh/ssh_host_{_key_type(got)}_key.pub), then add it under the alias: "
-        f"ssh-keyscan{port} -t {_key_type(got)} {refused} | sed 's/^[^ ]*/{exc.alias}/' "
-        ">> ~/.ssh/known_hosts",
+        EN(
+            "error.transport.hostkey.alias-unknown",
+            host=route.short,
+            entry=exc.entry,
+            alias=exc.alias,
+            looked=exc.alias,
+            key=f"{got.get_name()} {fingerprint(got)}",
+            searched=_searched(known_hosts),
+        ),
+        hint=EN(
+            "error.transport.hostkey.alias-unknown.hint",
+            kind=_key_type(got),
+            add=f"ssh-keyscan{port} -t {_key_type(got)} {refused} | sed 's/^[^ ]*/{exc.alias}/'",
+        ),
+    )
+
+
+def _searched(known_hosts: list[str]) -> str:
+    """The known_hosts files looked in, a missing one marked."""
+    return ", ".join(
+        p if os.path.isfile(p) else EN("error.transport.hostkey.missing-file", path=p)
+        for p in known_hosts
     )
 
 
@@ -266,56 +301,88 @@ def login_error(report: LoginReport, who: str, settings: str, where: str) -> Con
     if report.other_methods:
         accepted = any(o.endswith("(accepted)") for o in report.offered)
         return ConnectError(
-            f"{who} asks for {', '.join(report.other_methods)} to log in as {report.user!r}"
-            + (" after the key" if accepted else " and accepts no key")
-            + ": this tool logs in with keys and certificates only",
-            hint="allow a key alone for this user on the host (sshd's AuthenticationMethods), "
-            "or reach it through a jump host that does",
+            EN(
+                "error.transport.login.other-methods",
+                who=who,
+                methods=", ".join(report.other_methods),
+                user=repr(report.user),
+                keys=EN(
+                    "error.transport.login.after-key"
+                    if accepted
+                    else "error.transport.login.no-key"
+                ),
+            ),
+            hint=EN("error.transport.login.other-methods.hint"),
         )
     if report.disconnect and TOO_MANY in report.disconnect.lower():
         from_agent = sum(1 for o in report.offered if o.startswith("agent key"))
+        tail = (
+            EN(
+                "error.transport.login.too-many.agent",
+                from_agent=from_agent,
+                keys=report.agent_keys,
+            )
+            if from_agent
+            else ""
+        )
         return ConnectError(
-            f"{who} closed the connection after {offered} key(s) were refused "
-            f'("{report.disconnect}": its MaxAuthTries)'
-            + (
-                f"; the agent offered {from_agent} of its {report.agent_keys} keys"
-                if from_agent
-                else ""
+            EN(
+                "error.transport.login.too-many",
+                who=who,
+                offered=offered,
+                said=report.disconnect,
+                agent=tail,
             ),
-            hint="offer only this host's key: set `identity` for the host in the inventory "
-            "(its key is then offered first), or `IdentitiesOnly yes` with its `IdentityFile` "
-            "in ~/.ssh/config (the agent still signs with it)",
+            hint=EN("error.transport.login.too-many.hint"),
         )
     if report.disconnect:
         return ConnectError(
-            f"{who} closed the connection during the login as {report.user!r} after "
-            f"{offered} key(s) were refused: {report.disconnect}",
-            hint="the host's sshd log says why",
+            EN(
+                "error.transport.login.closed",
+                who=who,
+                user=repr(report.user),
+                offered=offered,
+                said=report.disconnect,
+            ),
+            hint=EN("error.transport.login.closed.hint"),
         )
     if report.encrypted:
+        others = EN("error.transport.login.encrypted.others", offered=offered) if offered else ""
         return ConnectError(
-            f"{who} refused the login as {report.user!r}: the key {', '.join(report.encrypted)} "
-            f"is protected by a passphrase and not in the agent ({agent}), so it was not offered"
-            + (f"; {offered} other key(s) were refused" if offered else ""),
-            hint="load it into the agent (ssh-add KEY) before running",
+            EN(
+                "error.transport.login.encrypted",
+                who=who,
+                user=repr(report.user),
+                keys=", ".join(report.encrypted),
+                agent=agent,
+                others=others,
+            ),
+            hint=EN("error.transport.login.encrypted.hint"),
         )
-    tried = f"{offered} key(s): {', '.join(report.offered)}" if offered else "no key at all"
+    tried = (
+        EN("error.transport.login.tried", offered=offered, keys=", ".join(report.offered))
+        if offered
+        else EN("error.transport.login.tried-none")
+    )
     return ConnectError(
-        f"{who} refused the login as {report.user!r}; offered {tried} (agent: {agent}"
-        + (", IdentitiesOnly" if report.identities_only else "")
-        + ")",
-        hint=f"check {settings} (or User, IdentityFile, CertificateFile in ~/.ssh/config: "
-        f"`ssh -G HOST` shows them), and that the public key is in the user's authorized_keys "
-        f"on {where} (or its certificate authority in sshd's TrustedUserCAKeys)",
+        EN(
+            "error.transport.login.refused",
+            who=who,
+            user=repr(report.user),
+            tried=tried,
+            agent=agent,
+            only=", IdentitiesOnly" if report.identities_only else "",
+        ),
+        hint=EN("error.transport.login.refused.hint", settings=settings, where=where),
     )
 
 
 def _agent_words(report: LoginReport) -> str:
     if report.agent_problem:
-        return f"cannot be reached at {report.agent_problem}"
+        return EN("error.transport.agent.unreachable", where=report.agent_problem)
     if report.agent is None:
-        return "none"
-    return f"{report.agent_keys} key(s) at {report.agent}"
+        return EN("error.transport.agent.none")
+    return EN("error.transport.agent.keys", keys=report.agent_keys, where=report.agent)
 
 
 def _forward_error(failed: HopError, route: _Route) -> ConnectError:
@@ -326,49 +393,71 @@ def _forward_error(failed: HopError, route: _Route) -> ConnectError:
     said = failed.reason or str(failed.cause) or type(failed.cause).__name__
     words = said.lower()
     where = f"[{conn.host}]:{conn.port}" if ":" in conn.host else f"{conn.host}:{conn.port}"
-    whom = route.host.name if route.index == 0 else f"the jump host {_name(conn)}"
+    whom = (
+        route.host.name if route.index == 0 else EN("error.transport.whom.jump", jump=_name(conn))
+    )
     probe = f"{route.ssh(jump)} nc -zv {conn.host} {conn.port}"
+    address, port = conn.host, conn.port
     if "refused" in words:
-        hint = f"is sshd running on {conn.host} and listening on port {conn.port}?"
+        hint = EN("error.transport.forward.refused.hint", address=address, port=port)
     elif "timeout" in words or "timed out" in words:
-        said = f"no answer within {route.host.connect_timeout:g} s ({said})"
-        hint = f"is {conn.host} up, and reachable from the jump host (a firewall dropping it)?"
+        timeout = f"{route.host.connect_timeout:g} s"
+        said = EN("error.transport.forward.no-answer", timeout=timeout, said=said)
+        hint = EN("error.transport.forward.timeout.hint", address=address)
     elif "prohibited" in words or (
         isinstance(failed.cause, paramiko.ChannelException) and failed.cause.code == 1
     ):
-        hint = (
-            "the jump host forbids forwarding there (AllowTcpForwarding, PermitOpen or "
-            "a `restrict` key option on the jump host)"
-        )
+        hint = EN("error.transport.forward.prohibited.hint")
     elif "name" in words or "resolve" in words or "address" in words:
-        hint = f"the jump host resolves {conn.host} itself: check the address there"
+        hint = EN("error.transport.forward.resolve.hint", address=address)
     else:
-        hint = f"is {conn.host} up and sshd listening on port {conn.port}?"
+        hint = EN("error.transport.forward.other.hint", address=address, port=port)
     return ConnectError(
-        f"the jump host {_name(jump)} ({jump.user}@{jump.host}:{jump.port}) could not reach "
-        f"{whom} at {where}: {said}",
-        hint=f"{hint} the address is resolved and reached from the jump host: check from there "
-        f"({probe})",
+        EN(
+            "error.transport.forward",
+            jump=_name(jump),
+            login=f"{jump.user}@{jump.host}:{jump.port}",
+            whom=whom,
+            where=where,
+            said=said,
+        ),
+        hint=EN("error.transport.forward.hint", hint=hint, probe=probe),
     )
 
 
 def _proxy_error(proxy: ProxyReport, route: _Route) -> ConnectError:
     """The ProxyCommand could not start, or ended (or closed its output) before SSH began."""
     command = visible(proxy.command, lines=False)
-    whom = route.target if route.index == 0 else f"the jump host {_name(route.conn)}"
+    whom = (
+        route.target
+        if route.index == 0
+        else EN("error.transport.whom.jump", jump=_name(route.conn))
+    )
     if proxy.error:
         return ConnectError(
-            f"the ProxyCommand of {whom} could not be started ({command}): "
-            f"{visible(proxy.error, lines=False)}",
-            hint="it runs as `exec COMMAND` by your $SHELL (or /bin/sh): check both",
+            EN(
+                "error.transport.proxy.no-start",
+                whom=whom,
+                command=command,
+                reason=visible(proxy.error, lines=False),
+            ),
+            hint=EN("error.transport.proxy.no-start.hint"),
         )
-    status = (
-        f"exited with status {proxy.status}" if proxy.status is not None else "closed its output"
+    said = (
+        f": {_last_words(proxy.stderr)}"
+        if proxy.stderr.strip()
+        else EN("error.transport.proxy.silent")
     )
-    said = f": {_last_words(proxy.stderr)}" if proxy.stderr.strip() else " (it printed nothing)"
     return ConnectError(
-        f"the ProxyCommand of {whom} {status} before the SSH handshake{said}",
-        hint=f"run it by hand to see why: {command} (it is ProxyCommand in your ssh_config)",
+        EN(
+            "error.transport.proxy.exited"
+            if proxy.status is not None
+            else "error.transport.proxy.closed",
+            whom=whom,
+            status=proxy.status,
+            said=said,
+        ),
+        hint=EN("error.transport.proxy.ended.hint", command=command),
     )
 
 
@@ -394,10 +483,7 @@ def _host_key_error(
     entry = refused if port == 22 else f"[{refused}]:{port}"
     got = exc.key
     kind = _key_type(got)
-    check = (
-        f"check the fingerprint out of band (on the host: "
-        f"ssh-keygen -lf /etc/ssh/ssh_host_{kind}_key.pub)"
-    )
+    check = EN("error.transport.hostkey.check", kind=kind)
     scan_args = ("" if port == 22 else f" -p {port}") + f" -t {kind} {refused}"
     if route.jump is not None:
         # ssh-keyscan cannot go through a jump host: run it on the jump host.
@@ -413,37 +499,47 @@ def _host_key_error(
     revoked = known.revoked_in(got, (entry,))
     if revoked is not None:
         return ConnectError(
-            f"the host key of {who} ({got.get_name()} {fingerprint(got)}) is marked @revoked "
-            f"in {revoked}; refusing to connect",
-            hint="a revoked key is never accepted: the host needs a new key, which its "
-            "administrator must confirm to you out of band before you add it",
+            EN(
+                "error.transport.hostkey.revoked",
+                who=who,
+                key=f"{got.get_name()} {fingerprint(got)}",
+                path=revoked,
+            ),
+            hint=EN("error.transport.hostkey.revoked.hint"),
         )
     if isinstance(exc, UnknownHostKey):
-        searched = ", ".join(p + ("" if os.path.isfile(p) else " (missing)") for p in known_hosts)
         authorities = known.authorities_for((entry,))
-        certified = (
-            f"; {', '.join(authorities)} trusts a certificate authority (@cert-authority) for "
-            "it, but the host presented a plain key, not a certificate (does its sshd have "
-            "HostCertificate?)"
-            if authorities
-            else ""
-        )
         return ConnectError(
-            f"the host key of {who} is not known: {got.get_name()} {fingerprint(got)}; "
-            f"refusing to connect (looked for {entry} in {searched}){certified}",
-            hint=f"{check}, then add the key: {add} >> ~/.ssh/known_hosts "
-            f"(or into a known_hosts file the inventory lists for {host.name})",
+            EN(
+                "error.transport.hostkey.unknown-certified"
+                if authorities
+                else "error.transport.hostkey.unknown",
+                who=who,
+                key=f"{got.get_name()} {fingerprint(got)}",
+                entry=entry,
+                searched=_searched(known_hosts),
+                files=", ".join(authorities),
+            ),
+            hint=EN("error.transport.hostkey.unknown.hint", check=check, add=add, host=host.name),
         )
     holder = next((p for p in known_hosts if _holds(p, entry)), "")
     expected = exc.expected_key
     return ConnectError(
-        f"the host key of {who} has CHANGED: {holder or 'known_hosts'} expects "
-        f"{expected.get_name()} {fingerprint(expected)}, the host presented "
-        f"{got.get_name()} {fingerprint(got)}. Someone may be intercepting the connection "
-        "(man-in-the-middle), or the host was reinstalled; refusing to connect",
-        hint=f"{check}; only if it matches, remove the old entry "
-        f"(ssh-keygen -R '{entry}' -f {holder or 'FILE'}) and add the new one "
-        f"({add} >> {holder or 'FILE'})",
+        EN(
+            "error.transport.hostkey.changed",
+            who=who,
+            holder=holder or "known_hosts",
+            expected=f"{expected.get_name()} {fingerprint(expected)}",
+            key=f"{got.get_name()} {fingerprint(got)}",
+        ),
+        hint=EN(
+            "error.transport.hostkey.changed.hint",
+            check=check,
+            entry=entry,
+            holder=holder or "FILE",
+            file=holder or "FILE",
+            add=add,
+        ),
     )
 
 
@@ -452,18 +548,25 @@ def _certificate_error(exc: HostCertificateRefused, route: _Route) -> ConnectErr
     who = route.who  # the hop that presented it: the target, or a jump host on the way
     lines = ", ".join(m.where for m in exc.lines)
     marker = "@revoked" if exc.revoked else "@cert-authority"
-    trusted = f" (the {marker} line: {lines})" if lines else ""
-    name = bare_host(exc.entry)
-    other = "or, after checking its fingerprint out of band, list the host's own key in known_hosts"
     hint = (
-        f"a revoked CA is never trusted: the host needs a certificate from another CA, {other}"
+        EN("error.transport.hostcert.revoked-ca.hint")
         if exc.revoked
-        else "the host needs a certificate from the CA that line trusts, valid now and naming "
-        f"{name} (ssh-keygen -s CA_KEY -h -n {name} HOST_KEY.pub; ssh-keygen -Lf shows one); "
-        + other
+        else EN(
+            "error.transport.hostcert.hint",
+            name=bare_host(exc.entry),
+            principal=bare_host(exc.entry),
+        )
     )
     return ConnectError(
-        f"the host certificate of {who} is refused: {exc.reason}{trusted}; refusing to connect",
+        EN(
+            "error.transport.hostcert.refused-by-line"
+            if lines
+            else "error.transport.hostcert.refused",
+            who=who,
+            reason=exc.reason,
+            marker=marker,
+            lines=lines,
+        ),
         hint=hint,
     )
 
