@@ -28,6 +28,7 @@ from runbook.words import (
     recorded,
     refusing,
     running,
+    trusting,
 )
 from tests.conftest import run_cli
 
@@ -49,7 +50,11 @@ def test_every_message_has_every_language_with_the_same_placeholders(key: str) -
 
 
 def test_no_key_is_in_two_modules_of_the_catalog() -> None:
-    keys = [k for part in (reading, recorded, running, connecting, refusing) for k in part.MESSAGES]
+    keys = [
+        k
+        for part in (reading, recorded, running, connecting, refusing, trusting)
+        for k in part.MESSAGES
+    ]
     assert len(keys) == len(set(keys)) == len(MESSAGES)
 
 

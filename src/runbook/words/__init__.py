@@ -26,7 +26,7 @@ from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import RunbookError
-from . import connecting, reading, recorded, refusing, running
+from . import connecting, reading, recorded, refusing, running, trusting
 
 LANGUAGES = ("en", "ja")
 
@@ -39,6 +39,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **running.MESSAGES,
     **recorded.MESSAGES,
     **connecting.MESSAGES,
+    **trusting.MESSAGES,
     **refusing.MESSAGES,
 }
 
