@@ -117,8 +117,9 @@ def test_the_holder_of_a_lock_is_said_inside_the_refusal() -> None:
 
 def test_refusals_are_only_error_keys() -> None:
     """Only `error.` keys are said again at the CLI boundary: a refusal under another prefix
-    would stay English."""
-    assert refusing.MESSAGES and all(k.startswith("error.") for k in refusing.MESSAGES)
+    would stay English (preflight's lines are said by key)."""
+    assert refusing.MESSAGES
+    assert all(k.startswith(("error.", "preflight.")) for k in refusing.MESSAGES)
 
 
 def test_a_refusal_on_the_command_line_is_in_japanese(project: Path) -> None:

@@ -218,4 +218,126 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "レビューの後で runbook、インベントリ、--var、アップロードするファイル、"
         "またはホスト鍵が変わりました。`{command}` でもう一度レビューしてください",
     ),
+    # URLs of checks that do not answer (commands.reachable), said again in preflight's lines.
+    "error.url.not-a-url": ("not a URL: {error}", "URL ではありません: {error}"),
+    "error.url.no-host": ("the URL names no host", "URL にホストがありません"),
+    "error.url.no-answer": (
+        "no answer from {address} within {seconds} s",
+        "{address} から {seconds} 秒以内に応答がありません",
+    ),
+    "error.url.cannot-connect": (
+        "cannot connect to {address}: {error}",
+        "{address} に接続できません: {error}",
+    ),
+    # Preflight's lines (commands.preflight): what it checked, then what it found.
+    "preflight.check.connect": ("connect (host key, login)", "接続(ホスト鍵、ログイン)"),
+    "preflight.check.others": ("the other checks", "その他の確認"),
+    "preflight.check.remaining": ("the remaining checks", "残りの確認"),
+    "preflight.check.sudo": ("sudo as {user}", "{user} としての sudo"),
+    "preflight.check.backup": (
+        "backup {path} (step {step})",
+        "バックアップ {path}(ステップ {step})",
+    ),
+    "preflight.check.backup-dir": (
+        "backup directory {dir} as {user}",
+        "{user} としてのバックアップディレクトリ {dir}",
+    ),
+    "preflight.check.put": ("put {dest} (step {step})", "配置 {dest}(ステップ {step})"),
+    "preflight.check.lock": ("lock {lock}", "ロック {lock}"),
+    "preflight.check.commands": ("commands as {user}", "{user} としてのコマンド"),
+    "preflight.check.url": ("check URL {url} (step {step})", "確認 URL {url}(ステップ {step})"),
+    "preflight.as.login-user": ("the login user", "ログインユーザー"),
+    "preflight.dir.default": ("(default)", "(既定)"),
+    "preflight.skipped.no-connection": ("skipped: no connection", "スキップ: 接続できません"),
+    "preflight.skipped.sudo": (
+        "not checked: sudo as {user} does not work (above)",
+        "未確認: {user} としての sudo が使えません(上記)",
+    ),
+    "preflight.late": (
+        "names a value known only when it runs: not checked",
+        "実行時にしか分からない値を含みます: 未確認",
+    ),
+    "preflight.sudo.no-password-needed": ("no password needed", "パスワード不要"),
+    "preflight.sudo.refuses": ("sudo refuses: {last}", "sudo が拒否しました: {last}"),
+    "preflight.sudo.refuses-hint": (
+        "the login user needs a sudoers rule for the steps' commands",
+        "ログインユーザーには、ステップのコマンドのための sudoers の規則が必要です",
+    ),
+    "preflight.sudo.no-password": (
+        "sudo asks for a password and none is given",
+        "sudo がパスワードを求めていますが、与えられていません",
+    ),
+    "preflight.sudo.failed": (
+        "sudo with the password failed: {last}",
+        "パスワード付きの sudo が失敗しました: {last}",
+    ),
+    "preflight.sudo.accepted": ("the password is accepted", "パスワードは受け入れられました"),
+    "preflight.backup.hint": (
+        "check the path (vars: --var, the inventory) and that the step's sudo can read it",
+        "パス(変数: --var、インベントリ)と、ステップの sudo がそれを読めることを確認してください",
+    ),
+    "preflight.backup.readable": (
+        "{size} bytes, readable as {user}",
+        "{size} バイト、{user} として読めます",
+    ),
+    "preflight.backup-dir.hint": (
+        "set `backup_dir:` for the host to a directory only its user can write",
+        "ホストの `backup_dir:` を、そのユーザーだけが書き込めるディレクトリにしてください",
+    ),
+    "preflight.backup-dir.short": (
+        "{avail} KiB free, the backups need about {need} KiB",
+        "空きは {avail} KiB、バックアップには約 {need} KiB 必要です",
+    ),
+    "preflight.backup-dir.short-hint": (
+        "free space there, or set `backup_dir:` for the host to a roomier place",
+        "そこに空きを作るか、ホストの `backup_dir:` をもっと広い場所にしてください",
+    ),
+    "preflight.backup-dir.ok": (
+        "private, {avail} KiB free for {total} bytes",
+        "非公開、{total} バイトに対して空き {avail} KiB",
+    ),
+    "preflight.put.hint": (
+        "create the directory, owned by root or the step's user and not writable by others "
+        "(a put never creates directories)",
+        "root かステップのユーザーが所有し、他人が書き込めないディレクトリを作ってください"
+        "(put はディレクトリを作りません)",
+    ),
+    "preflight.put.ok": (
+        "{folder} writable by {user} only",
+        "{folder} は {user} だけが書き込めます",
+    ),
+    "preflight.lock.free": ("free", "空き"),
+    "preflight.lock.held": ("held by {holder}", "{holder} が保持しています"),
+    "preflight.lock.held-hint": (
+        "if that run is over, check the host (inv report --run {run}) and release with "
+        "--break-lock {break_run}",
+        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "--break-lock {break_run} を付けてリリースしてください",
+    ),
+    "preflight.lock.not-ours": (
+        "it exists and is not a lock of this tool (no valid holder record; owner {owner})",
+        "存在しますが、このツールのロックではありません(有効な保持者の記録なし。所有者 {owner})",
+    ),
+    "preflight.lock.not-ours-hint": (
+        "if another program uses that path, set `lock:` for the host to another one",
+        "別のプログラムがそのパスを使っているなら、ホストの `lock:` を別のパスにしてください",
+    ),
+    "preflight.commands.missing": (
+        "not found on the host: {missing} (checked: {names})",
+        "ホストに見つかりません: {missing}(確認したもの: {names})",
+    ),
+    "preflight.commands.missing-hint": (
+        "install it, or fix the runbook's `run:` (the PATH is the step's, under sudo sudo's "
+        "secure_path)",
+        "インストールするか、runbook の `run:` を直してください"
+        "(PATH はステップのもの、sudo の下では sudo の secure_path)",
+    ),
+    "preflight.url.hint": (
+        "start the service, or fix the URL (from this machine: the check runs here)",
+        "サービスを起動するか、URL を直してください(このマシンから: 確認はここで実行されます)",
+    ),
+    "preflight.url.answers": (
+        "it answers; what it should answer is judged after the release",
+        "応答があります。応答の内容はリリースの後で判定されます",
+    ),
 }
