@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from runbook.commands.preflight import _said, check_host
+from runbook.commands.reachable import reachable
 from runbook.errors import BAD_INPUT
 from runbook.execute.hostlock import describe_holder
+from runbook.testing import FakeTransport, fake_connect
+from runbook.transport.base import CommandResult
 from runbook.words import EN, Words, refusing
 from tests.conftest import run_cli
+from tests.test_preflight_readonly import RUNBOOK, plan_of
 
 JA = Words("ja")
 HOLDER = describe_holder(
@@ -135,3 +140,28 @@ def test_a_refusal_on_the_command_line_is_in_japanese(project: Path) -> None:
     assert japanese.returncode == BAD_INPUT, japanese
     assert "--approved にはダイジェスト全体" in japanese.stderr, japanese.stderr
     assert "偽造した計画" in japanese.stderr and "whole digest" not in japanese.stderr
+
+
+# --- preflight's lines -------------------------------------------------------------------------
+
+
+def test_preflight_says_each_line_in_the_operators_language() -> None:
+    answers = {
+        "sudo -n": CommandResult(1, "", "sudo: a password is required", 0.0),
+        "df -P": CommandResult(0, "dir /var/backups/release-runbook\navail 99999999\n", "", 0.0),
+    }
+    plan = plan_of(RUNBOOK)
+    report = check_host(plan, fake_connect({"web1": FakeTransport(rules=answers)}), True)
+    english = [_said(EN, f.check) for f in report.findings]
+    assert "sudo as root" in english and "backup /etc/app.conf (step backup)" in english
+    japanese = [_said(JA, f.check) for f in report.findings]
+    assert "root としての sudo" in japanese
+    assert "バックアップ /etc/app.conf(ステップ backup)" in japanese
+    notes = [_said(JA, f.note) for f in report.findings if f.ok and f.note]
+    assert "パスワードは受け入れられました" in notes or "パスワード不要" in notes, notes
+
+
+def test_a_check_urls_failure_is_said_again() -> None:
+    problem = reachable("http:///path") or ""
+    assert problem == "the URL names no host"
+    assert JA.again(problem) == "URL にホストがありません"
