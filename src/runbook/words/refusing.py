@@ -340,4 +340,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "it answers; what it should answer is judged after the release",
         "応答があります。応答の内容はリリースの後で判定されます",
     ),
+    # Which runbook and which hosts (commands.inputs).
+    "error.inputs.no-such-runbook": (
+        "no runbook '{name}' (neither a file nor runbooks/{file}.yaml)",
+        "runbook '{name}' がありません(ファイルでも runbooks/{file}.yaml でもありません)",
+    ),
+    "error.inputs.runbooks-here": ("runbooks here: {runbooks}", "ここにある runbook: {runbooks}"),
+    "error.inputs.no-runbook": ("no runbook in {folder}", "{folder} に runbook がありません"),
+    "error.inputs.no-runbook-hint": (
+        "write runbooks/NAME.yaml or pass --runbook PATH",
+        "runbooks/NAME.yaml を書くか、--runbook PATH を指定してください",
+    ),
+    "error.inputs.several-runbooks": (
+        "several runbooks: say which with --runbook NAME",
+        "runbook が複数あります: --runbook NAME でどれかを指定してください",
+    ),
+    "error.inputs.several-runbooks-hint": (
+        "or set runbook.default in invoke.yaml; runbooks: {runbooks}",
+        "または invoke.yaml に runbook.default を設定してください。runbook: {runbooks}",
+    ),
+    "error.inputs.which-host": (
+        "say which host with --host NAME (a host or a group)",
+        "--host NAME(ホストかグループ)でホストを指定してください",
+    ),
+    "error.inputs.hosts": ("hosts: {hosts}", "ホスト: {hosts}"),
+    "error.inputs.no-such-host": (
+        "no host or group '{name}' in {path}",
+        "{path} にホストまたはグループ '{name}' がありません",
+    ),
+    "error.inputs.did-you-mean": ("did you mean '{name}'?", "'{name}' のことですか?"),
 }
