@@ -369,4 +369,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{path} にホストまたはグループ '{name}' がありません",
     ),
     "error.inputs.did-you-mean": ("did you mean '{name}'?", "'{name}' のことですか?"),
+    # An output file (commands.review) and a batch that could not start (execute.batch).
+    "error.output.exists": (
+        "{path} exists; remove it or choose another name",
+        "{path} はすでにあります。削除するか、別の名前にしてください",
+    ),
+    "error.output.force": (
+        "or pass --force to replace it",
+        "または --force を付けて置き換えてください",
+    ),
+    "error.output.cannot-write": (
+        "cannot write {path}: {error}",
+        "{path} に書き込めません: {error}",
+    ),
+    "error.batch.nothing-ran": ("nothing ran: {refusals}", "何も実行されませんでした: {refusals}"),
 }
