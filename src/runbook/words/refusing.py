@@ -383,4 +383,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{path} に書き込めません: {error}",
     ),
     "error.batch.nothing-ran": ("nothing ran: {refusals}", "何も実行されませんでした: {refusals}"),
+    # Signed approvals (commands.signatures).
+    "error.sign.no-key-file": ("no key file {key}", "鍵ファイル {key} がありません"),
+    "error.sign.key-hint": (
+        "--key takes your private key file",
+        "--key にはあなたの秘密鍵ファイルを指定します",
+    ),
+    "error.sign.which-key": (
+        "the ssh-agent holds {count} keys: say which one signs with --key",
+        "ssh-agent は鍵を {count} 個持っています: 署名する鍵を --key で指定してください",
+    ),
+    "error.sign.which-key-hint": (
+        "--key takes your private key, or its .pub file when the agent holds it; "
+        "the agent's keys: {keys}",
+        "--key には秘密鍵を、エージェントが持っているならその .pub ファイルを指定します。"
+        "エージェントの鍵: {keys}",
+    ),
+    "error.sign.approval-problem": (
+        "approval for {which}: {problem}",
+        "{which} の承認: {problem}",
+    ),
+    "error.sign.hint": (
+        "a reviewer reads `{show}`, then signs with `{approve}`; commit the file it writes "
+        "under {folder}/",
+        "レビュー担当者が `{show}` を読み、`{approve}` で署名します。書き出されたファイルを "
+        "{folder}/ の下にコミットしてください",
+    ),
 }
