@@ -104,7 +104,7 @@ def test_every_script_preflight_sends_only_reads() -> None:
     for script in scripts:
         assert not WRITES.search(script), script
     assert transport.closed
-    checks = [f.check for f in report.findings]
+    checks = [str(f.check) for f in report.findings]
     assert "sudo as root" in checks
     assert "backup /etc/app.conf (step backup)" in checks
     assert "commands as root" in checks  # systemctl, cat: not the heredoc's body

@@ -139,8 +139,8 @@ def test_times_are_on_the_operators_clock_with_the_zone_named(
 
 # --- no English the tool wrote in the Japanese report ------------------------------------------
 
-# Words that are names, not English: tools, streams, units, the digest's algorithm.
-NAMES = {"sha", "sudo", "stdout", "stderr", "inv", "ssh", "http", "https", "yes", "url"}
+# Words that are names, not English: tools, streams, units, the digest's algorithm, a user.
+NAMES = {"sha", "sudo", "stdout", "stderr", "inv", "ssh", "http", "https", "yes", "url", "root"}
 
 
 def _english_of_the_tool() -> set[str]:

@@ -19,6 +19,7 @@ from ..core.model import Plan
 from ..core.trust import portable
 from ..errors import RefusedError
 from ..options import Options
+from ..words import EN
 from .inputs import command_line
 
 FULL_DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -45,29 +46,30 @@ def check_approval(
         for plan in plans:
             if plan.host.require_approval and plan.host.approval is None:
                 raise RefusedError(
-                    f"host {plan.host.name} requires --approved DIGEST",
-                    hint=f"review with `{show_command}`; its last line is the release "
-                    "command to approve, with the full digest",
+                    EN("error.approval.required", host=plan.host.name),
+                    hint=EN("error.approval.required-hint", command=show_command),
                 )
         return
     wanted = approved.strip().lower().removeprefix("sha256:")
     if not FULL_DIGEST.fullmatch(wanted):
         raise RefusedError(
-            "--approved takes the whole digest: 64 hex digits, as the review prints them",
-            hint="a short prefix could be matched by a forged plan in minutes; copy the "
-            f"approval command from `{show_command}`",
+            EN("error.approval.whole-digest"),
+            hint=EN("error.approval.whole-digest-hint", command=show_command),
         )
     actual = digest_of(plans)
     if actual == wanted:
         return
-    what = plans[0].host.name if len(plans) == 1 else "these hosts"
-    differences = _differences(state_dir, wanted, plans)
+    what = plans[0].host.name if len(plans) == 1 else EN("error.approval.these-hosts")
+    differences = "".join(f"\n  differs: {d}" for d in _differences(state_dir, wanted, plans))
     raise RefusedError(
-        f"the plan for {what} is not the approved one: its digest is sha256:{actual}, "
-        f"the approved one sha256:{wanted}"
-        + ("".join(f"\n  differs: {d}" for d in differences) if differences else ""),
-        hint="the runbook, the inventory, --var, a file it uploads or a host key changed since "
-        f"the review; review again with `{show_command}`",
+        EN(
+            "error.approval.mismatch",
+            what=what,
+            actual=actual,
+            wanted=wanted,
+            differences=differences,
+        ),
+        hint=EN("error.approval.mismatch-hint", command=show_command),
     )
 
 

@@ -29,7 +29,7 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool, words: Words = EN
         elif interactive:
             values[name] = getpass.getpass(words("prompt.secret", name=name))
         else:
-            raise RefusedError(f"secret '{name}' is not set", hint=f"export {env}=...")
+            raise RefusedError(EN("error.secret.not-set", name=name), hint=f"export {env}=...")
         # Shorter ones are masked inside ordinary words too ("interrupted b***").
         if len(values[name]) < MIN_SECRET:
             where = env if env in os.environ else "the prompt"
@@ -156,10 +156,12 @@ class SudoPassword:
             value = self._from_env(host)
         if value is None:
             if not self.interactive:
-                raise RefusedError(
-                    f"sudo{f' on {host}' if host else ''} asks for a password and none is set",
-                    hint=no_sudo_password_hint(host),
+                said = (
+                    EN("error.sudo.no-password-on", host=host)
+                    if host
+                    else EN("error.sudo.no-password")
                 )
+                raise RefusedError(said, hint=no_sudo_password_hint(host))
             asked = time.monotonic()
             try:
                 with self._asking:
@@ -262,10 +264,7 @@ def ask_hidden(prompt: str, left: threading.Event) -> str:
 def no_sudo_password_hint(host: str = "") -> str:
     """How to give the sudo password, or do without one."""
     env = sudo_password_env(host) if host else "RUNBOOK_SUDO_PASSWORD_<HOST>"
-    return (
-        f"export RUNBOOK_SUDO_PASSWORD=... (or {env}=... for this host alone), run on a "
-        "terminal, or set `sudo: false` for the host"
-    )
+    return EN("error.sudo.no-password-hint", env=env)
 
 
 def operator() -> str:
@@ -278,10 +277,7 @@ def choose_gate(yes: bool, gate: Gate | None, interactive: bool, words: Words = 
     if gate is not None:
         return gate
     if not yes and not interactive:
-        raise RefusedError(
-            "no terminal to ask at the gates, and no --yes",
-            hint="run it on a terminal, or pass --yes for automation",
-        )
+        raise RefusedError(EN("error.gate.no-terminal"), hint=EN("error.gate.no-terminal-hint"))
     return YesGate() if yes else TerminalGate(words=words)
 
 
@@ -294,8 +290,7 @@ def check_identities(plans: Sequence[Plan]) -> None:
         except OSError:
             continue  # a missing key is refused, with its own message, when connecting
         if st.st_mode & 0o077 or st.st_uid not in (os.getuid(), 0):
+            mode = f"{st.st_mode & 0o777:04o}"
             raise RefusedError(
-                f"the identity file {path} can be read by others or is not yours (mode "
-                f"{st.st_mode & 0o777:04o}): OpenSSH refuses such a key, and so does this tool",
-                hint=f"chmod 600 {path}",
+                EN("error.identity.unprotected", path=path, mode=mode), hint=f"chmod 600 {path}"
             )

@@ -22,6 +22,7 @@ from ..journal.events import now_iso
 from ..journal.store import RUN_ID
 from ..options import Options, RunOptions
 from ..transport.base import SudoCredential, Transport
+from ..words import EN
 from . import signatures
 from .approval import approve_command, check_approval
 from .credentials import (
@@ -52,8 +53,8 @@ def release(
         steps = [s.id for s in plans[0].steps]
         if run_opts.from_step and run_opts.from_step not in steps:  # as the real run says it
             raise RefusedError(
-                f"--from {run_opts.from_step}: no such step in {plans[0].runbook}",
-                hint="steps: " + ", ".join(steps),
+                EN("error.from.no-step", step=run_opts.from_step, runbook=plans[0].runbook),
+                hint=EN("error.from.steps", steps=", ".join(steps)),
             )
         if run_opts.approved:
             check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
@@ -63,7 +64,7 @@ def release(
     check_approval(plans, run_opts.approved, state_dir=opts.state_dir, show_command=show)
     check_identities(plans)
     if run_opts.parallel < 1:
-        raise RefusedError("--parallel needs a number of hosts, 1 or more")
+        raise RefusedError(EN("error.parallel.count"))
     clock, reason = _window_options(run_opts, console)
     interactive = has_terminal() if interactive is None else interactive
     who = operator()
@@ -152,26 +153,19 @@ def rollback(
         else:
             todo.append(run)
     if not todo:
-        hint = "inv history shows every run"
+        hint = EN("error.rollback.history-hint")
         if not run_id and not opts.runbook:
             others = rollbackable_elsewhere(opts.state_dir, released, opts.host)
             if others:
                 bare = replace(opts, host=None, runbook=None, vars=(), inventory=None)
-                hint = (
-                    "the latest release of another runbook can be: "
-                    + "; ".join(
-                        f"{command_line('rollback', bare, '--run', r.id)} "
-                        f"({r.start.runbook} on {r.host})"
-                        for r in others
-                    )
-                    + "; "
-                    + hint
+                releases = "; ".join(
+                    f"{command_line('rollback', bare, '--run', r.id)} "
+                    f"({r.start.runbook} on {r.host})"
+                    for r in others
                 )
+                hint = EN("error.rollback.elsewhere-hint", releases=releases, rest=hint)
         if run_opts.break_lock:
-            hint = (
-                "no connection was made, so a stale lock stays; `inv release --break-lock "
-                f"{run_opts.break_lock}` removes it; " + hint
-            )
+            hint = EN("error.rollback.lock-stays-hint", runs=run_opts.break_lock, rest=hint)
         raise RefusedError("; ".join(why_not), hint=hint)
     # The rollback steps as the release recorded them: what was reviewed, not today's file.
     plans = [replace(run.plan, steps=()) for run in todo]
@@ -217,9 +211,7 @@ def break_lock_ids(given: str | None) -> tuple[str, ...]:
     ids = tuple(i.strip() for i in given.split(",") if i.strip())
     if not ids or any(not RUN_ID.fullmatch(i) for i in ids):
         raise RefusedError(
-            f"--break-lock takes the run id that holds the lock, not {given!r}",
-            hint="the refusal that named the lock says which run holds it (e.g. "
-            "--break-lock 20261125T144100Z-3fa9); inv history lists the runs",
+            EN("error.break-lock.not-a-run", given=repr(given)), hint=EN("error.break-lock.hint")
         )
     return ids
 
@@ -230,10 +222,7 @@ def _window_options(
     """The clock for the booked windows and the --outside-window reason, checked."""
     reason = run_opts.outside_window
     if reason is not None and not reason.strip():
-        raise RefusedError(
-            "--outside-window needs a reason",
-            hint='--outside-window "REASON" (it is recorded, reported and sent to the team)',
-        )
+        raise RefusedError(EN("error.outside-window.reason"), hint=EN("error.outside-window.hint"))
     now = os.environ.get("RUNBOOK_NOW")
     try:
         clock = clock_from(now)

@@ -139,7 +139,8 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
     ids = [s.id for s in plans[0].steps]
     if step_id not in ids:
         raise RefusedError(
-            f"--from {step_id}: no such step in {plans[0].runbook}", hint="steps: " + ", ".join(ids)
+            EN("error.from.no-step", step=step_id, runbook=plans[0].runbook),
+            hint=EN("error.from.steps", steps=", ".join(ids)),
         )
     found = {}
     for plan in plans:
@@ -149,8 +150,8 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
             earlier = None
         if earlier is None or earlier.result in (Result.DONE, Result.ROLLED_BACK):
             raise RefusedError(
-                f"--from {step_id}: no interrupted or failed release on {plan.host.name} to resume",
-                hint="inv history lists the runs; release without --from",
+                EN("error.from.nothing-to-resume", step=step_id, host=plan.host.name),
+                hint=EN("error.from.nothing-to-resume-hint"),
             )
         found[plan.host.name] = earlier
     return found
@@ -167,21 +168,18 @@ def not_rollbackable(
     state = host_state(released)
     every = runs if runs is not None else list(all_runs(state_dir))
     later = _rollbacks_by_release(every).get(released.id)
+    run = {"run": released.id, "host": released.host}
     if state.rolled_back:
-        return f"run {released.id} on {released.host} was already rolled back (in the run)"
+        return EN("error.rollback.already-in-run", **run)
     if later is not None and later.result is Result.ROLLED_BACK:
-        return f"run {released.id} on {released.host} was already rolled back (by run {later.id})"
+        return EN("error.rollback.already-by", **run, by=later.id)
     if not state.changed and not released.backups and not released.created:
-        skipped = f"; skipped: {', '.join(state.skipped)}" if state.skipped else ""
-        return (
-            f"nothing to roll back: run {released.id} on {released.host} changed nothing "
-            f"(no step that changes the host ran{skipped})"
-        )
+        if state.skipped:
+            skipped = ", ".join(state.skipped)
+            return EN("error.rollback.nothing-skipped", **run, skipped=skipped)
+        return EN("error.rollback.nothing", **run)
     if state.without_backup:
-        return (
-            f"run {released.id} on {released.host} changed the host without a backup "
-            f"(steps {', '.join(state.changed)}): roll back by hand"
-        )
+        return EN("error.rollback.no-backup", **run, steps=", ".join(state.changed))
     return None
 
 

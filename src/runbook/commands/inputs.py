@@ -19,6 +19,7 @@ from ..core.yamlsrc import load_yaml
 from ..errors import InputError, Problem, RefusedError
 from ..options import Options
 from ..text import describe, first_refused, visible
+from ..words import EN
 
 
 def display(path: Path, project: Path) -> str:
@@ -59,20 +60,20 @@ def resolve_runbook(opts: Options) -> Path:
                 return candidate
         known = ", ".join(p.stem for p in runbook_paths(opts.project)) or "none"
         raise RefusedError(
-            f"no runbook '{name}' (neither a file nor runbooks/{name}.yaml)",
-            hint=f"runbooks here: {known}",
+            EN("error.inputs.no-such-runbook", name=name, file=name),
+            hint=EN("error.inputs.runbooks-here", runbooks=known),
         )
     found = runbook_paths(opts.project)
     if len(found) == 1:
         return found[0]
     if not found:
         raise RefusedError(
-            f"no runbook in {opts.project / 'runbooks'}",
-            hint="write runbooks/NAME.yaml or pass --runbook PATH",
+            EN("error.inputs.no-runbook", folder=opts.project / "runbooks"),
+            hint=EN("error.inputs.no-runbook-hint"),
         )
     raise RefusedError(
-        "several runbooks: say which with --runbook NAME",
-        hint="or set runbook.default in invoke.yaml; runbooks: " + ", ".join(p.stem for p in found),
+        EN("error.inputs.several-runbooks"),
+        hint=EN("error.inputs.several-runbooks-hint", runbooks=", ".join(p.stem for p in found)),
     )
 
 
@@ -147,14 +148,17 @@ def load(opts: Options, runbook_path: Path) -> tuple[Runbook, Inventory]:
 def select(inventory: Inventory, name: str | None) -> tuple[Host, ...]:
     if not name:
         raise RefusedError(
-            "say which host with --host NAME (a host or a group)",
-            hint="hosts: " + ", ".join(inventory.hosts),
+            EN("error.inputs.which-host"),
+            hint=EN("error.inputs.hosts", hosts=", ".join(inventory.hosts)),
         )
     if name not in inventory.hosts and name not in inventory.groups:
         close = difflib.get_close_matches(name, [*inventory.hosts, *inventory.groups], n=1)
+        hosts = ", ".join(inventory.hosts)
         raise RefusedError(
-            f"no host or group '{name}' in {inventory.path}",
-            hint=f"did you mean '{close[0]}'?" if close else "hosts: " + ", ".join(inventory.hosts),
+            EN("error.inputs.no-such-host", name=name, path=inventory.path),
+            hint=EN("error.inputs.did-you-mean", name=close[0])
+            if close
+            else EN("error.inputs.hosts", hosts=hosts),
         )
     return inventory.select(name)
 

@@ -26,6 +26,7 @@ from ..execute import hostlock
 from ..gate import has_terminal
 from ..options import Options
 from ..transport.base import SudoCredential, SudoError, Transport, sudo_password_env
+from ..words import Said, Words
 from .credentials import SudoPassword, check_identities, no_sudo_password_hint
 from .fleet import connect_ssh
 from .inputs import command_line, plans_for
@@ -38,17 +39,23 @@ CHECK_TIMEOUT = 20.0  # seconds for one read-only script on a host
 MARGIN = 1.1  # room wanted in the backup directory: the files' sizes plus 10 % ...
 SPARE_KIB = 1024  # ... plus 1 MiB
 LATE = "\ue000"  # a late value's marker (run.*, secrets.*): known only when the step runs
+LATE_NOTE = Said("preflight.late")
 
 
 # Words that start a line of shell but are not commands on the PATH.
+# A finding's words: said by key in the operator's language, or a text from elsewhere (a
+# connection's refusal, a host's output) said again where the catalog knows it.
+Text = str | Said
+
+
 @dataclass(frozen=True)
 class Finding:
     """One check's outcome: `problem` None is ok (then `note` may say more)."""
 
-    check: str
-    problem: str | None = None
-    hint: str | None = None
-    note: str = ""
+    check: Text
+    problem: Text | None = None
+    hint: Text | None = None
+    note: Text = ""
 
     @property
     def ok(self) -> bool:
@@ -62,10 +69,10 @@ class HostReport:
     host: str
     findings: list[Finding] = field(default_factory=list)
 
-    def add(self, check: str, problem: str | None = None, hint: str | None = None) -> None:
+    def add(self, check: Text, problem: Text | None = None, hint: Text | None = None) -> None:
         self.findings.append(Finding(check, problem, hint))
 
-    def ok(self, check: str, note: str = "") -> None:
+    def ok(self, check: Text, note: Text = "") -> None:
         self.findings.append(Finding(check, note=note))
 
     @property
@@ -106,13 +113,19 @@ def preflight(
 def show(console: Console, finding: Finding) -> None:
     """One line per check (made visible by the console), its hint indented under it."""
     words = console.words
+    check = _said(words, finding.check)
     if finding.ok:
-        note = f" ({finding.note})" if finding.note else ""
-        console.say(words("preflight.ok", check=finding.check, note=note), "green")
+        note = f" ({_said(words, finding.note)})" if finding.note else ""
+        console.say(words("preflight.ok", check=check, note=note), "green")
         return
-    console.say(words("preflight.problem", check=finding.check, problem=finding.problem), "red")
+    problem = _said(words, finding.problem or "")
+    console.say(words("preflight.problem", check=check, problem=problem), "red")
     if finding.hint:
-        console.say(words("preflight.hint", hint=finding.hint))
+        console.say(words("preflight.hint", hint=_said(words, finding.hint)))
+
+
+def _said(words: Words, text: Text) -> str:
+    return words(text) if isinstance(text, Said) else words.again(text)
 
 
 # --- one host --------------------------------------------------------------------------------
@@ -130,11 +143,11 @@ def check_host(plan: Plan, connect: Connect, interactive: bool) -> HostReport:
     try:
         transport = connect(plan.host, credential)
     except RunbookError as exc:
-        report.add("connect (host key, login)", exc.message, exc.hint)
-        report.add("the other checks", "skipped: no connection")
+        report.add(Said("preflight.check.connect"), exc.message, exc.hint)
+        report.add(Said("preflight.check.others"), Said("preflight.skipped.no-connection"))
         _urls(plan, report)
         return report
-    report.ok("connect (host key, login)", _where(plan.host))
+    report.ok(Said("preflight.check.connect"), _where(plan.host))
     try:
         usable = _sudo(transport, sudos, credential, available, report)
         _backups(transport, plan, usable, report)
@@ -142,7 +155,7 @@ def check_host(plan: Plan, connect: Connect, interactive: bool) -> HostReport:
         _lock(transport, plan, report)
         _commands(transport, remote, usable, report)
     except RunbookError as exc:
-        report.add("the remaining checks", exc.message, exc.hint)
+        report.add(Said("preflight.check.remaining"), exc.message, exc.hint)
     finally:
         transport.close()
     _urls(plan, report)
@@ -163,8 +176,8 @@ def _distinct(values: Iterable[bool | str]) -> list[bool | str]:
     return seen
 
 
-def _as(sudo: bool | str) -> str:
-    return "root" if sudo is True else str(sudo) if sudo else "the login user"
+def _as(sudo: bool | str) -> Text:
+    return "root" if sudo is True else str(sudo) if sudo else Said("preflight.as.login-user")
 
 
 def _run(transport: Transport, script: str, sudo: bool | str = False) -> tuple[int | None, str]:
@@ -191,24 +204,24 @@ def _sudo(
     """Which sudo users the steps can run as; one finding per user."""
     usable: set[bool | str] = set()
     for sudo in sudos:
-        name = f"sudo as {_as(sudo)}"
+        name = Said("preflight.check.sudo", {"user": _as(sudo)})
         user = "" if sudo is True else f"-u {shlex.quote(str(sudo))} "
         code, out = _run(transport, f"sudo -n {user}true")
         if code == 0:
-            report.ok(name, "no password needed")
+            report.ok(name, Said("preflight.sudo.no-password-needed"))
             usable.add(sudo)
             continue
         if "password" not in out:  # "a password is required"
             report.add(
                 name,
-                f"sudo refuses: {_last(out)}",
-                "the login user needs a sudoers rule for the steps' commands",
+                Said("preflight.sudo.refuses", {"last": _last(out)}),
+                Said("preflight.sudo.refuses-hint"),
             )
             continue
         if not available or credential is None:
             report.add(
                 name,
-                "sudo asks for a password and none is given",
+                Said("preflight.sudo.no-password"),
                 no_sudo_password_hint(report.host),
             )
             continue
@@ -218,15 +231,15 @@ def _sudo(
             report.add(name, exc.message, exc.hint)
             continue
         if result.exit_code != 0:
-            report.add(name, f"sudo with the password failed: {_last(result.stderr)}")
+            report.add(name, Said("preflight.sudo.failed", {"last": _last(result.stderr)}))
             continue
-        report.ok(name, "the password is accepted")
+        report.ok(name, Said("preflight.sudo.accepted"))
         usable.add(sudo)
     return usable
 
 
-def _skipped(report: HostReport, check: str, sudo: bool | str) -> None:
-    report.add(check, f"not checked: sudo as {_as(sudo)} does not work (above)")
+def _skipped(report: HostReport, check: Text, sudo: bool | str) -> None:
+    report.add(check, Said("preflight.skipped.sudo", {"user": _as(sudo)}))
 
 
 # --- backups ---------------------------------------------------------------------------------
@@ -282,9 +295,9 @@ def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: 
         if step.action != Action.BACKUP or step.local:
             continue
         for path in step.paths:
-            check = f"backup {path} (step {step.id})"
+            check = Said("preflight.check.backup", {"path": path, "step": step.id})
             if LATE in path:
-                report.ok(check, "names a value known only when it runs: not checked")
+                report.ok(check, LATE_NOTE)
                 continue
             if step.sudo and step.sudo not in usable:
                 _skipped(report, check, step.sudo)
@@ -294,13 +307,13 @@ def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: 
                 report.add(
                     check,
                     _last(out),
-                    "check the path (vars: --var, the inventory) and that the step's sudo "
-                    "can read it",
+                    Said("preflight.backup.hint"),
                 )
                 continue
             size = int(out.split()[-1]) if out.split() and out.split()[-1].isdigit() else 0
             sizes[step.sudo] = sizes.get(step.sudo, 0) + size
-            report.ok(check, f"{size} bytes, readable as {_as(step.sudo)}")
+            readable = {"size": size, "user": _as(step.sudo)}
+            report.ok(check, Said("preflight.backup.readable", readable))
     for sudo, total in sizes.items():
         _backup_dir(transport, plan, sudo, total, report)
 
@@ -309,7 +322,8 @@ def _backup_dir(
     transport: Transport, plan: Plan, sudo: bool | str, total: int, report: HostReport
 ) -> None:
     given = plan.host.backup_dir
-    check = f"backup directory {given or '(default)'} as {_as(sudo)}"
+    shown = given or Said("preflight.dir.default")
+    check = Said("preflight.check.backup-dir", {"dir": shown, "user": _as(sudo)})
     where = scripts.backup_dir_shell(given)
     script = _shell(_DIR, guard=scripts.dir_guard("backup directory"), dir=where)
     code, out = _run(transport, script, sudo)
@@ -318,20 +332,20 @@ def _backup_dir(
         report.add(
             check,
             _last(out),
-            "set `backup_dir:` for the host to a directory only its user can write",
+            Said("preflight.backup-dir.hint"),
         )
         return
     need = int(total * MARGIN) // 1024 + SPARE_KIB
     avail = int(lines["avail"]) if lines["avail"].strip().isdigit() else 0
-    check = f"backup directory {lines.get('dir', given)} as {_as(sudo)}"
+    check = Said("preflight.check.backup-dir", {"dir": lines.get("dir", given), "user": _as(sudo)})
     if avail < need:
         report.add(
             check,
-            f"{avail} KiB free, the backups need about {need} KiB",
-            "free space there, or set `backup_dir:` for the host to a roomier place",
+            Said("preflight.backup-dir.short", {"avail": avail, "need": need}),
+            Said("preflight.backup-dir.short-hint"),
         )
         return
-    report.ok(check, f"private, {avail} KiB free for {total} bytes")
+    report.ok(check, Said("preflight.backup-dir.ok", {"avail": avail, "total": total}))
 
 
 # --- puts ------------------------------------------------------------------------------------
@@ -354,9 +368,9 @@ def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: Hos
         if step.action != Action.PUT or step.put is None or step.local:
             continue
         dest = step.put.dest
-        check = f"put {dest} (step {step.id})"
+        check = Said("preflight.check.put", {"dest": dest, "step": step.id})
         if LATE in dest:
-            report.ok(check, "names a value known only when it runs: not checked")
+            report.ok(check, LATE_NOTE)
             continue
         if step.sudo and step.sudo not in usable:
             _skipped(report, check, step.sudo)
@@ -367,11 +381,10 @@ def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: Hos
             report.add(
                 check,
                 _last(out),
-                "create the directory, owned by root or the step's user and not writable by "
-                "others (a put never creates directories)",
+                Said("preflight.put.hint"),
             )
         else:
-            report.ok(check, f"{folder} writable by {_as(step.sudo)} only")
+            report.ok(check, Said("preflight.put.ok", {"folder": folder, "user": _as(step.sudo)}))
 
 
 # --- the lock --------------------------------------------------------------------------------
@@ -397,31 +410,29 @@ def _lock(transport: Transport, plan: Plan, report: HostReport) -> None:
         ]
     )
     code, out = _run(transport, script)
-    check = f"lock {lock}"
+    check = Said("preflight.check.lock", {"lock": lock})
     if code == 0:
-        report.ok(check, "free")
+        report.ok(check, Said("preflight.lock.free"))
     elif code == scripts.LOCK_HELD:
         owner, holder = hostlock.parse_lock(out)
         if hostlock.is_holder(holder):
             run = holder.get("run", "RUN_ID")
             report.add(
                 check,
-                f"held by {hostlock.describe_holder(holder)}",
-                f"if that run is over, check the host (inv report --run {run}) and release "
-                f"with --break-lock {run}",
+                Said("preflight.lock.held", {"holder": hostlock.describe_holder(holder)}),
+                Said("preflight.lock.held-hint", {"run": run, "break_run": run}),
             )
         else:
             report.add(
                 check,
-                f"it exists and is not a lock of this tool (no valid holder record; owner "
-                f"{owner or '?'})",
-                "if another program uses that path, set `lock:` for the host to another one",
+                Said("preflight.lock.not-ours", {"owner": owner or "?"}),
+                Said("preflight.lock.not-ours-hint"),
             )
     else:
         report.add(
             check,
             _last(out),
-            "set `lock:` for the host to a path in a directory its user can write",
+            Said("error.lock.cannot-create-hint"),
         )
 
 
@@ -439,7 +450,7 @@ def _commands(
             if name not in wanted.setdefault(step.sudo, []):
                 wanted[step.sudo].append(name)
     for sudo, names in wanted.items():
-        check = f"commands as {_as(sudo)}"
+        check = Said("preflight.check.commands", {"user": _as(sudo)})
         if sudo and sudo not in usable:
             _skipped(report, check, sudo)
             continue
@@ -456,9 +467,11 @@ def _commands(
         elif missing:
             report.add(
                 check,
-                f"not found on the host: {', '.join(missing)} (checked: {', '.join(names)})",
-                "install it, or fix the runbook's `run:` (the PATH is the step's, under sudo "
-                "sudo's secure_path)",
+                Said(
+                    "preflight.commands.missing",
+                    {"missing": ", ".join(missing), "names": ", ".join(names)},
+                ),
+                Said("preflight.commands.missing-hint"),
             )
         else:
             report.ok(check, ", ".join(names))
@@ -474,16 +487,16 @@ def _urls(plan: Plan, report: HostReport) -> None:
             continue
         url = step.check.url
         seen.add(url)
-        check = f"check URL {url} (step {step.id})"
+        check = Said("preflight.check.url", {"url": url, "step": step.id})
         if LATE in url:
-            report.ok(check, "names a value known only when it runs: not checked")
+            report.ok(check, LATE_NOTE)
             continue
         problem = reachable(url)
         if problem:
             report.add(
                 check,
                 problem,
-                "start the service, or fix the URL (from this machine: the check runs here)",
+                Said("preflight.url.hint"),
             )
         else:
-            report.ok(check, "it answers; what it should answer is judged after the release")
+            report.ok(check, Said("preflight.url.answers"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import urllib.parse
 
+from ..words import EN
+
 URL_TIMEOUT = 3.0  # seconds to open a TCP connection to a check's URL
 
 
@@ -14,13 +16,15 @@ def reachable(url: str, timeout: float = URL_TIMEOUT) -> str | None:
         parts = urllib.parse.urlsplit(url)
         port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
     except ValueError as exc:
-        return f"not a URL: {exc}"
+        return EN("error.url.not-a-url", error=exc)
     if not parts.hostname:
-        return "the URL names no host"
+        return EN("error.url.no-host")
     try:
         with socket.create_connection((parts.hostname, port), timeout=timeout):
             return None
     except TimeoutError:
-        return f"no answer from {parts.hostname}:{port} within {timeout:g} s"
+        address, seconds = f"{parts.hostname}:{port}", f"{timeout:g}"
+        return EN("error.url.no-answer", address=address, seconds=seconds)
     except OSError as exc:
-        return f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"
+        address = f"{parts.hostname}:{port}"
+        return EN("error.url.cannot-connect", address=address, error=exc.strerror or exc)

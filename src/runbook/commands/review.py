@@ -34,7 +34,7 @@ def check(opts: Options) -> str:
     """Validate every runbook and the inventory, render each for every host; no network."""
     paths = [resolve_runbook(opts)] if opts.runbook else runbook_paths(opts.project)
     if not paths:
-        raise RefusedError(f"no runbook in {opts.project / 'runbooks'}")
+        raise RefusedError(EN("error.inputs.no-runbook", folder=opts.project / "runbooks"))
     overrides = parse_vars(opts.vars)
     problems: list[Problem] = []
     inventory = None
@@ -122,11 +122,11 @@ def write_output(path: Path, text: str, *, force: bool = False, name: str | None
             out.write(visible(text))
     except FileExistsError as exc:  # also a symlink, dangling or not, or a directory
         raise RefusedError(
-            f"{shown} exists; remove it or choose another name",
-            hint="or pass --force to replace it" if not force else None,
+            EN("error.output.exists", path=shown),
+            hint=EN("error.output.force") if not force else None,
         ) from exc
     except OSError as exc:
-        raise RefusedError(f"cannot write {shown}: {exc.strerror}") from exc
+        raise RefusedError(EN("error.output.cannot-write", path=shown, error=exc.strerror)) from exc
 
 
 def dry_run(plans: Sequence[Plan], *, approve_command: str, words: Words = EN) -> str:

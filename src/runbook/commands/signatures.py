@@ -42,6 +42,7 @@ from ..errors import RefusedError
 from ..gate import has_terminal
 from ..journal.events import Approver, now_iso
 from ..options import Options
+from ..words import EN
 from . import sshkeygen
 from .approval import digest_of
 from .inputs import command_line, display, plans_for
@@ -184,17 +185,18 @@ def _signing_key(
         path = Path(os.path.expanduser(key))
         path = path if path.is_absolute() else project / path
         if not path.is_file():
-            raise RefusedError(f"no key file {key}", hint="--key takes your private key file")
+            hint = EN("error.sign.key-hint")
+            raise RefusedError(EN("error.sign.no-key-file", key=key), hint=hint)
         return path, key
     keys = sshkeygen.agent_keys()
     if len(keys) > 1:
         listed = _listed_keys(settings)
         keys = [k for k in keys if " ".join(k.line.split()[:2]) in listed] or keys
     if len(keys) != 1:
+        listed_keys = ", ".join(f"{k.fingerprint} {k.comment}".strip() for k in keys)
         raise RefusedError(
-            f"the ssh-agent holds {len(keys)} keys: say which one signs with --key",
-            hint="--key takes your private key, or its .pub file when the agent holds it; "
-            "the agent's keys: " + ", ".join(f"{k.fingerprint} {k.comment}".strip() for k in keys),
+            EN("error.sign.which-key", count=len(keys)),
+            hint=EN("error.sign.which-key-hint", keys=listed_keys),
         )
     public = scratch / "agent_key.pub"
     public.write_text(keys[0].line + "\n", encoding="utf-8")
@@ -227,7 +229,7 @@ def _write(path: Path, text: str) -> None:
         os.chmod(temporary, 0o644)  # a file to commit, read by everyone
         os.replace(temporary, path)
     except OSError as exc:
-        raise RefusedError(f"cannot write {path}: {exc.strerror}") from exc
+        raise RefusedError(EN("error.output.cannot-write", path=path, error=exc.strerror)) from exc
 
 
 # --- the refusal -------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ def _refusal(opts: Options, plans: Sequence[Plan], status: Status) -> str:
     target = opts.host or plans[0].host.name
     which = target if len(status.hosts) == len(plans) else ", ".join(status.hosts)
     if status.problem:
-        return f"approval for {which}: {status.problem}"
+        return EN("error.sign.approval-problem", which=which, problem=status.problem)
     signed = ", ".join(a.principal for a in status.approvers)
     lines = [
         f"approval for {which}: {len(status.approvers)} of {status.required} signatures: "
@@ -251,7 +253,5 @@ def _refusal(opts: Options, plans: Sequence[Plan], status: Status) -> str:
 
 
 def _hint(opts: Options) -> str:
-    return (
-        f"a reviewer reads `{command_line('show', opts)}`, then signs with "
-        f"`{command_line('approve', opts)}`; commit the file it writes under {FOLDER}/"
-    )
+    show, approve = command_line("show", opts), command_line("approve", opts)
+    return EN("error.sign.hint", show=show, approve=approve, folder=FOLDER)

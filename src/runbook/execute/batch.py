@@ -23,6 +23,7 @@ from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
+from ..words import EN
 from . import hostlock, notify, steps, window
 from .concurrency import guard_signals, together
 from .state import Run
@@ -364,6 +365,6 @@ def _all_open(
     if len(items) == 1:
         raise first
     raise RefusedError(
-        "nothing ran: " + "\n  ".join(messages),
+        EN("error.batch.nothing-ran", refusals="\n  ".join(messages)),
         hint=first.hint if isinstance(first, RunbookError) else None,
     )

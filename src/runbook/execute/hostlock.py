@@ -17,6 +17,7 @@ from ..errors import RefusedError, RunbookError
 from ..journal.events import Lock, LockBroken, now_iso
 from ..journal.store import JournalWriter
 from ..transport.base import Transport
+from ..words import EN
 
 UNLOCK_TIMEOUT = 15.0
 TOOL = "release-runbook"  # in every holder record: a lock of this tool, not any directory
@@ -54,10 +55,10 @@ def take(
     if result.exit_code == scripts.LOCK_HELD:
         raise _held(plan, result.stdout, break_lock)
     if result.exit_code != 0:
-        reason = result.stderr.strip() or f"exit status {result.exit_code}"
+        reason = result.stderr.strip() or EN("step.exit-status", code=result.exit_code)
         raise RefusedError(
-            f"cannot create the lock {lock} on {plan.host.name}: {reason}",
-            hint="set `lock:` for the host to a path in a directory its user can write",
+            EN("error.lock.cannot-create", lock=lock, host=plan.host.name, reason=reason),
+            hint=EN("error.lock.cannot-create-hint"),
         )
     try:
         journal.write(Lock(lock=lock, holder=holder))
@@ -74,15 +75,16 @@ def _held(plan: Plan, output: str, break_lock: Sequence[str]) -> RefusedError:
     owner, other = parse_lock(output)
     if not is_holder(other):
         return RefusedError(
-            f"{lock} on {plan.host.name} exists and is not a lock of this tool (it has no "
-            f"valid holder record; owner {owner or '?'}): it is left alone",
-            hint="if another program uses that path, set `lock:` for the host to another one; "
-            "if a user made it to block releases, remove it on the host after checking",
+            EN("error.lock.not-ours", lock=lock, host=plan.host.name, owner=owner or "?"),
+            hint=EN("error.lock.not-ours-hint"),
         )
-    message = f"{plan.host.name} is locked by {describe_holder(other)} ({lock})"
+    held = {"host": plan.host.name, "holder": describe_holder(other), "lock": lock}
     if break_lock and other.get("run") not in break_lock:
-        message += f"; --break-lock names {', '.join(break_lock)}, not that run"
-    return RefusedError(message, hint=_stale_hint(other))
+        named = ", ".join(break_lock)
+        return RefusedError(
+            EN("error.lock.held-not-named", **held, named=named), hint=_stale_hint(other)
+        )
+    return RefusedError(EN("error.lock.held", **held), hint=_stale_hint(other))
 
 
 def _break(
@@ -99,18 +101,23 @@ def _break(
         return False  # refused by the caller with the reason
     if _alive_here(other):
         raise RefusedError(
-            f"{plan.host.name} is locked by {describe_holder(other)} ({lock}), and that "
-            "process still runs on this machine: its lock is not stale",
-            hint="end that run first (its terminal, or `kill` its pid once you are sure)",
+            EN("error.lock.alive", host=plan.host.name, holder=describe_holder(other), lock=lock),
+            hint=EN("error.lock.alive-hint"),
         )
     digest = hashlib.sha256(_record_text(output).encode()).hexdigest()
     removed = transport.run(scripts.break_lock_script(lock, digest))
     if removed.exit_code != 0:
-        reason = removed.stderr.strip() or f"exit status {removed.exit_code}"
+        reason = removed.stderr.strip() or EN("step.exit-status", code=removed.exit_code)
         raise RefusedError(
-            f"the stale lock {lock} on {plan.host.name} (run {other.get('run')}, owner "
-            f"{owner or '?'}) could not be removed: {reason}",
-            hint="remove it on the host by hand after checking that run is over",
+            EN(
+                "error.lock.not-removed",
+                lock=lock,
+                host=plan.host.name,
+                run=other.get("run"),
+                owner=owner or "?",
+                reason=reason,
+            ),
+            hint=EN("error.lock.not-removed-hint"),
         )
     journal.write(LockBroken(lock=lock, holder=other))
     return True
@@ -175,11 +182,14 @@ def parse_holder(text: str) -> dict[str, Any]:
 
 def describe_holder(holder: dict[str, Any]) -> str:
     if not holder:
-        return "another run (its details are being written or were lost)"
-    return (
-        f"run {holder.get('run', '?')} of {holder.get('operator', '?')} since "
-        f"{holder.get('started_at', '?')} from {holder.get('machine', '?')} "
-        f"pid {holder.get('pid', '?')}"
+        return EN("error.lock.holder-unknown")
+    return EN(
+        "error.lock.holder",
+        run=holder.get("run", "?"),
+        operator=holder.get("operator", "?"),
+        started=holder.get("started_at", "?"),
+        machine=holder.get("machine", "?"),
+        pid=holder.get("pid", "?"),
     )
 
 
@@ -187,9 +197,6 @@ def _stale_hint(holder: dict[str, Any]) -> str:
     run = holder.get("run", "RUN_ID")
     here = holder.get("machine") == socket.gethostname() and isinstance(holder.get("pid"), int)
     if here and _alive_here(holder):
-        return f"that run's process (pid {holder['pid']}) still runs on this machine: let it end"
-    gone = "that process no longer runs here, so the lock is stale; " if here else ""
-    return (
-        f"{gone}if that run is over, check the host (inv report --run {run}) and run again "
-        f"with --break-lock {run}"
-    )
+        return EN("error.lock.still-runs-hint", pid=holder["pid"])
+    key = "error.lock.stale-gone-hint" if here else "error.lock.stale-hint"
+    return EN(key, run=run, break_run=run)
