@@ -16,7 +16,6 @@ import os
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from string import Template
 
 from ..console import Console
 from ..core import scripts
@@ -30,6 +29,7 @@ from ..words import Said, Words
 from .credentials import SudoPassword, check_identities, no_sudo_password_hint
 from .fleet import connect_ssh
 from .inputs import command_line, plans_for
+from .preflight_scripts import DIR, FILE, PUT, shell
 from .reachable import reachable
 from .shellwords import command_names
 
@@ -244,50 +244,6 @@ def _skipped(report: HostReport, check: Text, sudo: bool | str) -> None:
 
 # --- backups ---------------------------------------------------------------------------------
 
-# The file a backup copies: it must lead (through links) to a regular file this user can read.
-_FILE = r"""p=@path
-t=$(readlink -f -- "$p") || { echo "it does not exist"; exit 3; }
-[ -e "$t" ] || { echo "it does not exist"; exit 3; }
-[ -f "$t" ] || { echo "$t is not a regular file ($(stat -c %F -- "$t"))"; exit 3; }
-[ -r "$t" ] || { echo "$(id -un) cannot read $t"; exit 3; }
-stat -c %s -- "$t"
-"""
-
-# The backup directory, read-only: what the backup script would create or refuse, without
-# creating it. It prints the KiB available where it would be.
-_DIR = r"""u=$(id -u)
-@guard
-@dir
-e=$d
-while [ ! -e "$e" ] && [ ! -L "$e" ]; do e=$(dirname -- "$e"); done
-if [ "$e" = "$d" ]; then
-  if [ -L "$d" ] || [ ! -d "$d" ] || [ "$(stat -c %u -- "$d")" != "$u" ] ||
-    [ $((0$(stat -c %a -- "$d") & 022)) -ne 0 ]; then
-    echo "the backup directory $d must be a directory of $(id -un)'s that nobody else can" \
-      "write (it is: $(stat -c '%F, mode %a, owner %U' -- "$d"))"
-    exit 6
-  fi
-  [ -w "$d" ] || { echo "$(id -un) cannot write $d"; exit 6; }
-  guard "$(dirname -- "$d")" 2>&1
-else
-  [ -d "$e" ] && [ ! -L "$e" ] || { echo "$e (on the way to $d) is not a directory"; exit 6; }
-  [ -w "$e" ] || { echo "$(id -un) cannot create $d: $e is not writable"; exit 6; }
-  guard "$e" 2>&1
-fi
-echo "dir $d"
-df -P -k -- "$e" | awk 'NR == 2 { print "avail " $4 }'
-"""
-
-
-class _Script(Template):
-    """A script with `@name` placeholders (as core.scripts writes them)."""
-
-    delimiter = "@"
-
-
-def _shell(template: str, **values: str) -> str:
-    return _Script(template.strip("\n")).substitute(values)
-
 
 def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: HostReport) -> None:
     sizes: dict[bool | str, int] = {}
@@ -302,7 +258,7 @@ def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: 
             if step.sudo and step.sudo not in usable:
                 _skipped(report, check, step.sudo)
                 continue
-            code, out = _run(transport, _shell(_FILE, path=shlex.quote(path)), step.sudo)
+            code, out = _run(transport, shell(FILE, path=shlex.quote(path)), step.sudo)
             if code != 0:
                 report.add(
                     check,
@@ -325,7 +281,7 @@ def _backup_dir(
     shown = given or Said("preflight.dir.default")
     check = Said("preflight.check.backup-dir", {"dir": shown, "user": _as(sudo)})
     where = scripts.backup_dir_shell(given)
-    script = _shell(_DIR, guard=scripts.dir_guard("backup directory"), dir=where)
+    script = shell(DIR, guard=scripts.dir_guard("backup directory"), dir=where)
     code, out = _run(transport, script, sudo)
     lines = dict(ln.split(" ", 1) for ln in out.splitlines() if ln.startswith(("dir ", "avail ")))
     if code != 0 or "avail" not in lines:
@@ -350,18 +306,6 @@ def _backup_dir(
 
 # --- puts ------------------------------------------------------------------------------------
 
-# As put_script checks the destination's directory: it exists and only root or this user
-# may write it.
-_PUT = r"""f=@folder
-test -d "$f" || { echo "the directory $f does not exist"; exit 3; }
-if test -n "$(find -H "$f" -maxdepth 0 \( -perm -0002 -o -perm -0020 -o ! -user 0 \
-  ! -user "$(id -u)" \) -print)"; then
-  echo "$f may be written by a user other than $(id -un) or root: the put would be refused"
-  exit 6
-fi
-test -w "$f" || { echo "$(id -un) cannot write $f"; exit 6; }
-"""
-
 
 def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: HostReport) -> None:
     for step in plan.steps:
@@ -376,7 +320,7 @@ def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: Hos
             _skipped(report, check, step.sudo)
             continue
         folder = os.path.dirname(dest) or "/"
-        code, out = _run(transport, _shell(_PUT, folder=shlex.quote(folder)), step.sudo)
+        code, out = _run(transport, shell(PUT, folder=shlex.quote(folder)), step.sudo)
         if code != 0:
             report.add(
                 check,
