@@ -32,9 +32,9 @@ LANGUAGES = ("en", "ja")
 
 # Adding a message: in the module of its kind (`running`: said during a run; `recorded`: kept
 # in the journal and said again; `connecting`, `trusting`, `refusing`: an error's `error.`
-# message, said again at the CLI boundary; `reading`: everything else), a key (dotted: where it is said,
-# then what), then its English and its Japanese, with the same placeholders in both
-# (tests/test_words.py checks it).
+# message, said again at the CLI boundary; `reading`: everything else), a key (dotted: where
+# it is said, then what), then its English and its Japanese, with the same placeholders in
+# both (tests/test_words.py checks it).
 MESSAGES: dict[str, tuple[str, str]] = {
     **reading.MESSAGES,
     **running.MESSAGES,
