@@ -165,3 +165,39 @@ def test_a_check_urls_failure_is_said_again() -> None:
     problem = reachable("http:///path") or ""
     assert problem == "the URL names no host"
     assert JA.again(problem) == "URL にホストがありません"
+
+
+def test_refusals_of_several_hosts_joined_are_each_said_again() -> None:
+    one = EN("error.lock.held", host="web1", holder="alice", lock="/run/a.lock")
+    two = EN("error.lock.held", host="web2", holder="bob", lock="/run/b.lock")
+    said = Words("ja").again(f"{one}; {two}")
+    assert said == "; ".join(
+        Words("ja")("error.lock.held", host=h, holder=w, lock=lock)
+        for h, w, lock in (("web1", "alice", "/run/a.lock"), ("web2", "bob", "/run/b.lock"))
+    )
+    # A message with "; " inside it is still one message, said again whole.
+    held = EN("error.lock.held-not-named", host="web1", holder="alice", lock="/run/a", named="R1")
+    assert Words("ja").again(held) == Words("ja")(
+        "error.lock.held-not-named", host="web1", holder="alice", lock="/run/a", named="R1"
+    )
+
+
+def test_no_journal_is_said_in_japanese_and_unchanged_in_english(tmp_path: Path) -> None:
+    from runbook.errors import RefusedError
+    from runbook.journal.events import RunKind
+    from runbook.journal.record import find_run
+
+    with pytest.raises(RefusedError) as refused:
+        find_run(tmp_path, host="web1", kind=RunKind.RELEASE, runbook="app", started=True)
+    english = refused.value.message
+    assert english == f"no journal of a release of runbook app on host web1 in {tmp_path / 'runs'}"
+    said = Words("ja").again(english)
+    assert said == Words("ja")(
+        "error.journal.none-runbook-host",
+        what=Words("ja")("error.journal.a-release"),
+        runbook="app",
+        host="web1",
+        folder=tmp_path / "runs",
+    )
+    assert "inv history" in Words("ja").again(refused.value.hint or "")
+    assert "refused" not in Words("ja").again(refused.value.hint or "")

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from ..core.model import Plan, Result
 from ..errors import RefusedError
+from ..words import EN
 from .events import Backup, End, Event, Put, Remove, RunKind, Start
 from .store import RUN_ID, check_private, read_events, runs_dir
 
@@ -124,12 +125,11 @@ def find_run(
         if runbook and not run.of_runbook(runbook):
             continue
         return run
-    what = f"run {run_id}" if run_id else f"a {kind or 'run'}"
-    if runbook:
-        what += f" of runbook {runbook}"
-    if host:
-        what += f" on host {host}"
-    hint = "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are"
+    what = EN("error.journal.run", run=run_id) if run_id else EN(f"error.journal.a-{kind or 'run'}")
+    which = "-runbook" * bool(runbook) + "-host" * bool(host)  # one message each: unambiguous
+    folder = runs_dir(state_dir)
+    said = EN(f"error.journal.none{which}", what=what, runbook=runbook, host=host, folder=folder)
+    hint = EN("error.journal.history-hint")
     if started:
-        hint = f"runs refused before their first step changed nothing; {hint}"
-    raise RefusedError(f"no journal of {what} in {runs_dir(state_dir)}", hint=hint)
+        hint = EN("error.journal.refused-hint", hint=hint)
+    raise RefusedError(said, hint=hint)

@@ -146,20 +146,32 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 
 def _again(lang: str, recorded: str, depth: int) -> str:
-    for key, pattern in _patterns():
-        if not key.startswith(_RECORDED):
-            continue
-        match = pattern.fullmatch(recorded)
-        if match is None:
-            continue
+    # Messages joined (one per host or per file of a step) are said again one by one when each
+    # is a message of its own: matched whole, the first one's last value would swallow the rest.
+    parts = recorded.split("; ")
+    if len(parts) > 1 and all(_recorded_match(part) for part in parts):
+        return "; ".join(_again(lang, part, depth) for part in parts)
+    found = _recorded_match(recorded)
+    if found is not None:
+        key, match = found
         values = {
             name: _again(lang, value, depth - 1) if depth else value
             for name, value in match.groupdict().items()
         }
         return Words(lang)(key, **values)
-    if "; " in recorded:  # messages joined (one per file of a step): each said again
-        return "; ".join(_again(lang, part, depth) for part in recorded.split("; "))
+    if len(parts) > 1:  # some of them messages: each said again, the rest as it is
+        return "; ".join(_again(lang, part, depth) for part in parts)
     return recorded
+
+
+def _recorded_match(text: str) -> tuple[str, re.Match[str]] | None:
+    """The recorded message `text` is (its key and match), the longest first; None if none."""
+    for key, pattern in _patterns():
+        if key.startswith(_RECORDED):
+            match = pattern.fullmatch(text)
+            if match is not None:
+                return key, match
+    return None
 
 
 def choose(

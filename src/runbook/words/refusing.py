@@ -409,4 +409,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "レビュー担当者が `{show}` を読み、`{approve}` で署名します。書き出されたファイルを "
         "{folder}/ の下にコミットしてください",
     ),
+    # No journal for what a command asked about (journal.record.find_run).
+    "error.journal.none": (
+        "no journal of {what} in {folder}",
+        "{folder} に{what}のジャーナルがありません",
+    ),
+    "error.journal.run": ("run {run}", "実行 {run}"),
+    "error.journal.a-release": ("a release", "リリース"),
+    "error.journal.a-rollback": ("a rollback", "切り戻し"),
+    "error.journal.a-run": ("a run", "実行"),
+    "error.journal.none-runbook": (
+        "no journal of {what} of runbook {runbook} in {folder}",
+        "{folder} にランブック {runbook} の{what}のジャーナルがありません",
+    ),
+    "error.journal.none-host": (
+        "no journal of {what} on host {host} in {folder}",
+        "{folder} にホスト {host} の{what}のジャーナルがありません",
+    ),
+    "error.journal.none-runbook-host": (
+        "no journal of {what} of runbook {runbook} on host {host} in {folder}",
+        "{folder} にホスト {host} のランブック {runbook} の{what}のジャーナルがありません",
+    ),
+    "error.journal.history-hint": (
+        "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are",
+        "inv history で実行の一覧を見られます。保存場所は RUNBOOK_STATE_DIR で指定します",
+    ),
+    "error.journal.refused-hint": (
+        "runs refused before their first step changed nothing; {hint}",
+        "最初の手順の前に拒否された実行は何も変更していません。{hint}",
+    ),
 }
