@@ -49,6 +49,7 @@ from benchmark import (
     REPO,
     BenchError,
     close_master,
+    close_masters,
     ensure_ansible,
     loadavg,
     precompile,
@@ -392,8 +393,7 @@ class Wan:
         try:
             wall = run(argv, cwd=self.project, env=env)
         finally:
-            for sock in control_dir.iterdir():
-                close_master(sock)
+            close_masters(control_dir)
         cases = [
             float(case.get("time", "nan"))
             for report in junit.glob("*.xml")
@@ -624,9 +624,7 @@ def main(args: argparse.Namespace) -> int:
         print("\ninterrupted: stopping the sandbox and the proxies", file=sys.stderr)
         return 130
     finally:
-        for sock in (tmp / "cm").rglob("*") if (tmp / "cm").is_dir() else ():
-            if sock.is_socket():
-                close_master(sock)
+        close_masters(tmp / "cm")
         for running in (proxy, calibration):
             if running is not None:
                 running.stop()

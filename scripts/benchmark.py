@@ -313,8 +313,14 @@ class Bench:
                 [BENCH_VENV / "bin" / "ansible-playbook", "play.yml"], cwd=self.project, env=env
             )
         finally:
-            for sock in control_dir.iterdir():
-                close_master(sock)
+            close_masters(control_dir)
+
+
+def close_masters(folder: Path) -> None:
+    """End every ssh ControlMaster whose socket is under `folder` (if it exists)."""
+    for sock in folder.rglob("*") if folder.is_dir() else ():
+        if sock.is_socket():
+            close_master(sock)
 
 
 def close_master(control: Path) -> None:
@@ -755,9 +761,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted: stopping the hosts", file=sys.stderr)
         return 130
     finally:
-        for sock in (tmp / "cm").rglob("*") if (tmp / "cm").is_dir() else ():
-            if sock.is_socket():
-                close_master(sock)
+        close_masters(tmp / "cm")
         hosts.stop()
         if args.keep:
             print(f"kept {tmp}")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..console import Console
 from ..core import scripts
+from ..core.markers import LATE_OPEN
 from ..core.model import Action, Host, Plan, PlannedStep
 from ..errors import BAD_INPUT, DONE, RunbookError
 from ..execute import hostlock
@@ -38,7 +39,6 @@ Connect = Callable[[Host, SudoCredential | None], Transport]
 CHECK_TIMEOUT = 20.0  # seconds for one read-only script on a host
 MARGIN = 1.1  # room wanted in the backup directory: the files' sizes plus 10 % ...
 SPARE_KIB = 1024  # ... plus 1 MiB
-LATE = "\ue000"  # a late value's marker (run.*, secrets.*): known only when the step runs
 LATE_NOTE = Said("preflight.late")
 
 
@@ -238,6 +238,24 @@ def _sudo(
     return usable
 
 
+def _not_checkable(
+    report: HostReport,
+    check: Said,
+    value: str,
+    sudo: bool | str = False,
+    usable: Collection[bool | str] = (),
+) -> bool:
+    """Said and True when `value` is known only as the step runs (a late value), or the step's
+    sudo user cannot be used here: nothing to ask the host."""
+    if LATE_OPEN in value:
+        report.ok(check, LATE_NOTE)
+        return True
+    if sudo and sudo not in usable:
+        _skipped(report, check, sudo)
+        return True
+    return False
+
+
 def _skipped(report: HostReport, check: Text, sudo: bool | str) -> None:
     report.add(check, Said("preflight.skipped.sudo", {"user": _as(sudo)}))
 
@@ -252,11 +270,7 @@ def _backups(transport: Transport, plan: Plan, usable: set[bool | str], report: 
             continue
         for path in step.paths:
             check = Said("preflight.check.backup", {"path": path, "step": step.id})
-            if LATE in path:
-                report.ok(check, LATE_NOTE)
-                continue
-            if step.sudo and step.sudo not in usable:
-                _skipped(report, check, step.sudo)
+            if _not_checkable(report, check, path, step.sudo, usable):
                 continue
             code, out = _run(transport, shell(FILE, path=shlex.quote(path)), step.sudo)
             if code != 0:
@@ -313,11 +327,7 @@ def _puts(transport: Transport, plan: Plan, usable: set[bool | str], report: Hos
             continue
         dest = step.put.dest
         check = Said("preflight.check.put", {"dest": dest, "step": step.id})
-        if LATE in dest:
-            report.ok(check, LATE_NOTE)
-            continue
-        if step.sudo and step.sudo not in usable:
-            _skipped(report, check, step.sudo)
+        if _not_checkable(report, check, dest, step.sudo, usable):
             continue
         folder = os.path.dirname(dest) or "/"
         code, out = _run(transport, shell(PUT, folder=shlex.quote(folder)), step.sudo)
@@ -432,8 +442,7 @@ def _urls(plan: Plan, report: HostReport) -> None:
         url = step.check.url
         seen.add(url)
         check = Said("preflight.check.url", {"url": url, "step": step.id})
-        if LATE in url:
-            report.ok(check, LATE_NOTE)
+        if _not_checkable(report, check, url):
             continue
         problem = reachable(url)
         if problem:
