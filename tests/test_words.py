@@ -21,13 +21,16 @@ from runbook.words import (
     LanguageError,
     Said,
     Words,
+    checking,
     choose,
     connecting,
     local_time,
+    planning,
     reading,
     recorded,
     refusing,
     running,
+    signing,
     trusting,
 )
 from tests.conftest import run_cli
@@ -52,7 +55,17 @@ def test_every_message_has_every_language_with_the_same_placeholders(key: str) -
 def test_no_key_is_in_two_modules_of_the_catalog() -> None:
     keys = [
         k
-        for part in (reading, recorded, running, connecting, refusing, trusting)
+        for part in (
+            reading,
+            recorded,
+            running,
+            connecting,
+            refusing,
+            trusting,
+            checking,
+            planning,
+            signing,
+        )
         for k in part.MESSAGES
     ]
     assert len(keys) == len(set(keys)) == len(MESSAGES)
@@ -163,3 +176,19 @@ def test_the_command_line_takes_lang_and_the_locale_and_refuses_an_unknown_one(
     # The words around an error are the operator's too (the message from the code may not be).
     refused = run_cli("report", "--lang", "ja", cwd=tmp_path, env=env)
     assert refused.returncode == BAD_INPUT and refused.stderr.startswith("エラー: "), refused
+
+
+def test_input_problems_are_said_in_english_exactly_as_the_error_and_framed_in_japanese() -> None:
+    from runbook.errors import InputError, Problem
+
+    error = InputError(
+        [
+            Problem("hosts.yaml", 3, "no such thing", "do that"),
+            Problem("runbooks/a.yaml", None, "the file is empty"),
+        ]
+    )
+    assert EN.problems(error.problems) == error.message
+    assert EN.problems(error.problems[:1]) == InputError(error.problems[:1]).message
+    said = JA.problems(error.problems)
+    assert said.splitlines()[0] == "入力に問題が 2 件あります:"
+    assert "  hosts.yaml:3: no such thing(ヒント: do that)" in said.splitlines()

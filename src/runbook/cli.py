@@ -24,7 +24,7 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
-from .errors import STEP_FAILED, STOPPED, RunbookError
+from .errors import STEP_FAILED, STOPPED, InputError, RunbookError
 from .text import visible
 from .words import EN, choose
 
@@ -49,7 +49,12 @@ def guard(body: Callable[[], Any], lang: str | None = None) -> None:
     except RunbookError as exc:
         if debug_enabled():
             _traceback()
-        said = words("cli.error", message=words.again(exc.message))
+        message = (
+            words.problems(exc.problems)
+            if isinstance(exc, InputError)
+            else words.again(exc.message)
+        )
+        said = words("cli.error", message=message)
         if exc.hint:
             said += "\n" + words("cli.hint", hint=words.again(exc.hint))
         raise Exit(visible(_as_invoked(said)), exc.exit_code) from None

@@ -20,21 +20,32 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import RunbookError
-from . import connecting, reading, recorded, refusing, running, trusting
+from ..errors import Problem, RunbookError
+from . import (
+    checking,
+    connecting,
+    planning,
+    reading,
+    recorded,
+    refusing,
+    running,
+    signing,
+    trusting,
+)
 
 LANGUAGES = ("en", "ja")
 
 # Adding a message: in the module of its kind (`running`: said during a run; `recorded`: kept
-# in the journal and said again; `connecting`, `trusting`, `refusing`: an error's `error.`
-# message, said again at the CLI boundary; `reading`: everything else), a key (dotted: where
-# it is said, then what), then its English and its Japanese, with the same placeholders in
-# both (tests/test_words.py checks it).
+# in the journal and said again; `connecting`, `trusting`, `refusing`, `signing`: an error's
+# `error.` message, said again at the CLI boundary; `checking`, `planning`: a problem in the
+# input, its `input.` message said again by `Words.problems`; `reading`: everything else), a
+# key (dotted: where it is said, then what), then its English and its Japanese, with the same
+# placeholders in both (tests/test_words.py checks it).
 MESSAGES: dict[str, tuple[str, str]] = {
     **reading.MESSAGES,
     **running.MESSAGES,
@@ -42,12 +53,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **connecting.MESSAGES,
     **trusting.MESSAGES,
     **refusing.MESSAGES,
+    **checking.MESSAGES,
+    **planning.MESSAGES,
+    **signing.MESSAGES,
 }
 
 _ANSWER_PREFIX = "answer."
 # The messages a run records (a step's message, the end's, a rollback's reason): `again` says
 # only these again, never a host's words that happen to look like another message.
-_RECORDED = ("end.", "step.", "window.", "error.")
+_RECORDED = ("end.", "step.", "window.", "error.", "input.")
 
 
 class LanguageError(RunbookError):
@@ -118,6 +132,18 @@ class Words:
     def _word(self, prefix: str, recorded: str) -> str:
         key = prefix + str(recorded)
         return self(key) if key in MESSAGES else str(recorded)
+
+    def problems(self, problems: Sequence[Problem]) -> str:
+        """An InputError's problems in this language (in English, its message exactly)."""
+        count = len(problems)
+        lines = [self("problems.one") if count == 1 else self("problems.many", count=count)]
+        for problem in problems:
+            where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+            said = f"{where}: {self.again(problem.message)}"
+            if problem.hint:
+                said = self("problems.hint", problem=said, hint=self.again(problem.hint))
+            lines.append("  " + said)
+        return "\n".join(lines)
 
     def time(self, iso: str | None) -> str:
         return local_time(iso)
