@@ -137,9 +137,10 @@ def _check(
     if types is not None:
         allowed = [types] if isinstance(types, str) else types
         if not any(_is(value, t) for t in allowed):
-            types = EN("input.type." + "-or-".join(_TYPE_WORDS.get(t, t) for t in allowed))
+            # One entry per combination the schemas use ("a string or null"): a test checks.
+            words = EN("input.type." + "-or-".join(_TYPE_WORDS.get(t, t) for t in allowed))
             found.append(
-                Violation(path, "input.schema.type", {"types": types, "found": _not(value)})
+                Violation(path, "input.schema.type", {"types": words, "found": _not(value)})
             )
             return
     if "enum" in schema and value not in schema["enum"]:
@@ -160,7 +161,7 @@ def _check(
 
 
 def _not(value: Any) -> str:
-    """ "not list": the type a value has instead of the one asked for."""
+    """The type a value has instead of the one asked for, as the message says it: "not list"."""
     key = f"input.type.not-{_type_name(value)}"
     return EN(key) if key in MESSAGES else f"not {_type_name(value)}"
 
