@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem
+from ..words import EN
 from .load import dotted, inventory_lines, schema_problems, text_problems
 from .model import (
     Approval,
@@ -60,9 +61,7 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
     """Validate a loaded inventory; apply defaults, groups and hosts, most specific last."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(
-            Problem(source.file, source.line(()), "an inventory must be a mapping (hosts:, ...)")
-        )
+        problems.append(Problem(source.file, source.line(()), EN("input.inventory.not-mapping")))
         return None
     schema_problems(source, "inventory", problems)
     text_problems(source, inventory_lines, problems)
@@ -77,8 +76,8 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
                 Problem(
                     source.file,
                     source.line(("groups", name)),
-                    f"'{name}' is both a host and a group",
-                    "rename one of them",
+                    EN("input.inventory.host-and-group", name=name),
+                    EN("input.inventory.rename-one"),
                 )
             )
         for i, member in enumerate(group.get("hosts", [])):
@@ -88,8 +87,10 @@ def inventory_from_source(source: Source, problems: list[Problem], base: Path) -
                     Problem(
                         source.file,
                         source.line(("groups", name, "hosts", i)),
-                        f"group '{name}' names unknown host '{member}'",
-                        f"did you mean '{close[0]}'?" if close else "add it under hosts:",
+                        EN("input.inventory.unknown-member", group=name, host=member),
+                        EN("error.inputs.did-you-mean", name=close[0])
+                        if close
+                        else EN("input.inventory.add-host-hint"),
                     )
                 )
     if problems:
@@ -151,17 +152,17 @@ def _check_connection_words(
     )
     bracketed = BRACKETED.fullmatch(address)
     if bracketed:
-        port = (
-            f", and `port: {bracketed[2]}` for the port"
+        hint = (
+            EN("input.inventory.brackets-port-hint", bare=bracketed[1], port=bracketed[2])
             if bracketed[2]
-            else "; the port goes in `port:`"
+            else EN("input.inventory.brackets-hint", bare=bracketed[1])
         )
         problems.append(
             Problem(
                 source.file,
                 where,
-                f"host '{name}': address {address!r} has brackets",
-                f"write it without them ({bracketed[1]}){port}",
+                EN("input.inventory.brackets", host=name, address=repr(address)),
+                hint,
             )
         )
     elif address.startswith("-") or not HOST_NAME.fullmatch(address):
@@ -169,9 +170,8 @@ def _check_connection_words(
             Problem(
                 source.file,
                 where,
-                f"host '{name}': address {address!r} is not a host name, an IP address or an "
-                "ssh_config alias OpenSSH would accept",
-                "letters, digits and . - _ : % only",
+                EN("input.inventory.bad-address", host=name, address=repr(address)),
+                EN("input.inventory.address-hint"),
             )
         )
     if isinstance(user, str) and not USER_NAME.fullmatch(user):
@@ -179,8 +179,8 @@ def _check_connection_words(
             Problem(
                 source.file,
                 source.line(("hosts", name)),
-                f"host '{name}': user {user!r} is not a user name OpenSSH would accept",
-                "letters, digits and . _ - @ only, not starting with -",
+                EN("input.inventory.bad-user", host=name, user=repr(user)),
+                EN("input.inventory.user-hint"),
             )
         )
 
@@ -215,8 +215,9 @@ def _check_team_settings(source: Source, problems: list[Problem]) -> None:
                     Problem(
                         source.file,
                         source.line((*here, "tz")),
+                        # core.window's words at the place: said again by `input.window.`
                         f"{dotted((*here, 'tz'))}: {problem}",
-                        "a name from the IANA database, e.g. Asia/Tokyo, Europe/Berlin, UTC",
+                        EN("input.window.zone-hint"),
                     )
                 )
             if window["start"] == window["end"]:
@@ -224,9 +225,8 @@ def _check_team_settings(source: Source, problems: list[Problem]) -> None:
                     Problem(
                         source.file,
                         source.line((*here, "end")),
-                        f"{dotted(here)}: start and end are both {window['end']}",
-                        'a window from 21:00 to 23:00 has start "21:00", end "23:00"; '
-                        'one that crosses midnight ends the next day: start "23:00", end "01:00"',
+                        EN("input.window.start-is-end", where=dotted(here), time=window["end"]),
+                        EN("input.window.start-is-end-hint"),
                     )
                 )
             days = window.get("days") or []
@@ -236,7 +236,7 @@ def _check_team_settings(source: Source, problems: list[Problem]) -> None:
                         Problem(
                             source.file,
                             source.line((*here, "days", i)),
-                            f"{dotted(here)}.days: {day} is named twice",
+                            EN("input.window.day-twice", where=dotted(here), day=day),
                         )
                     )
         for i, item in enumerate(node.get("notify") or []):
@@ -245,4 +245,5 @@ def _check_team_settings(source: Source, problems: list[Problem]) -> None:
             problem = url_problem(url)
             if problem is None:
                 continue
+            # core.webhook's words at the place: said again by `input.webhook.`
             problems.append(Problem(source.file, source.line(where), f"{dotted(where)}: {problem}"))

@@ -17,9 +17,10 @@ import jinja2
 
 from ..errors import InputError, Problem
 from ..text import BIDI, describe, first_refused, visible
+from ..words import EN
 from . import schema
 from .local import LocalReads
-from .markers import RESERVED_HINT, reserved_at
+from .markers import reserved_at
 from .model import (
     BUILTIN_NAMES,
     Action,
@@ -55,8 +56,8 @@ def load_runbook(path: Path, display: str | None = None, project: Path | None = 
 
 def schema_problems(source: Source, name: str, problems: list[Problem]) -> None:
     for v in schema.validate(source.data, name):
-        where = dotted(v.path) if v.path else "document"
-        text = v.message if v.message.startswith("unknown key") else f"{where}: {v.message}"
+        # "document: ..." is said again by its own entry: "document" alone is no message.
+        text = v.message(dotted(v.path) if v.path else "document")
         hint = v.hint or _setting_hint(source, v.path)
         hint = visible(hint, lines=False) if hint else None
         problems.append(Problem(source.file, source.line(v.path), visible(text, lines=False), hint))
@@ -77,11 +78,7 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
     """Validate a loaded runbook; append problems; return the model when it is usable."""
     data = source.data
     if not isinstance(data, dict):
-        problems.append(
-            Problem(
-                source.file, source.line(()), "a runbook must be a mapping (name:, steps:, ...)"
-            )
-        )
+        problems.append(Problem(source.file, source.line(()), EN("input.runbook.not-mapping")))
         return None
     schema_problems(source, "runbook", problems)
     text_problems(source, _runbook_lines, problems)
@@ -94,8 +91,8 @@ def runbook_from_source(source: Source, problems: list[Problem]) -> Runbook | No
                 Problem(
                     source.file,
                     source.line(("vars", name)),
-                    f"var '{name}' hides the built-in name '{name}'",
-                    "rename it",
+                    EN("input.runbook.var-hides-builtin", name=name, builtin=name),
+                    EN("input.rename-it"),
                 )
             )
     raw_secrets = data.get("secrets")
@@ -157,8 +154,8 @@ def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) ->
                 Problem(
                     source.file,
                     source.line((*path, "id")),
-                    f"duplicate step id '{step_id}' in {key}",
-                    f"first used on line {seen[step_id]}",
+                    EN("input.runbook.duplicate-id", step=step_id, key=key),
+                    EN("input.runbook.first-used", line=seen[step_id]),
                 )
             )
         seen.setdefault(step_id, source.line((*path, "id")))
@@ -168,8 +165,8 @@ def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) ->
                 Problem(
                     source.file,
                     line,
-                    f"step '{step_id}' has no action",
-                    "give exactly one of: " + ", ".join(Action),
+                    EN("input.runbook.no-action", step=step_id),
+                    EN("input.runbook.one-action-hint", actions=", ".join(Action)),
                 )
             )
             continue
@@ -178,8 +175,13 @@ def _steps(source: Source, key: str, problems: list[Problem], *, build: bool) ->
                 Problem(
                     source.file,
                     source.line((*path, actions[1])),
-                    f"step '{step_id}' has {len(actions)} actions ({', '.join(actions)})",
-                    "split it into one step per action",
+                    EN(
+                        "input.runbook.many-actions",
+                        step=step_id,
+                        count=len(actions),
+                        actions=", ".join(actions),
+                    ),
+                    EN("input.runbook.split-hint"),
                 )
             )
             continue
@@ -208,7 +210,7 @@ def _check_step(
                 Problem(
                     here,
                     source.line((*path, "check")),
-                    f"step '{step_id}': a check needs exactly one of http, websocket",
+                    EN("input.runbook.check-kind", step=step_id),
                 )
             )
         if "subprotocol" in raw["check"] and "websocket" not in raw["check"]:
@@ -216,7 +218,7 @@ def _check_step(
                 Problem(
                     here,
                     source.line((*path, "check", "subprotocol")),
-                    "subprotocol goes with a websocket check",
+                    EN("input.runbook.subprotocol"),
                 )
             )
     if "expect" in raw and action is not Action.RUN:
@@ -224,7 +226,7 @@ def _check_step(
             Problem(
                 here,
                 source.line((*path, "expect")),
-                f"step '{step_id}': expect goes with run, not {action}",
+                EN("input.runbook.expect-with-run", step=step_id, action=action),
             )
         )
     if action is Action.PUT and path[0] == "rollback":
@@ -232,8 +234,7 @@ def _check_step(
             Problem(
                 here,
                 source.line((*path, "put")),
-                f"rollback step '{step_id}': put uploads files in steps; rollback puts files "
-                "back with restore (and removes the files a put created by itself)",
+                EN("input.runbook.put-in-rollback", step=step_id),
             )
         )
     if raw.get("local") and action is not Action.RUN:
@@ -241,7 +242,7 @@ def _check_step(
             Problem(
                 here,
                 source.line((*path, "local")),
-                f"step '{step_id}': local goes with run ({action} already says where it runs)",
+                EN("input.runbook.local-with-run", step=step_id, action=action),
             )
         )
     expect = raw.get("expect")
@@ -256,7 +257,7 @@ def _check_step(
                         Problem(
                             here,
                             source.line((*path, "expect", stream)),
-                            f"bad regular expression in expect.{stream}: {exc}",
+                            EN("input.runbook.bad-regex", stream=stream, error=exc),
                         )
                     )
     for path_, text in _strings(raw, path):
@@ -315,7 +316,7 @@ def _check_jinja(source: Source, path: Path_, text: str, problems: list[Problem]
             Problem(
                 source.file,
                 source.text_line(path) + offset,
-                f"bad Jinja in {_field(path)}: {message}",
+                EN("input.runbook.bad-jinja", field=_field(path), message=message),
             )
         )
 
@@ -362,7 +363,7 @@ def text_problems(source: Source, lines: Callable[[Path_], bool], problems: list
                     source.file,
                     source.line(path),
                     f"{visible(dotted(path), lines=False)}: {describe(text[reserved])}",
-                    RESERVED_HINT,
+                    EN("input.text.reserved-hint"),
                 )
             )
         elif where is not None:
@@ -380,21 +381,21 @@ def text_problems(source: Source, lines: Callable[[Path_], bool], problems: list
 
 
 def _refused(file: str, line: int, path: Path_, char: str, is_key: bool) -> Problem:
-    what = visible(f"the key {dotted(path)}" if is_key else dotted(path), lines=False)
+    where = visible(dotted(path), lines=False)
+    said = "input.text.key-" if is_key else "input.text."
     if char == "\n":
         return Problem(
             file,
             line,
-            f"{what}: a line break in text of one line",
-            "only a description, a note, run, manual and the values of vars have several lines",
+            EN(said + "line-break", where=where),
+            EN("input.text.line-break-hint"),
         )
-    kind = "a bidirectional control" if char in BIDI else "a control character"
+    kind = "bidi" if char in BIDI else "control"
     return Problem(
         file,
         line,
-        f"{what}: {kind}, {describe(char)}",
-        f"{describe(char)} can make a terminal or the review show something other than what "
-        "runs: remove it",
+        EN(said + kind, where=where, char=describe(char)),
+        EN("input.text.control-hint", char=describe(char)),
     )
 
 
@@ -436,11 +437,9 @@ def _setting_hint(source: Source, path: Path_) -> str | None:
     if len(path) >= 2 and path[-2] == "window" and path[-1] in ("start", "end"):
         if isinstance(node, int) and not isinstance(node, bool):
             # YAML 1.1 reads 21:00 unquoted as sexagesimal: 21 * 60 + 0.
-            return (
-                f'quote the time: {path[-1]}: "{node // 60:02d}:{node % 60:02d}" (YAML reads '
-                f"it unquoted as the number {node})"
-            )
-        return 'a time of day as "HH:MM", from "00:00" to "23:59", quoted'
+            time = f"{node // 60:02d}:{node % 60:02d}"
+            return EN("input.schema.quote-time-hint", key=path[-1], time=time, number=node)
+        return EN("input.schema.time-hint")
     if path and path[-1] == "webhook":
-        return "an http:// or https:// URL"
+        return EN("input.schema.webhook-hint")
     return None

@@ -11,11 +11,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..words import EN, MESSAGES
 from .yamlsrc import Path_
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -57,13 +59,20 @@ class Violation:
 
     Attributes:
         path: where, as keys and indexes from the document root.
-        message: what is wrong, in words for the person who wrote the file.
+        key: what is wrong, a catalog entry (`input.schema.`) said with `args` and the place.
+        args: the values of the message.
         hint: a suggestion, e.g. the nearest known key.
     """
 
     path: Path_
-    message: str
+    key: str
+    args: Mapping[str, object] = field(default_factory=dict)
     hint: str | None = None
+
+    def message(self, where: str) -> str:
+        """What is wrong, in words for the person who wrote the file; `where` names the place
+        (an entry without `{where}`, such as an unknown key, names it by its line alone)."""
+        return EN(self.key, **self.args, where=where)
 
 
 @cache
@@ -99,6 +108,10 @@ def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# The schema's type names in the catalog's keys (`input.type.mapping-or-null`).
+_TYPE_WORDS = {"object": "mapping", "array": "list"}
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -106,7 +119,7 @@ def _type_name(value: Any) -> str:
         return "null"
     for name, types in _TYPES.items():
         if isinstance(value, types):
-            return {"object": "mapping", "array": "list"}.get(name, name)
+            return _TYPE_WORDS.get(name, name)
     return type(value).__name__
 
 
@@ -124,26 +137,22 @@ def _check(
     if types is not None:
         allowed = [types] if isinstance(types, str) else types
         if not any(_is(value, t) for t in allowed):
-            words = " or ".join(
-                {
-                    "object": "a mapping",
-                    "array": "a list",
-                    "integer": "an integer",
-                    "null": "null",
-                }.get(t, f"a {t}")
-                for t in allowed
+            # One entry per combination the schemas use ("a string or null"): a test checks.
+            words = EN("input.type." + "-or-".join(_TYPE_WORDS.get(t, t) for t in allowed))
+            found.append(
+                Violation(path, "input.schema.type", {"types": words, "found": _not(value)})
             )
-            found.append(Violation(path, f"must be {words}, not {_type_name(value)}"))
             return
     if "enum" in schema and value not in schema["enum"]:
-        found.append(Violation(path, f"must be one of {', '.join(map(str, schema['enum']))}"))
+        choices = ", ".join(map(str, schema["enum"]))
+        found.append(Violation(path, "input.schema.one-of", {"enum_values": choices}))
     if isinstance(value, str):
         _check_string(value, schema, path, found)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         _check_number(value, schema, path, found)
     elif isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
-            found.append(Violation(path, "must not be empty"))
+            found.append(Violation(path, "input.schema.empty"))
         if "items" in schema:
             for i, item in enumerate(value):
                 _check(item, schema["items"], root, (*path, i), found)
@@ -151,23 +160,32 @@ def _check(
         _check_mapping(value, schema, root, path, found)
 
 
+def _not(value: Any) -> str:
+    """The type a value has instead of the one asked for, as the message says it: "not list"."""
+    key = f"input.type.not-{_type_name(value)}"
+    return EN(key) if key in MESSAGES else f"not {_type_name(value)}"
+
+
 def _check_string(value: str, schema: dict[str, Any], path: Path_, found: list[Violation]) -> None:
     if len(value) < schema.get("minLength", 0):
-        found.append(Violation(path, "must not be empty"))
+        found.append(Violation(path, "input.schema.empty"))
     pattern = schema.get("pattern")
     if pattern and not re.search(pattern, value):
-        found.append(Violation(path, f"{value!r} does not match {pattern}"))
+        found.append(
+            Violation(path, "input.schema.pattern", {"value": repr(value), "pattern": pattern})
+        )
 
 
 def _check_number(
     value: float, schema: dict[str, Any], path: Path_, found: list[Violation]
 ) -> None:
     if "minimum" in schema and value < schema["minimum"]:
-        found.append(Violation(path, f"must be at least {schema['minimum']}"))
+        found.append(Violation(path, "input.schema.minimum", {"limit": schema["minimum"]}))
     if "maximum" in schema and value > schema["maximum"]:
-        found.append(Violation(path, f"must be at most {schema['maximum']}"))
+        found.append(Violation(path, "input.schema.maximum", {"limit": schema["maximum"]}))
     if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        found.append(Violation(path, f"must be more than {schema['exclusiveMinimum']}"))
+        limit = schema["exclusiveMinimum"]
+        found.append(Violation(path, "input.schema.more-than", {"limit": limit}))
 
 
 def _check_mapping(
@@ -180,19 +198,23 @@ def _check_mapping(
     properties: dict[str, Any] = schema.get("properties", {})
     for key in schema.get("required", []):
         if key not in value:
-            found.append(Violation(path, f"missing required key '{key}'"))
+            found.append(Violation(path, "input.schema.required", {"key": key}))
     names = schema.get("propertyNames")
     for key, item in value.items():
         if names and "pattern" in names and not re.search(names["pattern"], key):
-            found.append(Violation((*path, key), f"name {key!r} does not match {names['pattern']}"))
+            said = {"name": repr(key), "pattern": names["pattern"]}
+            found.append(Violation((*path, key), "input.schema.name-pattern", said))
         if key in properties:
             _check(item, properties[key], root, (*path, key), found)
             continue
         extra = schema.get("additionalProperties", True)
         if extra is False:
             close = difflib.get_close_matches(key, list(properties), n=1, cutoff=0.6)
-            known = "known keys: " + ", ".join(properties)
-            hint = f"did you mean '{close[0]}'?" if close else known
-            found.append(Violation((*path, key), f"unknown key '{key}'", hint))
+            hint = (
+                EN("error.inputs.did-you-mean", name=close[0])
+                if close
+                else EN("input.schema.known-keys", keys=", ".join(properties))
+            )
+            found.append(Violation((*path, key), "input.schema.unknown-key", {"key": key}, hint))
         elif isinstance(extra, dict):
             _check(item, extra, root, (*path, key), found)

@@ -14,6 +14,7 @@ import yaml
 
 from ..errors import Problem
 from ..text import visible
+from ..words import EN
 
 Path_ = tuple[str | int, ...]  # where a value sits: ("steps", 2, "run")
 
@@ -63,16 +64,16 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Source | None, li
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [Problem(name, None, "file not found")]
+        return None, [Problem(name, None, EN("input.yaml.not-found"))]
     except OSError as exc:
-        return None, [Problem(name, None, f"cannot read: {exc.strerror}")]
+        return None, [Problem(name, None, EN("input.yaml.cannot-read", reason=exc.strerror))]
     return parse_yaml(raw, name)
 
 
 def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
     """Parse bytes as one YAML document into a `Source`."""
     if len(raw) > MAX_BYTES:
-        return None, [Problem(name, None, f"file is larger than {MAX_BYTES:,} bytes")]
+        return None, [Problem(name, None, EN("input.yaml.too-large", limit=f"{MAX_BYTES:,}"))]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -81,24 +82,24 @@ def parse_yaml(raw: bytes, name: str) -> tuple[Source | None, list[Problem]]:
             Problem(
                 name,
                 line,
-                f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                "save the file as UTF-8",
+                EN("input.yaml.not-utf8", byte=f"{raw[exc.start]:02x}"),
+                EN("input.yaml.not-utf8-hint"),
             )
         ]
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
-        return None, [Problem(name, None, "the file is empty")]
+        return None, [Problem(name, None, EN("input.yaml.empty"))]
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_problem(name, text, exc)]
     except yaml.YAMLError as exc:
-        return None, [Problem(name, None, f"YAML syntax: {exc}")]
+        return None, [Problem(name, None, EN("input.yaml.syntax", what=exc))]
     except RecursionError:
-        return None, [Problem(name, None, "YAML is nested too deeply")]
+        return None, [Problem(name, None, EN("input.yaml.too-deep"))]
     if node is None:
-        return None, [Problem(name, None, "the file is empty")]
+        return None, [Problem(name, None, EN("input.yaml.empty"))]
     source = Source(name, None)
     problems: list[Problem] = []
     budget = [MAX_VALUES]
@@ -113,22 +114,24 @@ def _syntax_problem(name: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     lines = text.splitlines()
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else None
-    what = exc.problem or exc.context or "invalid YAML"
+    what = exc.problem or exc.context or EN("input.yaml.invalid")
+    message = EN("input.yaml.syntax", what=what)
     if exc.context and exc.context_mark:
-        what += f" ({exc.context} on line {exc.context_mark.line + 1})"
+        began = exc.context_mark.line + 1
+        message = EN("input.yaml.syntax-context", what=what, context=exc.context, line=began)
         if line is None or line > len(lines) or not lines[line - 1].strip():
-            line = exc.context_mark.line + 1  # the problem is "end of file": say where it began
+            line = began  # the problem is "end of file": say where it began
     source_line = lines[line - 1] if line and line <= len(lines) else ""
-    return Problem(name, line, f"YAML syntax: {what}", _yaml_hint(what, source_line))
+    return Problem(name, line, message, _yaml_hint(message, source_line))
 
 
 def _yaml_hint(what: str, source_line: str) -> str | None:
     if "\t" in source_line[: len(source_line) - len(source_line.lstrip())]:
-        return "indent with spaces, not tabs"
+        return EN("input.yaml.tabs-hint")
     if "mapping values are not allowed" in what:
-        return "quote a value that contains ': '"
+        return EN("input.yaml.colon-hint")
     if "found character '%'" in what or "'@'" in what or "'`'" in what:
-        return "quote the value"
+        return EN("input.yaml.quote-value-hint")
     return None
 
 
@@ -147,8 +150,8 @@ def _plain(
             Problem(
                 src.file,
                 node.start_mark.line + 1,
-                f"more than {MAX_VALUES:,} values once aliases are expanded",
-                "an alias bomb? expand anchors by hand",
+                EN("input.yaml.too-many-values", limit=f"{MAX_VALUES:,}"),
+                EN("input.yaml.alias-bomb-hint"),
             )
         )
     if len(path) > MAX_DEPTH or id(node) in active:
@@ -156,7 +159,7 @@ def _plain(
             Problem(
                 src.file,
                 node.start_mark.line + 1,
-                "YAML is nested too deeply (or an alias refers to itself)",
+                EN("input.yaml.too-deep-or-alias"),
             )
         )
     src.lines.setdefault(path, node.start_mark.line + 1)
@@ -182,10 +185,12 @@ def _plain(
         key = _plain(key_node, (*path, "<key>"), src, problems, budget, active)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
-            problems.append(Problem(src.file, line, f"key {key!r} is not a string", "quote it"))
+            said = EN("input.yaml.key-not-string", key=repr(key))
+            problems.append(Problem(src.file, line, said, EN("input.yaml.quote-it")))
             key = str(key)
         if key in result:
-            problems.append(Problem(src.file, line, f"duplicate key '{visible(key, lines=False)}'"))
+            said = EN("input.yaml.duplicate-key", key=visible(key, lines=False))
+            problems.append(Problem(src.file, line, said))
         src.lines[(*path, key)] = line
         result[key] = _plain(value_node, (*path, key), src, problems, budget, active)
     src.lines.pop((*path, "<key>"), None)
@@ -209,6 +214,6 @@ def _merge(
             merged.update(part)
         else:
             problems.append(
-                Problem(src.file, node.start_mark.line + 1, "'<<' must merge a mapping")
+                Problem(src.file, node.start_mark.line + 1, EN("input.yaml.merge-not-mapping"))
             )
     return merged
