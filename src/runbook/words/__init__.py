@@ -154,21 +154,22 @@ EN = Words("en")
 
 @functools.cache
 def _patterns() -> list[tuple[str, re.Pattern[str]]]:
-    """Each catalog entry's English as a pattern its placeholders' values fill (the longest
-    first: a long message is not mistaken for a short one it contains)."""
+    """Each catalog entry's English as a pattern its placeholders' values fill, the one with
+    the most words of its own first: a long message is not mistaken for a short one it
+    contains, nor a message with a word written in ("agent: none") for its general form."""
     found = []
     for key, texts in MESSAGES.items():
         parts = re.split(r"\{(\w+)\}", texts[0])
-        if len(parts) == 1 and len(texts[0]) < 4:
-            continue  # a word, not a message: said by its key, not matched in prose
+        if len(parts) == 1 and not re.search(r"\s", texts[0].strip()):
+            continue  # a word, not a message: said by its key (a value "none" may be an id)
         if not re.search(r"[A-Za-z]{2}", "".join(parts[::2])):
             continue  # only punctuation between values ("{a}, {b}"): it would match anything
         pattern = "".join(
             re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
         )
-        found.append((key, re.compile(pattern, re.DOTALL)))
-    found.sort(key=lambda kp: -len(MESSAGES[kp[0]][0]))
-    return found
+        found.append((key, re.compile(pattern, re.DOTALL), len("".join(parts[::2]))))
+    found.sort(key=lambda kpl: -kpl[2])
+    return [(key, pattern) for key, pattern, _ in found]
 
 
 def _again(lang: str, recorded: str, depth: int) -> str:

@@ -65,9 +65,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{where}: must be {types}, {found}",
         "{where} は {types} でなければなりません({found})",
     ),
-    # Its placeholder's long name makes it longer than "input.schema.type", which would
-    # match it too ("must be one of a, b": types "one of a", found "b"): the longest is tried
-    # first.
+    # "input.schema.type" would match it too ("must be one of a, b": types "one of a", found
+    # "b"): the entry with more words of its own, this one, is tried first.
     "input.schema.one-of": (
         "{where}: must be one of {enum_values}",
         "{where} は次のいずれかでなければなりません: {enum_values}",

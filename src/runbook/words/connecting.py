@@ -196,6 +196,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{who} は {user} としてのログインを拒否しました。提示したもの: {tried} "
         "(エージェント: {agent}{only})",
     ),
+    # The same with no agent, written in: "none" alone is a word, never said again.
+    "error.transport.login.refused-no-agent": (
+        "{who} refused the login as {user}; offered {tried} (agent: none{only})",
+        "{who} は {user} としてのログインを拒否しました。提示したもの: {tried} "
+        "(エージェント: なし{only})",
+    ),
     "error.transport.login.tried": ("{offered} key(s): {keys}", "鍵 {offered} 個: {keys}"),
     "error.transport.login.tried-none": ("no key at all", "鍵なし"),
     "error.transport.login.refused.hint": (
