@@ -175,9 +175,10 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     # Messages joined (one per host or per file of a step) are said again one by one when each
     # is a message of its own: matched whole, the first one's last value would swallow the rest.
     parts = recorded.split("; ")
-    if len(parts) > 1 and all(_recorded_match(part) for part in parts):
+    wrapped = _wrapped(recorded) if len(parts) > 1 else None
+    if wrapped is None and len(parts) > 1 and all(_recorded_match(part) for part in parts):
         return "; ".join(_again(lang, part, depth) for part in parts)
-    found = _recorded_match(recorded)
+    found = wrapped or _recorded_match(recorded)
     if found is not None:
         key, match = found
         values = {
@@ -188,6 +189,17 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     if len(parts) > 1:  # some of them messages: each said again, the rest as it is
         return "; ".join(_again(lang, part, depth) for part in parts)
     return recorded
+
+
+def _wrapped(text: str) -> tuple[str, re.Match[str]] | None:
+    """A text said with words after it (`{problem} (for host {host})`), its first value holding
+    every '; ' of the text: one text, not messages joined, whatever its parts look like."""
+    for key, pattern in _patterns():
+        if key.startswith(_RECORDED) and MESSAGES[key][0].startswith("{"):
+            match = pattern.fullmatch(text)
+            if match is not None and "; " not in text[match.end(1) :]:
+                return key, match
+    return None
 
 
 def _recorded_match(text: str) -> tuple[str, re.Match[str]] | None:
