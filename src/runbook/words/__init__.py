@@ -192,10 +192,12 @@ def _again(lang: str, recorded: str, depth: int) -> str:
 
 
 def _wrapped(text: str) -> tuple[str, re.Match[str]] | None:
-    """A text said with words after it (`{problem} (for host {host})`), its first value holding
-    every '; ' of the text: one text, not messages joined, whatever its parts look like."""
+    """A text said with words after it (`{problem} (for host {host})`: an entry that begins
+    with a value and ends in words), its first value holding every '; ' of the text: one text,
+    not messages joined, whatever its parts look like."""
     for key, pattern in _patterns():
-        if key.startswith(_RECORDED) and MESSAGES[key][0].startswith("{"):
+        english = MESSAGES[key][0]
+        if key.startswith(_RECORDED) and english[0] == "{" and english[-1] != "}":
             match = pattern.fullmatch(text)
             if match is not None and "; " not in text[match.end(1) :]:
                 return key, match

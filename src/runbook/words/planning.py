@@ -63,6 +63,70 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "one of them must not use the others",
         "どれか 1 つは他の変数を使わないようにしてください",
     ),
+    # A template over its budget (core.budget, core.jinja), and what was too large.
+    "input.budget.operations": (
+        "more than {operations} loop iterations, calls and filters: a template may not compute "
+        "that much",
+        "ループの反復・呼び出し・フィルターが {operations} 回を超えました: テンプレートで"
+        "そこまで計算することはできません",
+    ),
+    "input.budget.time": (
+        "rendering takes more than {seconds} s: a template may not",
+        "レンダリングに {seconds} 秒を超える時間がかかっています: テンプレートには許されません",
+    ),
+    "input.budget.characters": (
+        "{what} of more than {limit} characters in a template",
+        "テンプレートの中の{what}が {limit} 文字を超えています",
+    ),
+    "input.budget.items": (
+        "{what} of more than {limit} characters or items in a template",
+        "テンプレートの中の{what}が {limit} 文字(または要素)を超えています",
+    ),
+    "input.budget.value": (
+        "a value of more than {limit} characters or items",
+        "値が {limit} 文字(または要素)を超えています",
+    ),
+    "input.budget.rendering": (
+        "rendering more than {limit} characters",
+        "レンダリング結果が {limit} 文字を超えています",
+    ),
+    "input.budget.width": (
+        "a width of {width} is more than a template may use ({limit})",
+        "幅 {width} はテンプレートで使える上限 ({limit}) を超えています",
+    ),
+    "input.budget.format-width": (
+        "a format width of {width} is more than a template may use ({limit})",
+        "書式の幅 {width} はテンプレートで使える上限 ({limit}) を超えています",
+    ),
+    "input.budget.filter-width": (
+        "'{name}' with {width} is more than a template may use ({limit})",
+        "'{name}' に {width} を指定するのは、テンプレートで使える上限 ({limit}) を超えています",
+    ),
+    "input.budget.number": (
+        "a number too large for a template",
+        "テンプレートで扱うには大きすぎる数です",
+    ),
+    "input.budget.exponent": (
+        "exponent {exponent} is too large for a template",
+        "指数 {exponent} はテンプレートで扱うには大きすぎます",
+    ),
+    "input.budget.repetition": (
+        "a repetition of more than {limit} items in a template",
+        "テンプレートの中の繰り返しが {limit} 個を超えています",
+    ),
+    "input.budget.sum": (
+        "sum adds numbers in a template",
+        "テンプレートの sum で足せるのは数だけです",
+    ),
+    "input.value.joined": ("a joined value", "結合した値"),
+    "input.value.argument": ("an argument", "引数"),
+    "input.value.format-argument": ("a format argument", "書式の引数"),
+    "input.value.joined-list": ("a joined list", "結合したリスト"),
+    "input.value.printed-list": ("a printed list", "出力したリスト"),
+    "input.value.printed": ("a printed value", "出力した値"),
+    "input.value.text": ("a text", "テキスト"),
+    "input.value.value": ("a value", "値"),
+    "input.value.given": ("a value given to the {kind} '{name}'", "{kind} '{name}' に渡した値"),
     # A `{{ }}` where the shell does not read its quoting (core.shellctx), by context.
     "input.shell.double-quotes": (
         "a {braces} inside double quotes, where its quotes are literal and `$( )` in it still "
