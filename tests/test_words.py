@@ -192,3 +192,23 @@ def test_input_problems_are_said_in_english_exactly_as_the_error_and_framed_in_j
     said = JA.problems(error.problems)
     assert said.splitlines()[0] == "入力に問題が 2 件あります:"
     assert "  hosts.yaml:3: no such thing(ヒント: do that)" in said.splitlines()
+
+
+def test_every_message_said_again_is_recognised_as_itself() -> None:
+    """Each entry `again` matches, filled with plain values, is said again with its own
+    Japanese: no other entry (a shorter one it contains, a general form of it, a copy of its
+    English under another key) takes it first."""
+    from runbook.words import _RECORDED, _patterns, _recorded_match
+
+    for key, _ in _patterns():
+        if not key.startswith(_RECORDED):
+            continue
+        english, japanese = MESSAGES[key]
+        values = {name: f"v{i}x" for i, name in enumerate(_placeholders(english))}
+        found = _recorded_match(english.format(**values))
+        assert found is not None, key
+        other, match = found
+        assert MESSAGES[other][1].format(**match.groupdict()) == japanese.format(**values), (
+            key,
+            other,
+        )

@@ -33,14 +33,14 @@ def resolve_secrets(names: tuple[str, ...], interactive: bool, words: Words = EN
         # Shorter ones are masked inside ordinary words too ("interrupted b***").
         if len(values[name]) < MIN_SECRET:
             where = env if env in os.environ else "the prompt"
-            problem = "empty" if not values[name] else "too short to be masked reliably"
+            problem = "input.secret.empty" if not values[name] else "input.secret.too-short"
             raise InputError(
                 [
                     Problem(
                         where,
                         None,
-                        f"secret '{name}' is {problem}",
-                        f"at least {MIN_SECRET} characters",
+                        EN(problem, name=name),
+                        EN("input.secret.hint", count=MIN_SECRET),
                     )
                 ]
             )

@@ -93,8 +93,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
                 Problem(
                     "--var",
                     None,
-                    f"'{visible(pair, lines=False)}' is not KEY=VALUE",
-                    "e.g. --var branch=feature/x",
+                    EN("input.var.not-key-value", pair=visible(pair, lines=False)),
+                    EN("input.var.not-key-value-hint"),
                 )
             )
             continue
@@ -104,7 +104,7 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
                 Problem(
                     "--var",
                     None,
-                    f"--var {key.strip()}: {describe(value[reserved])}",
+                    EN("input.var.reserved", key=key.strip(), char=describe(value[reserved])),
                     RESERVED_HINT,
                 )
             )
@@ -115,9 +115,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
                 Problem(
                     "--var",
                     None,
-                    f"--var {key.strip()}: {describe(value[bad])} in its value",
-                    f"{describe(value[bad])} can make a terminal or the review show something "
-                    "other than what runs: remove it",
+                    EN("input.var.refused", key=key.strip(), char=describe(value[bad])),
+                    EN("input.text.control-hint", char=describe(value[bad])),
                 )
             )
             continue

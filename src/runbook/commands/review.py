@@ -61,17 +61,22 @@ def check(opts: Options) -> str:
                 renders += 1
             except InputError as exc:
                 problems += [
-                    Problem(p.file, p.line, f"{p.message} (for host {host.name})", p.hint)
+                    Problem(
+                        p.file,
+                        p.line,
+                        EN("input.at.host", problem=p.message, host=host.name),
+                        p.hint,
+                    )
                     for p in exc.problems
                 ]
     duplicates = {n for n in names if names.count(n) > 1}
     for name in sorted(duplicates):
-        problems.append(Problem("runbooks", None, f"two runbooks are named '{name}'"))
+        problems.append(Problem("runbooks", None, EN("input.runbooks.same-name", name=name)))
     if problems:
         raise InputError(list(dict.fromkeys(problems)))
     words = opts.words
     # once, not once per host
-    warned = [words("check.warning", warning=w) for w in dict.fromkeys(warnings)]
+    warned = [words("check.warning", warning=_said(w, words)) for w in dict.fromkeys(warnings)]
     runbooks = words("check.runbook" if len(names) == 1 else "check.runbooks", count=len(names))
     hosts_said = words("check.host" if len(hosts) == 1 else "check.hosts", count=len(hosts))
     ok = words("check.ok", runbooks=runbooks, hosts=hosts_said, plans=renders)
@@ -209,6 +214,15 @@ def _removed_first(plan: Plan, words: Words) -> list[str]:
     return [words("dry.removed-first", paths=", ".join(created))]
 
 
+def _said(warning: Problem, words: Words) -> str:
+    """A warning as `str(Problem)` writes it, its message and hint in the operator's language."""
+    where = f"{warning.file}:{warning.line}" if warning.line else warning.file
+    said = f"{where}: {words.again(warning.message)}"
+    if warning.hint:
+        said = words("problems.hint", problem=said, hint=words.again(warning.hint))
+    return said
+
+
 def _terminal_warnings(runbook: Runbook, plan: Plan) -> list[Problem]:
     """On a `pty: true` host stderr arrives in stdout: an `expect: stderr` never sees it."""
     if not plan.host.pty:
@@ -217,9 +231,8 @@ def _terminal_warnings(runbook: Runbook, plan: Plan) -> list[Problem]:
         Problem(
             runbook.path,
             written.lines.get("expect", written.line),
-            f"step '{step.id}' expects on stderr, but {plan.host.name} has `pty: true`: its "
-            "stderr arrives in stdout",
-            "match the text with `expect: stdout` for this host",
+            EN("input.check.pty-stderr", step=step.id, host=plan.host.name),
+            EN("input.check.pty-stderr-hint"),
         )
         for written, step in zip(runbook.steps, plan.steps, strict=False)
         if step.expect.stderr and not step.local

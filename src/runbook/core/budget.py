@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from jinja2.exceptions import SecurityError
 
+from ..words import EN
 from .late import Late, LateValueError
 
 # The size of one value, one rendered field or one `~` join, in characters (items for a list).
@@ -64,12 +65,9 @@ class Budget:
         if self.spent is not None:
             raise self.spent
         if self.left < 0:
-            self.over(
-                f"more than {self.operations:,} loop iterations, calls and filters: "
-                "a template may not compute that much"
-            )
+            self.over(EN("input.budget.operations", operations=f"{self.operations:,}"))
         if time.monotonic() > self.deadline:
-            self.over(f"rendering takes more than {self.seconds:g} s: a template may not")
+            self.over(EN("input.budget.time", seconds=f"{self.seconds:g}"))
 
     def over(self, message: str) -> NoReturn:
         self.spent = BudgetError(message)
@@ -120,7 +118,7 @@ def _alarm(current: Budget) -> Iterator[None]:
     def ring(signum: int, frame: FrameType | None) -> None:
         if armed[0]:
             armed[0] = False
-            current.over(f"rendering takes more than {current.seconds:g} s: a template may not")
+            current.over(EN("input.budget.time", seconds=f"{current.seconds:g}"))
 
     started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, ring)
@@ -167,12 +165,13 @@ _SEQUENCES = (list, tuple, set, frozenset, range)
 def measure(value: Any, what: str, *, printing: bool = False) -> None:
     """Refuse a value a filter or call gets with more than LIMIT characters (items for lists),
     counted through lists and mappings, and a late value anywhere in it unless it is printed.
+    `what` names the value (an `input.value.` message).
 
     Every filter call measures its arguments: the common cases (text, numbers) come first.
     """
     if type(value) is str:
         if len(value) > LIMIT:
-            raise BudgetError(f"{what} of more than {LIMIT:,} characters in a template")
+            raise BudgetError(EN("input.budget.characters", what=what, limit=f"{LIMIT:,}"))
         return
     total = 0
     stack = [value]
@@ -201,12 +200,13 @@ def measure(value: Any, what: str, *, printing: bool = False) -> None:
         else:
             total += 1
         if total > LIMIT:
-            raise BudgetError(f"{what} of more than {LIMIT:,} characters or items in a template")
+            raise BudgetError(EN("input.budget.items", what=what, limit=f"{LIMIT:,}"))
 
 
-def refuse_width(width: Any, what: str) -> None:
+def refuse_width(width: Any, key: str, name: str = "") -> None:
+    """Refuse a width past LIMIT; `key` is the message (`input.budget.…width`)."""
     if isinstance(width, int) and width > LIMIT:
-        raise BudgetError(f"{what} {width:,} is more than a template may use ({LIMIT:,})")
+        raise BudgetError(EN(key, width=f"{width:,}", name=name, limit=f"{LIMIT:,}"))
 
 
 # The width and precision of each conversion of a printf format (`%10.3s`, `%*s`).
@@ -232,9 +232,9 @@ def refuse_format(fmt: Any, args: Iterable[Any], *, braces: bool = False) -> Non
     for number in widths:
         if len(number) > 7:  # past LIMIT, however long (int() refuses 4,300 digits)
             raise BudgetError(
-                f"a format width of {number[:12]} is more than a template may use ({LIMIT:,})"
+                EN("input.budget.format-width", width=number[:12], limit=f"{LIMIT:,}")
             )
-        refuse_width(int(number), "a format width of")
+        refuse_width(int(number), "input.budget.format-width")
     if from_args:
         for arg in args:
-            refuse_width(arg, "a format width of")
+            refuse_width(arg, "input.budget.format-width")

@@ -9,12 +9,13 @@ digest: a branch that moves after the review changes the digest.
 from __future__ import annotations
 
 from ..errors import Problem
+from ..words import EN
 from .gitrefs import READS_KEY, GitError
 from .local import LocalReads
 from .model import Change, ChangeSpec
 from .render import Renderer
 
-HINT = "repo is a git repository on this machine, relative to the project; from and to are refs"
+HINT = EN("input.changes.hint")
 
 
 def resolve_changes(renderer: Renderer, specs: tuple[ChangeSpec, ...]) -> tuple[Change, ...]:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import jinja2
 
+from ..words import EN
+
 TIMEOUT = 20.0  # seconds for one git command: local objects only, never the network
 MAX_OUTPUT = 4_000_000  # bytes of a diff or a file read from git
 
@@ -88,35 +90,36 @@ def git(repo: Path, *args: str, timeout: float = TIMEOUT) -> bytes:
             check=False,
         )
     except FileNotFoundError:
-        raise GitError("git is not installed on this machine") from None
+        raise GitError(EN("input.git.missing")) from None
     except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} in {repo} took more than {timeout:g} s") from None
+        raise GitError(
+            EN("input.git.timeout", command=args[0], repo=repo, seconds=f"{timeout:g}")
+        ) from None
     if done.returncode != 0:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(said[-1] if said else f"git {args[0]} exited {done.returncode}")
+        raise GitError(
+            said[-1] if said else EN("input.git.exited", command=args[0], code=done.returncode)
+        )
     if len(done.stdout) > MAX_OUTPUT:
-        raise GitError(f"git {args[0]} in {repo} gave more than {MAX_OUTPUT} bytes")
+        raise GitError(EN("input.git.too-much", command=args[0], repo=repo, max=MAX_OUTPUT))
     return done.stdout
 
 
 def check_ref(ref: str) -> None:
     """Refuse a ref git would take as an option, or one with control characters."""
     if not ref or ref.startswith("-") or any(ord(c) < 0x20 or c == "\x7f" for c in ref):
-        raise GitError(f"{ref!r} is not a ref (a branch, tag or commit id)")
+        raise GitError(EN("input.git.not-a-ref", ref=repr(ref)))
 
 
 def repository(path: Path) -> Path:
     """`path` if it is inside a git work tree (or is a bare repository); else GitError."""
     if not path.is_dir():
         where = os.path.normpath(path)
-        what = "no such directory" if not path.exists() else "not a directory"
-        raise GitError(
-            f"no git repository at {where} ({what}): git_rev, changes and diff_base read a "
-            "checkout on this machine; give its path"
-        )
+        key = "input.git.no-directory" if not path.exists() else "input.git.not-directory"
+        raise GitError(EN(key, path=where))
     inside = git(path, "rev-parse", "--is-inside-work-tree", "--is-bare-repository")
     if b"true" not in inside:
-        raise GitError(f"{path} is not a git repository")
+        raise GitError(EN("input.git.not-a-repository", path=path))
     return path
 
 
@@ -130,7 +133,7 @@ def rev(repo: Path, ref: str) -> str:
         out = b""
     commit = out.decode("ascii", "replace").strip()
     if not _FULL_ID.match(commit):
-        raise GitError(f"no commit '{ref}' in {repo}")
+        raise GitError(EN("input.git.no-commit", ref=ref, repo=repo))
     return commit
 
 
@@ -153,7 +156,7 @@ def blob(repo: Path, commit: str, path: str) -> bytes | None:
         return None
     mode_type = listed.split(b"\t", 1)[0].split()
     if len(mode_type) < 3 or mode_type[1] != b"blob":
-        raise GitError(f"{path} at {commit[:12]} is not a file")
+        raise GitError(EN("input.git.not-a-file", path=path, commit=commit[:12]))
     return git(repo, "cat-file", "blob", mode_type[2].decode("ascii"))
 
 
@@ -166,6 +169,6 @@ def git_rev(context: Any, repo: Any, ref: Any) -> str:
     """
     reads = context.get(READS_KEY)
     if reads is None:
-        raise GitError("git_rev is not available here")
+        raise GitError(EN("input.git.no-reads"))
     revs: Revs = reads
     return revs.rev(str(repo), str(ref))

@@ -23,6 +23,7 @@ from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
+from ..words import EN
 from .budget import (
     ATOMS,
     INT_BITS,
@@ -36,6 +37,16 @@ from .budget import (
 from .gitrefs import git_rev
 from .late import Late, LateValueError, as_late
 from .markers import LATE_MARKER, VALUE_CLOSE, VALUE_OPEN
+
+# What a value too large is (budget.measure), said in its message.
+_JOINED_VALUE = EN("input.value.joined")
+_ARGUMENT = EN("input.value.argument")
+_FORMAT_ARGUMENT = EN("input.value.format-argument")
+_JOINED_LIST = EN("input.value.joined-list")
+_PRINTED_LIST = EN("input.value.printed-list")
+_PRINTED_VALUE = EN("input.value.printed")
+_TOO_LONG_TEXT = EN("input.budget.characters", what=EN("input.value.text"), limit=f"{LIMIT:,}")
+_TOO_LARGE_NUMBER = EN("input.budget.number")
 
 
 class Unquoted(str):
@@ -103,11 +114,11 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         total = 0
         for part in parts:
             if isinstance(part, (list, tuple, Mapping)):
-                measure(part, "a joined value", printing=True)
+                measure(part, _JOINED_VALUE, printing=True)
             text = str(part)
             total += len(text)
             if total > LIMIT:
-                raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
+                raise BudgetError(_TOO_LONG_TEXT)
             texts.append(text)
         return as_late("".join(texts))
 
@@ -119,7 +130,7 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         for part in parts:
             total += len(part)
             if total > LIMIT:
-                raise BudgetError(f"rendering more than {LIMIT:,} characters")
+                raise BudgetError(EN("input.budget.rendering", limit=f"{LIMIT:,}"))
             texts.append(part)
         return as_late("".join(texts))
 
@@ -146,7 +157,7 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         if not (isinstance(__obj, _PASSES_ON) or __obj is Namespace):
             for arg in (*args, *kwargs.values()):
                 if type(arg) not in ATOMS:
-                    measure(arg, "an argument")
+                    measure(arg, _ARGUMENT)
         args = _check_method(__obj, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         _check_result(result)
@@ -159,32 +170,32 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
                 raise LateValueError(value)
         if operator == "**" and isinstance(right, (int, float)):
             if abs(right) > 64:
-                raise SecurityError(f"exponent {right} is too large for a template")
+                raise SecurityError(EN("input.budget.exponent", exponent=right))
             if isinstance(left, int) and left.bit_length() * abs(right) > INT_BITS:
-                raise BudgetError("a number too large for a template")
+                raise BudgetError(_TOO_LARGE_NUMBER)
         if operator == "*":
             if (
                 isinstance(left, int)
                 and isinstance(right, int)
                 and left.bit_length() + right.bit_length() > INT_BITS
             ):
-                raise BudgetError("a number too large for a template")
+                raise BudgetError(_TOO_LARGE_NUMBER)
             for seq, times in ((left, right), (right, left)):
                 if (
                     isinstance(seq, (str, list, tuple))
                     and isinstance(times, int)
                     and len(seq) * times > LIMIT
                 ):
-                    raise SecurityError("a repetition of more than 1,000,000 items in a template")
+                    raise SecurityError(EN("input.budget.repetition", limit=f"{LIMIT:,}"))
         if (
             operator == "+"
             and isinstance(left, (str, list, tuple))
             and isinstance(right, (str, list, tuple))
             and len(left) + len(right) > LIMIT
         ):
-            raise BudgetError(f"a value of more than {LIMIT:,} characters or items")
+            raise BudgetError(EN("input.budget.value", limit=f"{LIMIT:,}"))
         if operator == "%" and isinstance(left, str):
-            measure(right, "a format argument")
+            measure(right, _FORMAT_ARGUMENT)
             refuse_format(left, right if isinstance(right, tuple) else (right,))
         return super().call_binop(context, operator, left, right)
 
@@ -200,11 +211,11 @@ def _check_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) ->
     every = [*args, *kwargs.values()]
     every += [v for a in every if isinstance(a, Mapping) for v in a.values()]  # format_map
     if name in ("center", "ljust", "rjust", "zfill"):
-        refuse_width(args[0] if args else kwargs.get("width"), "a width of")
+        refuse_width(args[0] if args else kwargs.get("width"), "input.budget.width")
     elif name == "expandtabs":
         size = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(size, int) and len(owner) * size > LIMIT:
-            raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
+            raise BudgetError(_TOO_LONG_TEXT)
     elif name == "replace" and len(args) >= 2 and isinstance(args[1], str):
         _refuse_replace(owner, args[0], args[1])
     elif name == "join" and args:
@@ -223,23 +234,25 @@ def _joinable(separator: Any, items: Any) -> Any:
         listed.append(item)
         if len(listed) > LIMIT:
             break
-    measure(listed, "a joined list")
+    measure(listed, _JOINED_LIST)
     if len(str(separator)) * len(listed) > LIMIT:
-        raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
+        raise BudgetError(_TOO_LONG_TEXT)
     return listed
 
 
 def _refuse_replace(text: str, old: Any, new: str) -> None:
     times = (len(text) + 1) if old == "" else text.count(old) if isinstance(old, str) else 0
     if len(text) + times * len(new) > LIMIT:
-        raise BudgetError(f"a text of more than {LIMIT:,} characters in a template")
+        raise BudgetError(_TOO_LONG_TEXT)
 
 
 def _check_result(result: Any) -> None:
     if type(result) in ATOMS:
         return
     if isinstance(result, (str, list, tuple, Mapping)) and len(result) > LIMIT:
-        raise BudgetError(f"a value of more than {LIMIT:,} characters or items in a template")
+        raise BudgetError(
+            EN("input.budget.items", what=EN("input.value.value"), limit=f"{LIMIT:,}")
+        )
 
 
 def _guard(name: str, func: Any, kind: str) -> Callable[..., Any]:
@@ -251,16 +264,17 @@ def _guard(name: str, func: Any, kind: str) -> Callable[..., Any]:
     """
     pass_arg = getattr(func, "jinja_pass_arg", None)
     first = pass_arg.name if pass_arg is not None else None
+    given = EN("input.value.given", kind=kind, name=name)
 
     @jinja2.pass_context
     def guarded(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
         current_budget().tick()
         for arg in (*args, *kwargs.values()):
             if type(arg) not in ATOMS:
-                measure(arg, f"a value given to the {kind} '{name}'")
+                measure(arg, given)
         if name in _WIDTH_FILTERS:
             for arg in (*args[1:], *kwargs.values()):
-                refuse_width(arg, f"'{name}' with")
+                refuse_width(arg, "input.budget.filter-width", name)
         elif name == "format" and args:
             refuse_format(args[0], (*args[1:], *kwargs.values()))
         elif name == "join" and args:
@@ -272,7 +286,7 @@ def _guard(name: str, func: Any, kind: str) -> Callable[..., Any]:
         elif name == "sum":  # numbers only: a sum of lists grows quadratically
             start = kwargs.get("start", args[2] if len(args) > 2 else 0)
             if not isinstance(start, (int, float)):
-                raise SecurityError("sum adds numbers in a template")
+                raise SecurityError(EN("input.budget.sum"))
         if first == "context":
             result = func(context, *args, **kwargs)
         elif first == "eval_context":
@@ -314,7 +328,7 @@ def _shell_quote(value: Any) -> str:
     if isinstance(value, Unquoted):
         return str(value)
     if isinstance(value, (list, tuple)):
-        measure(value, "a printed list", printing=True)
+        measure(value, _PRINTED_LIST, printing=True)
         return VALUE_OPEN + " ".join(_quote_word(v) for v in value) + VALUE_CLOSE
     return VALUE_OPEN + _quote_word(value) + VALUE_CLOSE
 
@@ -342,7 +356,7 @@ def _quote_word(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, Mapping)):
-        measure(value, "a printed value", printing=True)
+        measure(value, _PRINTED_VALUE, printing=True)
     return "" if value is None else value
 
 

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from jinja2.exceptions import SecurityError
 
+from ..words import EN
 from .model import (
     LATE_MARKER,
     late_marker,
@@ -22,7 +23,7 @@ class LateValueError(SecurityError):
     """A late value was tested, compared, iterated or filtered: it may only be printed."""
 
     def __init__(self, late: Late) -> None:
-        super().__init__(f"{late.what} can only be printed, not tested or filtered")
+        super().__init__(EN("input.render.late", value=late.what))
 
 
 class Late:
@@ -70,4 +71,4 @@ def as_late(text: str, what: str | None = None) -> str | Late:
     if not names:
         return text
     holds = ", ".join(names)
-    return Late(text, f"{what} (it holds {holds})" if what else holds)
+    return Late(text, EN("input.render.late-holds", what=what, names=holds) if what else holds)

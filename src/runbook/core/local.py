@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..words import EN
 from . import gitrefs
 from .gitrefs import GitError
 
@@ -86,35 +87,39 @@ class LocalReads:
 
         def read() -> tuple[Path, bytes]:
             if not src.strip():
-                raise SourceError("src is empty")
+                raise SourceError(EN("input.put.src-empty"))
             if Path(src).is_absolute() or src.startswith("~"):
-                raise SourceError(f"src {src} must be relative to the project ({self.project})")
+                raise SourceError(EN("input.put.src-absolute", src=src, project=self.project))
             full = self.project / src
             inside = self.project.resolve()
             if not Path(os.path.normpath(full)).is_relative_to(self.project):
-                raise SourceError(f"src {src} is outside the project {self.project}")
+                raise SourceError(EN("input.put.src-outside", src=src, project=self.project))
             try:
                 real = full.resolve(strict=True)
             except FileNotFoundError:
-                raise SourceError(f"no file {src} in {self.project}") from None
+                raise SourceError(
+                    EN("input.put.src-missing", src=src, project=self.project)
+                ) from None
             except (OSError, RuntimeError) as exc:  # a symlink loop
-                raise SourceError(f"cannot read {src}: {exc}") from None
+                raise SourceError(EN("input.put.src-unreadable", src=src, error=exc)) from None
             if not real.is_relative_to(inside):
                 raise SourceError(
-                    f"src {src} is outside the project {self.project} (it resolves to {real})"
+                    EN("input.put.src-resolves-outside", src=src, project=self.project, real=real)
                 )
             try:
                 with real.open("rb") as handle:
                     info = os.fstat(handle.fileno())
                     if not stat.S_ISREG(info.st_mode):
-                        raise SourceError(f"src {src} is not a regular file")
+                        raise SourceError(EN("input.put.src-not-regular", src=src))
                     data = handle.read(MAX_FILE + 1)
             except IsADirectoryError:
-                raise SourceError(f"src {src} is a directory, not a file") from None
+                raise SourceError(EN("input.put.src-directory", src=src)) from None
             except OSError as exc:
-                raise SourceError(f"cannot read {src}: {exc.strerror}") from None
+                raise SourceError(
+                    EN("input.put.src-unreadable", src=src, error=exc.strerror)
+                ) from None
             if len(data) > MAX_FILE:
-                raise SourceError(f"src {src} is larger than {MAX_FILE} bytes (1 MiB)")
+                raise SourceError(EN("input.put.src-too-large", src=src, max=MAX_FILE))
             return real, data
 
         found = self._once(("source", src), read)

@@ -13,11 +13,13 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..words import EN
+
 LATE_OPEN, LATE_CLOSE = "\ue000", "\ue001"
 # Around each quoted value of a `run` script while it is checked (core.shellctx).
 VALUE_OPEN, VALUE_CLOSE = "\ue002", "\ue003"
 _RESERVED = re.compile(f"[{VALUE_OPEN}{VALUE_CLOSE}]")  # late markers in a value are its text
-RESERVED_HINT = "U+E002 and U+E003 (private use) mark values inside release-runbook: remove it"
+RESERVED_HINT = EN("input.text.reserved-hint")
 
 
 def reserved_at(text: str) -> int | None:

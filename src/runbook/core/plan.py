@@ -18,6 +18,7 @@ import jinja2
 import jinja2.meta
 
 from ..errors import InputError, Problem
+from ..words import EN
 from . import put as puts
 from .budget import BudgetError, budget
 from .changes import resolve_changes
@@ -134,20 +135,15 @@ def _render(
 def _first_difference(runbook: Runbook, one: Plan, two: Plan) -> Problem:
     """Where two renderings of the same runbook differ: nothing a template can reach is random,
     so this is a last line of defence, and names the step."""
-    hint = "a template must render the same every time (no random choice, no clock)"
+    hint = EN("input.plan.differs-hint")
     for phase, written in (("steps", runbook.steps), ("rollback", runbook.rollback)):
         for step, first, second in zip(
             written, getattr(one, phase), getattr(two, phase), strict=True
         ):
             if first != second:
-                where = "step" if phase == "steps" else "rollback step"
-                return Problem(
-                    runbook.path,
-                    step.line,
-                    f"{where} '{step.id}' renders differently each time it is rendered",
-                    hint,
-                )
-    return Problem(runbook.path, 1, "the runbook renders differently each time", hint)
+                key = "input.plan.differs" if phase == "steps" else "input.plan.rollback-differs"
+                return Problem(runbook.path, step.line, EN(key, step=step.id), hint)
+    return Problem(runbook.path, 1, EN("input.plan.runbook-differs"), hint)
 
 
 def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[Problem]:
@@ -164,9 +160,13 @@ def _backed_up_twice(runbook: Runbook, steps: tuple[PlannedStep, ...]) -> list[P
                     Problem(
                         runbook.path,
                         source.lines.get("backup", source.line),
-                        f"step '{planned.id}' backs up {path} again (step '{first[key]}' already "
-                        "does): its backup would overwrite the first one",
-                        "back up each file once, before the first step that changes it",
+                        EN(
+                            "input.plan.backed-up-twice",
+                            step=planned.id,
+                            path=path,
+                            first=first[key],
+                        ),
+                        EN("input.plan.backed-up-twice-hint"),
                     )
                 )
             else:
@@ -190,8 +190,8 @@ def _check_overrides(runbook: Runbook, host: Host, overrides: Mapping[str, str])
             Problem(
                 "--var",
                 None,
-                f"'{key}' is not a var of {runbook.path} or the inventory, and no template uses it",
-                f"did you mean '{close[0]}'?" if close else None,
+                EN("input.plan.unknown-var", key=key, path=runbook.path),
+                EN("error.inputs.did-you-mean", name=close[0]) if close else None,
             )
         )
     if problems:
@@ -222,7 +222,7 @@ def _planned_step(renderer: Renderer, step: Step, number: int, host: Host) -> Pl
                 Problem(
                     renderer.runbook.path,
                     field(step.action),
-                    f"{where}: a {step.action} path renders empty",
+                    f"{where}: {EN('input.plan.empty-path', action=step.action)}",
                 )
             )
         planned["paths"] = paths

@@ -18,6 +18,7 @@ from typing import Any
 import jinja2.meta
 
 from ..errors import Problem
+from ..words import EN
 from . import diffs, scripts
 from .gitrefs import READS_KEY, GitError
 from .local import LocalReads, SourceError
@@ -57,14 +58,14 @@ def planned_put(renderer: Renderer, step: Step, where: str) -> Upload | None:
 
     why = _bad_dest(dest)
     if why:
-        problem(f"put.dest {dest!r} {why}", "give an absolute path to a file on the host")
+        problem(EN(why, dest=repr(dest)), EN("input.put.dest-hint"))
     if owner is not None and not _OWNER.match(owner):
-        problem(f"put.owner {owner!r} is not a user or user:group name")
+        problem(EN("input.put.owner", owner=repr(owner)))
     reads: LocalReads = renderer.names[READS_KEY]
     try:
         real, data = reads.source(src)
     except SourceError as exc:
-        problem(str(exc), "src is a file of the project, relative to it")
+        problem(str(exc), EN("input.put.src-hint"))
         return None
     if len(renderer.problems) > before:
         return None
@@ -76,9 +77,8 @@ def planned_put(renderer: Renderer, step: Step, where: str) -> Upload | None:
         content = rendered
     if len(content) > scripts.PUT_INLINE_MAX:
         problem(
-            f"{src} is {len(content)} bytes; a put carries at most {scripts.PUT_INLINE_MAX} "
-            "bytes (a rendered template too)",
-            "split the file, or install it from a repository with a run step",
+            EN("input.put.too-large", src=src, size=len(content), max=scripts.PUT_INLINE_MAX),
+            EN("input.put.too-large-hint"),
         )
         return None
     sha256 = hashlib.sha256(content).hexdigest()
@@ -87,7 +87,10 @@ def planned_put(renderer: Renderer, step: Step, where: str) -> Upload | None:
         try:
             base_commit, old_bytes = reads.base(real, diff_base)
         except GitError as exc:
-            problem(f"put.diff_base {diff_base!r}: {exc}", "diff_base is a ref of src's repository")
+            problem(
+                EN("input.put.diff-base", base=repr(diff_base), error=exc),
+                EN("input.put.diff-base-hint"),
+            )
             return None
         if old_bytes is not None and template:
             # The old version rendered the same way; if it no longer renders (a var it used is
@@ -114,35 +117,25 @@ def _render(renderer: Renderer, src: str, data: bytes, problem: Any, line: int) 
     """A template source rendered as text (its final newline kept), or None on a problem."""
     text = diffs.as_text(data)
     if text is None:
-        problem(
-            f"{src} is not UTF-8 text, so it cannot be a template",
-            "template: false sends any bytes as they are",
-        )
+        problem(EN("input.put.not-utf8", src=src), EN("input.put.not-utf8-hint"))
         return None
     if not is_template(text):
         return data
     error = template_syntax_error(text)
     if error is not None:
         message, offset = error
-        problem(f"bad Jinja in {src}: {message}", file=src, at=offset + 1)
+        problem(EN("input.runbook.bad-jinja", field=src, message=message), file=src, at=offset + 1)
         return None
     late = sorted(set(jinja2.meta.find_undeclared_variables(parse(text))) & set(_LATE_NAMES))
     if late:
-        problem(
-            f"{src} uses {', '.join(late)}: a put's content is fixed when the plan is made, "
-            "so run.* and secrets (known only when a step is sent) cannot be in it",
-            "write the file without them, or use a run step",
-        )
+        problem(EN("input.put.late", src=src, names=", ".join(late)), EN("input.put.late-hint"))
         return None
     before = len(renderer.problems)
     rendered = renderer.text(text, line, f"put {src}")
     if len(renderer.problems) > before:
         return None
     if SECRET_OPEN in rendered or SECRET_CLOSE in rendered:
-        problem(
-            f"{src} takes run.* or a secret through a var: a put's content is fixed when the "
-            "plan is made, so it cannot hold values known only when a step is sent"
-        )
+        problem(EN("input.put.late-through-var", src=src))
         return None
     if text.endswith("\n") and not rendered.endswith("\n"):
         rendered += "\n"  # Jinja drops a template's final newline; a file keeps it
@@ -150,14 +143,15 @@ def _render(renderer: Renderer, src: str, data: bytes, problem: Any, line: int) 
 
 
 def _bad_dest(dest: str) -> str | None:
+    """What is wrong with a put's dest: the key of its message, or None."""
     if not dest.startswith("/"):
-        return "is not an absolute path"
+        return "input.put.dest-relative"
     if dest.endswith("/") or posixpath.basename(dest) in ("", ".", ".."):
-        return "names a directory, not a file"
+        return "input.put.dest-directory"
     if any(ord(c) < 0x20 or c == "\x7f" for c in dest):
-        return "holds a control character"
+        return "input.put.dest-control"
     if ".." in dest.split("/"):
-        return "has a '..' component"
+        return "input.put.dest-dotdot"
     return None
 
 
@@ -204,9 +198,8 @@ def same_content(review: Plan, actual: Plan, runbook: Runbook) -> list[Problem]:
                 Problem(
                     runbook.path,
                     written.lines.get("put", written.line),
-                    f"step '{ours.id}': the content of {ours.put.src} depends on the run "
-                    "(a var made of run.*): the bytes sent would differ from those reviewed",
-                    "a put's content may use only values known when the plan is made",
+                    EN("input.put.depends-on-run", step=ours.id, src=ours.put.src),
+                    EN("input.put.depends-on-run-hint"),
                 )
             )
     return problems
@@ -223,10 +216,8 @@ def warnings(runbook: Runbook, plan: Plan) -> list[Problem]:
             Problem(
                 runbook.path,
                 written.lines.get("put", written.line),
-                f"step '{step.id}' puts {dest}, which no earlier backup step covers: if it "
-                "exists on the host, the put is refused at its gate (rollback could not "
-                "restore it); if it does not, rollback removes the new file",
-                f"back it up in an earlier step (backup: {dest}) unless it is a new file",
+                EN("input.put.not-backed-up", step=step.id, dest=dest),
+                EN("input.put.not-backed-up-hint", dest=dest),
             )
         )
     return found

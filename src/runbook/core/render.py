@@ -26,6 +26,7 @@ import jinja2
 import jinja2.meta
 
 from ..errors import InputError, Problem
+from ..words import EN
 from . import shellctx
 from .budget import BudgetError, budget
 from .jinja import PLAIN, compiled
@@ -57,7 +58,7 @@ def template_syntax_error(text: str) -> tuple[str, int] | None:
     except jinja2.TemplateSyntaxError as exc:
         return exc.message or "syntax error", max((exc.lineno or 1) - 1, 0)
     except RecursionError:
-        return "nested too deeply", 0
+        return EN("input.render.nested"), 0
     return None
 
 
@@ -73,6 +74,9 @@ def _template_line(tb: TracebackType | None) -> int | None:
 
 class Renderer:
     """Renders the templates of one runbook for one host, collecting problems.
+
+    Each problem is said after `what` (`step 'x' run: ...`), one of the places the catalog's
+    `input.at.` entries know, so that it is said again whole in the operator's language.
 
     Attributes:
         unquoted: what `| unquoted` let through in the last text rendered.
@@ -101,25 +105,23 @@ class Renderer:
                     line,
                     exc,
                     f"{what}: {exc.message}",
-                    "define it in vars, the inventory or --var KEY=VALUE",
+                    EN("input.render.undefined-hint"),
                 )
             except LateValueError as exc:
                 self._problem(
                     line,
                     exc,
                     f"{what}: {exc}",
-                    "print it with {{ }} where it is needed; decide with a var instead",
+                    EN("input.render.late-hint", braces="{{ }}"),
                 )
             except BudgetError as exc:
                 self._problem(line, exc, f"{what}: {exc}")
             except jinja2.TemplateError as exc:
                 self._problem(line, exc, f"{what}: {exc}")
             except RecursionError as exc:
-                self._problem(
-                    line, exc, f"{what}: nested too deeply (a macro that calls itself without end?)"
-                )
+                self._problem(line, exc, f"{what}: {EN('input.render.too-deep')}")
             except MemoryError as exc:
-                self._problem(line, exc, f"{what}: rendering needs more memory than a template may")
+                self._problem(line, exc, f"{what}: {EN('input.render.memory')}")
             except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
                 self._problem(line, exc, f"{what}: {exc}")
             return ""
@@ -133,7 +135,7 @@ class Renderer:
                 Problem(
                     self.runbook.path,
                     line + value.line - 1,
-                    f"{what}: a {{{{ }}}} {value.why}: {value.near}",
+                    f"{what}: {value.message}",
                     shellctx.HINT,
                 )
             )
@@ -207,8 +209,8 @@ def resolve_vars(
                 Problem(
                     file,
                     line,
-                    "vars form a cycle: " + " → ".join(cycle),
-                    "one of them must not use the others",
+                    EN("input.render.cycle", cycle=" → ".join(cycle)),
+                    EN("input.render.cycle-hint"),
                 )
             )
             return
@@ -217,9 +219,7 @@ def resolve_vars(
             if dep in raw:
                 resolve(dep)
         stack.pop()
-        if not any(
-            p.message.startswith("vars form a cycle") and name in p.message for p in problems
-        ):
+        if not any(p.message.startswith(_CYCLE) and name in p.message for p in problems):
             done[name] = _late_var(render(raw[name], name), name)
 
     for name in raw:
@@ -227,6 +227,9 @@ def resolve_vars(
     if problems:
         raise InputError(_unique(problems))
     return done
+
+
+_CYCLE = EN("input.render.cycle", cycle="")
 
 
 def _late_var(value: Any, name: str) -> Any:

@@ -21,26 +21,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..words import EN
 from .markers import VALUE_CLOSE, VALUE_OPEN
 
 __all__ = ["VALUE_CLOSE", "VALUE_OPEN", "Misplaced", "place_values"]
 
 _VALUES = re.compile(f"{VALUE_OPEN}[^{VALUE_CLOSE}]*(?:{VALUE_CLOSE}|$)")  # shown without values
 
-# The contexts a value may not be in, and what to say about each.
+# The contexts a value may not be in, and the message (runbook.words.planning) of each.
 _WHY = {
-    '"': "inside double quotes, where its quotes are literal and `$( )` in it still runs",
-    "'": "inside single quotes, where its own quotes end the author's and leave it bare",
-    "#": "in a shell comment, where a newline in it starts a command",
-    "<<": "in a here-document, where its quotes are literal and `$( )` in it still runs",
-    "${": "inside `${ }`, where quoting means something else",
-    "$((": "inside `$(( ))` arithmetic, where a value is evaluated, not quoted",
-    "`": "inside backticks, where quoting is read twice",
+    '"': "input.shell.double-quotes",
+    "'": "input.shell.single-quotes",
+    "#": "input.shell.comment",
+    "<<": "input.shell.heredoc",
+    "${": "input.shell.parameter",
+    "$((": "input.shell.arithmetic",
+    "`": "input.shell.backticks",
 }
-HINT = (
-    "every {{ }} in `run` is quoted already: put it outside quotes (`-m {{ msg }}`), or assign it "
-    'first (`who={{ who }}`) and write "$who" where it goes'
-)
+HINT = EN("input.shell.hint", braces="{{ }}", msg="{{ msg }}", who="{{ who }}")
 
 
 @dataclass(frozen=True)
@@ -52,8 +50,9 @@ class Misplaced:
     line: int  # of the script, from 1
 
     @property
-    def why(self) -> str:
-        return _WHY[self.context]
+    def message(self) -> str:
+        """What is wrong, and the script near it: `a {{ }} inside double quotes, ...: near`."""
+        return EN(_WHY[self.context], braces="{{ }}", parameter="${ }", near=self.near)
 
 
 @dataclass

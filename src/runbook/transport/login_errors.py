@@ -19,15 +19,10 @@ def login_error(report: LoginReport, who: str, settings: str, where: str) -> Con
         accepted = any(o.endswith("(accepted)") for o in report.offered)
         return ConnectError(
             EN(
-                "error.transport.login.other-methods",
+                "error.transport.login.other-methods." + ("after-key" if accepted else "no-key"),
                 who=who,
                 methods=", ".join(report.other_methods),
                 user=repr(report.user),
-                keys=EN(
-                    "error.transport.login.after-key"
-                    if accepted
-                    else "error.transport.login.no-key"
-                ),
             ),
             hint=EN("error.transport.login.other-methods.hint"),
         )

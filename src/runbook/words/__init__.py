@@ -155,8 +155,9 @@ EN = Words("en")
 @functools.cache
 def _patterns() -> list[tuple[str, re.Pattern[str]]]:
     """Each catalog entry's English as a pattern its placeholders' values fill, the one with
-    the most words of its own first: a long message is not mistaken for a short one it
-    contains, nor a message with a word written in ("agent: none") for its general form."""
+    the most words of its own first (then the longest): a long message is not mistaken for a
+    short one it contains, nor a message with a word written in ("agent: none") for its
+    general form, nor "description: must be a string" for a place and a problem."""
     found = []
     for key, texts in MESSAGES.items():
         parts = re.split(r"\{(\w+)\}", texts[0])
@@ -167,8 +168,9 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
         pattern = "".join(
             re.escape(p) if i % 2 == 0 else f"(?P<{p}>.*?)" for i, p in enumerate(parts)
         )
-        found.append((key, re.compile(pattern, re.DOTALL), len("".join(parts[::2]))))
-    found.sort(key=lambda kpl: -kpl[2])
+        own_words = len(re.findall(r"[A-Za-z]+", "".join(parts[::2])))
+        found.append((key, re.compile(pattern, re.DOTALL), (-own_words, -len(texts[0]))))
+    found.sort(key=lambda kpl: kpl[2])
     return [(key, pattern) for key, pattern, _ in found]
 
 
@@ -176,9 +178,10 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     # Messages joined (one per host or per file of a step) are said again one by one when each
     # is a message of its own: matched whole, the first one's last value would swallow the rest.
     parts = recorded.split("; ")
-    if len(parts) > 1 and all(_recorded_match(part) for part in parts):
+    wrapped = _wrapped(recorded) if len(parts) > 1 else None
+    if wrapped is None and len(parts) > 1 and all(_recorded_match(part) for part in parts):
         return "; ".join(_again(lang, part, depth) for part in parts)
-    found = _recorded_match(recorded)
+    found = wrapped or _recorded_match(recorded)
     if found is not None:
         key, match = found
         values = {
@@ -189,6 +192,19 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     if len(parts) > 1:  # some of them messages: each said again, the rest as it is
         return "; ".join(_again(lang, part, depth) for part in parts)
     return recorded
+
+
+def _wrapped(text: str) -> tuple[str, re.Match[str]] | None:
+    """A text said with words after it (`{problem} (for host {host})`: an entry that begins
+    with a value and ends in words), its first value holding every '; ' of the text: one text,
+    not messages joined, whatever its parts look like."""
+    for key, pattern in _patterns():
+        english = MESSAGES[key][0]
+        if key.startswith(_RECORDED) and english[0] == "{" and english[-1] != "}":
+            match = pattern.fullmatch(text)
+            if match is not None and "; " not in text[match.end(1) :]:
+                return key, match
+    return None
 
 
 def _recorded_match(text: str) -> tuple[str, re.Match[str]] | None:

@@ -136,14 +136,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{message}。ProxyCommand の出力: {words}",
     ),
     # The login.
-    "error.transport.login.other-methods": (
-        "{who} asks for {methods} to log in as {user}{keys}: this tool logs in with keys and "
-        "certificates only",
-        "{who} は {user} としてのログインに {methods} を求めています{keys}。このツールは鍵と"
+    # The key's fate written in (two values side by side could not be told apart again).
+    "error.transport.login.other-methods.after-key": (
+        "{who} asks for {methods} to log in as {user} after the key: this tool logs in with "
+        "keys and certificates only",
+        "{who} は {user} としてのログインに、鍵の後に {methods} を求めています。このツールは鍵と"
         "証明書でのみログインします",
     ),
-    "error.transport.login.after-key": (" after the key", " (鍵の後に)"),
-    "error.transport.login.no-key": (" and accepts no key", " (鍵は受け付けません)"),
+    "error.transport.login.other-methods.no-key": (
+        "{who} asks for {methods} to log in as {user} and accepts no key: this tool logs in "
+        "with keys and certificates only",
+        "{who} は {user} としてのログインに {methods} を求めていて、鍵は受け付けません。"
+        "このツールは鍵と証明書でのみログインします",
+    ),
     "error.transport.login.other-methods.hint": (
         "allow a key alone for this user on the host (sshd's AuthenticationMethods), or reach "
         "it through a jump host that does",
