@@ -274,6 +274,11 @@ def test_an_unreadable_signers_file_is_said_in_japanese(team: Path) -> None:
         f"approval: の署名者ファイル {team / 'reviewers'} を読めません"
         "(通常のファイルではありません)"
     )
+    # `inv show` says it in the reader's language, in the review
+    opts = Options(host="web", project=team, lang="ja")
+    *_, plans = plans_for(opts)
+    (status,) = signatures.statuses(opts, plans, ("carol",))
+    assert status.problem == said
 
 
 def _refusal_or_problem(project: Path) -> tuple[str, str]:
@@ -465,3 +470,14 @@ def test_items_added_or_in_another_order_and_a_whole_plan() -> None:
     line = EN(key, host="web1", **values)
     assert line == '  differs: web1: plan: 1 → "x"'
     assert JA.again(line) == '  相違: web1: 計画: 1 → "x"'
+
+
+def test_an_unknown_language_is_refused_before_anything_is_signed_or_started(team: Path) -> None:
+    env = {"RUNBOOK_STATE_DIR": str(team / ".state")}
+    key = str(team / "keys" / "alice")
+    approve = run_cli("approve", "--host", "web", "--key", key, "--lang", "fr", cwd=team, env=env)
+    assert approve.returncode == BAD_INPUT and "unknown language 'fr'" in approve.stderr
+    assert not (team / "approvals").exists()
+    demo = run_cli("demo", "--lang", "fr", cwd=team, env=env)
+    assert demo.returncode == BAD_INPUT and "unknown language 'fr'" in demo.stderr
+    assert not (team / ".sandbox").exists()

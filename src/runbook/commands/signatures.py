@@ -62,6 +62,7 @@ from .signed import (
 
 def approve(opts: Options, *, key: str | None, terminal: bool | None = None) -> str:
     """`inv approve`: sign the digest `inv show` prints for --host; write it under approvals/."""
+    words = opts.words  # an unknown --lang is refused before anything is signed
     runbook, _, _, plans = plans_for(opts)
     target = opts.host or plans[0].host.name
     message = Message(runbook.name, target, digest_of(plans), now_iso())
@@ -86,7 +87,6 @@ def approve(opts: Options, *, key: str | None, terminal: bool | None = None) -> 
     name = _file_name(principal or made.fingerprint or "unknown-key")
     path = opts.project / FOLDER / runbook.name / f"{message.digest}.{name}.sig"
     _write(path, message.text() + signature)
-    words = opts.words
     out = [
         words("sign.signed", runbook=runbook.name, target=target, digest=message.digest),
         words(
