@@ -21,6 +21,7 @@ from runbook.words import EN, Words
 
 JA = Words("ja")
 WHO = "web1 (deploy@127.0.0.1:2222, ssh_config alias 'web')"
+JA_WHO = "web1 (deploy@127.0.0.1:2222、ssh_config の別名 'web')"
 # Words that are names in any language: programs, options, files, sshd's settings.
 TERMS = {
     "ssh", "sshd", "SSH", "ProxyCommand", "ProxyJump", "HostName", "User", "Port",
@@ -37,7 +38,7 @@ TERMS = {
 def english_left(said: str, *values: str) -> list[str]:
     """The words of `said` that are neither a value of the message nor a name."""
     for value in sorted(values, key=len, reverse=True):
-        said = said.replace(value, " ")
+        said = said.replace(JA.again(value), " ").replace(value, " ")
     words = re.findall(r"[A-Za-z][A-Za-z_0-9]+", said)
     return [w for w in words if w not in TERMS and not re.search(r"\d", w)]
 
@@ -68,7 +69,7 @@ def test_a_refused_connection_is_said_in_japanese(tmp_path: Path) -> None:
         "`port` and `identity` for this host in the inventory"
     )
     said = JA.again(error.message)
-    assert said == f"{WHO} に接続できません: 接続が拒否されました"
+    assert said == f"{JA_WHO} に接続できません: 接続が拒否されました"
     assert english_left(said, WHO) == []
     assert english_left(JA.again(error.hint), "127.0.0.1") == []
 
@@ -81,7 +82,8 @@ def test_a_timeout_through_a_jump_host_names_it_in_japanese(tmp_path: Path) -> N
     )
     said = JA.again(error.message)
     assert "踏み台ホスト bastion 経由" in said and "以内に応答しませんでした" in said
-    assert english_left(said, "web1 (deploy@10.0.0.9:22, ssh_config alias 'web'", "bastion") == []
+    assert "web1 (deploy@10.0.0.9:22、ssh_config の別名 'web'、踏み台ホスト bastion 経由)" in said
+    assert english_left(said, "web1 (deploy@10.0.0.9:22", "'web'", "bastion") == []
     assert english_left(JA.again(error.hint or ""), "10.0.0.9") == []
 
 

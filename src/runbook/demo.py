@@ -14,6 +14,7 @@ from .commands.inputs import resolve_runbook
 from .console import Console
 from .errors import DONE
 from .options import Options, RunOptions
+from .words import Words, choose
 
 DEMO_RUNBOOK = "nginx-websocket"
 
@@ -21,20 +22,19 @@ DEMO_RUNBOOK = "nginx-websocket"
 def run(
     project: Path,
     *,
-    lang: str = "en",
+    lang: str | None = None,
     console: Console | None = None,
     ports: Mapping[str, int] | None = None,
     program: str = "inv",
 ) -> int:
-    """`program`: `inv` as the operator can type it again (the commands it prints)."""
-    console = console or Console()
+    """`lang`: the language of its lines, the release's and the report (None: the locale's).
+    `program`: `inv` as the operator can type it again (the commands it prints)."""
+    words = choose(lang)
+    console = console or Console(words=words)
     # The demo releases the shipped runbook: refuse before starting anything where it is not.
     resolve_runbook(Options(runbook=DEMO_RUNBOOK, project=project))
     root = sandbox.default_root(project)
-    console.say(
-        "1. sandbox: sshd, nginx, a config repository and an ActionCable-like app on loopback",
-        "bold",
-    )
+    console.say(words("demo.sandbox"), "bold")
     ports = ports or {}
     sandbox.up(
         root,
@@ -48,8 +48,8 @@ def run(
     for line in box.reset():  # a second demo starts from the broken config again
         console.progress(line)
 
-    console.say(f"\n2. before the release: a WebSocket client asks {box.cable_url}", "bold")
-    _show_check(console, checks.check_websocket(box.cable_url), box.backend_log)
+    console.say(words("demo.before", url=box.cable_url), "bold")
+    _show_check(console, checks.check_websocket(box.cable_url), box.backend_log, words)
 
     console.say(f"\n3. inv release --host sandbox --inventory {sandbox.INVENTORY} --yes", "bold")
     password = box.sudo_password
@@ -61,24 +61,22 @@ def run(
         host="sandbox",
         project=project,
         program=program,
+        lang=words.lang,
     )
     code = commands.release(opts, RunOptions(yes=True), console, interactive=False)
 
-    console.say(f"\n4. after the release: a WebSocket client asks {box.cable_url}", "bold")
-    _show_check(console, _settled(checks.check_websocket, box.cable_url), box.backend_log)
+    console.say(words("demo.after", url=box.cable_url), "bold")
+    settled = _settled(checks.check_websocket, box.cable_url)
+    _show_check(console, settled, box.backend_log, words)
 
     console.say("\n5. inv report", "bold")
-    console.say(commands.report(opts, None, lang=lang))
+    console.say(commands.report(opts, None, lang=words.lang))
     if code == DONE:
         inv = shlex.quote(program)
         undo = f"{inv} rollback --yes"
         if password:
             undo = f'RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})" {undo}'
-        console.say(
-            f"Undo it with `{undo}` (restores the backup byte for byte); "
-            f"stop the sandbox with `{inv} sandbox.down`.",
-            "bold",
-        )
+        console.say(words("demo.undo", undo=undo, down=f"{inv} sandbox.down"), "bold")
     return code
 
 
@@ -93,14 +91,15 @@ def _settled(check: Callable[[str], Any], url: str, tries: int = 10) -> Any:
     return result
 
 
-def _show_check(console: Console, result: object, log: Path) -> None:
+def _show_check(console: Console, result: object, log: Path, words: Words) -> None:
     ok = getattr(result, "ok", False)
     console.progress(
-        ("✅ " if ok else "❌ ") + str(getattr(result, "summary", "")), "green" if ok else "red"
+        ("✅ " if ok else "❌ ") + words.again(str(getattr(result, "summary", ""))),
+        "green" if ok else "red",
     )
     try:
         last = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
     except OSError:
         last = []
     if last:
-        console.progress(f"app log: {last[0]}", "dim")
+        console.progress(words("demo.app-log", line=last[0]), "dim")

@@ -300,7 +300,12 @@ def _sandbox_root(root: str | None) -> Path:
 
 
 @command()
-def demo(ports: Ports, lang: Annotated[str, "en or ja (the report)"] = "en") -> object:
+def demo(
+    ports: Ports,
+    lang: Annotated[
+        str | None, "en or ja: the language of the demo (default: the locale, as for --lang)"
+    ] = None,
+) -> object:
     """Sandbox up, release to it with --yes, print the report."""
     from .demo import run  # lazy: see above (the demo imports the sandbox)
 

@@ -107,3 +107,34 @@ def test_demo_shows_the_failure_the_fix_and_the_report_then_rollback_restores(
     down = run_cli("sandbox.down", cwd=fresh_project)
     assert down.returncode == 0, down.stderr
     assert not box.running()
+
+
+def test_demo_speaks_the_operators_language(fresh_project: Path) -> None:
+    """Under a Japanese locale (no --lang), the demo's own lines, the release's and the report
+    are in Japanese."""
+    ports = [str(free_port()) for _ in range(3)]
+    locale = {"LANG": "ja_JP.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+    done = run_cli(
+        "demo",
+        "--ssh-port",
+        ports[0],
+        "--http-port",
+        ports[1],
+        "--backend-port",
+        ports[2],
+        cwd=fresh_project,
+        env=locale,
+        timeout=180,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "1. サンドボックス: ループバック上の sshd、nginx" in out
+    before, after = out.split("\n4. リリース後: WebSocket クライアントが ", 1)
+    assert "\n2. リリース前: WebSocket クライアントが " in before
+    assert "❌ 404 Not Found が返りました" in before and "アプリのログ: Failed to upgrade" in before
+    assert "sandbox: リリース完了、確認済み" in before  # the release's own lines
+    assert "✅ 101 Switching Protocols" in after
+    assert "# 作業報告: nginx-websocket" in after
+    assert "元に戻すには `" in after and "サンドボックスを止めるには `" in after
+    for english in ("sandbox: sshd", "before the release", "after the release", "Undo it with"):
+        assert english not in out

@@ -25,6 +25,9 @@ from .inputs import command_line
 FULL_DIGEST = re.compile(r"[0-9a-f]{64}")
 MAX_DIFFERENCES = 8
 
+# One line of what differs: its catalog key (`error.approval.differs-...`) and values.
+Difference = tuple[str, dict[str, str]]
+
 
 def digest_of(plans: Sequence[Plan]) -> str:
     """One host's plan digest; for several hosts the digest over all of theirs."""
@@ -60,7 +63,8 @@ def check_approval(
     if actual == wanted:
         return
     what = plans[0].host.name if len(plans) == 1 else EN("error.approval.these-hosts")
-    differences = "".join(f"\n  differs: {d}" for d in _differences(state_dir, wanted, plans))
+    # One line each: `Words.again` says a refusal's lines again one by one.
+    differences = "".join("\n" + EN(k, **v) for k, v in _differences(state_dir, wanted, plans))
     raise RefusedError(
         EN(
             "error.approval.mismatch",
@@ -85,29 +89,35 @@ def remember_review(state_dir: Path, plans: Sequence[Plan]) -> None:
             json.dump(record, out, ensure_ascii=False, indent=1, sort_keys=True)
 
 
-def _differences(state_dir: Path, wanted: str, plans: Sequence[Plan]) -> list[str]:
+def _differences(state_dir: Path, wanted: str, plans: Sequence[Plan]) -> list[Difference]:
     """What differs between the reviewed plan (if this machine kept it) and this one."""
     try:
         reviewed = json.loads((state_dir / "reviews" / f"{wanted}.json").read_text("utf-8"))
         hosts = reviewed["hosts"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
-    found: list[str] = []
+    found: list[Difference] = []
     for plan in plans:
-        before = hosts.get(plan.host.name) if isinstance(hosts, dict) else None
+        host = plan.host.name
+        before = hosts.get(host) if isinstance(hosts, dict) else None
         if before is None:
-            found.append(f"{plan.host.name}: not among the reviewed hosts")
+            found.append(("error.approval.differs-not-reviewed", {"host": host}))
             continue
-        found += [f"{plan.host.name}: {d}" for d in _walk(before, _subject(plan), "")]
+        for key, values in _walk(before, _subject(plan), ""):
+            where = f"{host}: {values['where']}"
+            if key == "error.approval.differs":  # a value changed: no words of ours in it
+                values = {"difference": f"{where}: {values['before']} → {values['after']}"}
+            found.append((key, {**values, "host": host, "where": where}))
     extra = len(found) - MAX_DIFFERENCES
-    return found[:MAX_DIFFERENCES] + ([f"... and {extra} more"] if extra > 0 else [])
+    more = [("error.approval.differs-more", {"count": str(extra)})] if extra > 0 else []
+    return found[:MAX_DIFFERENCES] + more
 
 
 def _subject(plan: Plan) -> dict[str, Any]:
     return digest_subject(plan, portable=portable)
 
 
-def _walk(before: Any, after: Any, where: str) -> list[str]:
+def _walk(before: Any, after: Any, where: str) -> list[Difference]:
     """The paths where two JSON values differ, with the values when they are short."""
     if isinstance(before, dict) and isinstance(after, dict):
         keys = sorted(set(before) | set(after))
@@ -120,15 +130,22 @@ def _walk(before: Any, after: Any, where: str) -> list[str]:
             path = where.lstrip(".")
             old = [json.dumps(v, ensure_ascii=False) for v in before]
             new = [json.dumps(v, ensure_ascii=False) for v in after]
-            gone = [f"{path}: removed {_short(v)}" for v in old if v not in new]
-            added = [f"{path}: added {_short(v)}" for v in new if v not in old]
-            return gone + added or [f"{path}: the same items in another order"]
+            gone = [_said("removed", path, value=_short(v)) for v in old if v not in new]
+            added = [_said("added", path, value=_short(v)) for v in new if v not in old]
+            return gone + added or [_said("reordered", path)]
         return []
     if before == after:
         return []
     before_text = _short(json.dumps(before, ensure_ascii=False))
     after_text = _short(json.dumps(after, ensure_ascii=False))
-    return [f"{where.lstrip('.') or 'plan'}: {before_text} → {after_text}"]
+    path = where.lstrip(".")
+    return [_said("" if path else "plan", path, before=before_text, after=after_text)]
+
+
+def _said(kind: str, where: str, **values: str) -> Difference:
+    """A line of what differs (`kind` "": a value changed), `where` in the plan (a host's
+    whole plan: `plan`)."""
+    return "error.approval.differs" + (f"-{kind}" if kind else ""), {"where": where, **values}
 
 
 def _short(text: str) -> str:

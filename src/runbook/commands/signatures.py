@@ -62,6 +62,7 @@ from .signed import (
 
 def approve(opts: Options, *, key: str | None, terminal: bool | None = None) -> str:
     """`inv approve`: sign the digest `inv show` prints for --host; write it under approvals/."""
+    words = opts.words  # an unknown --lang is refused before anything is signed
     runbook, _, _, plans = plans_for(opts)
     target = opts.host or plans[0].host.name
     message = Message(runbook.name, target, digest_of(plans), now_iso())
@@ -86,33 +87,27 @@ def approve(opts: Options, *, key: str | None, terminal: bool | None = None) -> 
     name = _file_name(principal or made.fingerprint or "unknown-key")
     path = opts.project / FOLDER / runbook.name / f"{message.digest}.{name}.sig"
     _write(path, message.text() + signature)
-    shown_path = display(path, opts.project)
     out = [
-        f"signed the plan of {runbook.name} for {target}, digest sha256:{message.digest}",
-        f"  by {principal or 'a key no signers file lists'} ({made.fingerprint or '?'}) "
-        f"at {message.signed_at}",
-        f"  written to {shown_path} (commit it with the runbook)",
-        "  the text signed:",
+        words("sign.signed", runbook=runbook.name, target=target, digest=message.digest),
+        words(
+            "sign.by",
+            principal=principal or words("sign.unlisted-key"),
+            fingerprint=made.fingerprint or "?",
+            signed_at=message.signed_at,
+        ),
+        words("sign.written", path=display(path, opts.project)),
+        words("sign.text"),
         *(f"    {line}" for line in message.text().splitlines()),
     ]
     if not settings:
-        out.append(
-            f"note: no host of {target} sets approval:, so its releases do not check "
-            "signatures (yet)"
-        )
+        out.append(words("sign.no-approval", target=target))
     elif not principal:
         files = ", ".join(display(Path(a.signers), opts.project) for a in settings)
-        out.append(
-            f"warning: no principal of {files} has this key ({made.fingerprint}): "
-            "the signature will not count until a line for it is added there"
-        )
+        out.append(words("sign.not-listed", files=files, fingerprint=made.fingerprint))
     for status in statuses(opts, plans, operators=()):
         if not status.problem:
-            signed = ", ".join(a.principal for a in status.approvers) or "none"
-            out.append(
-                f"good signatures over this plan so far: {signed} ({status.required} required; "
-                "the operator's own will not count)"
-            )
+            signed = ", ".join(a.principal for a in status.approvers) or words("sign.none")
+            out.append(words("sign.so-far", signed=signed, required=status.required))
     return "\n".join(out)
 
 
@@ -136,9 +131,12 @@ def statuses(
 ) -> list[Status]:
     """Where the approval of each `approval:` setting of the target stands.
 
-    `strict`: a problem that stops any checking (no signers file, no ssh-keygen) is a refusal;
-    otherwise (for `inv show`) it is the status's `problem`.
+    `strict`: a problem that stops any checking (no signers file, no ssh-keygen) is a refusal
+    and the reasons are English, for the refusal; otherwise (for `inv show` and `inv approve`)
+    it is the status's `problem`, and the problem and the reasons are said in the operator's
+    language.
     """
+    words = EN if strict else opts.words
     target = opts.host or plans[0].host.name
     digest = digest_of(plans)
     runbook = plans[0].runbook
@@ -160,10 +158,10 @@ def statuses(
                 approval.required,
                 status.approvers,
                 tuple(
-                    NotCounted(display(Path(n.file), opts.project), n.reason)
+                    NotCounted(display(Path(n.file), opts.project), words.again(n.reason))
                     for n in (*unreadable, *status.not_counted)
                 ),
-                status.problem,
+                words.again(status.problem),
                 tuple(operators),
             )
         )
@@ -200,7 +198,7 @@ def _signing_key(
         )
     public = scratch / "agent_key.pub"
     public.write_text(keys[0].line + "\n", encoding="utf-8")
-    return public, f"the agent's key {keys[0].fingerprint}"
+    return public, EN("error.sign.agents-key", fingerprint=keys[0].fingerprint)
 
 
 def _listed_keys(settings: Sequence[Approval]) -> set[str]:
@@ -242,13 +240,25 @@ def _refusal(opts: Options, plans: Sequence[Plan], status: Status) -> str:
         return EN("error.sign.approval-problem", which=which, problem=status.problem)
     signed = ", ".join(a.principal for a in status.approvers)
     lines = [
-        f"approval for {which}: {len(status.approvers)} of {status.required} signatures: "
-        + (f"signed by {signed}; " if signed else "")
-        + f"{status.missing} missing",
-        f"  each must be over this plan, sha256:{digest_of(plans)}, by a distinct principal "
-        f"of {status.signers} other than the operator ({', '.join(status.operators)})",
+        EN(
+            "error.sign.count-signed" if signed else "error.sign.count",
+            which=which,
+            count=len(status.approvers),
+            required=status.required,
+            signed=signed,
+            missing=status.missing,
+        ),
+        EN(
+            "error.sign.each-must",
+            digest=digest_of(plans),
+            signers=status.signers,
+            operators=", ".join(status.operators),
+        ),
     ]
-    lines += [f"  not counted: {n.file}: {n.reason}" for n in status.not_counted]
+    # One line each: `Words.again` says a refusal's lines again one by one.
+    lines += [
+        EN("error.sign.not-counted", file=n.file, reason=n.reason) for n in status.not_counted
+    ]
     return "\n".join(lines)
 
 

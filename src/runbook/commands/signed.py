@@ -21,6 +21,7 @@ from pathlib import Path
 from ..core.model import Approval, Plan
 from ..errors import RefusedError
 from ..journal.events import Approver
+from ..words import EN
 from . import sshkeygen
 from .credentials import operator
 
@@ -59,23 +60,25 @@ class Message:
         lines = text.split("\n")
         keys = ("runbook: ", "target: ", "digest: sha256:", "signed-at: ")
         if len(lines) != 6 or lines[0] != HEADER or lines[5]:
-            raise ValueError(f"it does not start with the lines of a {HEADER!r} text")
+            raise ValueError(EN("error.sign.not-the-header", header=repr(HEADER)))
         values = []
         for line, key in zip(lines[1:5], keys, strict=True):
             if not line.startswith(key):
-                raise ValueError(f"expected {key.strip()!r}, found {line[:40]!r}")
+                raise ValueError(
+                    EN("error.sign.expected", key=repr(key.strip()), found=repr(line[:40]))
+                )
             values.append(line.removeprefix(key))
         runbook, target, digest, signed_at = values
         if not (_NAME.fullmatch(runbook) and _NAME.fullmatch(target)):
-            raise ValueError("its runbook or target is not a name")
+            raise ValueError(EN("error.sign.not-a-name"))
         if not _DIGEST.fullmatch(digest):
-            raise ValueError("its digest is not 64 hex digits")
+            raise ValueError(EN("error.sign.not-a-digest"))
         try:
             when = datetime.fromisoformat(signed_at)
         except ValueError:
             when = None
         if when is None or when.tzinfo is None:
-            raise ValueError("its signed-at is not a time with a zone")
+            raise ValueError(EN("error.sign.not-a-time"))
         return cls(runbook, target, digest, signed_at)
 
 
@@ -162,12 +165,11 @@ def judge(
     signers = Path(approval.signers)
     try:
         if not stat.S_ISREG(signers.stat().st_mode):
-            raise OSError(0, "not a regular file")
+            raise OSError(0, EN("error.sign.not-regular"))
     except OSError as exc:
         raise RefusedError(
-            f"the signers file {signers} of approval: cannot be read ({exc.strerror})",
-            hint="approval.signers names an OpenSSH allowed_signers file, relative to the "
-            "inventory",
+            EN("error.sign.signers-unreadable", signers=signers, error=exc.strerror),
+            hint=EN("error.sign.signers-hint"),
         ) from exc
     approvers: list[Approver] = []
     not_counted: list[NotCounted] = []
@@ -178,33 +180,26 @@ def judge(
         for signed in files:
             said = signed.message
             if said.runbook != runbook:
-                not_counted.append(
-                    NotCounted(str(signed.path), f"it approves runbook {said.runbook}")
-                )
+                why = EN("error.sign.other-runbook", runbook=said.runbook)
+                not_counted.append(NotCounted(str(signed.path), why))
                 continue
             if said.digest != digest:
                 if said.target == target:
                     others.append(signed)
                 continue
             if said.target != target:
-                not_counted.append(
-                    NotCounted(str(signed.path), f"it was signed for {said.target}, not {target}")
-                )
+                why = EN("error.sign.other-target", signed_for=said.target, target=target)
+                not_counted.append(NotCounted(str(signed.path), why))
                 continue
             who, why = _check(signers, signed, scratch, operators)
             if who is None:
                 not_counted.append(NotCounted(str(signed.path), why))
             elif any(a.principal == who.principal for a in approvers):
-                not_counted.append(
-                    NotCounted(str(signed.path), f"{who.principal} signed twice: counted once")
-                )
+                why = EN("error.sign.twice", principal=who.principal)
+                not_counted.append(NotCounted(str(signed.path), why))
             elif who.fingerprint in counted_keys:
-                not_counted.append(
-                    NotCounted(
-                        str(signed.path),
-                        f"its key {who.fingerprint} already counted for another principal",
-                    )
-                )
+                why = EN("error.sign.key-counted", fingerprint=who.fingerprint)
+                not_counted.append(NotCounted(str(signed.path), why))
             else:
                 approvers.append(who)
                 counted_keys.add(who.fingerprint)
@@ -231,9 +226,12 @@ def _older(
             continue
         named[who.principal] = NotCounted(
             str(signed.path),
-            f"{who.principal} signed an older plan (sha256:{signed.message.digest[:16]}…, "
-            f"at {signed.message.signed_at}): the runbook, the inventory or --var changed "
-            "since; it needs signing again",
+            EN(
+                "error.sign.older",
+                principal=who.principal,
+                digest=signed.message.digest[:16],
+                signed_at=signed.message.signed_at,
+            ),
         )
     return list(named.values())
 
@@ -250,35 +248,24 @@ def _check(
         anyone = sshkeygen.check_signature(signature, message)
         if not anyone.ok:
             return None, _forged(anyone.reason or why)
-        detail = f" ({why})" if why else ""
-        return None, (
-            f"unknown key {anyone.fingerprint}: {signers.name} does not list it, or not as "
-            f"valid now{detail}"
-        )
+        unknown = "error.sign.unknown-key-why" if why else "error.sign.unknown-key"
+        return None, EN(unknown, fingerprint=anyone.fingerprint, signers=signers.name, why=why)
     named = [p for p in principals if not _PATTERN.search(p)]
     if not named:
-        return None, (
-            f"{signers.name} names its key by a pattern ({', '.join(principals)}): list each "
-            "reviewer by name"
-        )
+        return None, EN("error.sign.pattern", signers=signers.name, patterns=", ".join(principals))
     checked = sshkeygen.Checked(False)
     for principal in named:
         checked = sshkeygen.verify(signers, principal, signature, message)
         if checked.ok:
             mine = [p for p in named if is_operator(p, operators)]
             if mine:
-                return None, (
-                    f"signed by {mine[0]}, the operator: the person who releases cannot "
-                    "approve their own release"
-                )
+                return None, EN("error.sign.by-operator", principal=mine[0])
             return Approver(principal, checked.fingerprint, signed.message.signed_at), ""
     return None, _forged(checked.reason)
 
 
 def _forged(reason: str) -> str:
-    return "the signature does not verify: the file was altered, forged or corrupted" + (
-        f" (ssh-keygen: {reason})" if reason else ""
-    )
+    return EN("error.sign.forged-why", reason=reason) if reason else EN("error.sign.forged")
 
 
 def signed_files(folder: Path) -> tuple[list[SignedFile], list[NotCounted]]:
@@ -291,7 +278,7 @@ def signed_files(folder: Path) -> tuple[list[SignedFile], list[NotCounted]]:
         try:
             found.append(_read(path))
         except ValueError as exc:
-            bad.append(NotCounted(str(path), f"not an approval: {exc}"))
+            bad.append(NotCounted(str(path), EN("error.sign.not-an-approval", reason=exc)))
     return found, bad
 
 
@@ -300,19 +287,19 @@ def _read(path: Path) -> SignedFile:
     try:
         info = path.lstat()
         if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
+            raise ValueError(EN("error.sign.not-regular"))
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise ValueError(f"cannot be read ({exc.strerror})") from exc
+        raise ValueError(EN("error.sign.unreadable", error=exc.strerror)) from exc
     if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // 1024} KiB")
+        raise ValueError(EN("error.sign.too-large", size=MAX_FILE_BYTES // 1024))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError("not UTF-8 text") from exc
+        raise ValueError(EN("error.sign.not-utf8")) from exc
     at = text.find("\n" + BEGIN)
     if at < 0:
-        raise ValueError("no SSH signature in it")
+        raise ValueError(EN("error.sign.no-signature"))
     return SignedFile(path, Message.parse(text[: at + 1]), text[at + 1 :])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RefusedError
+from ..words import EN
 
 NAMESPACE = "release-runbook"
 TIMEOUT = 20.0  # verifying, listing the agent, signing without a terminal
@@ -60,8 +61,7 @@ def program(name: str) -> str:
     found = shutil.which(name) or shutil.which(name, path=SEARCH_PATH)
     if not found:
         raise RefusedError(
-            f"{name} not found: signed approvals need OpenSSH 8.2 or later",
-            hint="install it (Debian: apt-get install openssh-client)",
+            EN("error.sign.no-program", name=name), hint=EN("error.sign.no-program-hint")
         )
     return found
 
@@ -100,11 +100,12 @@ def _run(
         )
     except subprocess.TimeoutExpired as exc:
         raise RefusedError(
-            f"{name} did not finish within {timeout:.0f} s",
-            hint="was it waiting for a passphrase or for a security key to be touched?",
+            EN("error.sign.timeout", name=name, seconds=f"{timeout:.0f}"),
+            hint=EN("error.sign.timeout-hint"),
         ) from exc
     except OSError as exc:
-        raise RefusedError(f"cannot run {command[0]}: {exc.strerror or exc}") from exc
+        error = exc.strerror or exc
+        raise RefusedError(EN("error.sign.cannot-run", program=command[0], error=error)) from exc
     return subprocess.CompletedProcess(
         done.args,
         done.returncode,
@@ -143,45 +144,36 @@ def _sign_failure(stderr: str, key: str, terminal: bool) -> tuple[str, str | Non
     """ssh-keygen's complaint when signing, as a message and a hint."""
     if "incorrect passphrase" in stderr or "passphrase" in stderr.lower():
         if terminal:
-            return f"wrong passphrase for {key}", "try again, or `ssh-add` the key first"
+            return (
+                EN("error.sign.wrong-passphrase", key=key),
+                EN("error.sign.wrong-passphrase-hint"),
+            )
         return (
-            f"the key {key} has a passphrase and the ssh-agent does not hold it; with no "
-            "terminal there is nowhere to type it",
-            f"`ssh-add {key}` first (then inv approve uses the agent), or run on a terminal",
+            EN("error.sign.passphrase-no-terminal", key=key),
+            EN("error.sign.passphrase-no-terminal-hint", key=key),
         )
     if "UNPROTECTED PRIVATE KEY FILE" in stderr or "too open" in stderr:
-        return (
-            f"ssh-keygen refuses {key}: other users can read it",
-            f"chmod 600 {key}",
-        )
+        return EN("error.sign.key-too-open", key=key), f"chmod 600 {key}"
     if "No private key found" in stderr:
-        return (
-            f"{key} is a public key and the ssh-agent does not hold its private half",
-            "pass the private key with --key, or `ssh-add` it",
-        )
+        return EN("error.sign.public-only", key=key), EN("error.sign.public-only-hint")
     if "Couldn't load" in stderr or "No such file" in stderr:
-        return f"cannot read the key {key}: {_said(stderr)}", None
-    return f"ssh-keygen could not sign with {key}: {_said(stderr) or 'no reason given'}", None
+        return EN("error.sign.cannot-read-key", key=key, reason=_said(stderr)), None
+    reason = _said(stderr) or EN("error.sign.no-reason")
+    return EN("error.sign.cannot-sign", key=key, reason=reason), None
 
 
 def agent_keys() -> list[AgentKey]:
     """The public keys the ssh-agent holds (`ssh-add -L`), or a refusal saying why none."""
     if not os.environ.get("SSH_AUTH_SOCK"):
-        raise RefusedError(
-            "no --key, and no ssh-agent to sign with (SSH_AUTH_SOCK is not set)",
-            hint="pass --key ~/.ssh/id_ed25519 (your private key), or start ssh-agent and "
-            "ssh-add it",
-        )
+        raise RefusedError(EN("error.sign.no-agent"), hint=EN("error.sign.no-agent-hint"))
     done = _run("ssh-add", ["-L"], agent=True)
     if done.returncode == 1:
-        raise RefusedError(
-            "the ssh-agent holds no key",
-            hint="`ssh-add ~/.ssh/id_ed25519`, or pass --key with your private key",
-        )
+        raise RefusedError(EN("error.sign.agent-empty"), hint=EN("error.sign.agent-empty-hint"))
     if done.returncode != 0:
+        reason = _said(done.stderr) or EN("error.sign.ssh-add-failed")
         raise RefusedError(
-            f"cannot reach the ssh-agent: {_said(done.stderr) or 'ssh-add -L failed'}",
-            hint="check SSH_AUTH_SOCK, or pass --key with your private key",
+            EN("error.sign.agent-unreachable", reason=reason),
+            hint=EN("error.sign.agent-unreachable-hint"),
         )
     keys = []
     for line in done.stdout.splitlines():

@@ -54,7 +54,7 @@ def resend(
             hooks = Webhooks(urls=(), journal=journal, post=post, by="report")
             for event in failed:
                 hooks.resend(event)
-            hooks.close(deadline, "not delivered this time (left for the next `inv report`)")
+            hooks.close(deadline, EN("error.notify.left-again"))
         finally:
             journal.close()
         again.append(load_run(record.path))
@@ -86,7 +86,7 @@ def summary(record: RunRecord, words: Words = EN) -> dict[str, Any]:
             attempts=event.attempts,
             by=event.by,
             at=event.at,
-            reason=event.reason if isinstance(event, NotifyFailed) else "",
+            reason=words.again(event.reason) if isinstance(event, NotifyFailed) else "",
         )
         if isinstance(event, NotifyFailed) and isinstance(event.payload.get("step"), dict):
             row["step"] = str(event.payload["step"].get("id", ""))

@@ -338,7 +338,7 @@ def _ssh_g_once(
             ) from None
     if done.returncode != 0:
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = said[-1] if said else f"ssh -G exited {done.returncode}"
+        reason = said[-1] if said else EN("error.sshconfig.exited", status=done.returncode)
         raise ConnectError(
             EN("error.sshconfig.unreadable", name=name, reason=reason),
             hint=EN("error.sshconfig.unreadable.hint", name=name),

@@ -175,8 +175,12 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 
 def _again(lang: str, recorded: str, depth: int) -> str:
-    # Messages joined (one per host or per file of a step) are said again one by one when each
-    # is a message of its own: matched whole, the first one's last value would swallow the rest.
+    # Messages joined (one per host or per file of a step, one per line of a refusal's list)
+    # are said again one by one when each is a message of its own: matched whole, the first
+    # one's last value would swallow the rest.
+    lines = recorded.split("\n")
+    if len(lines) > 1 and all(_recorded_match(line) for line in lines):
+        return "\n".join(_again(lang, line, depth) for line in lines)
     parts = recorded.split("; ")
     wrapped = _wrapped(recorded) if len(parts) > 1 else None
     if wrapped is None and len(parts) > 1 and all(_recorded_match(part) for part in parts):
