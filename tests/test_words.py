@@ -29,7 +29,9 @@ from runbook.words import (
     reading,
     recorded,
     refusing,
+    reviewing,
     running,
+    sandboxing,
     signing,
     trusting,
 )
@@ -65,6 +67,8 @@ def test_no_key_is_in_two_modules_of_the_catalog() -> None:
             checking,
             planning,
             signing,
+            reviewing,
+            sandboxing,
         )
         for k in part.MESSAGES
     ]

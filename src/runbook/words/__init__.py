@@ -33,7 +33,9 @@ from . import (
     reading,
     recorded,
     refusing,
+    reviewing,
     running,
+    sandboxing,
     signing,
     trusting,
 )
@@ -56,6 +58,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **checking.MESSAGES,
     **planning.MESSAGES,
     **signing.MESSAGES,
+    **reviewing.MESSAGES,
+    **sandboxing.MESSAGES,
 }
 
 _ANSWER_PREFIX = "answer."
