@@ -786,7 +786,7 @@ def test_rollback_whose_restore_fails_is_rollback_failed() -> None:
     assert rollback([r.run], gate, "inv rollback of run run-0") == ROLLBACK_FAILED
 
     assert sent(r.transport) == ["restore"]  # restart-old never sent
-    assert gate.asked[-1] == ("after_failure", "")  # a rollback is not rolled back
+    assert gate.asked[-1] == ("after_failure", "rolling back")  # a rollback is not rolled back
     assert not r.journal.of(Restore)
     assert step_ends(r.journal, "restore")[0].outcome is Outcome.FAILED
     end = end_of(r.journal)

@@ -34,6 +34,7 @@ from runbook.testing import FakeTransport, ScriptedGate, fake_connect
 from runbook.text import UNSAFE, visible
 from runbook.transport.base import CommandResult
 from runbook.transport.local import LocalTransport
+from runbook.words import Words
 
 from .test_execute import WEB1, WEB2, plan_of, rig
 
@@ -119,6 +120,26 @@ def test_every_question_names_its_step() -> None:
     assert (
         "  Done with step 1/4 (announce) on web1? [y]es / [s]kip / [a]bort / [d]etails: " in shown
     )
+
+
+def test_a_failed_rollback_step_does_not_say_there_is_nothing_to_roll_back() -> None:
+    out = io.StringIO()
+    gate = TerminalGate(io.StringIO("a\n"), out)
+
+    gate.after_failure(False, step="rollback step 3/5 (test) on web1", rolling_back=True)
+
+    shown = out.getvalue()
+    assert "failed. [r]etry / [a]bort (the rollback stops here, the host stays as it is" in shown
+    assert "nothing to roll back" not in shown
+
+
+def test_a_host_name_leading_a_japanese_question_keeps_its_spelling() -> None:
+    out = io.StringIO()
+    gate = TerminalGate(io.StringIO("a\n"), out, words=Words("ja"))
+
+    gate.after_failure(False, step="sandbox の手順 5/8（test）")
+
+    assert "  sandbox の手順 5/8（test） が失敗しました。" in out.getvalue()
 
 
 # --- a release on fakes --------------------------------------------------------------------------

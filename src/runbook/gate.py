@@ -51,8 +51,9 @@ class Gate(Protocol):
         """
         ...
 
-    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
-        """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT."""
+    def after_failure(self, can_rollback: bool, *, step: str, rolling_back: bool = False) -> Answer:
+        """After a failed step: RETRY, ROLLBACK (only if can_rollback) or ABORT;
+        `rolling_back`: the step is one of the rollback (aborting leaves it part done)."""
         ...
 
     def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
@@ -73,7 +74,7 @@ class YesGate:
     def before(self, details: str, *, step: str) -> Answer:
         return YES
 
-    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str, rolling_back: bool = False) -> Answer:
         return ROLLBACK if can_rollback else ABORT
 
     def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
@@ -121,12 +122,18 @@ class TerminalGate:
             details,
         )
 
-    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str, rolling_back: bool = False) -> Answer:
         choices = {"r": RETRY, "retry": RETRY, "a": ABORT, "abort": ABORT}
-        failed = self.words("gate.failed", step=f"{step[:1].upper()}{step[1:]}")
+        # A sentence starts with a capital in English; a host name leading a Japanese one
+        # keeps its own spelling.
+        if self.words.lang == "en":
+            step = step[:1].upper() + step[1:]
+        failed = self.words("gate.failed", step=step)
         if can_rollback:
             choices |= {"b": ROLLBACK, "rollback": ROLLBACK}
             question = self.words("gate.after-failure.rollback", failed=failed)
+        elif rolling_back:
+            question = self.words("gate.after-failure.in-rollback", failed=failed)
         else:
             question = self.words("gate.after-failure.no-rollback", failed=failed)
         return self._ask(question, choices)

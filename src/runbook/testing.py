@@ -149,9 +149,10 @@ class ScriptedGate:
         self.steps.append(step)
         return self._next("before", details)
 
-    def after_failure(self, can_rollback: bool, *, step: str) -> Answer:
+    def after_failure(self, can_rollback: bool, *, step: str, rolling_back: bool = False) -> Answer:
         self.steps.append(step)
-        return self._next("after_failure", "can roll back" if can_rollback else "")
+        said = "can roll back" if can_rollback else "rolling back" if rolling_back else ""
+        return self._next("after_failure", said)
 
     def done(self, text: str, *, step: str, details: str | None = None) -> Answer:
         self.steps.append(step)

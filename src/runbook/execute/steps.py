@@ -366,7 +366,7 @@ def _after_failure(
         id=step.id,
         where=where,
     )
-    choice = gate.after_failure(bool(changed), step=asked)
+    choice = gate.after_failure(bool(changed), step=asked, rolling_back=phase is Phase.ROLLBACK)
     for run in runs:
         run.record(GateEvent(phase=phase, step=step.id, answer=choice, after="failure"))
     if choice is Answer.RETRY:

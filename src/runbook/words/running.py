@@ -16,6 +16,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{failed} [r]etry / roll[b]ack / [a]bort (leave the host as it is): ",
         "{failed} [r]再試行 / [b]切り戻し / [a]中止（ホストはこのまま）: ",
     ),
+    "gate.after-failure.in-rollback": (
+        "{failed} [r]etry / [a]bort (the rollback stops here, the host stays as it is now): ",
+        "{failed} [r]再試行 / [a]中止（切り戻しをここで止め、ホストは今の状態のままです）: ",
+    ),
     "gate.after-failure.no-rollback": (
         "{failed} [r]etry / [a]bort (nothing to roll back yet): ",
         "{failed} [r]再試行 / [a]中止（切り戻すものはまだありません）: ",
