@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.commands.history import history, not_rollbackable, report
+from runbook.commands.history import _refuse_resuming, history, not_rollbackable, report
 from runbook.console import Console
 from runbook.core.model import Action, Outcome, Phase, Plan, Result
 from runbook.errors import DONE, STEP_FAILED, STOPPED, RefusedError
@@ -32,6 +32,7 @@ from runbook.journal.state import host_state
 from runbook.journal.store import Journal
 from runbook.options import Options
 from runbook.testing import FakeTransport, ScriptedGate, fake_connect
+from runbook.words import Words
 from tests.test_execute import RUNBOOK, backup_answer, fails, plan_of, rig
 
 PLAN = plan_of(RUNBOOK)
@@ -379,3 +380,56 @@ def test_the_report_has_a_next_section_and_never_repeats_the_exit_status(
     assert " s |" not in row
     ja = report(Options(project=tmp_path), run_id, lang="ja")
     assert "## 次の操作" in ja and f"inv rollback --run {run_id}" in ja
+
+
+# --- --from: what an earlier run must have done -------------------------------------------------
+
+
+def _failed_at_deploy() -> RunRecord:
+    return record(
+        *ran("look"),
+        *ran("backup"),
+        BACKUP,
+        *ran("deploy", Outcome.FAILED),
+        End(result=Result.FAILED, exit_code=1),
+    )
+
+
+def test_from_a_step_after_the_failed_one_is_refused_naming_where_to_resume() -> None:
+    failed = _failed_at_deploy()
+    with pytest.raises(RefusedError) as refused:
+        _refuse_resuming(failed, ["look", "backup", "deploy"], "restart", [failed])
+    assert refused.value.message == (
+        "--from restart: step deploy of run 20261201T100000Z-0001 on web1 is not done "
+        "(it failed): it cannot be taken as done"
+    )
+    assert refused.value.hint == "resume where that run stopped: --from deploy"
+    _refuse_resuming(failed, ["look", "backup"], "deploy", [failed])  # where it stopped: fine
+
+
+def test_from_after_a_step_that_never_ran_is_refused() -> None:
+    stopped = record(*ran("look"), End(result=Result.STOPPED, exit_code=3))
+    with pytest.raises(RefusedError, match=r"step backup .* is not done \(it did not run\)"):
+        _refuse_resuming(stopped, ["look", "backup"], "deploy", [stopped])
+
+
+def test_from_a_run_rolled_back_in_part_or_later_is_refused() -> None:
+    partly = record(
+        *ran("look"),
+        *ran("backup"),
+        BACKUP,
+        *ran("deploy", Outcome.FAILED),
+        RollbackStart(reason="operator"),
+        *ran("restore", Outcome.FAILED, Phase.ROLLBACK),
+        End(result=Result.ROLLBACK_FAILED, exit_code=4),
+    )
+    with pytest.raises(RefusedError, match="was rolled back, or partly"):
+        _refuse_resuming(partly, ["look", "backup"], "deploy", [partly])
+    failed = _failed_at_deploy()
+    later = record(End(result=Result.ROLLBACK_FAILED, exit_code=4), kind=RunKind.ROLLBACK)
+    later = replace(later, start=replace(later.start, rolls_back=failed.id), id="later-run")
+    with pytest.raises(RefusedError) as refused:
+        _refuse_resuming(failed, ["look", "backup"], "deploy", [later, failed])
+    assert refused.value.hint is not None and "inv report --run later-run" in refused.value.hint
+    said = Words("ja").again(refused.value.message)
+    assert "切り戻されました" in said

@@ -42,6 +42,12 @@ def test_resume_after_a_failure_links_the_runs_and_rolls_back_to_the_first_backu
     failed_run = project.journals()[-1]
     assert project.live().data != original.data  # the broken config is installed
 
+    # After the failed `test`: a later step is refused, naming where that run stopped.
+    skipping = project.inv("release", "--host", "sandbox", "--from", "reload", "--yes")
+    assert skipping.returncode == 2, skipping.stdout + skipping.stderr
+    assert "step test of run" in skipping.stderr and "is not done (it failed)" in skipping.stderr
+    assert "--from test" in skipping.stderr
+
     resumed = project.inv("release", "--host", "sandbox", "--from", "deploy", "--yes")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"taken as done in {failed_run.stem}" in resumed.stdout
@@ -54,6 +60,9 @@ def test_resume_after_a_failure_links_the_runs_and_rolls_back_to_the_first_backu
     back = project.inv("rollback", "--yes")
     assert back.returncode == 0, back.stdout + back.stderr
     assert project.live().data == original.data
+    # Rolled back: nothing before a step is done any more.
+    again = project.inv("release", "--host", "sandbox", "--from", "reload", "--yes")
+    assert again.returncode == 2 and "no interrupted or failed release" in again.stderr
 
 
 def test_resume_refuses_an_unknown_step_or_nothing_to_resume(release_project: Project) -> None:  # noqa: F811

@@ -21,7 +21,7 @@ from ..journal.events import (
     StepEnd,
     StepStart,
 )
-from ..journal.state import host_state
+from ..journal.state import host_state, passed, step_outcomes
 from ..options import Options
 from ..text import visible, visible_all
 from ..words import EN, Words, choose
@@ -143,18 +143,50 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
             hint=EN("error.from.steps", steps=", ".join(ids)),
         )
     found = {}
+    every: list[RunRecord] | None = None
     for plan in plans:
+        host = plan.host.name
         try:
-            earlier = find_run(state_dir, host=plan.host.name, kind=RunKind.RELEASE, started=True)
+            earlier = find_run(
+                state_dir, host=host, kind=RunKind.RELEASE, started=True, runbook=plan.runbook
+            )
         except RefusedError:
             earlier = None
         if earlier is None or earlier.result in (Result.DONE, Result.ROLLED_BACK):
             raise RefusedError(
-                EN("error.from.nothing-to-resume", step=step_id, host=plan.host.name),
+                EN("error.from.nothing-to-resume", step=step_id, host=host, runbook=plan.runbook),
                 hint=EN("error.from.nothing-to-resume-hint"),
             )
-        found[plan.host.name] = earlier
+        every = every if every is not None else list(all_runs(state_dir))
+        _refuse_resuming(earlier, ids[: ids.index(step_id)], step_id, every)
+        found[host] = earlier
     return found
+
+
+def _refuse_resuming(
+    earlier: RunRecord, before: list[str], step_id: str, every: list[RunRecord]
+) -> None:
+    """Refuse `--from step_id` of `earlier` unless its steps `before` are done in it, and no
+    rollback (its own, or a later `inv rollback`) undid part of them."""
+    state = host_state(earlier)
+    run = {"run": earlier.id, "host": earlier.host}
+    undone_by = _rollbacks_by_release(every).get(earlier.id)
+    if state.rollback is not None or undone_by is not None:
+        rollback = undone_by.id if undone_by is not None else earlier.id
+        raise RefusedError(
+            EN("error.from.rolled-back", step=step_id, **run),
+            hint=EN("error.from.rolled-back-hint", rollback=rollback),
+        )
+    outcomes = step_outcomes(earlier)
+    for sid in before:
+        outcome = outcomes.get((Phase.STEPS, sid))
+        if not passed(outcome):
+            how = outcome if outcome in (Outcome.FAILED, Outcome.UNKNOWN) else Outcome.NOT_RUN
+            said = EN(f"error.from.outcome.{how}")
+            raise RefusedError(
+                EN("error.from.not-done", step=step_id, earlier=sid, outcome=said, **run),
+                hint=EN("error.from.not-done-hint", resume=state.resume_at or sid),
+            )
 
 
 def not_rollbackable(

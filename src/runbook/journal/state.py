@@ -232,20 +232,30 @@ class HostState:
         }
 
 
+def step_outcomes(record: RunRecord) -> dict[tuple[str, str], Outcome]:
+    """(phase, step id) -> how the step ended in `record`'s run; UNKNOWN for one that started
+    and whose end is not recorded; a step that never started is absent."""
+    outcome: dict[tuple[str, str], Outcome] = {}
+    for event in record.events:
+        if isinstance(event, StepStart):
+            outcome[(event.phase, event.step)] = Outcome.UNKNOWN  # until its end is recorded
+        elif isinstance(event, StepEnd):
+            outcome[(event.phase, event.step)] = event.outcome
+    return outcome
+
+
+def passed(outcome: Outcome | None) -> bool:
+    """A release step that needs no doing again: ok, skipped, or done in the run resumed."""
+    return outcome in _PASSED
+
+
 def host_state(record: RunRecord) -> HostState:
     """The state `record`'s run left its host in (so far, for a run in progress)."""
     start = record.start
     plan = start.plan if isinstance(start.plan, Mapping) else {}
     steps = [s for s in plan.get(str(Phase.STEPS), ()) if isinstance(s, Mapping)]
-    outcome: dict[tuple[str, str], Outcome] = {}
-    rollback_started = False
-    for event in record.events:
-        if isinstance(event, RollbackStart):
-            rollback_started = True
-        if isinstance(event, StepStart):
-            outcome[(event.phase, event.step)] = Outcome.UNKNOWN  # until its end is recorded
-        elif isinstance(event, StepEnd):
-            outcome[(event.phase, event.step)] = event.outcome
+    outcome = step_outcomes(record)
+    rollback_started = bool(record.of(RollbackStart))
     # A step whose end is not recorded (the connection was lost, the tool was killed): its
     # command may still run on the host.
     may_run = [s for (_, s), got in outcome.items() if got is Outcome.UNKNOWN]

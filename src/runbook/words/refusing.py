@@ -121,8 +121,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.from.steps": ("steps: {steps}", "ステップ: {steps}"),
     "error.from.nothing-to-resume": (
-        "--from {step}: no interrupted or failed release on {host} to resume",
-        "--from {step}: {host} に再開できる中断・失敗したリリースがありません",
+        "--from {step}: no interrupted or failed release of {runbook} on {host} to resume",
+        "--from {step}: {host} に再開できる {runbook} の中断・失敗したリリースがありません",
+    ),
+    "error.from.rolled-back": (
+        "--from {step}: run {run} on {host} was rolled back, or partly: the steps before it "
+        "are not done any more",
+        "--from {step}: {host} の実行 {run} は切り戻されました(一部だけかもしれません): "
+        "その前の手順はもう完了していません",
+    ),
+    "error.from.rolled-back-hint": (
+        "see `inv report --run {rollback}`; finish the rollback, then release without --from",
+        "`inv report --run {rollback}` を確認し、切り戻しを終えてから --from なしで"
+        "リリースしてください",
+    ),
+    "error.from.not-done": (
+        "--from {step}: step {earlier} of run {run} on {host} is not done ({outcome}): it "
+        "cannot be taken as done",
+        "--from {step}: {host} の実行 {run} の手順 {earlier} は完了していません({outcome}): "
+        "完了済みとして扱えません",
+    ),
+    "error.from.outcome.failed": ("it failed", "失敗しました"),
+    "error.from.outcome.unknown": ("its end is unknown", "終わったかどうか分かりません"),
+    "error.from.outcome.not-run": ("it did not run", "実行されていません"),
+    "error.from.not-done-hint": (
+        "resume where that run stopped: --from {resume}",
+        "その実行が止まったところから再開してください: --from {resume}",
     ),
     "error.from.nothing-to-resume-hint": (
         "inv history lists the runs; release without --from",
