@@ -462,6 +462,9 @@ def test_leaving_while_a_step_runs_ends_it_on_the_host_and_records_that() -> Non
     assert "restart-app" not in sent(r.transport)
     assert_attempts_bracketed(r.journal)
     assert end_of(r.journal).result is Result.INTERRUPTED
+    assert end_of(r.journal).message == (
+        "ended by SIGTERM (the terminal closed, a shutdown or a kill), not by the operator"
+    )
 
 
 def test_a_second_ctrl_c_names_itself_and_a_local_step_ends_on_this_machine() -> None:

@@ -268,6 +268,8 @@ def test_a_closed_terminal_or_sigterm_at_a_gate_records_the_end_and_unlocks(
     assert not box.lock_path.exists()
     (end,) = events_of(project, "end")
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
+    name = signal.Signals(signum).name
+    assert end["message"].startswith(f"ended by {name} ("), end  # not "by the operator (Ctrl-C)"
 
 
 def _printed(screen: str, task: str) -> str:

@@ -71,8 +71,10 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
             Result.INTERRUPTED,
             Said("end.stopped-at-prompt", {"step": str(left) or "?"}),
         )
-    except KeyboardInterrupt:
-        return _finish(runs, STOPPED, Result.INTERRUPTED, Said("end.interrupted"))
+    except KeyboardInterrupt as exc:
+        signal = _signal(exc)
+        said = Said("end.signalled", {"signal": signal}) if signal else Said("end.interrupted")
+        return _finish(runs, STOPPED, Result.INTERRUPTED, said)
     except RunbookError as exc:  # e.g. sudo refused the password: recorded, then reported
         if isinstance(exc, JournalError):
             # Mid-run, steps may have changed the host: not "refused before anything ran".
@@ -91,20 +93,24 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
     return _finish(runs, DONE, Result.DONE, done)
 
 
+def _signal(exc: KeyboardInterrupt) -> str | None:
+    """The signal that ended the run ("SIGTERM", "SIGHUP": `guard_signals` raises with its
+    name), or None for the operator's Ctrl-C."""
+    name = str(exc)
+    return name if name in ("SIGTERM", "SIGHUP") else None
+
+
 def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
     """Run the rollback steps (`inv rollback`) on every host together."""
     try:
         _rollback_steps(list(runs), gate, reason)
     except Stop as stop:
         return _finish(runs, stop.code, stop.result, stop.message, kind=RunKind.ROLLBACK)
-    except KeyboardInterrupt:
-        return _finish(
-            runs,
-            ROLLBACK_FAILED,
-            Result.INTERRUPTED,
-            Said("end.rollback-interrupted", {"hands_on": HANDS_ON}),
-            kind=RunKind.ROLLBACK,
-        )
+    except KeyboardInterrupt as exc:
+        signal = _signal(exc)
+        key = "end.rollback-signalled" if signal else "end.rollback-interrupted"
+        said = Said(key, {"hands_on": HANDS_ON, **({"signal": signal} if signal else {})})
+        return _finish(runs, ROLLBACK_FAILED, Result.INTERRUPTED, said, kind=RunKind.ROLLBACK)
     except RunbookError as exc:
         with contextlib.suppress(JournalError):  # the error itself may be the journal's
             _finish(

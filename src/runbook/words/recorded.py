@@ -10,6 +10,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "end.rollback-done": ("rollback done", "切り戻し完了"),
     "end.interrupted": ("interrupted by the operator (Ctrl-C)", "作業者が中断しました（Ctrl-C）"),
+    "end.signalled": (
+        "ended by {signal} (the terminal closed, a shutdown or a kill), not by the operator",
+        "{signal} で終了しました(端末が閉じた、シャットダウン、または kill)。"
+        "作業者の操作ではありません",
+    ),
+    "end.rollback-signalled": (
+        "rollback ended by {signal}: {hands_on}",
+        "{signal} で切り戻しが終了しました: {hands_on}",
+    ),
     "end.rollback-interrupted": (
         "rollback interrupted (Ctrl-C): {hands_on}",
         "切り戻しを中断しました（Ctrl-C）: {hands_on}",
