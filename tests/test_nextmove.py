@@ -433,3 +433,52 @@ def test_from_a_run_rolled_back_in_part_or_later_is_refused() -> None:
     assert refused.value.hint is not None and "inv report --run later-run" in refused.value.hint
     said = Words("ja").again(refused.value.message)
     assert "切り戻されました" in said
+
+
+# --- a damaged journal ----------------------------------------------------------------------------
+
+
+def _journal_of(tmp_path: Path, damage_line: int | None, torn: bool = False) -> Path:
+    """A failed run's journal (a backup, then deploy failed), written as the tool writes it;
+    line `damage_line` garbled, and a torn last line when `torn`."""
+    import json
+
+    events = [
+        record().start,
+        *ran("look"),
+        *ran("backup"),
+        BACKUP,
+        *ran("deploy", Outcome.FAILED),
+        End(result=Result.FAILED, exit_code=1),
+    ]
+    lines = [json.dumps(e.to_json()) for e in events]
+    if damage_line is not None:
+        lines[damage_line - 1] = lines[damage_line - 1][:20] + "#garbled"
+    path = tmp_path / "20261201T100000Z-0001.jsonl"
+    path.write_text("\n".join(lines) + "\n" + ('{"event": "end", "res' if torn else ""))
+    return path
+
+
+def test_a_torn_last_line_is_no_damage(tmp_path: Path) -> None:
+    run = load_run(_journal_of(tmp_path, None, torn=True))
+    assert run.damaged == ()
+    assert "damaged" not in host_state(run).describe()
+
+
+def test_a_damaged_line_is_said_and_nothing_is_offered_but_a_look_at_the_host(
+    tmp_path: Path,
+) -> None:
+    run = load_run(_journal_of(tmp_path, 6))  # the backup event: lost
+    assert run.damaged == (6,)
+    state = host_state(run)
+    assert state.describe().startswith(
+        f"its journal is damaged (line 6 of {run.path} is not an event): what follows may miss "
+        "steps or backups; "
+    )
+    assert [m.key for m in state.moves()] == ["hands-on-damaged", "report"]
+    reason = not_rollbackable(tmp_path, run, [run])
+    assert reason is not None and "is damaged (line 6 of" in reason
+    with pytest.raises(RefusedError, match="which steps are done cannot be known"):
+        _refuse_resuming(run, ["look", "backup"], "deploy", [run])
+    said = Words("ja").again(reason)
+    assert "ジャーナルが壊れています" in said

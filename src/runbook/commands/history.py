@@ -170,6 +170,12 @@ def _refuse_resuming(
     rollback (its own, or a later `inv rollback`) undid part of them."""
     state = host_state(earlier)
     run = {"run": earlier.id, "host": earlier.host}
+    if earlier.damaged:
+        lines = ", ".join(str(n) for n in earlier.damaged)
+        raise RefusedError(
+            EN("error.from.damaged", step=step_id, lines=lines, journal=earlier.path, **run),
+            hint=EN("error.from.damaged-hint"),
+        )
     undone_by = _rollbacks_by_release(every).get(earlier.id)
     if state.rollback is not None or undone_by is not None:
         rollback = undone_by.id if undone_by is not None else earlier.id
@@ -198,6 +204,9 @@ def not_rollbackable(
     every run, when the caller has read them already.
     """
     state = host_state(released)
+    if released.damaged:
+        lines = ", ".join(str(n) for n in released.damaged)
+        return EN("error.rollback.damaged", run=released.id, lines=lines, journal=released.path)
     every = runs if runs is not None else list(all_runs(state_dir))
     later = _rollbacks_by_release(every).get(released.id)
     run = {"run": released.id, "host": released.host}

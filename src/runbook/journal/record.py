@@ -11,7 +11,7 @@ from ..core.model import Plan, Result
 from ..errors import RefusedError
 from ..words import EN
 from .events import Backup, End, Event, Put, Remove, RunKind, Start
-from .store import RUN_ID, check_private, read_events, runs_dir
+from .store import RUN_ID, check_private, read_journal, runs_dir
 
 E = TypeVar("E", bound=Event)
 
@@ -24,6 +24,8 @@ class RunRecord:
         events: every event, in order.
         start: the first `start` event (a default one if the journal lost it).
         end: the last `end` event, or None when the tool was killed.
+        damaged: the journal's lines that are not events (not a torn last line): what it
+            tells may miss something.
     """
 
     id: str
@@ -31,6 +33,7 @@ class RunRecord:
     events: list[Event]
     start: Start = field(default_factory=Start)
     end: End | None = None
+    damaged: tuple[int, ...] = ()
 
     @property
     def kind(self) -> RunKind:
@@ -78,10 +81,10 @@ class RunRecord:
 
 
 def load_run(path: Path) -> RunRecord:
-    events = read_events(path)
+    events, damaged = read_journal(path)
     start = next((e for e in events if isinstance(e, Start)), Start())
     end = next((e for e in reversed(events) if isinstance(e, End)), None)
-    return RunRecord(id=path.stem, path=path, events=events, start=start, end=end)
+    return RunRecord(id=path.stem, path=path, events=events, start=start, end=end, damaged=damaged)
 
 
 def all_runs(state_dir: Path) -> Iterator[RunRecord]:

@@ -61,6 +61,8 @@ class HostState:
         verified: a `check` step ran ok after the last step that changed the host.
         resume_at: the first release step not done, where `--from` resumes.
         prefix: the command the operator typed, without the task: program and options words.
+        damaged: the journal's damaged lines: then nothing above is certain, and the only
+            move is to look at the host.
     """
 
     run: str
@@ -80,6 +82,8 @@ class HostState:
     program: str = "inv"
     options: tuple[str, ...] = ()
     first_step: str | None = None
+    damaged: tuple[int, ...] = ()
+    journal: str = ""
 
     @property
     def rolled_back(self) -> bool:
@@ -97,8 +101,16 @@ class HostState:
 
     def describe(self, words: Words = EN) -> str:
         """The host's state in one line (after "the host: "), in `words`' language."""
-        if self.kind == "rollback":
-            return self._rollback_words(words)
+        said = (
+            self._rollback_words(words) if self.kind == "rollback" else self._release_words(words)
+        )
+        if self.damaged:
+            lines = ", ".join(str(n) for n in self.damaged)
+            damaged = words("state.damaged", lines=lines, journal=self.journal)
+            return words("state.sep").join((damaged, said))
+        return said
+
+    def _release_words(self, words: Words) -> str:
         parts = []
         if self.changed:
             steps = words.join(self.changed)
@@ -143,6 +155,8 @@ class HostState:
     def moves(self) -> list[Move]:
         """The next commands, first the one to run first."""
         report = Move("report", self.command("report", "--run", self.run))
+        if self.damaged:  # rollback and --from refuse such a run: the host is for a person
+            return [Move("hands-on-damaged", args={"journal": self.journal}), report]
         if self.kind == "rollback":
             moves = [] if self.result is Result.ROLLED_BACK else [Move("hands-on")]
             if self.lock_held:
@@ -295,6 +309,8 @@ def host_state(record: RunRecord) -> HostState:
     if not options and start.host != "?":
         options = ("--host", start.host)
     return HostState(
+        damaged=record.damaged,
+        journal=str(record.path),
         run=record.id,
         host=record.host,
         kind=str(record.kind),

@@ -204,14 +204,39 @@ class Journal:
 
 def read_events(path: Path) -> list[Event]:
     """Every complete event in a journal file; a torn or corrupt line is skipped."""
-    events = []
+    return read_journal(path)[0]
+
+
+def read_journal(path: Path) -> tuple[list[Event], tuple[int, ...]]:
+    """Every complete event in a journal file, and the numbers of its damaged lines.
+
+    A last line that is not an event is torn (the tool or the machine died while writing
+    it): skipped, not damage; the run then reads as killed, the cautious reading. Any other
+    line that is not an event (garbled, cut, edited) is damage: what the journal says may
+    then be missing something.
+    """
+    events: list[Event] = []
+    damaged: list[int] = []
     with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and "event" in record:
-                with contextlib.suppress(TypeError, ValueError):  # a line of another shape
-                    events.append(Event.from_json(record))
-    return events
+        for number, raw in enumerate(fh, start=1):
+            event = _event(raw)
+            if event is not None:
+                events.append(event)
+            elif raw.strip():
+                damaged.append(number)
+    if damaged and damaged[-1] == number:
+        damaged.pop()  # torn
+    return events, tuple(damaged)
+
+
+def _event(raw: bytes) -> Event | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or "event" not in record:
+        return None
+    try:
+        return Event.from_json(record)
+    except (TypeError, ValueError):  # a line of another shape
+        return None

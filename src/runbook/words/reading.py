@@ -114,6 +114,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no step of this run changed it; skipped, so not done: {steps}",
         "この実行で変更した手順はありません。スキップした手順（未実施）: {steps}",
     ),
+    "state.damaged": (
+        "its journal is damaged (line {lines} of {journal} is not an event): what follows may "
+        "miss steps or backups",
+        "ジャーナルが壊れています({journal} の {lines} 行目がイベントではありません): "
+        "以下の内容には手順やバックアップの記録が欠けているかもしれません",
+    ),
     "state.unchanged": ("not changed by this run", "この実行では変更されていません"),
     "state.skipped": ("skipped, so not done: {steps}", "スキップした手順（未実施）: {steps}"),
     "state.rolled-back": (
@@ -141,6 +147,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "next.by-hand": ("next: {why}", "次: {why}"),
     "move.report": ("the report", "レポート"),
     "move.hands-on": ("check the host by hand", "ホストを直接確認してください"),
+    "move.hands-on-damaged": (
+        "check the host by hand: the journal cannot tell what was changed ({journal})",
+        "ホストを直接確認してください: ジャーナルからは何が変更されたか分かりません({journal})",
+    ),
     "move.hands-on-rollback": (
         "the rollback did not finish: check the host by hand",
         "切り戻しが完了していません。ホストを直接確認してください",

@@ -76,6 +76,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     # Rollback and --from (commands.history, commands.fleet).
+    "error.rollback.damaged": (
+        "the journal of run {run} is damaged (line {lines} of {journal} is not an event): "
+        "what it changed and backed up cannot be known, so it is not rolled back",
+        "実行 {run} のジャーナルが壊れています({journal} の {lines} 行目がイベントではありません): "
+        "何を変更しバックアップしたか分からないため、切り戻しません",
+    ),
     "error.rollback.already-in-run": (
         "run {run} on {host} was already rolled back (in the run)",
         "{host} の実行 {run} はすでにロールバックされています(その実行の中で)",
@@ -140,6 +146,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "cannot be taken as done",
         "--from {step}: {host} の実行 {run} の手順 {earlier} は完了していません({outcome}): "
         "完了済みとして扱えません",
+    ),
+    "error.from.damaged": (
+        "--from {step}: the journal of run {run} on {host} is damaged (line {lines} of "
+        "{journal}): which steps are done cannot be known",
+        "--from {step}: {host} の実行 {run} のジャーナルが壊れています({journal} の {lines} "
+        "行目): どの手順が完了したか分かりません",
+    ),
+    "error.from.damaged-hint": (
+        "check the host by hand, then release without --from",
+        "ホストを直接確認してから、--from なしでリリースしてください",
     ),
     "error.from.outcome.failed": ("it failed", "失敗しました"),
     "error.from.outcome.unknown": ("its end is unknown", "終わったかどうか分かりません"),
