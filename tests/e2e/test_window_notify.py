@@ -153,6 +153,14 @@ def test_a_release_outside_its_window_is_refused_at_the_first_gate_and_changes_n
     _settings(project, window=THURSDAY)
     original = project.live()
 
+    # preflight says so first: it does not pass what the release would refuse.
+    checked = project.inv("preflight", "--host", "sandbox", env={"RUNBOOK_NOW": now, **BERLIN})
+    assert checked.returncode == 2, _output(checked)
+    assert (
+        "  PROBLEM  booked window thu 21:00-23:00 Asia/Tokyo: closed now "
+        f"({shown.removesuffix(' there')} there): the release would stop at its first gate"
+    ) in checked.stdout, _output(checked)
+
     result = project.inv(
         "release", "--host", "sandbox", "--yes", env={"RUNBOOK_NOW": now, **BERLIN}
     )
@@ -277,6 +285,11 @@ def test_a_release_that_runs_past_the_windows_end_stops_at_the_next_gate(
     clock.write_text("2026-04-16T22:59:30+09:00")
     env = {"RUNBOOK_NOW": f"@{clock}", **BERLIN}
     args = ("release", "--host", "sandbox", "--runbook", name, "--var", f"clock_file={clock}")
+    checked = project.inv("preflight", *args[1:], env=env)
+    assert (
+        "  ok       booked window thu 21:00-23:00 Asia/Tokyo (open now: Thu 2026-04-16 22:59 "
+        "JST (UTC+09:00) there)"
+    ) in checked.stdout, _output(checked)
 
     result = project.inv(*args, "--yes", env=env)
 

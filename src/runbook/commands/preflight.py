@@ -21,6 +21,7 @@ from ..console import Console
 from ..core import scripts
 from ..core.markers import LATE_OPEN
 from ..core.model import Action, Host, Plan, PlannedStep
+from ..core.window import clock_from, clock_text
 from ..errors import BAD_INPUT, DONE, RunbookError
 from ..execute import hostlock
 from ..gate import has_terminal
@@ -96,6 +97,7 @@ def preflight(
     for plan in plans:
         console.say(words("preflight.head", runbook=plan.runbook, host=plan.host.name), "bold")
         report = check_host(plan, connect, interactive)
+        _window(plan, report)
         for finding in report.findings:
             show(console, finding)
         reports.append(report)
@@ -160,6 +162,29 @@ def check_host(plan: Plan, connect: Connect, interactive: bool) -> HostReport:
         transport.close()
     _urls(plan, report)
     return report
+
+
+def _window(plan: Plan, report: HostReport) -> None:
+    """The booked window, read on the release's clock: closed now, the release would stop
+    at its first gate."""
+    window = plan.host.window
+    if window is None:
+        return
+    check = Said("preflight.check.window", {"window": window.said()})
+    try:
+        now = clock_from(os.environ.get("RUNBOOK_NOW"))()
+    except (ValueError, OSError) as exc:
+        report.add(check, Said("preflight.window.bad-clock", {"why": str(exc)}))
+        return
+    if window.contains(now):
+        report.ok(check, Said("preflight.window.open", {"there": clock_text(now, window.zone)}))
+        return
+    opens = clock_text(window.next_opening(now)[0], window.zone)
+    report.add(
+        check,
+        Said("preflight.window.closed", {"there": clock_text(now, window.zone), "opens": opens}),
+        Said("preflight.window.hint"),
+    )
 
 
 def _where(host: Host) -> str:

@@ -376,6 +376,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "start the service, or fix the URL (from this machine: the check runs here)",
         "サービスを起動するか、URL を直してください(このマシンから: 確認はここで実行されます)",
     ),
+    "preflight.check.window": ("booked window {window}", "作業可能時間帯 {window}"),
+    "preflight.window.open": ("open now: {there} there", "現在は時間帯内: 現地 {there}"),
+    "preflight.window.closed": (
+        "closed now ({there} there): the release would stop at its first gate; it opens next "
+        "{opens}",
+        "現在は時間帯外です(現地 {there}): リリースは最初のゲートで止まります。"
+        "次に開くのは {opens}",
+    ),
+    "preflight.window.hint": (
+        "run preflight and the release within the window, or release with --outside-window REASON",
+        "時間帯内に事前確認とリリースを実行するか、--outside-window 理由 を付けて"
+        "リリースしてください",
+    ),
+    "preflight.window.bad-clock": (
+        "RUNBOOK_NOW is not a time: {why}",
+        "RUNBOOK_NOW が時刻ではありません: {why}",
+    ),
     "preflight.url.answers": (
         "it answers; what it should answer is judged after the release",
         "応答があります。応答の内容はリリースの後で判定されます",
