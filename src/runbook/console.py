@@ -120,9 +120,11 @@ class Console:
                 self.stream.write(line + "\n")
                 self.stream.flush()
                 self.last_output = time.monotonic()
-        except (BrokenPipeError, ValueError):
-            # The reader went away (`inv release | head`): the run goes on and the journal
-            # keeps the record; stopping a release half-way because of a pipe would be worse.
+        except (OSError, ValueError):
+            # The reader went away (`inv release | head`, EPIPE) or the terminal did (its
+            # window closed, EIO): the run goes on to record its end and give the lock back;
+            # stopping half-way because of a screen would be worse.
+            self.live = False
             self.stream = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the console)
 
 

@@ -100,20 +100,29 @@ class TerminalGate:
     def _ask(self, question: str, choices: dict[str, Answer], details: str | None = None) -> Answer:
         self._discard_typeahead()
         while True:
-            self.stdout.write(visible(question))
-            self.stdout.flush()
-            line = self.stdin.readline()
+            self._say(visible(question))
+            try:
+                line = self.stdin.readline()
+            except (OSError, ValueError):  # the terminal is gone (EIO): as end of input
+                line = ""
             if not line:  # end of input: the safe answer
-                self.stdout.write("\n")
+                self._say("\n")
                 return ABORT
             answer = line.strip().lower()
             if answer in ("d", "details") and details is not None:
-                self.stdout.write(visible(details.rstrip("\n")) + "\n")
+                self._say(visible(details.rstrip("\n")) + "\n")
                 continue
             if answer in choices:
                 return choices[answer]
             said = self.words("gate.please-answer", choices=", ".join(sorted(set(choices))))
-            self.stdout.write(said + "\n")
+            self._say(said + "\n")
+
+    def _say(self, text: str) -> None:
+        """Write to the terminal; once it is gone (EIO, EPIPE) the question goes nowhere and
+        the next read ends the input: the run stops as at an abort and records it."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stdout.write(text)
+            self.stdout.flush()
 
     def before(self, details: str, *, step: str) -> Answer:
         return self._ask(

@@ -10,6 +10,7 @@ import io
 import re
 import shlex
 import signal
+import time
 
 import pexpect
 import pytest
@@ -270,6 +271,30 @@ def test_a_closed_terminal_or_sigterm_at_a_gate_records_the_end_and_unlocks(
     assert (end["result"], end["exit_code"]) == ("interrupted", 3)
     name = signal.Signals(signum).name
     assert end["message"].startswith(f"ended by {name} ("), end  # not "by the operator (Ctrl-C)"
+
+
+def test_a_terminal_that_goes_away_at_a_gate_records_the_end_and_unlocks(
+    release_project: Project,
+) -> None:
+    """The terminal closed (its window, an ssh session): no SIGHUP sent by hand, only the
+    pty's other end gone, as a real terminal does."""
+    project, box = release_project, release_project.box
+    person = _operator(project)
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.wait(RUN)
+    assert box.lock_path.exists()
+
+    pid = person.child.pid
+    person.child.ptyproc.fileobj.close()  # the terminal's side, closed: no signal sent by us
+    person.child.ptyproc.closed = True
+    deadline = time.monotonic() + 30
+    while person.child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the exit
+    assert not person.child.isalive(), "the tool did not end after its terminal went away"
+
+    assert not box.lock_path.exists(), f"pid {pid} left the lock"
+    (end,) = events_of(project, "end")
+    assert end["result"] == "interrupted", end
 
 
 def _printed(screen: str, task: str) -> str:

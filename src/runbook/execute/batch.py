@@ -25,7 +25,7 @@ from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
 from ..words import EN
 from . import hostlock, notify, steps, window
-from .concurrency import guard_signals, together
+from .concurrency import deferred_signals, guard_signals, together
 from .state import Run
 
 Connect = Callable[[Host, SudoCredential | None], Transport]
@@ -167,13 +167,16 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
             return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
         finally:
-            together(
-                [
-                    functools.partial(_close, item, transport, batch.console)
-                    for item, transport in zip(items, opened, strict=False)
-                    if not isinstance(transport, Exception)
-                ]
-            )
+            # A SIGHUP or SIGTERM now (a closed terminal sends its SIGHUP late) must not cut
+            # giving the locks back short: held off, as the run is being left already.
+            with deferred_signals():
+                together(
+                    [
+                        functools.partial(_close, item, transport, batch.console)
+                        for item, transport in zip(items, opened, strict=False)
+                        if not isinstance(transport, Exception)
+                    ]
+                )
             # After the locks are given back: a slow webhook never keeps a host locked.
             notify.close_all(notifiers, batch.console, batch.notify_wait)
             for journal in journals:

@@ -79,7 +79,15 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
     def end(signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
             _output_to_null()
+        # Once: a closed terminal may send SIGHUP after SIGTERM, or twice; a second one must
+        # not cut the recording of the end short.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, left_already)
         raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def left_already(signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            _output_to_null()
 
     def first_ctrl_c(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
