@@ -482,3 +482,21 @@ def test_a_damaged_line_is_said_and_nothing_is_offered_but_a_look_at_the_host(
         _refuse_resuming(run, ["look", "backup"], "deploy", [run])
     said = Words("ja").again(reason)
     assert "ジャーナルが壊れています" in said
+
+
+# --- the options a host's next commands carry -----------------------------------------------------
+
+
+def test_a_host_of_a_group_is_named_alone_with_its_own_approval_in_its_next_commands() -> None:
+    from runbook.commands.fleet import _host_options
+    from runbook.options import RunOptions
+
+    opts = Options(host="web", runbook="demo", vars=("colour=blue",))
+    approved = RunOptions(approved="f" * 64, parallel=2)
+    alone = _host_options(opts, approved, PLAN, several=True)
+    assert alone == (
+        "--host", "web1", "--runbook", "demo", "--var", "colour=blue", "--approved", PLAN.digest,
+    )  # fmt: skip
+    single = _host_options(replace(opts, host="web1"), approved, PLAN, several=False)
+    assert single[-2:] == ("--approved", "f" * 64)
+    assert "--approved" not in _host_options(opts, RunOptions(), PLAN, several=True)

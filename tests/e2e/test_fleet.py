@@ -76,6 +76,9 @@ def test_group_runs_host_by_host_and_stops_at_the_first_failure(fleet) -> None: 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "released web1; stopped at web2; not started: web3" in done.stdout
     assert "rollback done" in done.stdout
+    # web1 is done: the next command names web2 alone, not the group again.
+    assert "inv release --host web2" in done.stdout, done.stdout
+    assert "inv release --host web " not in done.stdout + " ", done.stdout
     assert _upgrades(boxes[0])  # web1 changed and verified
     assert boxes[1].nginx_conf.read_bytes() == before[1]  # web2 rolled back, byte for byte
     assert boxes[2].nginx_conf.read_bytes() == before[2]  # web3 never touched

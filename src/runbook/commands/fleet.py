@@ -104,6 +104,7 @@ def release(
                     dict(earlier.backups) if earlier else {},
                     resumes=earlier.id if earlier else None,
                     created=dict(earlier.created) if earlier else {},
+                    options=_host_options(opts, run_opts, plan, several=len(plans) > 1),
                 )
             )
             said = {"runbook": plan.runbook, "host": plan.host.name, "run": run_id}
@@ -245,6 +246,18 @@ def connect_ssh(host: Host, sudo: SudoCredential | None) -> Transport:
     from ..transport import ssh
 
     return ssh.connect(host, sudo=sudo)
+
+
+def _host_options(
+    opts: Options, run_opts: RunOptions, plan: Plan, *, several: bool
+) -> tuple[str, ...]:
+    """The options one host's next commands carry, so that they work as printed: the
+    operator's, for that host alone when a group was named (the others may be done, and a
+    command like `edit >> file` must not run twice there), with its approval."""
+    words = option_words(replace(opts, host=plan.host.name) if several else opts)
+    if run_opts.approved:
+        words += ["--approved", plan.digest if several else run_opts.approved]
+    return tuple(words)
 
 
 def _say_where_the_fleet_stopped(

@@ -43,6 +43,7 @@ class HostRun:
         resumes: for `--from`, the release it resumes (its backups are this run's too).
         values: what run.* in the plan stand for; None: this run's own (its id, when it starts,
             the batch's operator). A rollback passes the release's.
+        options: the options this host's next commands carry (None: the batch's).
     """
 
     plan: Plan
@@ -52,6 +53,7 @@ class HostRun:
     resumes: str | None = None
     created: dict[str, Put] = field(default_factory=dict)
     values: RunValues | None = None
+    options: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def _start(
             clock=None if batch.clock is system_clock else str(batch.clock),
             approvers=batch.approvers,
             program=batch.program,
-            options=batch.options,
+            options=batch.options if item.options is None else item.options,
             lang=batch.console.words.lang,
         )
     )
