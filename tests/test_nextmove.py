@@ -500,3 +500,27 @@ def test_a_host_of_a_group_is_named_alone_with_its_own_approval_in_its_next_comm
     single = _host_options(replace(opts, host="web1"), approved, PLAN, several=False)
     assert single[-2:] == ("--approved", "f" * 64)
     assert "--approved" not in _host_options(opts, RunOptions(), PLAN, several=True)
+
+
+def test_an_older_release_is_not_rolled_back_under_a_newer_one_that_stands() -> None:
+    older = record(
+        *ran("look"), *ran("backup"), BACKUP, *ran("deploy"), End(result=Result.DONE, exit_code=0)
+    )
+    newer = record(
+        *ran("look"), *ran("backup"), BACKUP, *ran("deploy"), End(result=Result.DONE, exit_code=0)
+    )
+    newer = replace(newer, id="20261201T110000Z-0002")
+    reason = not_rollbackable(Path(), older, [newer, older])
+    assert reason is not None and reason.startswith(
+        "run 20261201T100000Z-0001 on web1 is not the latest release of demo there: run "
+        "20261201T110000Z-0002 changed the host since"
+    )
+    assert "最新のリリースではありません" in Words("ja").again(reason)
+    # Once the newer one is rolled back, the older one can be.
+    undone = record(End(result=Result.ROLLED_BACK, exit_code=0), kind=RunKind.ROLLBACK)
+    undone = replace(
+        undone,
+        id="20261201T120000Z-0003",
+        start=replace(undone.start, rolls_back=newer.id),
+    )
+    assert not_rollbackable(Path(), older, [undone, newer, older]) is None

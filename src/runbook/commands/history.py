@@ -221,6 +221,29 @@ def not_rollbackable(
         return EN("error.rollback.nothing", **run)
     if state.without_backup:
         return EN("error.rollback.no-backup", **run, steps=", ".join(state.changed))
+    newer = _newer_release(released, every)
+    if newer is not None:
+        return EN("error.rollback.newer", **run, newer=newer.id, runbook=released.start.runbook)
+    return None
+
+
+def _newer_release(released: RunRecord, every: list[RunRecord]) -> RunRecord | None:
+    """A later release of the same runbook on the same host that changed it and stands (not
+    rolled back): rolling `released` back would put back files under that one's feet."""
+    undone = _rollbacks_by_release(every)
+    for run in every:  # newest first
+        if run.id <= released.id:
+            break
+        if run.kind is not RunKind.RELEASE or run.host != released.host:
+            continue
+        if run.start.runbook != released.start.runbook or run.result is Result.REFUSED:
+            continue
+        state = host_state(run)
+        rollback = undone.get(run.id)
+        if state.rolled_back or (rollback is not None and rollback.result is Result.ROLLED_BACK):
+            continue
+        if state.changed:
+            return run
     return None
 
 

@@ -76,6 +76,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     # Rollback and --from (commands.history, commands.fleet).
+    "error.rollback.newer": (
+        "run {run} on {host} is not the latest release of {runbook} there: run {newer} "
+        "changed the host since, and rolling back the older run would put its files back "
+        "under the newer one; roll the newer one back first (`inv rollback` without --run)",
+        "{host} の実行 {run} はそこでの {runbook} の最新のリリースではありません: その後に実行 "
+        "{newer} がホストを変更しており、古い実行を切り戻すと新しい実行の下でファイルを戻すことに"
+        "なります。先に新しい方を切り戻してください(--run なしの `inv rollback`)",
+    ),
     "error.rollback.damaged": (
         "the journal of run {run} is damaged (line {lines} of {journal} is not an event): "
         "what it changed and backed up cannot be known, so it is not rolled back",
