@@ -524,3 +524,19 @@ def test_an_older_release_is_not_rolled_back_under_a_newer_one_that_stands() -> 
         start=replace(undone.start, rolls_back=newer.id),
     )
     assert not_rollbackable(Path(), older, [undone, newer, older]) is None
+
+
+def test_killed_between_steps_says_nothing_was_running_there() -> None:
+    state = host_state(record(*ran("look"), *ran("backup"), BACKUP))
+    assert state.lock_held and not state.may_run
+    assert [m.key for m in state.moves()][0] == "check-first-idle"
+    assert "a command may still run" not in " ".join(m.why for m in state.moves())
+
+
+def test_a_rollback_that_did_not_finish_offers_to_run_it_again() -> None:
+    state = host_state(
+        record(End(result=Result.ROLLBACK_FAILED, exit_code=4), kind=RunKind.ROLLBACK)
+    )
+    moves = state.moves()
+    assert [m.key for m in moves] == ["hands-on", "rollback-again", "report"]
+    assert moves[1].command == "inv rollback --run 20261201T090000Z-0009"

@@ -158,17 +158,11 @@ class HostState:
         if self.damaged:  # rollback and --from refuse such a run: the host is for a person
             return [Move("hands-on-damaged", args={"journal": self.journal}), report]
         if self.kind == "rollback":
-            moves = [] if self.result is Result.ROLLED_BACK else [Move("hands-on")]
-            if self.lock_held:
-                moves.append(
-                    Move(
-                        "rollback-again",
-                        self.command(
-                            "rollback", "--run", self.rolls_back or "?", "--break-lock", self.run
-                        ),
-                    )
-                )
-            return [*moves, report]
+            if self.result is Result.ROLLED_BACK:
+                return [report]
+            lock = ("--break-lock", self.run) if self.lock_held else ()
+            again = self.command("rollback", "--run", self.rolls_back or "?", *lock)
+            return [Move("hands-on"), Move("rollback-again", again), report]
         if self.result is Result.REFUSED:
             return [Move("rerun", self.command("release", options=True))]
         if self.rollback is not None:
@@ -181,7 +175,9 @@ class HostState:
         moves = []
         lock = ("--break-lock", self.run) if self.lock_held else ()
         if self.lock_held:
-            moves.append(Move("check-first"))
+            # Killed between steps, nothing of it runs there: only the lock is left.
+            idle = self.result is Result.UNFINISHED and not self.may_run
+            moves.append(Move("check-first-idle" if idle else "check-first"))
         if self.changed and self.backed_up:
             moves.append(Move("rollback", self.command("rollback", "--run", self.run, *lock)))
         elif self.changed:

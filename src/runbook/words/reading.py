@@ -168,6 +168,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "check the host first: a command may still run there",
         "まずホストを確認してください（コマンドがまだ実行中かもしれません）",
     ),
+    "move.check-first-idle": (
+        "check that run is over first (it was killed between steps: no command of it was "
+        "running)",
+        "まずその実行が終わっていることを確認してください（手順の合間に強制終了されました。"
+        "実行中のコマンドはありませんでした）",
+    ),
     "move.rollback": ("to undo what changed", "変更を元に戻す"),
     "move.by-hand": (
         "to undo what changed: by hand, no backup of {steps}",
