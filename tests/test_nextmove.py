@@ -540,3 +540,19 @@ def test_a_rollback_that_did_not_finish_offers_to_run_it_again() -> None:
     moves = state.moves()
     assert [m.key for m in moves] == ["hands-on", "rollback-again", "report"]
     assert moves[1].command == "inv rollback --run 20261201T090000Z-0009"
+
+
+def test_from_refuses_when_a_step_taken_as_done_was_rewritten_since() -> None:
+    from runbook.commands.history import _refuse_rewritten
+
+    failed = _failed_at_deploy()
+    _refuse_rewritten(failed, PLAN, ["look", "backup"], "deploy")  # the same plan: fine
+    fixed = plan_of(RUNBOOK.replace("echo deploy-new", "echo deploy-fixed"))
+    _refuse_rewritten(failed, fixed, ["look", "backup"], "deploy")  # the fix is from deploy on
+    moved = plan_of(RUNBOOK.replace("backup: /etc/app.conf", "backup: /etc/other.conf"))
+    with pytest.raises(RefusedError) as refused:
+        _refuse_rewritten(failed, moved, ["look", "backup"], "deploy")
+    assert refused.value.message == (
+        "--from deploy: step backup is not what run 20261201T100000Z-0001 ran (the runbook, the "
+        "inventory or --var changed it since): it cannot be taken as done"
+    )

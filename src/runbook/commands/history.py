@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,28 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
             )
         every = every if every is not None else list(all_runs(state_dir))
         _refuse_resuming(earlier, ids[: ids.index(step_id)], step_id, every)
+        _refuse_rewritten(earlier, plan, ids[: ids.index(step_id)], step_id)
         found[host] = earlier
     return found
+
+
+def _refuse_rewritten(earlier: RunRecord, plan: Plan, before: list[str], step_id: str) -> None:
+    """Refuse `--from step_id` when a step before it is not, now, the step `earlier` ran: it
+    would be taken as done as written now, though what ran was something else (the steps
+    from `step_id` on may differ: that is the fix)."""
+    recorded = earlier.start.plan.get("steps", []) if isinstance(earlier.start.plan, dict) else []
+    ran = {str(s.get("id")): _canonical(s) for s in recorded if isinstance(s, dict)}
+    now = {s.id: _canonical(s.to_json()) for s in plan.steps}
+    for sid in before:
+        if ran.get(sid) != now[sid]:
+            raise RefusedError(
+                EN("error.from.rewritten", step=step_id, earlier=sid, run=earlier.id),
+                hint=EN("error.from.rewritten-hint"),
+            )
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _refuse_resuming(

@@ -161,8 +161,8 @@ class HostState:
             if self.result is Result.ROLLED_BACK:
                 return [report]
             lock = ("--break-lock", self.run) if self.lock_held else ()
-            again = self.command("rollback", "--run", self.rolls_back or "?", *lock)
-            return [Move("hands-on"), Move("rollback-again", again), report]
+            retry = self.command("rollback", "--run", self.rolls_back or "?", *lock)
+            return [Move("hands-on"), Move("rollback-again", retry), report]
         if self.result is Result.REFUSED:
             return [Move("rerun", self.command("release", options=True))]
         if self.rollback is not None:

@@ -165,6 +165,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "check the host by hand, then release without --from",
         "ホストを直接確認してから、--from なしでリリースしてください",
     ),
+    "error.from.rewritten": (
+        "--from {step}: step {earlier} is not what run {run} ran (the runbook, the inventory or "
+        "--var changed it since): it cannot be taken as done",
+        "--from {step}: 手順 {earlier} は実行 {run} が実行したものと違います(その後 runbook、"
+        "インベントリ、--var のどれかで変わりました): 完了済みとして扱えません",
+    ),
+    "error.from.rewritten-hint": (
+        "release without --from, or undo the change to the steps before the one you resume at",
+        "--from なしでリリースするか、再開する手順より前の手順への変更を元に戻してください",
+    ),
     "error.from.outcome.failed": ("it failed", "失敗しました"),
     "error.from.outcome.unknown": ("its end is unknown", "終わったかどうか分かりません"),
     "error.from.outcome.not-run": ("it did not run", "実行されていません"),
