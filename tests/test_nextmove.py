@@ -529,7 +529,7 @@ def test_an_older_release_is_not_rolled_back_under_a_newer_one_that_stands() -> 
 def test_killed_between_steps_says_nothing_was_running_there() -> None:
     state = host_state(record(*ran("look"), *ran("backup"), BACKUP))
     assert state.lock_held and not state.may_run
-    assert [m.key for m in state.moves()][0] == "check-first-idle"
+    assert state.moves()[0].key == "check-first-idle"
     assert "a command may still run" not in " ".join(m.why for m in state.moves())
 
 
