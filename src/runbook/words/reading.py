@@ -169,8 +169,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "まずホストを確認してください（コマンドがまだ実行中かもしれません）",
     ),
     "move.check-first-idle": (
-        "check that run is over first (it was killed between steps: no command of it was "
-        "running)",
+        "check that run is over first (it was killed between steps: no command of it was running)",
         "まずその実行が終わっていることを確認してください（手順の合間に強制終了されました。"
         "実行中のコマンドはありませんでした）",
     ),
