@@ -110,7 +110,8 @@ def show(
     remember_review(opts.state_dir, plans)
     if output:
         write_output(opts.project / output, text, force=force, name=output)
-        return f"review of {plans[0].runbook} for {opts.host} written to {output}"
+        said = {"runbook": plans[0].runbook, "host": opts.host, "path": output}
+        return opts.words("review.written", **said)
     return text
 
 
@@ -148,11 +149,11 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str, words: Words = EN) -
                 target=f"{host.user or ssh_config}@{host.address}:{host.port or ssh_config}",
             )
         )
-        out.append(f"digest sha256:{plan.digest}")
-        out += [words("dry.trusts", key=_trusted(key)) for key in plan.trust] or [
+        out.append(words("dry.digest", digest=plan.digest))
+        out += [words("dry.trusts", key=_trusted(key, words)) for key in plan.trust] or [
             words("dry.trusts-none", address=host.address)
         ]
-        out += _changes(plan)
+        out += _changes(plan, words)
         for label, steps in (("", plan.steps), ("R", plan.rollback)):
             if label and steps:
                 out.append(words("dry.rollback"))
@@ -171,9 +172,11 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str, words: Words = EN) -
                     f"  {label}{step.number}. [{step.id}] {visible(step.title, lines=False)}"
                     + (f"  ({words.join(flags)})" if flags else "")
                 )
-                body = visible(step_script(step, backup_dir=host.backup_dir) or step.display())
+                script = step_script(step, backup_dir=host.backup_dir, words=words)
+                body = visible(script or step.display(words))
                 if step.action is Action.PUT and step.put is not None:
-                    body = _put(step.put.diff, step.put.diff_base, step.put.base_commit) + body
+                    put = step.put
+                    body = _put(put.diff, put.diff_base, put.base_commit, words) + body
                 out += [f"       {line}" for line in body.splitlines()]
         out.append(words("dry.nothing"))
     if len(plans) > 1:
@@ -182,33 +185,41 @@ def dry_run(plans: Sequence[Plan], *, approve_command: str, words: Words = EN) -
     return "\n".join(out)
 
 
-def _trusted(key: TrustedKey) -> str:
+def _trusted(key: TrustedKey, words: Words) -> str:
     marker = f"{key.marker} " if key.marker else ""
-    return f"{marker}{key.key_type} {key.fingerprint} (from {key.file})"
+    return words("dry.trusted-from", key=f"{marker}{key.key_type} {key.fingerprint}", file=key.file)
 
 
-def _changes(plan: Plan) -> list[str]:
+def _changes(plan: Plan, words: Words) -> list[str]:
     """`changes:` as the dry run prints them: each a unified diff, made visible."""
     out = []
     for change in plan.changes:
-        out.append(
-            f"changes in {change.repo}: {change.from_ref} ({change.from_commit}) → "
-            f"{change.to_ref} ({change.to_commit}), paths {' '.join(change.paths)}"
-        )
-        text = diffs.visible(mask(change.diff)) or "(no difference in these paths)"
+        said = {
+            "repo": change.repo,
+            "from_ref": change.from_ref,
+            "from_commit": change.from_commit,
+            "to_ref": change.to_ref,
+            "to_commit": change.to_commit,
+            "paths": " ".join(change.paths),
+        }
+        out.append(words("dry.changes", **said))
+        text = diffs.visible(mask(change.diff)) or words("dry.no-difference")
         out += [f"  {line}" for line in text.splitlines()]
     return out
 
 
-def _put(diff: str, base: str | None, commit: str | None) -> str:
+def _put(diff: str, base: str | None, commit: str | None, words: Words) -> str:
     """A put's content as the dry run shows it, before its script."""
-    head = f"diff against {base} ({commit}):" if base else "content, in full:"
+    head = words("dry.put-diff", base=base, commit=commit) if base else words("dry.put-in-full")
     body = "".join(f"| {line}\n" for line in diffs.visible(mask(diff)).splitlines())
-    return f"{head}\n{body}script (its data is this content, base64):\n"
+    return f"{head}\n{body}{words('dry.put-script')}\n"
 
 
 def _removed_first(plan: Plan, words: Words) -> list[str]:
-    created = [s.put.dest for s in plan.steps if s.put is not None]
+    """What rollback removes before its first step: the files puts created. Only a put whose
+    dest no earlier backup covers can create one (there it is refused if the file exists); a
+    dest a backup covers existed (the backup fails on a missing file): a restore puts it back."""
+    created = [s.put.dest for s in plan.steps if s.put is not None and not s.put.backed_up]
     if not created:
         return []
     return [words("dry.removed-first", paths=", ".join(created))]

@@ -73,6 +73,7 @@ def summary(record: RunRecord, words: Words = EN) -> dict[str, Any]:
     for check in checks:  # recorded in English: said again in the reader's language
         if booked is not None and check["window"] == booked.describe():
             check["window"] = window
+        check["there"], check["here"] = words.again(check["there"]), words.again(check["here"])
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for event in record.events:
         if not isinstance(event, (Notified, NotifyFailed)):

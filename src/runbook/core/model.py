@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from ..words import EN, Words
+
 # Re-exported (`X as X`): the markers and the shipped values are part of what a plan is.
 from .markers import LATE_CLOSE as LATE_CLOSE
 from .markers import LATE_MARKER as LATE_MARKER
@@ -325,20 +327,22 @@ class PlannedStep(StepOptions):
     def __post_init__(self) -> None:
         object.__setattr__(self, "action", Action(self.action))  # "run" given as text
 
-    def display(self) -> str:
-        """What the step does, as one shows it to a person (secrets as ***)."""
+    def display(self, words: Words = EN) -> str:
+        """What the step does, as one shows it to a person (secrets as ***), in `words` (the
+        journal records the English)."""
         if self.command is not None:
             return mask(self.command)
         if self.paths:
             return "\n".join(mask(p) for p in self.paths)
         if self.check is not None:
-            extra = f" (subprotocol {self.check.subprotocol})" if self.check.subprotocol else ""
+            sub = self.check.subprotocol
+            extra = words("line.subprotocol", subprotocol=sub) if sub else ""
             extra += "".join(f", {name} ~ /{mask(rx)}/" for name, rx in self.check.headers)
             websocket = self.check.kind == "websocket"
             expect = "101 Switching Protocols" if websocket else self.check.status
             return f"{self.check.kind} {mask(self.check.url)} → {expect}{extra}"
         if self.put is not None:
-            return put_summary(self.put)
+            return put_summary(self.put, words)
         return mask(self.text or "")
 
     def filled(self, values: Mapping[str, str]) -> PlannedStep:

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass
 from string import Template
 
+from ..words import EN, Words
 from .model import Action, PlannedStep, mask
 
 # Exit codes the scripts use to say why they stopped (anything else is the shell's own).
@@ -447,11 +448,18 @@ def unput_script(dest: str, sha256: str) -> str:
 # --- what the review and the gates show --------------------------------------------------
 
 
-def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | None = None) -> str:
+def step_script(
+    step: PlannedStep,
+    run_id: str = "{run.id}",
+    backup_dir: str | None = None,
+    words: Words = EN,
+) -> str:
     """The shell the tool sends for a step (secrets masked), or "" when nothing runs remotely.
 
     `backup_dir` is the host's setting (None: the default the script picks on the host). A
-    restore's values come from the release's journal and show as placeholders.
+    restore's values come from the release's journal and show as placeholders, said in
+    `words` (the review document, which must show the script as it is, keeps the English;
+    the digest covers the step, not this text).
     """
     if step.action is Action.RUN:
         return mask(step.command or "")
@@ -462,10 +470,10 @@ def step_script(step: PlannedStep, run_id: str = "{run.id}", backup_dir: str | N
             mask(
                 restore_script(
                     p,
-                    "{backup made by the release}",
-                    "{sha256 recorded at backup}",
-                    "{mode and owner recorded at backup}",
-                    "{this path, or the file it linked to at backup}",
+                    words("script.backup-made"),
+                    words("script.sha256-at-backup"),
+                    words("script.mode-at-backup"),
+                    words("script.target-at-backup"),
                 )
             )
             for p in step.paths

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..words import EN, Words
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -79,10 +81,9 @@ class Change:
         return asdict(self)
 
 
-def put_summary(put: Upload) -> str:
+def put_summary(put: Upload, words: Words = EN) -> str:
     """A put in one line: what goes where, with which mode, owner and sha256."""
-    owner = f", owner {put.owner}" if put.owner else ""
-    return (
-        f"put {put.src} → {put.dest} (mode {put.mode}{owner}, {put.size} bytes, "
-        f"sha256:{put.sha256[:12]})"
-    )
+    said = {"src": put.src, "dest": put.dest, "mode": put.mode, "size": put.size}
+    if put.owner:
+        return words("step.line.put-owner", **said, owner=put.owner, sha=put.sha256[:12])
+    return words("step.line.put", **said, sha=put.sha256[:12])

@@ -133,11 +133,17 @@ class Window:
         return [d for d in DAYS if d in self.days]
 
 
-def clock_text(moment: datetime, zone: tzinfo | None = None) -> str:
-    """`moment` on a clock, its zone named: `Thu 2026-04-16 21:30 JST (UTC+09:00)`.
+def clock_text(moment: datetime, zone: tzinfo | None = None, words: Words = EN) -> str:
+    """`moment` on a clock, its zone named: `Thu 2026-04-16 21:30 JST (UTC+09:00)` (in
+    Japanese `2026-04-16(木) 21:30 JST (UTC+09:00)`).
 
     `zone` None is this machine's zone (TZ, else /etc/localtime).
     """
+    return words(clock_said(moment, zone))
+
+
+def clock_said(moment: datetime, zone: tzinfo | None = None) -> Said:
+    """`clock_text` as a message, to be said in any language (its weekday a word of ours)."""
     local = _utc(moment).astimezone(zone)
     digits = local.strftime("%z")
     offset = f"UTC{digits[:3]}:{digits[3:]}"
@@ -148,7 +154,9 @@ def clock_text(moment: datetime, zone: tzinfo | None = None) -> str:
         named = offset
     else:
         named = f"{name} ({offset})"
-    return f"{local:%a %Y-%m-%d %H:%M} {named}"
+    names = ("year", "month", "day", "hour", "minute")
+    said = dict(zip(names, f"{local:%Y %m %d %H %M}".split(), strict=True))
+    return Said(f"window.clock.{DAYS[local.weekday()]}", {**said, "zone": named})
 
 
 def _time(text: str) -> time:

@@ -39,6 +39,7 @@ from ..console import Console
 from ..core.model import Phase, PlannedStep, Result
 from ..journal.events import Notified, NotifyFailed, now_iso
 from ..journal.store import JournalWriter
+from ..words import EN
 from .state import Attempt, Run
 
 PAYLOAD_VERSION = 1
@@ -62,7 +63,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def post_json(url: str, body: bytes, timeout: float) -> int:
     """POST `body` as JSON to `url`; the status if 2xx, else NotDelivered with the reason."""
     if urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise NotDelivered("not an http:// or https:// URL")
+        raise NotDelivered(EN("error.notify.not-http"))
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({}),  # never a proxy from the environment
         urllib.request.HTTPSHandler(context=ssl.create_default_context()),
@@ -90,11 +91,11 @@ def post_json(url: str, body: bytes, timeout: float) -> int:
 
 def _reason(exc: object) -> str:
     if isinstance(exc, TimeoutError):
-        return "no answer (timed out)"
+        return EN("error.notify.timed-out")
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
+        return EN("error.notify.refused")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not trusted: {exc.verify_message}"
+        return EN("error.notify.untrusted", why=exc.verify_message)
     if isinstance(exc, BaseException):
         return f"{exc or 'no message'} ({type(exc).__name__})"
     return str(exc)
@@ -165,7 +166,7 @@ class Webhooks:
     def close(self, deadline: float, left: str = "") -> int:
         """Wait until `deadline` (time.monotonic()) for the queue; record what is left as
         undelivered (`left` says why). Returns how many deliveries failed in all."""
-        left = left or "not delivered when the run ended (left for `inv report`)"
+        left = left or EN("error.notify.left-at-end")
         self._queue.put(None)  # the worker ends once the queue is done
         with self._lock, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop waiting
             # Waiting is worth it only while a webhook still owed an event has not failed yet
@@ -273,11 +274,7 @@ def close_all(notifiers: Sequence[Webhooks], console: Console, wait: float = WAI
     left = sum(n.undelivered for n in notifiers)
     if left:
         total = left + sum(n.delivered for n in notifiers)
-        console.progress(
-            f"notifications: {left} of {total} not delivered (kept in the journal; "
-            "`inv report` lists them and sends them again)",
-            "yellow",
-        )
+        console.progress(console.words("notify.undelivered", left=left, total=total), "yellow")
 
 
 # --- what each event says -----------------------------------------------------------------------

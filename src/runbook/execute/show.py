@@ -19,11 +19,12 @@ TAIL_LINES = 20
 Work = Callable[[Run], Attempt]
 
 
-def shown(step: PlannedStep) -> str:
-    """The step in one line or block, as the console and the journal show it."""
+def shown(step: PlannedStep, words: Words = EN) -> str:
+    """The step in one line or block, as the console shows it in `words` and the journal
+    records it (in English)."""
     if step.action in (Action.BACKUP, Action.RESTORE):
-        return f"{step.action} " + " ".join(step.paths)
-    return step.display()
+        return f"{words(f'action.{step.action}')} " + " ".join(step.paths)
+    return step.display(words)
 
 
 def where(step: PlannedStep, hosts: list[str], words: Words = EN) -> str:
@@ -38,8 +39,8 @@ def where(step: PlannedStep, hosts: list[str], words: Words = EN) -> str:
 
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
     """The exact command, once if every host runs the same one, else per host."""
-    texts = [r.clean(shown(r.filled(s))) for r, s in zip(runs, steps, strict=True)]
     console = runs[0].console
+    texts = [r.clean(shown(r.filled(s), console.words)) for r, s in zip(runs, steps, strict=True)]
     if len(set(texts)) == 1:
         console.block(texts[0], "  $ " if steps[0].action is Action.RUN else "  ")
         return
@@ -51,8 +52,9 @@ def details(run: Run, step: PlannedStep) -> str:
     """What `d` at a gate shows: the step's options and the whole script it sends."""
     step = run.filled(step)
     words = run.console.words
-    script = _restore_scripts(run, step) or step_script(step, run.run_id, run.plan.host.backup_dir)
-    script = script or step.display()
+    backup_dir = run.plan.host.backup_dir
+    script = _restore_scripts(run, step) or step_script(step, run.run_id, backup_dir, words)
+    script = script or step.display(words)
     name = run.plan.host.name
     host = words("show.here-for", host=name) if step.local else name
     said = {"host": host, "id": step.id, "action": words(f"action.{step.action}")}
@@ -72,7 +74,7 @@ def _restore_scripts(run: Run, step: PlannedStep) -> str:
     for path in step.paths:
         made = run.backups.get(path)
         if made is None:
-            shown.append(f"# no backup of {path} was made by the release: this step will fail")
+            shown.append(run.console.words("show.no-backup", path=path))
             continue
         shown.append(restore_script(path, made.backup, made.sha256, made.mode, made.target))
     return "\n".join(shown)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from ..core.model import Phase, PlannedStep, Result
-from ..core.window import clock_text
+from ..core.window import clock_said
 from ..errors import STOPPED
 from ..journal.events import Gate, WindowCheck
 from ..words import Said
@@ -36,7 +36,7 @@ def announce(runs: Sequence[Run]) -> None:
             continue
         words = run.console.words
         said = {"host": run.plan.host.name, "window": window.said()}
-        there, here = clock_text(now, window.zone), clock_text(now)
+        there, here = clock_said(now, window.zone), clock_said(now)
         key = "window.open" if window.contains(now) else "window.closed"
         run.console.progress(words(key, **said, there=there, here=here))
     if runs[0].outside_window:
@@ -58,20 +58,20 @@ def check(runs: Sequence[Run], phase: Phase, step: PlannedStep) -> None:
     for run in closed:
         window = run.plan.host.window
         assert window is not None  # closed hosts have a window
-        there, here = clock_text(now, window.zone), clock_text(now)
+        there, here = clock_said(now, window.zone), clock_said(now)
         run.record(
             WindowCheck(
                 phase=phase,
                 step=step.id,
                 window=window.describe(),
                 now=now.astimezone(UTC).isoformat(timespec="seconds"),
-                there=there,
-                here=here,
+                there=str(there),
+                here=str(here),
                 outcome="overridden" if reason else "closed",
                 reason=run.clean(reason) if reason else None,
             )
         )
-        opens = clock_text(window.next_opening(now)[0], window.zone)
+        opens = clock_said(window.next_opening(now)[0], window.zone)
         where = {"host": run.plan.host.name, "window": window.said(), "opens": opens}
         lines.append(Said("window.line", {**where, "there": there, "here": here}))
     console = runs[0].console
