@@ -348,6 +348,9 @@ def _summary(record: RunRecord, words: Words) -> dict[str, Any]:
         entry["outcome_said"] = words.outcome(entry["outcome"])
         entry["gates_said"] = [words.answer(g) for g in entry["gates"]]
         entry["message_said"] = words.again(entry["message"])
+        # A step's one line (a put's, a check's) in the reader's language; a script is code.
+        script = entry["action"] in ("run", "backup", "restore")
+        entry["command_said"] = entry["command"] if script else words.again(entry["command"])
     end = record.end
     return {
         "id": record.id,
