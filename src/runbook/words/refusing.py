@@ -15,7 +15,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{lock} on {host} exists and is not a lock of this tool (it has no valid holder "
         "record; owner {owner}): it is left alone",
         "{host} の {lock} は存在しますが、このツールのロックではありません"
-        "(有効な保持者の記録がありません。所有者 {owner}): 手を付けずに残します",
+        "（有効な保持者の記録がありません。所有者 {owner}）: 手を付けずに残します",
     ),
     "error.lock.not-ours-hint": (
         "if another program uses that path, set `lock:` for the host to another one; "
@@ -25,26 +25,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.lock.held": (
         "{host} is locked by {holder} ({lock})",
-        "{host} は {holder} がロックしています ({lock})",
+        "{host} は {holder} がロックしています（{lock}）",
     ),
     "error.lock.held-not-named": (
         "{host} is locked by {holder} ({lock}); --break-lock names {named}, not that run",
-        "{host} は {holder} がロックしています ({lock})。"
+        "{host} は {holder} がロックしています（{lock}）。"
         "--break-lock が指定したのは {named} で、その実行ではありません",
     ),
     "error.lock.alive": (
         "{host} is locked by {holder} ({lock}), and that process still runs on this "
         "machine: its lock is not stale",
-        "{host} は {holder} がロックしています ({lock})。そのプロセスはこのマシンで"
+        "{host} は {holder} がロックしています（{lock}）。そのプロセスはこのマシンで"
         "まだ動いています: ロックは古くありません",
     ),
     "error.lock.alive-hint": (
         "end that run first (its terminal, or `kill` its pid once you are sure)",
-        "先にその実行を終えてください(その端末で、または確かめたうえで pid を `kill`)",
+        "先にその実行を終えてください（その端末で、または確かめたうえで pid を `kill`）",
     ),
     "error.lock.not-removed": (
         "the stale lock {lock} on {host} (run {run}, owner {owner}) could not be removed: {reason}",
-        "{host} の古いロック {lock}(実行 {run}、所有者 {owner})を削除できませんでした: {reason}",
+        "{host} の古いロック {lock}（実行 {run}、所有者 {owner}）を削除できませんでした: {reason}",
     ),
     "error.lock.not-removed-hint": (
         "remove it on the host by hand after checking that run is over",
@@ -52,54 +52,54 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.lock.holder": (
         "run {run} of {operator} since {started} from {machine} pid {pid}",
-        "{operator} の実行 {run}({started} から、{machine} の pid {pid})",
+        "{operator} の実行 {run}（{started} から、{machine} の pid {pid}）",
     ),
     "error.lock.holder-unknown": (
         "another run (its details are being written or were lost)",
-        "別の実行(詳細は書き込み中か、失われました)",
+        "別の実行（詳細は書き込み中か、失われました）",
     ),
     "error.lock.still-runs-hint": (
         "that run's process (pid {pid}) still runs on this machine: let it end",
-        "その実行のプロセス (pid {pid}) はこのマシンでまだ動いています: 終わるのを待ってください",
+        "その実行のプロセス（pid {pid}）はこのマシンでまだ動いています: 終わるのを待ってください",
     ),
     "error.lock.stale-hint": (
         "if that run is over, check the host (inv report --run {run}) and run again "
         "with --break-lock {break_run}",
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     "error.lock.stale-gone-hint": (
         "that process no longer runs here, so the lock is stale; if that run is over, "
         "check the host (inv report --run {run}) and run again with --break-lock {break_run}",
         "そのプロセスはもうここで動いていないので、ロックは古いものです。"
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     # Rollback and --from (commands.history, commands.fleet).
     "error.rollback.already-in-run": (
         "run {run} on {host} was already rolled back (in the run)",
-        "{host} の実行 {run} はすでにロールバックされています(その実行の中で)",
+        "{host} の実行 {run} はすでに切り戻されています（その実行の中で）",
     ),
     "error.rollback.already-by": (
         "run {run} on {host} was already rolled back (by run {by})",
-        "{host} の実行 {run} はすでにロールバックされています(実行 {by} で)",
+        "{host} の実行 {run} はすでに切り戻されています（実行 {by} で）",
     ),
     "error.rollback.nothing": (
         "nothing to roll back: run {run} on {host} changed nothing (no step that changes "
         "the host ran)",
-        "ロールバックするものがありません: {host} の実行 {run} は何も変更していません"
-        "(ホストを変更するステップは実行されませんでした)",
+        "切り戻すものがありません: {host} の実行 {run} は何も変更していません"
+        "（ホストを変更する手順は実行されませんでした）",
     ),
     "error.rollback.nothing-skipped": (
         "nothing to roll back: run {run} on {host} changed nothing (no step that changes "
         "the host ran; skipped: {skipped})",
-        "ロールバックするものがありません: {host} の実行 {run} は何も変更していません"
-        "(ホストを変更するステップは実行されませんでした。スキップ: {skipped})",
+        "切り戻すものがありません: {host} の実行 {run} は何も変更していません"
+        "（ホストを変更する手順は実行されませんでした。スキップ: {skipped}）",
     ),
     "error.rollback.no-backup": (
         "run {run} on {host} changed the host without a backup (steps {steps}): roll back by hand",
-        "{host} の実行 {run} はバックアップなしでホストを変更しました(ステップ {steps}): "
-        "手でロールバックしてください",
+        "{host} の実行 {run} はバックアップなしでホストを変更しました（手順 {steps}）: "
+        "手作業で切り戻してください",
     ),
     "error.rollback.history-hint": (
         "inv history shows every run",
@@ -107,7 +107,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.rollback.elsewhere-hint": (
         "the latest release of another runbook can be: {releases}; {rest}",
-        "別の runbook の最新リリースならロールバックできます: {releases}; {rest}",
+        "別の runbook の最新リリースなら切り戻せます: {releases}; {rest}",
     ),
     "error.rollback.lock-stays-hint": (
         "no connection was made, so a stale lock stays; `inv release --break-lock {runs}` "
@@ -117,9 +117,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.from.no-step": (
         "--from {step}: no such step in {runbook}",
-        "--from {step}: {runbook} にそのステップはありません",
+        "--from {step}: {runbook} にその手順はありません",
     ),
-    "error.from.steps": ("steps: {steps}", "ステップ: {steps}"),
+    "error.from.steps": ("steps: {steps}", "手順: {steps}"),
     "error.from.nothing-to-resume": (
         "--from {step}: no interrupted or failed release on {host} to resume",
         "--from {step}: {host} に再開できる中断・失敗したリリースがありません",
@@ -131,17 +131,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Options of a run (commands.fleet).
     "error.parallel.count": (
         "--parallel needs a number of hosts, 1 or more",
-        "--parallel にはホストの数(1 以上)が必要です",
+        "--parallel にはホストの数（1 以上）が必要です",
     ),
     "error.break-lock.not-a-run": (
         "--break-lock takes the run id that holds the lock, not {given}",
-        "--break-lock にはロックを保持している実行の ID を指定します({given} ではありません)",
+        "--break-lock にはロックを保持している実行の ID を指定します（{given} ではありません）",
     ),
     "error.break-lock.hint": (
         "the refusal that named the lock says which run holds it (e.g. "
         "--break-lock 20261125T144100Z-3fa9); inv history lists the runs",
-        "ロックを示した拒否メッセージに保持している実行が書かれています(例: "
-        "--break-lock 20261125T144100Z-3fa9)。inv history で実行の一覧を見られます",
+        "ロックを示した拒否メッセージに保持している実行が書かれています（例: "
+        "--break-lock 20261125T144100Z-3fa9）。inv history で実行の一覧を見られます",
     ),
     "error.outside-window.reason": (
         "--outside-window needs a reason",
@@ -149,7 +149,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.outside-window.hint": (
         '--outside-window "REASON" (it is recorded, reported and sent to the team)',
-        '--outside-window "理由"(記録され、レポートに載り、チームに送られます)',
+        '--outside-window "理由"（記録され、レポートに載り、チームに送られます）',
     ),
     # Gates, secrets, sudo, keys (commands.credentials).
     "error.gate.no-terminal": (
@@ -175,13 +175,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.sudo.no-password-hint": (
         "export RUNBOOK_SUDO_PASSWORD=... (or {env}=... for this host alone), run on a "
         "terminal, or set `sudo: false` for the host",
-        "export RUNBOOK_SUDO_PASSWORD=... とする(このホストだけなら {env}=...)か、"
+        "export RUNBOOK_SUDO_PASSWORD=... とする（このホストだけなら {env}=...）か、"
         "端末で実行するか、ホストに `sudo: false` を設定してください",
     ),
     "error.identity.unprotected": (
         "the identity file {path} can be read by others or is not yours (mode {mode}): "
         "OpenSSH refuses such a key, and so does this tool",
-        "鍵ファイル {path} は他人が読めるか、あなたのものではありません(モード {mode}): "
+        "鍵ファイル {path} は他人が読めるか、あなたのものではありません（モード {mode}）: "
         "OpenSSH はそのような鍵を拒否し、このツールも拒否します",
     ),
     # Approval (commands.approval).
@@ -197,7 +197,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.approval.whole-digest": (
         "--approved takes the whole digest: 64 hex digits, as the review prints them",
-        "--approved にはダイジェスト全体(レビューが表示する 16 進 64 桁)を指定します",
+        "--approved にはダイジェスト全体（レビューが表示する 16 進 64 桁）を指定します",
     ),
     "error.approval.whole-digest-hint": (
         "a short prefix could be matched by a forged plan in minutes; copy the approval "
@@ -230,28 +230,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{address} に接続できません: {error}",
     ),
     # Preflight's lines (commands.preflight): what it checked, then what it found.
-    "preflight.check.connect": ("connect (host key, login)", "接続(ホスト鍵、ログイン)"),
+    "preflight.check.connect": ("connect (host key, login)", "接続（ホスト鍵、ログイン）"),
     "preflight.check.others": ("the other checks", "その他の確認"),
     "preflight.check.remaining": ("the remaining checks", "残りの確認"),
     "preflight.check.sudo": ("sudo as {user}", "{user} としての sudo"),
     "preflight.check.backup": (
         "backup {path} (step {step})",
-        "バックアップ {path}(ステップ {step})",
+        "バックアップ {path}（手順 {step}）",
     ),
     "preflight.check.backup-dir": (
         "backup directory {dir} as {user}",
         "{user} としてのバックアップディレクトリ {dir}",
     ),
-    "preflight.check.put": ("put {dest} (step {step})", "配置 {dest}(ステップ {step})"),
+    "preflight.check.put": ("put {dest} (step {step})", "配置 {dest}（手順 {step}）"),
     "preflight.check.lock": ("lock {lock}", "ロック {lock}"),
     "preflight.check.commands": ("commands as {user}", "{user} としてのコマンド"),
-    "preflight.check.url": ("check URL {url} (step {step})", "確認 URL {url}(ステップ {step})"),
+    "preflight.check.url": ("check URL {url} (step {step})", "確認 URL {url}（手順 {step}）"),
     "preflight.as.login-user": ("the login user", "ログインユーザー"),
-    "preflight.dir.default": ("(default)", "(既定)"),
+    "preflight.dir.default": ("(default)", "（既定）"),
     "preflight.skipped.no-connection": ("skipped: no connection", "スキップ: 接続できません"),
     "preflight.skipped.sudo": (
         "not checked: sudo as {user} does not work (above)",
-        "未確認: {user} としての sudo が使えません(上記)",
+        "未確認: {user} としての sudo が使えません（上記）",
     ),
     "preflight.late": (
         "names a value known only when it runs: not checked",
@@ -261,7 +261,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.sudo.refuses": ("sudo refuses: {last}", "sudo が拒否しました: {last}"),
     "preflight.sudo.refuses-hint": (
         "the login user needs a sudoers rule for the steps' commands",
-        "ログインユーザーには、ステップのコマンドのための sudoers の規則が必要です",
+        "ログインユーザーには、手順のコマンドのための sudoers の規則が必要です",
     ),
     "preflight.sudo.no-password": (
         "sudo asks for a password and none is given",
@@ -274,7 +274,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.sudo.accepted": ("the password is accepted", "パスワードは受け入れられました"),
     "preflight.backup.hint": (
         "check the path (vars: --var, the inventory) and that the step's sudo can read it",
-        "パス(変数: --var、インベントリ)と、ステップの sudo がそれを読めることを確認してください",
+        "パス（変数: --var、インベントリ）と、手順の sudo がそれを読めることを確認してください",
     ),
     "preflight.backup.readable": (
         "{size} bytes, readable as {user}",
@@ -299,8 +299,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.put.hint": (
         "create the directory, owned by root or the step's user and not writable by others "
         "(a put never creates directories)",
-        "root かステップのユーザーが所有し、他人が書き込めないディレクトリを作ってください"
-        "(put はディレクトリを作りません)",
+        "root か手順のユーザーが所有し、他人が書き込めないディレクトリを作ってください"
+        "（put はディレクトリを作りません）",
     ),
     "preflight.put.ok": (
         "{folder} writable by {user} only",
@@ -311,12 +311,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.lock.held-hint": (
         "if that run is over, check the host (inv report --run {run}) and release with "
         "--break-lock {break_run}",
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてリリースしてください",
     ),
     "preflight.lock.not-ours": (
         "it exists and is not a lock of this tool (no valid holder record; owner {owner})",
-        "存在しますが、このツールのロックではありません(有効な保持者の記録なし。所有者 {owner})",
+        "存在しますが、このツールのロックではありません（有効な保持者の記録なし。所有者 {owner}）",
     ),
     "preflight.lock.not-ours-hint": (
         "if another program uses that path, set `lock:` for the host to another one",
@@ -324,17 +324,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "preflight.commands.missing": (
         "not found on the host: {missing} (checked: {names})",
-        "ホストに見つかりません: {missing}(確認したもの: {names})",
+        "ホストに見つかりません: {missing}（確認したもの: {names}）",
     ),
     "preflight.commands.missing-hint": (
         "install it, or fix the runbook's `run:` (the PATH is the step's, under sudo sudo's "
         "secure_path)",
         "インストールするか、runbook の `run:` を直してください"
-        "(PATH はステップのもの、sudo の下では sudo の secure_path)",
+        "（PATH は手順のもの、sudo の下では sudo の secure_path）",
     ),
     "preflight.url.hint": (
         "start the service, or fix the URL (from this machine: the check runs here)",
-        "サービスを起動するか、URL を直してください(このマシンから: 確認はここで実行されます)",
+        "サービスを起動するか、URL を直してください（このマシンから: 確認はここで実行されます）",
     ),
     "preflight.url.answers": (
         "it answers; what it should answer is judged after the release",
@@ -343,7 +343,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Which runbook and which hosts (commands.inputs).
     "error.inputs.no-such-runbook": (
         "no runbook '{name}' (neither a file nor runbooks/{file}.yaml)",
-        "runbook '{name}' がありません(ファイルでも runbooks/{file}.yaml でもありません)",
+        "runbook '{name}' がありません（ファイルでも runbooks/{file}.yaml でもありません）",
     ),
     "error.inputs.runbooks-here": ("runbooks here: {runbooks}", "ここにある runbook: {runbooks}"),
     "error.inputs.no-runbook": ("no runbook in {folder}", "{folder} に runbook がありません"),
@@ -361,7 +361,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.inputs.which-host": (
         "say which host with --host NAME (a host or a group)",
-        "--host NAME(ホストかグループ)でホストを指定してください",
+        "--host NAME（ホストかグループ）でホストを指定してください",
     ),
     "error.inputs.hosts": ("hosts: {hosts}", "ホスト: {hosts}"),
     "error.inputs.no-such-host": (
@@ -414,7 +414,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no journal of {what} in {folder}",
         "{folder} に{what}のジャーナルがありません",
     ),
-    "error.journal.run": ("run {run}", "実行 {run}"),
     "error.journal.a-release": ("a release", "リリース"),
     "error.journal.a-rollback": ("a rollback", "切り戻し"),
     "error.journal.a-run": ("a run", "実行"),
@@ -430,9 +429,106 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no journal of {what} of runbook {runbook} on host {host} in {folder}",
         "{folder} にホスト {host} のランブック {runbook} の{what}のジャーナルがありません",
     ),
+    # A run asked for by its id: written in (the Japanese puts a space after the id).
+    "error.journal.none-run": (
+        "no journal of run {run} in {folder}",
+        "{folder} に実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-runbook": (
+        "no journal of run {run} of runbook {runbook} in {folder}",
+        "{folder} にランブック {runbook} の実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-host": (
+        "no journal of run {run} on host {host} in {folder}",
+        "{folder} にホスト {host} の実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-runbook-host": (
+        "no journal of run {run} of runbook {runbook} on host {host} in {folder}",
+        "{folder} にホスト {host} のランブック {runbook} の実行 {run} のジャーナルがありません",
+    ),
     "error.journal.history-hint": (
         "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are",
         "inv history で実行の一覧を見られます。保存場所は RUNBOOK_STATE_DIR で指定します",
+    ),
+    # The state directory and the journal files (journal.store).
+    "error.journal.cannot-write-in": (
+        "cannot write the journal in {folder}: {reason}",
+        "{folder} にジャーナルを書き込めません: {reason}",
+    ),
+    "error.journal.cannot-create": (
+        "cannot create the journal {path}: {reason}",
+        "ジャーナル {path} を作成できません: {reason}",
+    ),
+    "error.journal.cannot-open": (
+        "cannot open the journal {path}: {reason}",
+        "ジャーナル {path} を開けません: {reason}",
+    ),
+    "error.journal.state-dir-hint": (
+        "set RUNBOOK_STATE_DIR to a writable directory",
+        "RUNBOOK_STATE_DIR に書き込めるディレクトリを指定してください",
+    ),
+    "error.journal.cannot-write": (
+        "cannot write the journal {path}: {reason}",
+        "ジャーナル {path} に書き込めません: {reason}",
+    ),
+    "error.journal.cannot-write-hint": (
+        "free space or fix permissions; nothing more will run until it can be recorded",
+        "空き容量を作るか権限を直してください。記録できるようになるまで何も実行しません",
+    ),
+    "error.journal.stopped-hint": (
+        "the run stopped: nothing more ran, not even a rollback, as it could not be recorded; "
+        "the host is as the last recorded step left it (inv report). Free space or fix "
+        "permissions, then check the host and run `inv rollback`",
+        "記録できないため実行を止めました。それ以上は何も、切り戻しも実行していません。ホストは"
+        "最後に記録された手順の後の状態です（inv report）。空き容量を作るか権限を直してから、"
+        "ホストを確認して `inv rollback` を実行してください",
+    ),
+    "error.state.cannot-read": ("cannot read {path}: {reason}", "{path} を読めません: {reason}"),
+    # A state directory or journal another user could have written (the kind of path and
+    # the problem written in: each its own message, said again whole).
+    "error.state.untrusted": (
+        "{problem}: a journal there could have been planted or changed, and a journal decides "
+        "what rollback runs",
+        "{problem}。そこにあるジャーナルは誰かが置いたり書き換えたりしたものかもしれず、"
+        "切り戻しで何を実行するかはジャーナルが決めます",
+    ),
+    "error.state.directory-symlink": (
+        "the state directory {path} is a symbolic link",
+        "状態ディレクトリ {path} はシンボリックリンクです",
+    ),
+    "error.state.file-symlink": (
+        "the state file {path} is a symbolic link",
+        "状態ファイル {path} はシンボリックリンクです",
+    ),
+    "error.state.directory-not-yours": (
+        "the state directory {path} belongs to {owner}, not to you ({me})",
+        "状態ディレクトリ {path} の所有者は {owner} で、あなた（{me}）ではありません",
+    ),
+    "error.state.file-not-yours": (
+        "the state file {path} belongs to {owner}, not to you ({me})",
+        "状態ファイル {path} の所有者は {owner} で、あなた（{me}）ではありません",
+    ),
+    "error.state.directory-others-write": (
+        "the state directory {path} can be written by others (mode {mode})",
+        "状態ディレクトリ {path} は他のユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.file-others-write": (
+        "the state file {path} can be written by others (mode {mode})",
+        "状態ファイル {path} は他のユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.directory-group-write": (
+        "the state directory {path} can be written by its group (mode {mode})",
+        "状態ディレクトリ {path} はグループのユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.file-group-write": (
+        "the state file {path} can be written by its group (mode {mode})",
+        "状態ファイル {path} はグループのユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.untrusted-hint": (
+        "use a state directory of your own (RUNBOOK_STATE_DIR, or .runbook/ in the project), "
+        "mode 0700; check {path} before trusting what is in it",
+        "自分だけの状態ディレクトリ（RUNBOOK_STATE_DIR、またはプロジェクトの .runbook/）を"
+        "モード 0700 で使ってください。{path} の中身を信用する前に確認してください",
     ),
     "error.journal.refused-hint": (
         "runs refused before their first step changed nothing; {hint}",

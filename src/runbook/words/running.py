@@ -28,6 +28,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{kind} {number}/{total} ({id}) on {where}",
         "{where} の{kind} {number}/{total}（{id}）",
     ),
+    # A local step of one host: "this machine" written in (この端末の, no space before の).
+    "gate.step.here": (
+        "{kind} {number}/{total} ({id}) on this machine",
+        "この端末の{kind} {number}/{total}（{id}）",
+    ),
     "prompt.sudo": ("sudo password: ", "sudo パスワード: "),
     "prompt.secret": ("secret {name}: ", "シークレット {name}: "),
     # --- a step at its gate: what `d` shows ----------------------------------------------------
@@ -103,6 +108,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{kind} {number}/{total} on {where}: {title}{handle}",
         "{where} の{kind} {number}/{total}: {title}{handle}",
     ),
+    "run.step.here": (
+        "{kind} {number}/{total} on this machine: {title}{handle}",
+        "この端末の{kind} {number}/{total}: {title}{handle}",
+    ),
     "run.step.handle": (" (id {id})", "（ID {id}）"),
     "run.taken-as-done": (
         "step {number}/{total} {title}: taken as done in {resumed} (--from)",
@@ -130,6 +139,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tick.stopping": (
         "{step} on {where}: running for {elapsed}; Ctrl-C: stopping once it has ended",
         "{where} の {step}: 実行中 {elapsed}。Ctrl-C: 終わったところで止めます",
+    ),
+    "tick.running.here": (
+        "{step} on this machine: running for {elapsed}, no output for {quiet}",
+        "この端末の {step}: 実行中 {elapsed}、出力なし {quiet}",
+    ),
+    "tick.stopping.here": (
+        "{step} on this machine: running for {elapsed}; Ctrl-C: stopping once it has ended",
+        "この端末の {step}: 実行中 {elapsed}。Ctrl-C: 終わったところで止めます",
     ),
     "tick.timeout-left": (
         "its timeout ends it in {left} at the latest",
@@ -203,6 +220,42 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "run.left-may-run": (
         "step {step} may still be running on the host",
         "手順 {step} はホスト上でまだ実行中かもしれません",
+    ),
+    # --- the host's state when a run stops (journal.state): changed by its steps, or, when
+    # every one of them failed, perhaps not changed at all --------------------------------------
+    "state.host-changed.rolled-back": (
+        "changed by {steps}, then rolled back: the old state is back",
+        "{steps} で変更され、その後切り戻し済み。元の状態に戻っています",
+    ),
+    "state.host-changed.rollback-unfinished": (
+        "changed by {steps}; the rollback did not finish: it needs hands-on care",
+        "{steps} で変更されました。切り戻しが完了していないため、直接確認し対処する必要があります",
+    ),
+    "state.host-changed.backed-up": (
+        "changed by {steps} (with a backup: `inv rollback` restores it)",
+        "{steps} で変更されました（バックアップあり: `inv rollback` で戻せます）",
+    ),
+    "state.host-changed.no-backup": (
+        "changed by {steps} without a backup (roll back by hand)",
+        "{steps} で変更されました（バックアップなし: 手作業で戻してください）",
+    ),
+    "state.host-maybe-changed.rolled-back": (
+        "may have been changed by {steps}, then rolled back: the old state is back",
+        "{steps} で変更された可能性があり、その後切り戻し済み。元の状態に戻っています",
+    ),
+    "state.host-maybe-changed.rollback-unfinished": (
+        "may have been changed by {steps}; the rollback did not finish: it needs hands-on care",
+        "{steps} で変更された可能性があります。切り戻しが完了していないため、直接確認し対処する"
+        "必要があります",
+    ),
+    "state.host-maybe-changed.backed-up": (
+        "may have been changed by {steps} (with a backup: `inv rollback` restores it)",
+        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` で戻せます）",
+    ),
+    "state.host-maybe-changed.no-backup": (
+        "may have been changed by {steps} without a backup (roll back by hand)",
+        "{steps} で変更された可能性があります（バックアップなし: 変更があれば手作業で戻して"
+        "ください）",
     ),
     "window.open": (
         "{host}: booked window {window}, open now: {there} there, {here} on this machine",
