@@ -25,17 +25,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.lock.held": (
         "{host} is locked by {holder} ({lock})",
-        "{host} は {holder} がロックしています（{lock}）",
+        "{host} は {holder}がロックしています（{lock}）",
     ),
     "error.lock.held-not-named": (
         "{host} is locked by {holder} ({lock}); --break-lock names {named}, not that run",
-        "{host} は {holder} がロックしています（{lock}）。"
+        "{host} は {holder}がロックしています（{lock}）。"
         "--break-lock が指定したのは {named} で、その実行ではありません",
     ),
     "error.lock.alive": (
         "{host} is locked by {holder} ({lock}), and that process still runs on this "
         "machine: its lock is not stale",
-        "{host} は {holder} がロックしています（{lock}）。そのプロセスはこのマシンで"
+        "{host} は {holder}がロックしています（{lock}）。そのプロセスはこのマシンで"
         "まだ動いています: ロックは古くありません",
     ),
     "error.lock.alive-hint": (
@@ -307,7 +307,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{folder} は {user} だけが書き込めます",
     ),
     "preflight.lock.free": ("free", "空き"),
-    "preflight.lock.held": ("held by {holder}", "{holder} が保持しています"),
+    "preflight.lock.held": ("held by {holder}", "{holder}が保持しています"),
     "preflight.lock.held-hint": (
         "if that run is over, check the host (inv report --run {run}) and release with "
         "--break-lock {break_run}",
