@@ -480,8 +480,14 @@ def test_history_lines_up_its_japanese_columns(
     for lang in ("ja", "en"):
         table = history(Options(project=tmp_path, lang=lang)).splitlines()
         assert len(table) == 3
-        # Each row's host (web1) starts in the column its heading starts in, in cells.
-        heading = table[0]
-        host_at = _cells(heading[: heading.index("ホスト" if lang == "ja" else "host")])
-        for row in table[1:]:
-            assert _cells(row[: row.index("web1")]) == host_at, table
+        # Every column (run, kind, host, runbook, result, started) starts in the same cell on
+        # every line: a wide character takes two.
+        starts = [_column_starts(line) for line in table]
+        assert all(len(s) == 6 for s in starts) and starts[0] == starts[1] == starts[2], table
+
+
+def _column_starts(line: str) -> list[int]:
+    """The cell where each column of a line of `inv history` starts (two spaces apart; the
+    time, the last column, has single spaces inside)."""
+    found = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", line)]
+    return [_cells(line[:at]) for at in found[:6]]
