@@ -769,8 +769,8 @@ rollback:
     assert f"FAILED: backup: {squatter} is taken by something that is not a directory" in (
         result.stdout
     )
-    # The squat step wrote a file, then failed: the host may have changed, without a backup.
-    assert "the host sandbox: may have been changed by squat without a backup" in result.stdout
+    # The squat step wrote a file before the backup: the host changed, without a backup.
+    assert "the host sandbox: changed by squat without a backup" in result.stdout
     assert "nothing to roll back" not in result.stdout
     assert squatter.read_text() == "squatter\n"  # not overwritten
     assert project.live() == original  # the change never ran
