@@ -47,14 +47,14 @@ from tests.test_words_connecting import DIRECT, _a_key, built
 
 JA = Words("ja")
 # Words of ours that may stay in Japanese: commands, options and names.
-NAMES = {"inv", "rollback", "report", "history", "Ctrl", "TERM", "KILL", "RUNBOOK_STATE_DIR", "ID"}
+NAMES = {"Ctrl", "TERM", "KILL", "RUNBOOK_STATE_DIR", "ID"}
 
 
 def english_left(said: str, *values: str) -> list[str]:
     """The English words of `said` that are neither a value of the message nor a name."""
     for value in sorted(values, key=len, reverse=True):
         said = said.replace(value, " ")
-    said = re.sub(r"`[^`]*`|\S*/\S*", " ", said)  # commands, paths
+    said = re.sub(r"`[^`]*`|\binv \w+|\S*/\S*", " ", said)  # commands, paths
     words = re.findall(r"[A-Za-z][A-Za-z_\-0-9]+", said)
     return [w for w in words if w not in NAMES and not re.search(r"\d", w)]
 
