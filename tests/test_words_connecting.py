@@ -99,7 +99,7 @@ def test_the_jump_host_that_cannot_reach_the_target_in_japanese(tmp_path: Path) 
     )
     said = JA.again(error.message)
     # The jump host's own words stay as it said them.
-    assert english_left(said, "bastion (ops@bastion:2200)", "web1", "Connection refused") == []
+    assert english_left(said, "bastion（ops@bastion:2200）", "web1", "Connection refused") == []
     hint = JA.again(error.hint or "")
     assert english_left(hint, "10.0.0.9", "ssh -p 2200 ops@bastion nc -zv 10.0.0.9 22") == []
 

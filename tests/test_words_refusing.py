@@ -156,7 +156,7 @@ def test_preflight_says_each_line_in_the_operators_language() -> None:
     assert "sudo as root" in english and "backup /etc/app.conf (step backup)" in english
     japanese = [_said(JA, f.check) for f in report.findings]
     assert "root としての sudo" in japanese
-    assert "バックアップ /etc/app.conf(ステップ backup)" in japanese
+    assert "バックアップ /etc/app.conf（手順 backup）" in japanese
     notes = [_said(JA, f.note) for f in report.findings if f.ok and f.note]
     assert "パスワードは受け入れられました" in notes or "パスワード不要" in notes, notes
 

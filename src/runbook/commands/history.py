@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,16 @@ def history(opts: Options) -> str:
         return words("history.none", path=opts.state_dir / "runs")
     head = tuple(words(f"history.{c}") for c in ("run", "kind", "host", "runbook", "result"))
     head = (*head, words("history.started"), "")
-    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    widths = [max(_cells(x) for x in col) for col in zip(head, *rows, strict=True)]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        "  ".join(c + " " * (w - _cells(c)) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in (head, *rows)
     )
+
+
+def _cells(text: str) -> int:
+    """Terminal cells `text` takes: a wide character (Japanese) takes two, so columns line up."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _rollbacks_by_release(runs: list[RunRecord]) -> dict[str, RunRecord]:

@@ -23,7 +23,7 @@ from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import Journal, JournalWriter
 from ..transport.base import SudoCredential, Transport
-from ..words import EN
+from ..words import EN, Said
 from . import hostlock, notify, steps, window
 from .concurrency import deferred_signals, guard_signals, together
 from .state import Run
@@ -167,7 +167,8 @@ def run_batch(batch: Batch, items: Sequence[HostRun]) -> int:
                 window.announce(runs)
             if batch.kind is RunKind.RELEASE:
                 return steps.release(runs, batch.gate, from_step=batch.from_step)
-            return steps.rollback(runs, batch.gate, f"inv rollback of run {items[0].rolls_back}")
+            reason = Said("end.rollback-of-run", {"run": items[0].rolls_back})
+            return steps.rollback(runs, batch.gate, str(reason))
         finally:
             # A SIGHUP or SIGTERM now (a closed terminal sends its SIGHUP late) must not cut
             # giving the locks back short: held off, as the run is being left already.

@@ -103,7 +103,7 @@ def leave(runs: list[Run], flights: Flights, exc: KeyboardInterrupt) -> None:
             return
         steps = ", ".join(sorted({flight.step.id for _, flight in left}))
         words = runs[0].console.words
-        runs[0].console.progress(words("run.leaving", why=why, steps=steps), "yellow")
+        runs[0].console.progress(words("run.leaving", why=words.again(why), steps=steps), "yellow")
         ended = together([flight.transport.cancel for _, flight in left])
         for (run, flight), gone in zip(left, ended, strict=True):
             if gone is True:

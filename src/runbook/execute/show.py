@@ -37,6 +37,15 @@ def where(step: PlannedStep, hosts: list[str], words: Words = EN) -> str:
     return words("run.where.here")
 
 
+def on(words: Words, key: str, step: PlannedStep, hosts: list[str], **values: object) -> str:
+    """`key` said of `step` on `hosts` (its `where`). A `local` step of one host is said by an
+    entry of its own (`KEY.here`): the Japanese joins この端末 to the words after it, where a
+    host name needs a space."""
+    if step.local and len(hosts) == 1:
+        return words(f"{key}.here", **values)
+    return words(key, where=where(step, hosts, words), **values)
+
+
 def command(runs: list[Run], steps: list[PlannedStep]) -> None:
     """The exact command, once if every host runs the same one, else per host."""
     console = runs[0].console

@@ -25,7 +25,7 @@ from ..journal.record import RunRecord
 from ..journal.state import host_state
 from ..journal.store import JournalError
 from ..transport.base import PromptLeft
-from ..words import Said
+from ..words import EN, Said
 from . import notify, preview, show, window
 from .attempts import attempts as step_attempts
 from .attempts import on_every_host
@@ -79,12 +79,7 @@ def release(runs: Sequence[Run], gate: Gate, *, from_step: str | None = None) ->
         if isinstance(exc, JournalError):
             # Mid-run, steps may have changed the host: not "refused before anything ran".
             exc.exit_code = STEP_FAILED
-            exc.hint = (
-                "the run stopped: nothing more ran, not even a rollback, as it could "
-                "not be recorded; the host is as the last recorded step left it (inv "
-                "report). Free space or fix permissions, then check the host and run "
-                "`inv rollback`"
-            )
+            exc.hint = EN("error.journal.stopped-hint")
         with contextlib.suppress(JournalError):
             _finish(runs, exc.exit_code, Result.FAILED, str(exc), show=False)
         raise
@@ -148,10 +143,11 @@ def _finish(
     words = runs[0].console.words
     if show:
         names = words.join(r.plan.host.name for r in runs)
-        shown = words(message) if isinstance(message, Said) else words.again(message)
-        runs[0].console.progress(
-            words("run.ended-line", hosts=names, message=runs[0].clean(shown)), colour
-        )
+        shown = runs[0].clean(words(message) if isinstance(message, Said) else words.again(message))
+        # The connection lost: its message begins with the hosts, not said twice.
+        names_them = isinstance(message, Said) and message.key == "end.lost"
+        line = shown if names_them else words("run.ended-line", hosts=names, message=shown)
+        runs[0].console.progress(line, colour)
     said: set[str] = set()
     for run, state in zip(runs, states, strict=True):
         for line, is_move in state.lines(words):
@@ -212,7 +208,7 @@ def _remove_put_files(runs: list[Run]) -> None:
         show.outcome(run, attempt, 0.0, 1, 1)
     if failed:
         lost = any(a.status is Outcome.UNKNOWN for _, a in failed)
-        why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
+        why = _why(failed)
         raise Stop(
             ROLLBACK_FAILED,
             Result.UNKNOWN if lost else Result.ROLLBACK_FAILED,
@@ -239,7 +235,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
         return
     if answer is Answer.ABORT:
         in_rollback = phase is Phase.ROLLBACK
-        at = {"kind": Said(_kind(phase)), "number": step.number, "step": step.id}
+        at = {"number": step.number, "step": step.id}
         raise Stop(
             ROLLBACK_FAILED if in_rollback else STOPPED,
             Result.STOPPED,
@@ -273,7 +269,7 @@ def _step_with_gates(runs: list[Run], gate: Gate, phase: Phase, index: int) -> N
             raise KeyboardInterrupt  # the operator's Ctrl-C, now that the outcome is recorded
         if not failed:
             return
-        why = "; ".join(f"{r.label}{r.clean(a.message)}" for r, a in failed)
+        why = _why(failed)
         pending = _after_failure(runs, gate, phase, step, [r for r, _ in failed], why)
         window.check(runs, phase, step)  # a retry is a step started again
 
@@ -284,19 +280,21 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
     step = first.plan.phase(phase)[index]
     console = first.console
     words = console.words
-    where = show.where(step, [r.plan.host.name for r in runs], words)
+    hosts = [r.plan.host.name for r in runs]
     total = len(first.plan.phase(phase))
     console.say()
     # The id is the handle `--from` takes: shown unless the step has no title of its own.
     handle = words("run.step.handle", id=step.id) if step.title != step.id else ""
     kind = words(_kind(phase))
     console.progress(
-        words(
+        show.on(
+            words,
             "run.step",
+            step,
+            hosts,
             kind=kind,
             number=step.number,
             total=total,
-            where=where,
             title=step.title,
             handle=handle,
         ),
@@ -306,7 +304,9 @@ def _before(runs: list[Run], gate: Gate, phase: Phase, index: int) -> Answer:
         console.block(first.clean(step.note))
     show.command(runs, [r.plan.phase(phase)[index] for r in runs])
     # The question names the step again: whatever a host printed above, it is not this.
-    asked = words("gate.step", kind=kind, number=step.number, total=total, id=step.id, where=where)
+    asked = show.on(
+        words, "gate.step", step, hosts, kind=kind, number=step.number, total=total, id=step.id
+    )
     if step.action is Action.MANUAL:
         shown = [show.details(r, r.plan.phase(phase)[index]) for r in runs]
         return gate.done(first.clean(step.text or ""), step=asked, details="\n".join(shown))
@@ -363,14 +363,15 @@ def _after_failure(
     )
     total = len(runs[0].plan.phase(phase))
     words = runs[0].console.words
-    where = show.where(step, [r.plan.host.name for r in failed], words)
-    asked = words(
+    asked = show.on(
+        words,
         "gate.step",
+        step,
+        [r.plan.host.name for r in failed],
         kind=words(_kind(phase)),
         number=step.number,
         total=total,
         id=step.id,
-        where=where,
     )
     choice = gate.after_failure(bool(changed), step=asked, rolling_back=phase is Phase.ROLLBACK)
     for run in runs:
@@ -399,6 +400,17 @@ def _after_failure(
     left = "end.failed-left" if changed or touched else "end.failed-left-nothing"
     raise Stop(
         STEP_FAILED, Result.FAILED, Said(left, {"step": step.id, "why": why}), resume_at=step.id
+    )
+
+
+def _why(failed: list[tuple[Run, Attempt]]) -> str:
+    """Why a step failed, recorded: its message, each host's named when several failed (each
+    host's its own message, so it is said again in the reader's language)."""
+    return "; ".join(
+        str(Said("step.on-host", {"host": r.plan.host.name, "message": r.clean(a.message)}))
+        if r.label
+        else r.clean(a.message)
+        for r, a in failed
     )
 
 

@@ -85,11 +85,13 @@ class Ticker:
             return None
         step = flying[0][1].step
         words = self.console.words
-        here = words("run.where.here")
-        where = here if step.local else ", ".join(r.plan.host.name for r, _ in flying)
+        # A local step runs on this machine: its own entries (`.here`), the Japanese joining
+        # この端末 to the words after it.
+        here = ".here" if step.local else ""
+        where = ", ".join(r.plan.host.name for r, _ in flying)
         if not stopping:
             return words(
-                "tick.running",
+                f"tick.running{here}",
                 step=step.id,
                 where=where,
                 elapsed=clock(elapsed, words),
@@ -100,7 +102,9 @@ class Ticker:
             limit = words("tick.timeout-left", left=clock(left, words))
         else:
             limit = words("tick.no-timeout")
-        said = words("tick.stopping", step=step.id, where=where, elapsed=clock(elapsed, words))
+        said = words(
+            f"tick.stopping{here}", step=step.id, where=where, elapsed=clock(elapsed, words)
+        )
         return f"{said}; {limit}; {words('tick.again')}"
 
 

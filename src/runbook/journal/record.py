@@ -128,10 +128,18 @@ def find_run(
         if runbook and not run.of_runbook(runbook):
             continue
         return run
-    what = EN("error.journal.run", run=run_id) if run_id else EN(f"error.journal.a-{kind or 'run'}")
-    which = "-runbook" * bool(runbook) + "-host" * bool(host)  # one message each: unambiguous
+    what = "" if run_id else EN(f"error.journal.a-{kind or 'run'}")
+    # One message each (a run id, a runbook, a host named or not): unambiguous said again.
+    which = "-run" * bool(run_id) + "-runbook" * bool(runbook) + "-host" * bool(host)
     folder = runs_dir(state_dir)
-    said = EN(f"error.journal.none{which}", what=what, runbook=runbook, host=host, folder=folder)
+    said = EN(
+        f"error.journal.none{which}",
+        what=what,
+        run=run_id,
+        runbook=runbook,
+        host=host,
+        folder=folder,
+    )
     hint = EN("error.journal.history-hint")
     if started:
         hint = EN("error.journal.refused-hint", hint=hint)

@@ -51,6 +51,8 @@ class HostState:
 
     Attributes:
         changed: the release steps that changed the host (or may have: an unknown outcome).
+        unsure: those of them not known to have changed it: they failed, or their outcome is
+            unknown (a failed step may have stopped before it changed anything).
         skipped: the release steps the operator skipped.
         backed_up: the run holds a backup (made by it, or by the run it resumed) or created
             files that rollback removes: `inv rollback` has something to restore.
@@ -84,6 +86,7 @@ class HostState:
     first_step: str | None = None
     damaged: tuple[int, ...] = ()
     journal: str = ""
+    unsure: tuple[str, ...] = ()
 
     @property
     def rolled_back(self) -> bool:
@@ -114,14 +117,15 @@ class HostState:
         parts = []
         if self.changed:
             steps = words.join(self.changed)
+            # Only failed steps (or unknown outcomes): the host may not have changed at all.
+            changed = "maybe-changed" if set(self.changed) <= set(self.unsure) else "changed"
             if self.rollback is Result.ROLLED_BACK:
-                parts.append(words("state.changed-rolled-back", steps=steps))
+                how = "rolled-back"
             elif self.rollback is not None:
-                parts.append(words("state.changed-rollback-unfinished", steps=steps))
-            elif self.backed_up:
-                parts.append(words("state.changed-backed-up", steps=steps))
+                how = "rollback-unfinished"
             else:
-                parts.append(words("state.changed-no-backup", steps=steps))
+                how = "backed-up" if self.backed_up else "no-backup"
+            parts.append(words(f"state.host-{changed}.{how}", steps=steps))
         elif self.skipped:
             parts.append(words("state.only-skipped", steps=words.join(self.skipped)))
         else:
@@ -230,6 +234,7 @@ class HostState:
             "run": self.run,
             "rolls_back": self.rolls_back,
             "changed": list(self.changed),
+            "maybe_changed": bool(self.changed) and set(self.changed) <= set(self.unsure),
             "skipped": list(self.skipped),
             "backed_up": self.backed_up,
             "rollback": str(self.rollback) if self.rollback is not None else None,
@@ -269,7 +274,7 @@ def host_state(record: RunRecord) -> HostState:
     # A step whose end is not recorded (the connection was lost, the tool was killed): its
     # command may still run on the host.
     may_run = [s for (_, s), got in outcome.items() if got is Outcome.UNKNOWN]
-    changed, skipped = [], []
+    changed, skipped, unsure = [], [], []
     last_change, verified_at = -1, -1
     resume_at = None
     for index, step in enumerate(steps):
@@ -285,6 +290,8 @@ def host_state(record: RunRecord) -> HostState:
         if got in _RAN and action not in READ_ONLY and step.get("confirm", True):
             changed.append(sid)
             last_change = index
+            if got in (Outcome.FAILED, Outcome.UNKNOWN):
+                unsure.append(sid)
     end: End | None = record.end
     rollback: Result | None = None
     if record.kind == "release" and rollback_started:
@@ -324,4 +331,5 @@ def host_state(record: RunRecord) -> HostState:
         program=start.program or "inv",
         options=options,
         first_step=str(steps[0].get("id", "?")) if steps else None,
+        unsure=tuple(unsure),
     )

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from ..errors import RefusedError, RunbookError
 from ..text import json_escaped, visible_all
+from ..words import EN
 from .events import Event
 
 
@@ -85,8 +86,8 @@ def prepare_state_dir(state_dir: Path) -> Path:
             raise PermissionError(13, "not writable")
     except OSError as exc:
         raise JournalError(
-            f"cannot write the journal in {runs}: {exc.strerror or exc}",
-            hint="set RUNBOOK_STATE_DIR to a writable directory",
+            EN("error.journal.cannot-write-in", folder=runs, reason=exc.strerror or exc),
+            hint=EN("error.journal.state-dir-hint"),
         ) from exc
     for folder in (state_dir, runs):
         check_private(folder)
@@ -102,22 +103,23 @@ def check_private(path: Path) -> None:
     try:
         st = path.lstat()
     except OSError as exc:
-        raise RefusedError(f"cannot read {path}: {exc.strerror}") from exc
+        raise RefusedError(EN("error.state.cannot-read", path=path, reason=exc.strerror)) from exc
     what = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+    mode = f"{st.st_mode & 0o7777:04o}"
     problem = None
+    # Each problem is a message of its own, the kind of path written in, so it is said again.
     if stat.S_ISLNK(st.st_mode):
-        problem = "is a symbolic link"
+        problem = EN(f"error.state.{what}-symlink", path=path)
     elif st.st_uid != os.getuid():
-        problem = f"belongs to {_user(st.st_uid)}, not to you ({_user(os.getuid())})"
+        owner, me = _user(st.st_uid), _user(os.getuid())
+        problem = EN(f"error.state.{what}-not-yours", path=path, owner=owner, me=me)
     elif st.st_mode & 0o022:
-        who = "others" if st.st_mode & 0o002 else "its group"
-        problem = f"can be written by {who} (mode {st.st_mode & 0o7777:04o})"
+        who = "others" if st.st_mode & 0o002 else "group"
+        problem = EN(f"error.state.{what}-{who}-write", path=path, mode=mode)
     if problem:
         raise RefusedError(
-            f"the state {what} {path} {problem}: a journal there could have been planted or "
-            "changed, and a journal decides what rollback runs",
-            hint="use a state directory of your own (RUNBOOK_STATE_DIR, or .runbook/ in the "
-            f"project), mode 0700; check {path} before trusting what is in it",
+            EN("error.state.untrusted", problem=problem),
+            hint=EN("error.state.untrusted-hint", path=path),
         )
 
 
@@ -160,8 +162,12 @@ class Journal:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | flags, 0o600)
         except OSError as exc:
             raise JournalError(
-                f"cannot {'open' if existing else 'create'} the journal {path}: {exc.strerror}",
-                hint="set RUNBOOK_STATE_DIR to a writable directory",
+                EN(
+                    "error.journal.cannot-open" if existing else "error.journal.cannot-create",
+                    path=path,
+                    reason=exc.strerror,
+                ),
+                hint=EN("error.journal.state-dir-hint"),
             ) from exc
         self._fd = fd
         # The run's notification worker writes too: one event at a time, whole or taken back.
@@ -192,9 +198,8 @@ class Journal:
                 raise
         except OSError as exc:
             raise JournalError(
-                f"cannot write the journal {self.path}: {exc.strerror}",
-                hint="free space or fix permissions; nothing more will run "
-                "until it can be recorded",
+                EN("error.journal.cannot-write", path=self.path, reason=exc.strerror),
+                hint=EN("error.journal.cannot-write-hint"),
             ) from exc
 
     def close(self) -> None:

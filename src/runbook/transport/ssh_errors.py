@@ -285,11 +285,16 @@ def _unknown_under_alias(
 
 
 def _searched(known_hosts: list[str]) -> str:
-    """The known_hosts files looked in, a missing one marked."""
-    return ", ".join(
-        p if os.path.isfile(p) else EN("error.transport.hostkey.missing-file", path=p)
-        for p in known_hosts
-    )
+    """The known_hosts files looked in, a missing one marked: each mark a message of its own
+    (`missing-then` holds the files after it), so each is said again."""
+    said = ""
+    for p in reversed(known_hosts):
+        key = "missing-then" if said else "missing-file"
+        if os.path.isfile(p):
+            said = f"{p}, {said}" if said else p
+        else:
+            said = EN(f"error.transport.hostkey.{key}", path=p, rest=said)
+    return said
 
 
 def _forward_error(failed: HopError, route: _Route) -> ConnectError:

@@ -117,7 +117,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.damaged": (
         "its journal is damaged (line {lines} of {journal} is not an event): what follows may "
         "miss steps or backups",
-        "ジャーナルが壊れています({journal} の {lines} 行目がイベントではありません): "
+        "ジャーナルが壊れています（{journal} の {lines} 行目がイベントではありません）: "
         "以下の内容には手順やバックアップの記録が欠けているかもしれません",
     ),
     "state.unchanged": ("not changed by this run", "この実行では変更されていません"),
@@ -149,7 +149,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "move.hands-on": ("check the host by hand", "ホストを直接確認してください"),
     "move.hands-on-damaged": (
         "check the host by hand: the journal cannot tell what was changed ({journal})",
-        "ホストを直接確認してください: ジャーナルからは何が変更されたか分かりません({journal})",
+        "ホストを直接確認してください: ジャーナルからは何が変更されたか分かりません（{journal}）",
     ),
     "move.hands-on-rollback": (
         "the rollback did not finish: check the host by hand",

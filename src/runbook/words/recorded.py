@@ -12,7 +12,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "end.interrupted": ("interrupted by the operator (Ctrl-C)", "作業者が中断しました（Ctrl-C）"),
     "end.signalled": (
         "ended by {signal} (the terminal closed, a shutdown or a kill), not by the operator",
-        "{signal} で終了しました(端末が閉じた、シャットダウン、または kill)。"
+        "{signal} で終了しました（端末が閉じた、シャットダウン、または kill）。"
         "作業者の操作ではありません",
     ),
     "end.rollback-signalled": (
@@ -42,13 +42,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no step '{step}' in the runbook",
         "ランブックに手順 '{step}' はありません",
     ),
+    # The kind of step written in: a word given as a value ("step") is never said again.
     "end.stopped": (
-        "stopped by the operator at {kind} {number} ({step})",
-        "作業者が{kind} {number}（{step}）で中止しました",
+        "stopped by the operator at step {number} ({step})",
+        "作業者が手順 {number}（{step}）で中止しました",
     ),
     "end.stopped-rollback": (
-        "stopped by the operator at {kind} {number} ({step}): {hands_on}",
-        "作業者が{kind} {number}（{step}）で中止しました: {hands_on}",
+        "stopped by the operator at rollback step {number} ({step}): {hands_on}",
+        "作業者が切り戻し手順 {number}（{step}）で中止しました: {hands_on}",
     ),
     "end.lost": (
         "step {step} on {hosts}: the connection was lost while it ran; its outcome is unknown, "
@@ -89,6 +90,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         '何も実行していません。{again}。または --outside-window "理由" を付けてください',
     ),
     "end.rollback-because": ("step {step} failed: {why}", "手順 {step} が失敗しました: {why}"),
+    # Why `inv rollback` rolls back (a rollback's reason, recorded).
+    "end.rollback-of-run": ("inv rollback of run {run}", "実行 {run} の inv rollback"),
     # --- what a step said (recorded; said again in the report) ----------------------------------
     "step.done-by-hand": ("done by hand", "手作業で完了"),
     "step.not-confirmed": ("not confirmed by a person (--yes)", "人による確認なし（--yes）"),
@@ -99,6 +102,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "step.not-started-left": ("not started: the operator left", "未開始: 作業者が中断しました"),
     "step.exit-status": ("exit status {code}", "終了コード {code}"),
+    # One host's message when several failed together (joined with "; "): the words in front
+    # let it be said again ("{host}: {message}" alone would be only values).
+    "step.on-host": ("on host {host}: {message}", "ホスト {host}: {message}"),
     "step.copy-differs": (
         "the copy of {path} differs from it (content, mode or owner)",
         "{path} のコピーが元と異なります（内容、モード、所有者のいずれか）",

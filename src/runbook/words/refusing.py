@@ -15,7 +15,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{lock} on {host} exists and is not a lock of this tool (it has no valid holder "
         "record; owner {owner}): it is left alone",
         "{host} の {lock} は存在しますが、このツールのロックではありません"
-        "(有効な保持者の記録がありません。所有者 {owner}): 手を付けずに残します",
+        "（有効な保持者の記録がありません。所有者 {owner}）: 手を付けずに残します",
     ),
     "error.lock.not-ours-hint": (
         "if another program uses that path, set `lock:` for the host to another one; "
@@ -25,26 +25,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.lock.held": (
         "{host} is locked by {holder} ({lock})",
-        "{host} は {holder} がロックしています ({lock})",
+        "{host} は {holder}がロックしています（{lock}）",
     ),
     "error.lock.held-not-named": (
         "{host} is locked by {holder} ({lock}); --break-lock names {named}, not that run",
-        "{host} は {holder} がロックしています ({lock})。"
+        "{host} は {holder}がロックしています（{lock}）。"
         "--break-lock が指定したのは {named} で、その実行ではありません",
     ),
     "error.lock.alive": (
         "{host} is locked by {holder} ({lock}), and that process still runs on this "
         "machine: its lock is not stale",
-        "{host} は {holder} がロックしています ({lock})。そのプロセスはこのマシンで"
+        "{host} は {holder}がロックしています（{lock}）。そのプロセスはこのマシンで"
         "まだ動いています: ロックは古くありません",
     ),
     "error.lock.alive-hint": (
         "end that run first (its terminal, or `kill` its pid once you are sure)",
-        "先にその実行を終えてください(その端末で、または確かめたうえで pid を `kill`)",
+        "先にその実行を終えてください（その端末で、または確かめたうえで pid を `kill`）",
     ),
     "error.lock.not-removed": (
         "the stale lock {lock} on {host} (run {run}, owner {owner}) could not be removed: {reason}",
-        "{host} の古いロック {lock}(実行 {run}、所有者 {owner})を削除できませんでした: {reason}",
+        "{host} の古いロック {lock}（実行 {run}、所有者 {owner}）を削除できませんでした: {reason}",
     ),
     "error.lock.not-removed-hint": (
         "remove it on the host by hand after checking that run is over",
@@ -52,27 +52,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.lock.holder": (
         "run {run} of {operator} since {started} from {machine} pid {pid}",
-        "{operator} の実行 {run}({started} から、{machine} の pid {pid})",
+        "{operator} の実行 {run}（{started} から、{machine} の pid {pid}）",
     ),
     "error.lock.holder-unknown": (
         "another run (its details are being written or were lost)",
-        "別の実行(詳細は書き込み中か、失われました)",
+        "別の実行（詳細は書き込み中か、失われました）",
     ),
     "error.lock.still-runs-hint": (
         "that run's process (pid {pid}) still runs on this machine: let it end",
-        "その実行のプロセス (pid {pid}) はこのマシンでまだ動いています: 終わるのを待ってください",
+        "その実行のプロセス（pid {pid}）はこのマシンでまだ動いています: 終わるのを待ってください",
     ),
     "error.lock.stale-hint": (
         "if that run is over, check the host (inv report --run {run}) and run again "
         "with --break-lock {break_run}",
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     "error.lock.stale-gone-hint": (
         "that process no longer runs here, so the lock is stale; if that run is over, "
         "check the host (inv report --run {run}) and run again with --break-lock {break_run}",
         "そのプロセスはもうここで動いていないので、ロックは古いものです。"
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてもう一度実行してください",
     ),
     # Rollback and --from (commands.history, commands.fleet).
@@ -82,38 +82,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "under the newer one; roll the newer one back first (`inv rollback` without --run)",
         "{host} の実行 {run} はそこでの {runbook} の最新のリリースではありません: その後に実行 "
         "{newer} がホストを変更しており、古い実行を切り戻すと新しい実行の下でファイルを戻すことに"
-        "なります。先に新しい方を切り戻してください(--run なしの `inv rollback`)",
+        "なります。先に新しい方を切り戻してください（--run なしの `inv rollback`）",
     ),
     "error.rollback.damaged": (
         "the journal of run {run} is damaged (line {lines} of {journal} is not an event): "
         "what it changed and backed up cannot be known, so it is not rolled back",
-        "実行 {run} のジャーナルが壊れています({journal} の {lines} 行目がイベントではありません): "
-        "何を変更しバックアップしたか分からないため、切り戻しません",
+        "実行 {run} のジャーナルが壊れています（{journal} の {lines} 行目がイベントでは"
+        "ありません）: 何を変更しバックアップしたか分からないため、切り戻しません",
     ),
     "error.rollback.already-in-run": (
         "run {run} on {host} was already rolled back (in the run)",
-        "{host} の実行 {run} はすでにロールバックされています(その実行の中で)",
+        "{host} の実行 {run} はすでに切り戻されています（その実行の中で）",
     ),
     "error.rollback.already-by": (
         "run {run} on {host} was already rolled back (by run {by})",
-        "{host} の実行 {run} はすでにロールバックされています(実行 {by} で)",
+        "{host} の実行 {run} はすでに切り戻されています（実行 {by} で）",
     ),
     "error.rollback.nothing": (
         "nothing to roll back: run {run} on {host} changed nothing (no step that changes "
         "the host ran)",
-        "ロールバックするものがありません: {host} の実行 {run} は何も変更していません"
-        "(ホストを変更するステップは実行されませんでした)",
+        "切り戻すものがありません: {host} の実行 {run} は何も変更していません"
+        "（ホストを変更する手順は実行されませんでした）",
     ),
     "error.rollback.nothing-skipped": (
         "nothing to roll back: run {run} on {host} changed nothing (no step that changes "
         "the host ran; skipped: {skipped})",
-        "ロールバックするものがありません: {host} の実行 {run} は何も変更していません"
-        "(ホストを変更するステップは実行されませんでした。スキップ: {skipped})",
+        "切り戻すものがありません: {host} の実行 {run} は何も変更していません"
+        "（ホストを変更する手順は実行されませんでした。スキップ: {skipped}）",
     ),
     "error.rollback.no-backup": (
         "run {run} on {host} changed the host without a backup (steps {steps}): roll back by hand",
-        "{host} の実行 {run} はバックアップなしでホストを変更しました(ステップ {steps}): "
-        "手でロールバックしてください",
+        "{host} の実行 {run} はバックアップなしでホストを変更しました（手順 {steps}）: "
+        "手作業で切り戻してください",
     ),
     "error.rollback.history-hint": (
         "inv history shows every run",
@@ -121,7 +121,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.rollback.elsewhere-hint": (
         "the latest release of another runbook can be: {releases}; {rest}",
-        "別の runbook の最新リリースならロールバックできます: {releases}; {rest}",
+        "別の runbook の最新リリースなら切り戻せます: {releases}; {rest}",
     ),
     "error.rollback.lock-stays-hint": (
         "no connection was made, so a stale lock stays; `inv release --break-lock {runs}` "
@@ -131,9 +131,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.from.no-step": (
         "--from {step}: no such step in {runbook}",
-        "--from {step}: {runbook} にそのステップはありません",
+        "--from {step}: {runbook} にその手順はありません",
     ),
-    "error.from.steps": ("steps: {steps}", "ステップ: {steps}"),
+    "error.from.steps": ("steps: {steps}", "手順: {steps}"),
     "error.from.nothing-to-resume": (
         "--from {step}: no interrupted or failed release of {runbook} on {host} to resume",
         "--from {step}: {host} に再開できる {runbook} の中断・失敗したリリースがありません",
@@ -141,7 +141,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.from.rolled-back": (
         "--from {step}: run {run} on {host} was rolled back, or partly: the steps before it "
         "are not done any more",
-        "--from {step}: {host} の実行 {run} は切り戻されました(一部だけかもしれません): "
+        "--from {step}: {host} の実行 {run} は切り戻されました（一部だけかもしれません）: "
         "その前の手順はもう完了していません",
     ),
     "error.from.rolled-back-hint": (
@@ -152,14 +152,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.from.not-done": (
         "--from {step}: step {earlier} of run {run} on {host} is not done ({outcome}): it "
         "cannot be taken as done",
-        "--from {step}: {host} の実行 {run} の手順 {earlier} は完了していません({outcome}): "
+        "--from {step}: {host} の実行 {run} の手順 {earlier} は完了していません（{outcome}）: "
         "完了済みとして扱えません",
     ),
     "error.from.damaged": (
         "--from {step}: the journal of run {run} on {host} is damaged (line {lines} of "
         "{journal}): which steps are done cannot be known",
-        "--from {step}: {host} の実行 {run} のジャーナルが壊れています({journal} の {lines} "
-        "行目): どの手順が完了したか分かりません",
+        "--from {step}: {host} の実行 {run} のジャーナルが壊れています（{journal} の {lines} "
+        "行目）: どの手順が完了したか分かりません",
     ),
     "error.from.damaged-hint": (
         "check the host by hand, then release without --from",
@@ -168,8 +168,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.from.rewritten": (
         "--from {step}: step {earlier} is not what run {run} ran (the runbook, the inventory or "
         "--var changed it since): it cannot be taken as done",
-        "--from {step}: 手順 {earlier} は実行 {run} が実行したものと違います(その後 runbook、"
-        "インベントリ、--var のどれかで変わりました): 完了済みとして扱えません",
+        "--from {step}: 手順 {earlier} は実行 {run} が実行したものと違います（その後 runbook、"
+        "インベントリ、--var のどれかで変わりました）: 完了済みとして扱えません",
     ),
     "error.from.rewritten-hint": (
         "release without --from, or undo the change to the steps before the one you resume at",
@@ -189,17 +189,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Options of a run (commands.fleet).
     "error.parallel.count": (
         "--parallel needs a number of hosts, 1 or more",
-        "--parallel にはホストの数(1 以上)が必要です",
+        "--parallel にはホストの数（1 以上）が必要です",
     ),
     "error.break-lock.not-a-run": (
         "--break-lock takes the run id that holds the lock, not {given}",
-        "--break-lock にはロックを保持している実行の ID を指定します({given} ではありません)",
+        "--break-lock にはロックを保持している実行の ID を指定します（{given} ではありません）",
     ),
     "error.break-lock.hint": (
         "the refusal that named the lock says which run holds it (e.g. "
         "--break-lock 20261125T144100Z-3fa9); inv history lists the runs",
-        "ロックを示した拒否メッセージに保持している実行が書かれています(例: "
-        "--break-lock 20261125T144100Z-3fa9)。inv history で実行の一覧を見られます",
+        "ロックを示した拒否メッセージに保持している実行が書かれています（例: "
+        "--break-lock 20261125T144100Z-3fa9）。inv history で実行の一覧を見られます",
     ),
     "error.outside-window.reason": (
         "--outside-window needs a reason",
@@ -207,7 +207,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.outside-window.hint": (
         '--outside-window "REASON" (it is recorded, reported and sent to the team)',
-        '--outside-window "理由"(記録され、レポートに載り、チームに送られます)',
+        '--outside-window "理由"（記録され、レポートに載り、チームに送られます）',
     ),
     # Gates, secrets, sudo, keys (commands.credentials).
     "error.gate.no-terminal": (
@@ -233,13 +233,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.sudo.no-password-hint": (
         "export RUNBOOK_SUDO_PASSWORD=... (or {env}=... for this host alone), run on a "
         "terminal, or set `sudo: false` for the host",
-        "export RUNBOOK_SUDO_PASSWORD=... とする(このホストだけなら {env}=...)か、"
+        "export RUNBOOK_SUDO_PASSWORD=... とする（このホストだけなら {env}=...）か、"
         "端末で実行するか、ホストに `sudo: false` を設定してください",
     ),
     "error.identity.unprotected": (
         "the identity file {path} can be read by others or is not yours (mode {mode}): "
         "OpenSSH refuses such a key, and so does this tool",
-        "鍵ファイル {path} は他人が読めるか、あなたのものではありません(モード {mode}): "
+        "鍵ファイル {path} は他人が読めるか、あなたのものではありません（モード {mode}）: "
         "OpenSSH はそのような鍵を拒否し、このツールも拒否します",
     ),
     # Approval (commands.approval).
@@ -255,7 +255,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.approval.whole-digest": (
         "--approved takes the whole digest: 64 hex digits, as the review prints them",
-        "--approved にはダイジェスト全体(レビューが表示する 16 進 64 桁)を指定します",
+        "--approved にはダイジェスト全体（レビューが表示する 16 進 64 桁）を指定します",
     ),
     "error.approval.whole-digest-hint": (
         "a short prefix could be matched by a forged plan in minutes; copy the approval "
@@ -288,28 +288,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{address} に接続できません: {error}",
     ),
     # Preflight's lines (commands.preflight): what it checked, then what it found.
-    "preflight.check.connect": ("connect (host key, login)", "接続(ホスト鍵、ログイン)"),
+    "preflight.check.connect": ("connect (host key, login)", "接続（ホスト鍵、ログイン）"),
     "preflight.check.others": ("the other checks", "その他の確認"),
     "preflight.check.remaining": ("the remaining checks", "残りの確認"),
     "preflight.check.sudo": ("sudo as {user}", "{user} としての sudo"),
     "preflight.check.backup": (
         "backup {path} (step {step})",
-        "バックアップ {path}(ステップ {step})",
+        "バックアップ {path}（手順 {step}）",
     ),
     "preflight.check.backup-dir": (
         "backup directory {dir} as {user}",
         "{user} としてのバックアップディレクトリ {dir}",
     ),
-    "preflight.check.put": ("put {dest} (step {step})", "配置 {dest}(ステップ {step})"),
+    "preflight.check.put": ("put {dest} (step {step})", "配置 {dest}（手順 {step}）"),
     "preflight.check.lock": ("lock {lock}", "ロック {lock}"),
     "preflight.check.commands": ("commands as {user}", "{user} としてのコマンド"),
-    "preflight.check.url": ("check URL {url} (step {step})", "確認 URL {url}(ステップ {step})"),
+    "preflight.check.url": ("check URL {url} (step {step})", "確認 URL {url}（手順 {step}）"),
     "preflight.as.login-user": ("the login user", "ログインユーザー"),
-    "preflight.dir.default": ("(default)", "(既定)"),
+    "preflight.dir.default": ("(default)", "（既定）"),
     "preflight.skipped.no-connection": ("skipped: no connection", "スキップ: 接続できません"),
     "preflight.skipped.sudo": (
         "not checked: sudo as {user} does not work (above)",
-        "未確認: {user} としての sudo が使えません(上記)",
+        "未確認: {user} としての sudo が使えません（上記）",
     ),
     "preflight.late": (
         "names a value known only when it runs: not checked",
@@ -319,7 +319,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.sudo.refuses": ("sudo refuses: {last}", "sudo が拒否しました: {last}"),
     "preflight.sudo.refuses-hint": (
         "the login user needs a sudoers rule for the steps' commands",
-        "ログインユーザーには、ステップのコマンドのための sudoers の規則が必要です",
+        "ログインユーザーには、手順のコマンドのための sudoers の規則が必要です",
     ),
     "preflight.sudo.no-password": (
         "sudo asks for a password and none is given",
@@ -332,7 +332,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.sudo.accepted": ("the password is accepted", "パスワードは受け入れられました"),
     "preflight.backup.hint": (
         "check the path (vars: --var, the inventory) and that the step's sudo can read it",
-        "パス(変数: --var、インベントリ)と、ステップの sudo がそれを読めることを確認してください",
+        "パス（変数: --var、インベントリ）と、手順の sudo がそれを読めることを確認してください",
     ),
     "preflight.backup.readable": (
         "{size} bytes, readable as {user}",
@@ -357,24 +357,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preflight.put.hint": (
         "create the directory, owned by root or the step's user and not writable by others "
         "(a put never creates directories)",
-        "root かステップのユーザーが所有し、他人が書き込めないディレクトリを作ってください"
-        "(put はディレクトリを作りません)",
+        "root か手順のユーザーが所有し、他人が書き込めないディレクトリを作ってください"
+        "（put はディレクトリを作りません）",
     ),
     "preflight.put.ok": (
         "{folder} writable by {user} only",
         "{folder} は {user} だけが書き込めます",
     ),
     "preflight.lock.free": ("free", "空き"),
-    "preflight.lock.held": ("held by {holder}", "{holder} が保持しています"),
+    "preflight.lock.held": ("held by {holder}", "{holder}が保持しています"),
     "preflight.lock.held-hint": (
         "if that run is over, check the host (inv report --run {run}) and release with "
         "--break-lock {break_run}",
-        "その実行が終わっているなら、ホストを確認して (inv report --run {run}) "
+        "その実行が終わっているなら、ホストを確認して（inv report --run {run}）"
         "--break-lock {break_run} を付けてリリースしてください",
     ),
     "preflight.lock.not-ours": (
         "it exists and is not a lock of this tool (no valid holder record; owner {owner})",
-        "存在しますが、このツールのロックではありません(有効な保持者の記録なし。所有者 {owner})",
+        "存在しますが、このツールのロックではありません（有効な保持者の記録なし。所有者 {owner}）",
     ),
     "preflight.lock.not-ours-hint": (
         "if another program uses that path, set `lock:` for the host to another one",
@@ -382,24 +382,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "preflight.commands.missing": (
         "not found on the host: {missing} (checked: {names})",
-        "ホストに見つかりません: {missing}(確認したもの: {names})",
+        "ホストに見つかりません: {missing}（確認したもの: {names}）",
     ),
     "preflight.commands.missing-hint": (
         "install it, or fix the runbook's `run:` (the PATH is the step's, under sudo sudo's "
         "secure_path)",
         "インストールするか、runbook の `run:` を直してください"
-        "(PATH はステップのもの、sudo の下では sudo の secure_path)",
+        "（PATH は手順のもの、sudo の下では sudo の secure_path）",
     ),
     "preflight.url.hint": (
         "start the service, or fix the URL (from this machine: the check runs here)",
-        "サービスを起動するか、URL を直してください(このマシンから: 確認はここで実行されます)",
+        "サービスを起動するか、URL を直してください（このマシンから: 確認はここで実行されます）",
     ),
     "preflight.check.window": ("booked window {window}", "作業可能時間帯 {window}"),
     "preflight.window.open": ("open now: {there} there", "現在は時間帯内: 現地 {there}"),
     "preflight.window.closed": (
         "closed now ({there} there): the release would stop at its first gate; it opens next "
         "{opens}",
-        "現在は時間帯外です(現地 {there}): リリースは最初のゲートで止まります。"
+        "現在は時間帯外です（現地 {there}）: リリースは最初のゲートで止まります。"
         "次に開くのは {opens}",
     ),
     "preflight.window.hint": (
@@ -418,7 +418,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Which runbook and which hosts (commands.inputs).
     "error.inputs.no-such-runbook": (
         "no runbook '{name}' (neither a file nor runbooks/{file}.yaml)",
-        "runbook '{name}' がありません(ファイルでも runbooks/{file}.yaml でもありません)",
+        "runbook '{name}' がありません（ファイルでも runbooks/{file}.yaml でもありません）",
     ),
     "error.inputs.runbooks-here": ("runbooks here: {runbooks}", "ここにある runbook: {runbooks}"),
     "error.inputs.no-runbook": ("no runbook in {folder}", "{folder} に runbook がありません"),
@@ -436,7 +436,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "error.inputs.which-host": (
         "say which host with --host NAME (a host or a group)",
-        "--host NAME(ホストかグループ)でホストを指定してください",
+        "--host NAME（ホストかグループ）でホストを指定してください",
     ),
     "error.inputs.hosts": ("hosts: {hosts}", "ホスト: {hosts}"),
     "error.inputs.no-such-host": (
@@ -489,7 +489,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no journal of {what} in {folder}",
         "{folder} に{what}のジャーナルがありません",
     ),
-    "error.journal.run": ("run {run}", "実行 {run}"),
     "error.journal.a-release": ("a release", "リリース"),
     "error.journal.a-rollback": ("a rollback", "切り戻し"),
     "error.journal.a-run": ("a run", "実行"),
@@ -504,6 +503,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.journal.none-runbook-host": (
         "no journal of {what} of runbook {runbook} on host {host} in {folder}",
         "{folder} にホスト {host} のランブック {runbook} の{what}のジャーナルがありません",
+    ),
+    # A run asked for by its id: written in (the Japanese puts a space after the id).
+    "error.journal.none-run": (
+        "no journal of run {run} in {folder}",
+        "{folder} に実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-runbook": (
+        "no journal of run {run} of runbook {runbook} in {folder}",
+        "{folder} にランブック {runbook} の実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-host": (
+        "no journal of run {run} on host {host} in {folder}",
+        "{folder} にホスト {host} の実行 {run} のジャーナルがありません",
+    ),
+    "error.journal.none-run-runbook-host": (
+        "no journal of run {run} of runbook {runbook} on host {host} in {folder}",
+        "{folder} にホスト {host} のランブック {runbook} の実行 {run} のジャーナルがありません",
     ),
     "error.journal.history-hint": (
         "inv history lists the runs; RUNBOOK_STATE_DIR sets where they are",

@@ -1,5 +1,6 @@
 """What the operator reads while a run goes: the gates, a step's details and put preview,
-the progress lines, the prompts."""
+the progress lines, the prompts, the host's state when it stops, and the refusals of the
+journal it writes (`error.journal.`/`error.state.`, said again at the CLI boundary)."""
 
 MESSAGES: dict[str, tuple[str, str]] = {
     # --- the gates ------------------------------------------------------------------------------
@@ -31,6 +32,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gate.step": (
         "{kind} {number}/{total} ({id}) on {where}",
         "{where} の{kind} {number}/{total}（{id}）",
+    ),
+    # A local step of one host: "this machine" written in (この端末の, no space before の).
+    "gate.step.here": (
+        "{kind} {number}/{total} ({id}) on this machine",
+        "この端末の{kind} {number}/{total}（{id}）",
     ),
     "prompt.sudo": ("sudo password: ", "sudo パスワード: "),
     "prompt.secret": ("secret {name}: ", "シークレット {name}: "),
@@ -107,6 +113,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{kind} {number}/{total} on {where}: {title}{handle}",
         "{where} の{kind} {number}/{total}: {title}{handle}",
     ),
+    "run.step.here": (
+        "{kind} {number}/{total} on this machine: {title}{handle}",
+        "この端末の{kind} {number}/{total}: {title}{handle}",
+    ),
     "run.step.handle": (" (id {id})", "（ID {id}）"),
     "run.taken-as-done": (
         "step {number}/{total} {title}: taken as done in {resumed} (--from)",
@@ -134,6 +144,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tick.stopping": (
         "{step} on {where}: running for {elapsed}; Ctrl-C: stopping once it has ended",
         "{where} の {step}: 実行中 {elapsed}。Ctrl-C: 終わったところで止めます",
+    ),
+    "tick.running.here": (
+        "{step} on this machine: running for {elapsed}, no output for {quiet}",
+        "この端末の {step}: 実行中 {elapsed}、出力なし {quiet}",
+    ),
+    "tick.stopping.here": (
+        "{step} on this machine: running for {elapsed}; Ctrl-C: stopping once it has ended",
+        "この端末の {step}: 実行中 {elapsed}。Ctrl-C: 終わったところで止めます",
     ),
     "tick.timeout-left": (
         "its timeout ends it in {left} at the latest",
@@ -207,6 +225,123 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "run.left-may-run": (
         "step {step} may still be running on the host",
         "手順 {step} はホスト上でまだ実行中かもしれません",
+    ),
+    # --- the host's state when a run stops (journal.state): changed by its steps, or, when
+    # every one of them failed, perhaps not changed at all --------------------------------------
+    "state.host-changed.rolled-back": (
+        "changed by {steps}, then rolled back: the old state is back",
+        "{steps} で変更され、その後切り戻し済み。元の状態に戻っています",
+    ),
+    "state.host-changed.rollback-unfinished": (
+        "changed by {steps}; the rollback did not finish: it needs hands-on care",
+        "{steps} で変更されました。切り戻しが完了していないため、直接確認し対処する必要があります",
+    ),
+    "state.host-changed.backed-up": (
+        "changed by {steps} (with a backup: `inv rollback` restores it)",
+        "{steps} で変更されました（バックアップあり: `inv rollback` で戻せます）",
+    ),
+    "state.host-changed.no-backup": (
+        "changed by {steps} without a backup (roll back by hand)",
+        "{steps} で変更されました（バックアップなし: 手作業で戻してください）",
+    ),
+    "state.host-maybe-changed.rolled-back": (
+        "may have been changed by {steps}, then rolled back: the old state is back",
+        "{steps} で変更された可能性があり、その後切り戻し済み。元の状態に戻っています",
+    ),
+    "state.host-maybe-changed.rollback-unfinished": (
+        "may have been changed by {steps}; the rollback did not finish: it needs hands-on care",
+        "{steps} で変更された可能性があります。切り戻しが完了していないため、直接確認し対処する"
+        "必要があります",
+    ),
+    "state.host-maybe-changed.backed-up": (
+        "may have been changed by {steps} (with a backup: `inv rollback` restores it)",
+        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` で戻せます）",
+    ),
+    "state.host-maybe-changed.no-backup": (
+        "may have been changed by {steps} without a backup (roll back by hand)",
+        "{steps} で変更された可能性があります（バックアップなし: 変更があれば手作業で戻して"
+        "ください）",
+    ),
+    # --- the journal a run writes and the state directory that keeps it (journal.store):
+    # refusals, said again at the CLI boundary ---------------------------------------------------
+    "error.journal.cannot-write-in": (
+        "cannot write the journal in {folder}: {reason}",
+        "{folder} にジャーナルを書き込めません: {reason}",
+    ),
+    "error.journal.cannot-create": (
+        "cannot create the journal {path}: {reason}",
+        "ジャーナル {path} を作成できません: {reason}",
+    ),
+    "error.journal.cannot-open": (
+        "cannot open the journal {path}: {reason}",
+        "ジャーナル {path} を開けません: {reason}",
+    ),
+    "error.journal.state-dir-hint": (
+        "set RUNBOOK_STATE_DIR to a writable directory",
+        "RUNBOOK_STATE_DIR に書き込めるディレクトリを指定してください",
+    ),
+    "error.journal.cannot-write": (
+        "cannot write the journal {path}: {reason}",
+        "ジャーナル {path} に書き込めません: {reason}",
+    ),
+    "error.journal.cannot-write-hint": (
+        "free space or fix permissions; nothing more will run until it can be recorded",
+        "空き容量を作るか権限を直してください。記録できるようになるまで何も実行しません",
+    ),
+    "error.journal.stopped-hint": (
+        "the run stopped: nothing more ran, not even a rollback, as it could not be recorded; "
+        "the host is as the last recorded step left it (inv report). Free space or fix "
+        "permissions, then check the host and run `inv rollback`",
+        "記録できないため実行を止めました。それ以上は何も、切り戻しも実行していません。ホストは"
+        "最後に記録された手順の後の状態です（inv report）。空き容量を作るか権限を直してから、"
+        "ホストを確認して `inv rollback` を実行してください",
+    ),
+    "error.state.cannot-read": ("cannot read {path}: {reason}", "{path} を読めません: {reason}"),
+    # A state directory or journal another user could have written (the kind of path and
+    # the problem written in: each its own message, said again whole).
+    "error.state.untrusted": (
+        "{problem}: a journal there could have been planted or changed, and a journal decides "
+        "what rollback runs",
+        "{problem}。そこにあるジャーナルは誰かが置いたり書き換えたりしたものかもしれず、"
+        "切り戻しで何を実行するかはジャーナルが決めます",
+    ),
+    "error.state.directory-symlink": (
+        "the state directory {path} is a symbolic link",
+        "状態ディレクトリ {path} はシンボリックリンクです",
+    ),
+    "error.state.file-symlink": (
+        "the state file {path} is a symbolic link",
+        "状態ファイル {path} はシンボリックリンクです",
+    ),
+    "error.state.directory-not-yours": (
+        "the state directory {path} belongs to {owner}, not to you ({me})",
+        "状態ディレクトリ {path} の所有者は {owner} で、あなた（{me}）ではありません",
+    ),
+    "error.state.file-not-yours": (
+        "the state file {path} belongs to {owner}, not to you ({me})",
+        "状態ファイル {path} の所有者は {owner} で、あなた（{me}）ではありません",
+    ),
+    "error.state.directory-others-write": (
+        "the state directory {path} can be written by others (mode {mode})",
+        "状態ディレクトリ {path} は他のユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.file-others-write": (
+        "the state file {path} can be written by others (mode {mode})",
+        "状態ファイル {path} は他のユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.directory-group-write": (
+        "the state directory {path} can be written by its group (mode {mode})",
+        "状態ディレクトリ {path} はグループのユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.file-group-write": (
+        "the state file {path} can be written by its group (mode {mode})",
+        "状態ファイル {path} はグループのユーザーが書き込めます（モード {mode}）",
+    ),
+    "error.state.untrusted-hint": (
+        "use a state directory of your own (RUNBOOK_STATE_DIR, or .runbook/ in the project), "
+        "mode 0700; check {path} before trusting what is in it",
+        "自分だけの状態ディレクトリ（RUNBOOK_STATE_DIR、またはプロジェクトの .runbook/）を"
+        "モード 0700 で使ってください。{path} の中身を信用する前に確認してください",
     ),
     "window.open": (
         "{host}: booked window {window}, open now: {there} there, {here} on this machine",
