@@ -26,6 +26,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 
 from ..errors import RunbookError
+from ..words import EN
 from . import mdsafe
 from .digest import group_digest
 from .mdsandbox import TemplateFile, TemplateSandbox
@@ -46,7 +47,7 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 def _read(name: str, project_dir: Path) -> TemplateFile:
     if not _NAME.fullmatch(name):
-        raise RunbookError(f"template name {name!r}: a template is a file name in ./templates")
+        raise RunbookError(EN("error.template.bad-name", name=repr(name)))
     shipped = PACKAGED / name
     for origin, folder, shown in (
         ("project", project_dir / PROJECT_FOLDER, f"{PROJECT_FOLDER}/{name}"),
@@ -60,15 +61,19 @@ def _read(name: str, project_dir: Path) -> TemplateFile:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise RunbookError(f"cannot read template {shown}: {exc.strerror}") from exc
+            raise RunbookError(
+                EN("error.template.unreadable", template=shown, reason=exc.strerror)
+            ) from exc
         if len(data) > MAX_TEMPLATE_BYTES:
-            raise RunbookError(f"template {shown} is larger than {MAX_TEMPLATE_BYTES:,} bytes")
+            raise RunbookError(
+                EN("error.template.too-large", template=shown, limit=f"{MAX_TEMPLATE_BYTES:,}")
+            )
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise RunbookError(f"template {shown} is not UTF-8 text") from exc
+            raise RunbookError(EN("error.template.not-utf8", template=shown)) from exc
         return TemplateFile(name, origin, shown, source, hashlib.sha256(data).hexdigest())
-    raise RunbookError(f"template {name} not found in ./{PROJECT_FOLDER} or the package")
+    raise RunbookError(EN("error.template.not-found", template=name, folder=PROJECT_FOLDER))
 
 
 _PARSER = jinja2.Environment(autoescape=False)  # parses only, to find what a template includes
@@ -86,12 +91,15 @@ def _templates(project_dir: Path, roots: Iterable[str]) -> dict[str, TemplateFil
         try:
             used = _includes(template.source)
         except jinja2.TemplateSyntaxError as exc:
-            raise RunbookError(f"template {template.shown}:{exc.lineno}: {exc.message}") from exc
+            where = f"{template.shown}:{exc.lineno}"
+            raise RunbookError(
+                EN("error.template.problem", where=where, problem=exc.message)
+            ) from exc
         if None in used:
             raise RunbookError(
-                f"template {template.shown} includes a template whose name it computes",
-                hint='name it literally ({% include "_name.j2" %}), so that every template '
-                "a document uses is known before it renders",
+                EN("error.template.computed-name", template=template.shown),
+                # Jinja's braces are a value: written in the entry they would be a placeholder.
+                hint=EN("error.template.computed-name-hint", example='{% include "_name.j2" %}'),
             )
         todo += [u for u in used if u is not None]
     return found
@@ -139,7 +147,10 @@ def _render(
     backup_dirs: Mapping[int, str | None] | None = None,
 ) -> str:
     if lang not in LANGUAGES:
-        raise RunbookError(f"unknown language '{lang}'", hint="use one of: " + ", ".join(LANGUAGES))
+        raise RunbookError(
+            EN("error.language.unknown", lang=lang),
+            hint=EN("error.language.use-one-of", languages=", ".join(LANGUAGES)),
+        )
     name = f"{document}.{lang}.md.j2"
     templates = _templates(project_dir, [name])
     env = TemplateSandbox(templates, backup_dirs=backup_dirs)
@@ -147,17 +158,22 @@ def _render(
         text = "".join(env.get_template(name).generate(context))
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or name}:{exc.lineno}"
-        raise RunbookError(f"template {where}: {exc.message}") from exc
+        raise RunbookError(EN("error.template.problem", where=where, problem=exc.message)) from exc
     except SecurityError as exc:
         raise RunbookError(
-            f"template {_where(exc, templates, name)}: refused by the sandbox: {exc}",
-            hint="templates render in a sandbox: no attribute starting with _, no changes to "
-            "the values they are given, a budget of time and size; nothing of it ran",
+            EN("error.template.refused", where=_where(exc, templates, name), problem=exc),
+            hint=EN("error.template.refused-hint"),
         ) from exc
-    except jinja2.TemplateError as exc:
-        raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
-    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
-        raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
+    except (
+        jinja2.TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        RecursionError,
+    ) as exc:
+        where = _where(exc, templates, name)
+        raise RunbookError(EN("error.template.problem", where=where, problem=exc)) from exc
     listing = _listing(templates, lang)
     if listing:
         text = text.rstrip("\n") + "\n" + listing

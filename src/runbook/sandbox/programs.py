@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 
 from runbook.errors import RunbookError
+from runbook.words import EN
 
 GIT_IDENTITY = (
     "-c", "user.name=release-runbook sandbox",
@@ -33,13 +34,17 @@ def run(argv: list[str], *, input_text: str | None = None) -> str:
         )
     except FileNotFoundError:
         raise RunbookError(
-            f"the sandbox needs {argv[0]}, which is not installed",
-            hint="apt-get install openssh-server nginx sudo git",
+            EN("error.sandbox.not-installed", program=argv[0]),
+            hint=EN("error.sandbox.not-installed-hint"),
         ) from None
     if done.returncode != 0:
         raise RunbookError(
-            f"sandbox: {' '.join(argv)} failed (exit {done.returncode}): "
-            f"{(done.stderr or done.stdout).strip()}"
+            EN(
+                "error.sandbox.program-failed",
+                command=" ".join(argv),
+                status=done.returncode,
+                output=(done.stderr or done.stdout).strip(),
+            )
         )
     return done.stdout
 
