@@ -292,7 +292,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "templates render in a sandbox: no attribute starting with _, no changes to the values "
         "they are given, a budget of time and size; nothing of it ran",
         "テンプレートはサンドボックスの中でレンダリングされます: _ で始まる属性は使えず、渡された"
-        "値は変えられず、時間と大きさに上限があります。その部分は何も実行されていません",
+        "値は変えられず、時間と大きさに上限があります。拒否したものは何も実行されていません",
     ),
     "error.template.format-width": (
         "a format with a width of millions in a template",
@@ -317,6 +317,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.template.argument": (
         "an argument of more than {limit} characters in a template",
         "テンプレートの中の引数が {limit} 文字を超えています",
+    ),
+    # The three above inside the refusal, whole: matched alone, a planning entry that begins
+    # with a value ("{what} of more than {limit} characters in a template") would take it.
+    "error.template.refused-text": (
+        "template {where}: refused by the sandbox: a text of more than {limit} characters in a "
+        "template",
+        "テンプレート {where}: サンドボックスが拒否しました: テンプレートの中のテキストが {limit} "
+        "文字を超えています",
+    ),
+    "error.template.refused-value": (
+        "template {where}: refused by the sandbox: a value of more than {limit} characters in a "
+        "template",
+        "テンプレート {where}: サンドボックスが拒否しました: テンプレートの中の値が {limit} "
+        "文字を超えています",
+    ),
+    "error.template.refused-argument": (
+        "template {where}: refused by the sandbox: an argument of more than {limit} characters "
+        "in a template",
+        "テンプレート {where}: サンドボックスが拒否しました: テンプレートの中の引数が {limit} "
+        "文字を超えています",
     ),
     "error.template.str-method": (
         "str.{name} would make more than {limit} characters",
