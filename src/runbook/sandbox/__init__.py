@@ -15,7 +15,8 @@ a password*; as an ordinary user, sshd runs as that user, only that user can log
 sudo. `down()` stops only what `up()` started (pid and process start time are checked).
 
 Nothing here prints: `up`/`down` return their lines and take an optional `say` callable for
-progress; the CLI prints them.
+progress and `words` for their language (runbook.words.sandboxing; errors are raised in English
+and said again at the CLI boundary); the CLI prints them.
 
 Modules, each importing only those above it:
 
