@@ -17,6 +17,7 @@ from invoke.exceptions import Exit
 
 from runbook import cli, tasks
 from runbook.core import mdsandbox
+from runbook.core.markdown import PACKAGED
 from runbook.errors import BAD_INPUT, STEP_FAILED, RefusedError, RunbookError
 from runbook.sandbox import Sandbox, processes, programs, users
 from runbook.sandbox.cli import down, status
@@ -415,6 +416,48 @@ def test_a_broken_project_template_is_said_in_the_operators_language(
     (project / "templates" / "review.ja.md.j2").unlink()
     done = run_cli("show", "--host", "web1", "--lang", "en", cwd=project)
     assert done.stderr == english.replace("review.ja", "review.en")
+
+
+SHIPPED_REVIEW = (PACKAGED / "review.ja.md.j2").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("template", "english", "ja"),
+    [
+        (
+            SHIPPED_REVIEW.replace(
+                "{% for step in plan.steps %}", "{% for step in plan.steps if step.id != 'one' %}"
+            ),
+            "error: the review rendered by the project's templates/review.ja.md.j2 does not show "
+            "the command of step 1 'one' on web1: refusing to print it\n",
+            "エラー: プロジェクトの templates/review.ja.md.j2 で作られたレビューは web1 の手順 1 "
+            "'one' のコマンド を示していません: 表示しません\n",
+        ),
+        (
+            SHIPPED_REVIEW + "<b>x</b>\n",
+            "error: the review rendered by the project's templates/review.ja.md.j2 has raw HTML "
+            "('<b>x</b>'...) on line ",
+            "エラー: プロジェクトの templates/review.ja.md.j2 で作られたレビューの ",
+        ),
+    ],
+)
+def test_a_project_template_that_hides_or_leaves_out_is_refused_in_japanese(
+    project: Path, template: str, english: str, ja: str
+) -> None:
+    (project / "runbooks" / "probe.yaml").write_text(SIMPLE)
+    (project / "templates").mkdir()
+    (project / "templates" / "review.ja.md.j2").write_text(template, encoding="utf-8")
+    done = run_cli("show", "--host", "web1", "--lang", "ja", cwd=project)
+    assert done.returncode == BAD_INPUT, done
+    assert done.stderr.startswith(ja), done.stderr
+    assert "  ヒント: レビューには、実行されるすべてのコマンドを" in done.stderr
+    assert english_left(done.stderr, "HTML", "code", "step", "script", "fence", "id",
+                        "title", "text", "sh") == [], done.stderr  # fmt: skip
+    # The English, from the same template as the project's English review.
+    (project / "templates" / "review.ja.md.j2").rename(project / "templates" / "review.en.md.j2")
+    done = run_cli("show", "--host", "web1", "--lang", "en", cwd=project)
+    assert done.stderr.startswith(english.replace("review.ja", "review.en")), done.stderr
+    assert "  hint: a review must show every command that will run in a code block" in done.stderr
 
 
 def test_every_refusal_of_the_template_sandbox_is_said_in_japanese() -> None:

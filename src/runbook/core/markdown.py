@@ -234,28 +234,28 @@ def _check(
     """Refuse a document that could hide something or leaves out what it must show."""
     ours = [t.shown for t in sorted(templates.values(), key=_key) if t.origin == "project"]
     by = (
-        f"the {document} rendered by the project's " + ", ".join(ours)
+        EN(f"error.template.by-project.{document}", templates=", ".join(ours))
         if ours
-        else f"the {document} rendered by the shipped {name}"
+        else EN(f"error.template.by-shipped.{document}", name=name)
     )
-    hint = (
-        f"a {document} must show every command that will run in a code block of its own "
-        "({{ step | script | fence('sh') }}), each step's id and title ({{ step.id | code }}, "
-        "{{ step.title | text }}), and no HTML; fix the template or remove it from "
-        f"./{PROJECT_FOLDER} to use the shipped one"
+    # Jinja's braces are values: written in the entry they would be placeholders.
+    hint = EN(
+        f"error.template.must-show.{document}",
+        script="{{ step | script | fence('sh') }}",
+        id="{{ step.id | code }}",
+        title="{{ step.title | text }}",
+        folder=PROJECT_FOLDER,
     )
     found = mdsafe.layout(text)
     if found.problems:
         line, what = found.problems[0]
-        raise RunbookError(
-            f"{by} has {what} on line {line}, which could hide part of it: refusing to print it",
-            hint=hint,
-        )
+        raise RunbookError(EN("error.template.hides", by=by, what=what, line=line), hint=hint)
+    named = [(EN("error.template.label", template=t), mdsafe.code(t)) for t in ours]
     missing = mdsafe.unshown_block(found, wanted.blocks) or mdsafe.unshown_text(
-        found, [*wanted.texts, *((f"template {t}", mdsafe.code(t)) for t in ours)]
+        found, [*wanted.texts, *named]
     )
     if missing:
-        raise RunbookError(f"{by} does not show {missing}: refusing to print it", hint=hint)
+        raise RunbookError(EN("error.template.leaves-out", by=by, missing=missing), hint=hint)
 
 
 def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
@@ -264,12 +264,13 @@ def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
     for plan in plans:
         for prefix, steps in (("", plan.steps), ("R", plan.rollback)):
             for step in steps:
-                label = f"step {prefix}{step.number} '{step.id}' on {plan.host.name}"
+                number, host = f"{prefix}{step.number}", plan.host.name
+                label = EN("error.template.step-on", number=number, step=step.id, host=host)
                 script = step_script(step, backup_dir=plan.host.backup_dir)
                 if script:
-                    blocks.append((f"the command of {label}", script))
-                texts.append((f"the id of {label}", mdsafe.code(step.id)))
-                texts.append((f"the title of {label}", mdsafe.text(step.title)))
+                    blocks.append((EN("error.template.command-of", label=label), script))
+                texts.append((EN("error.template.id-of", label=label), mdsafe.code(step.id)))
+                texts.append((EN("error.template.title-of", label=label), mdsafe.text(step.title)))
     return _Wanted(blocks, texts)
 
 
@@ -280,12 +281,13 @@ def _run_wanted(run: Mapping[str, Any]) -> _Wanted:
     phases = [("", run.get("steps", [])), ("R", run.get("rollback", []) if rollback else [])]
     for prefix, steps in phases:
         for step in steps:
-            label = f"step {prefix}{step['number']} '{step['id']}'"
+            number = f"{prefix}{step['number']}"
+            label = EN("error.template.step", number=number, step=step["id"])
             command = step.get("command") or ""
             if step.get("attempts") and command and step.get("action") in _SCRIPTED:
-                blocks.append((f"the command of {label}", command))
-            texts.append((f"the id of {label}", mdsafe.code(step["id"])))
-            texts.append((f"the title of {label}", mdsafe.text(step["title"])))
+                blocks.append((EN("error.template.command-of", label=label), command))
+            texts.append((EN("error.template.id-of", label=label), mdsafe.code(step["id"])))
+            texts.append((EN("error.template.title-of", label=label), mdsafe.text(step["title"])))
     return _Wanted(blocks, texts)
 
 

@@ -358,4 +358,72 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the {name} filter made more than {limit} characters",
         "{name} フィルターが {limit} 文字を超えるものを作りました",
     ),
+    # A document a project's template made that could hide something or leaves something out
+    # (core.markdown's check; what hides: core.mdsafe).
+    "error.template.by-project.review": (
+        "the review rendered by the project's {templates}",
+        "プロジェクトの {templates} で作られたレビュー",
+    ),
+    "error.template.by-project.report": (
+        "the report rendered by the project's {templates}",
+        "プロジェクトの {templates} で作られたレポート",
+    ),
+    "error.template.by-shipped.review": (
+        "the review rendered by the shipped {name}",
+        "同梱の {name} で作られたレビュー",
+    ),
+    "error.template.by-shipped.report": (
+        "the report rendered by the shipped {name}",
+        "同梱の {name} で作られたレポート",
+    ),
+    "error.template.hides": (
+        "{by} has {what} on line {line}, which could hide part of it: refusing to print it",
+        "{by}の {line} 行目に {what} があり、内容の一部を隠せてしまいます: 表示しません",
+    ),
+    "error.template.leaves-out": (
+        "{by} does not show {missing}: refusing to print it",
+        "{by}は {missing} を示していません: 表示しません",
+    ),
+    "error.template.must-show.review": (
+        "a review must show every command that will run in a code block of its own ({script}), "
+        "each step's id and title ({id}, {title}), and no HTML; fix the template or remove it "
+        "from ./{folder} to use the shipped one",
+        "レビューには、実行されるすべてのコマンドをそれぞれ専用のコードブロックに ({script})、"
+        "各手順の id とタイトルを ({id}, {title}) 示し、HTML は含めないでください。"
+        "テンプレートを直すか、./{folder} から削除して同梱のものを使ってください",
+    ),
+    "error.template.must-show.report": (
+        "a report must show every command that will run in a code block of its own ({script}), "
+        "each step's id and title ({id}, {title}), and no HTML; fix the template or remove it "
+        "from ./{folder} to use the shipped one",
+        "レポートには、実行されるすべてのコマンドをそれぞれ専用のコードブロックに ({script})、"
+        "各手順の id とタイトルを ({id}, {title}) 示し、HTML は含めないでください。"
+        "テンプレートを直すか、./{folder} から削除して同梱のものを使ってください",
+    ),
+    "error.template.step-on": (
+        "step {number} '{step}' on {host}",
+        "{host} の手順 {number} '{step}'",
+    ),
+    "error.template.step": ("step {number} '{step}'", "手順 {number} '{step}'"),
+    "error.template.command-of": ("the command of {label}", "{label} のコマンド"),
+    "error.template.id-of": ("the id of {label}", "{label} の id"),
+    "error.template.title-of": ("the title of {label}", "{label} のタイトル"),
+    "error.template.label": ("template {template}", "テンプレート {template}"),
+    "error.template.unclosed-block": (
+        "a code block that is never closed",
+        "閉じられていないコードブロック",
+    ),
+    "error.template.indented-fence": (
+        "a code fence that does not start at the beginning of its line",
+        "行の先頭から始まらないコードフェンス",
+    ),
+    "error.template.stray-backtick": (
+        "a backtick that opens no code span ({piece})",
+        "コードスパンを開かないバッククォート ({piece})",
+    ),
+    "error.template.raw-html": ("raw HTML ({start}...)", "生の HTML ({start}...)"),
+    "error.template.reference": (
+        "a character reference to {char}",
+        "{char} への文字参照",
+    ),
 }
