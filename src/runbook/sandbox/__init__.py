@@ -21,8 +21,9 @@ and said again at the CLI boundary); the CLI prints them.
 Modules, each importing only those above it:
 
 - `files`: atomic writes, the end of a log;
+- `notes`: the progress lines (`Say`, `Notes`) and the catalog's words (`english`,
+  `in_english`), imported only when something is said;
 - `programs`: running git, ssh-keygen, useradd and the like, with readable errors;
-- `notes`: the progress lines (`Say`, `Notes`);
 - `layout`: where one sandbox's files live (`Paths`, `Layout`), its address and ports
   (`Endpoints`), its `sandbox.json` settings;
 - `configs`: the sshd_config and nginx.conf texts;

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import RefusedError
-from runbook.words import EN, Words
 
 from .host import Sandbox
 from .inventory import write_inventory
 from .layout import DEFAULT_ADDRESS, DEFAULT_PORTS, Layout, read_settings
-from .notes import Notes, Say
+from .notes import Notes, Say, in_english
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 
 def up(
@@ -25,7 +27,7 @@ def up(
     inventory: Path | None = None,
     host: str = "sandbox",
     say: Say | None = None,
-    words: Words = EN,
+    words: Words | None = None,
 ) -> str:
     """`inv sandbox.up`: start the sandbox, add it to `inventory`; return what to print.
 
@@ -33,6 +35,7 @@ def up(
     `say` gets each line as it happens, in `words`' language; the return value is the same
     lines, joined.
     """
+    words = words or in_english()
     try:
         saved = read_settings(Layout(Path(root).absolute()))
     except (OSError, ValueError):
@@ -61,8 +64,9 @@ def up(
     return "\n".join(note.lines)
 
 
-def down(root: Path, *, say: Say | None = None, words: Words = EN) -> str:
+def down(root: Path, *, say: Say | None = None, words: Words | None = None) -> str:
     """`inv sandbox.down`: stop what `sandbox.up` started; return what to print."""
+    words = words or in_english()
     try:
         box = Sandbox.load(root)
     except RefusedError:
@@ -70,8 +74,9 @@ def down(root: Path, *, say: Say | None = None, words: Words = EN) -> str:
     return "\n".join(box.down(say=say, words=words))
 
 
-def status(root: Path, *, words: Words = EN) -> str:
+def status(root: Path, *, words: Words | None = None) -> str:
     """`inv sandbox.status`: one line per component."""
+    words = words or in_english()
     try:
         box = Sandbox.load(root)
     except RefusedError:

@@ -10,10 +10,9 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import RefusedError, RunbookError
-from runbook.words import EN, Words
 
 from . import processes, repository, users
 from .configs import nginx_conf_text
@@ -29,11 +28,14 @@ from .layout import (
     refuse_other_settings,
     write_settings,
 )
-from .notes import Notes, Say
+from .notes import Notes, Say, english, in_english
 from .processes import COMPONENTS, is_ours
 from .repository import MAIN
 from .ssh import ssh_command, write_ssh_files
 from .users import SUDOERS_DROPIN
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 
 class Sandbox(Paths):
@@ -78,11 +80,12 @@ class Sandbox(Paths):
             data = read_settings(layout)
         except FileNotFoundError:
             raise RefusedError(
-                EN("error.sandbox.none", root=layout.root), hint=EN("error.sandbox.none-hint")
+                english("error.sandbox.none", root=layout.root),
+                hint=english("error.sandbox.none-hint"),
             ) from None
         except (OSError, ValueError) as exc:
             raise RunbookError(
-                EN("error.sandbox.unreadable", file=layout.settings_file, reason=exc)
+                english("error.sandbox.unreadable", file=layout.settings_file, reason=exc)
             ) from None
         return cls(
             root,
@@ -133,7 +136,7 @@ class Sandbox(Paths):
         """The sandbox nginx.conf: `main` without, `feature/websocket-upgrade` with the fix."""
         return nginx_conf_text(self.nginx_prefix, self.endpoints, upgrade=upgrade)
 
-    def _where(self, name: str, words: Words = EN) -> str:
+    def _where(self, name: str, words: Words) -> str:
         if name == "sshd":
             return f"ssh {self.user}@{self.address} -p {self.ssh_port}"
         if name == "nginx":
@@ -143,7 +146,7 @@ class Sandbox(Paths):
 
     # -- up -----------------------------------------------------------------------------------
 
-    def up(self, say: Say | None = None, words: Words = EN) -> list[str]:
+    def up(self, say: Say | None = None, words: Words | None = None) -> list[str]:
         """Start whatever is not running; return what was done, one line each, in `words`'
         language.
 
@@ -151,6 +154,7 @@ class Sandbox(Paths):
         `main`), keeping the host and client keys and the sudo password. Ports in use by
         anything else raise `RefusedError`.
         """
+        words = words or in_english()
         note = Notes(say)
         started = time.monotonic()
         records = processes.read_pids(self.layout)
@@ -197,8 +201,9 @@ class Sandbox(Paths):
         self._prepare_host(note)
         self._prepare_repository(fresh=fresh, note=note)
 
-    def _prepare_host(self, note: Say | None = None, words: Words = EN) -> None:
+    def _prepare_host(self, note: Say | None = None, words: Words | None = None) -> None:
         """Directories, settings, ssh keys and config; in root mode the login user and sudo."""
+        words = words or in_english()
         make_dirs(self.layout)
         if self.as_root:
             users.hand_lock_dir_to(self.layout, self.user)
@@ -211,9 +216,10 @@ class Sandbox(Paths):
                 note(words("sandbox.login-sudo", user=self.user, file=file))
 
     def _prepare_repository(
-        self, *, fresh: bool, note: Say | None = None, words: Words = EN
+        self, *, fresh: bool, note: Say | None = None, words: Words | None = None
     ) -> None:
         """The config repository and the live nginx.conf from `main` (rebuilt when `fresh`)."""
+        words = words or in_english()
         if fresh or not self.config_repo.exists():
             repository.build_repository(self.layout, self.endpoints)
             repository.install_live_conf(self.layout)
@@ -224,9 +230,10 @@ class Sandbox(Paths):
 
     # -- down / status / reset ----------------------------------------------------------------
 
-    def down(self, say: Say | None = None, words: Words = EN) -> list[str]:
+    def down(self, say: Say | None = None, words: Words | None = None) -> list[str]:
         """Stop what `up()` started (only if still the same processes); return one line each,
         in `words`' language."""
+        words = words or in_english()
         note = Notes(say)
         records = processes.read_pids(self.layout)
         for name in reversed(COMPONENTS):
@@ -246,8 +253,9 @@ class Sandbox(Paths):
             note(words("sandbox.nothing-to-stop", root=self.root))
         return note.lines
 
-    def status(self, words: Words = EN) -> dict[str, str]:
+    def status(self, words: Words | None = None) -> dict[str, str]:
         """A readable state per component (and sudo in root mode), in `words`' language."""
+        words = words or in_english()
         records = processes.read_pids(self.layout)
         state: dict[str, str] = {}
         for name in COMPONENTS:
@@ -274,12 +282,13 @@ class Sandbox(Paths):
         records = processes.read_pids(self.layout)
         return all(is_ours(records.get(n)) for n in COMPONENTS)
 
-    def reset(self, timeout: float = 5.0, words: Words = EN) -> list[str]:
+    def reset(self, timeout: float = 5.0, words: Words | None = None) -> list[str]:
         """Put `main`'s config back (clone and live file) and reload nginx if it changed.
 
         Returns what was done (in `words`' language); a reload is waited for until it is
         applied.
         """
+        words = words or in_english()
         lines: list[str] = []
         repository.update_clone(self.layout)  # the operator fetches before a review
         if not repository.restore_main(self.layout):

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.errors import RefusedError
-from runbook.words import EN, Words
 
 from .files import write_text
 from .layout import Endpoints, Layout
+from .notes import english, in_english
 from .repository import BRANCH
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 # The inventory `inv sandbox.up` and `inv demo` write: the project's own, untracked (.gitignore),
 # so that the tracked hosts.yaml stays as committed. Commands take it with `--inventory`.
@@ -60,7 +63,7 @@ def inventory_for(hosts: Mapping[str, InventoryHost]) -> dict[str, Any]:
 
 
 def write_inventory(
-    path: Path, entry: Mapping[str, Any], *, host: str = "sandbox", words: Words = EN
+    path: Path, entry: Mapping[str, Any], *, host: str = "sandbox", words: Words | None = None
 ) -> str:
     """Put `host: entry` into the `hosts:` mapping of `path` between marker comments.
 
@@ -82,15 +85,15 @@ def write_inventory(
         loaded = yaml.safe_load(result)
     except yaml.YAMLError as exc:
         raise RefusedError(
-            EN("error.sandbox.inventory-broken", path=path, host=host, reason=exc)
+            english("error.sandbox.inventory-broken", path=path, host=host, reason=exc)
         ) from None
     if not isinstance(loaded, dict) or (loaded.get("hosts") or {}).get(host) != dict(entry):
         raise RefusedError(
-            EN("error.sandbox.inventory-taken", path=path, host=host),
-            hint=EN("error.sandbox.inventory-taken-hint", begin=repr(begin)),
+            english("error.sandbox.inventory-taken", path=path, host=host),
+            hint=english("error.sandbox.inventory-taken-hint", begin=repr(begin)),
         )
     write_text(path, result, mode=0o644)
-    return words("sandbox.inventory-written", host=host, path=path)
+    return (words or in_english())("sandbox.inventory-written", host=host, path=path)
 
 
 def _with_block(
@@ -103,7 +106,7 @@ def _with_block(
         j = next((k for k in range(i, len(lines)) if lines[k].strip() == end), None)
         if j is None:
             raise RefusedError(
-                EN(
+                english(
                     "error.sandbox.inventory-no-end",
                     where=f"{path}:{i + 1}",
                     host=host,
@@ -131,8 +134,8 @@ def _with_block(
         return lines[: i + 1] + _block(begin, end, body, indent) + lines[i + 1 :]
     if any(line.startswith("hosts:") for line in lines):
         raise RefusedError(
-            EN("error.sandbox.inventory-one-line", path=path, host=host),
-            hint=EN("error.sandbox.inventory-one-line-hint"),
+            english("error.sandbox.inventory-one-line", path=path, host=host),
+            hint=english("error.sandbox.inventory-one-line-hint"),
         )
     return [*lines, "hosts:", *_block(begin, end, body, "  ")]
 

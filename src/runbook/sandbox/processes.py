@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from runbook.errors import RefusedError, RunbookError
-from runbook.words import EN
 
 from .files import tail, write_text
 from .layout import DEFAULT_ADDRESS, Endpoints, Layout
+from .notes import english
 from .procfs import children, descendants, holds_socket, listening_inodes, start_time
 from .programs import run
 
@@ -101,13 +101,13 @@ def check_ports_free(address: str, components: Sequence[Component]) -> None:
                 s.bind((address, c.port))
             except OSError as exc:
                 raise RefusedError(
-                    EN(
+                    english(
                         "error.sandbox.port-in-use",
                         name=c.name,
                         where=f"{address}:{c.port}",
                         reason=exc.strerror,
                     ),
-                    hint=EN("error.sandbox.port-in-use-hint"),
+                    hint=english("error.sandbox.port-in-use-hint"),
                 ) from None
 
 
@@ -135,9 +135,11 @@ def wait_ready(c: Component, proc: subprocess.Popen[bytes], address: str) -> Non
         if proc.poll() is not None or time.monotonic() > deadline:
             command = " ".join(c.argv)
             why = (
-                EN("error.sandbox.exited", name=c.name, status=proc.returncode, command=command)
+                english(
+                    "error.sandbox.exited", name=c.name, status=proc.returncode, command=command
+                )
                 if proc.returncode is not None
-                else EN(
+                else english(
                     "error.sandbox.not-ready",
                     name=c.name,
                     seconds=f"{READY_TIMEOUT:.0f}",
@@ -208,7 +210,7 @@ def stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> Non
         return all(start_time(p) != start for p, start in victims)
 
     try:
-        wait_until(gone, 5.0, EN("error.sandbox.wait.stop", pid=pid))
+        wait_until(gone, 5.0, english("error.sandbox.wait.stop", pid=pid))
     except RunbookError:
         for p, start in victims:
             if start_time(p) == start:
@@ -218,11 +220,11 @@ def stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> Non
             proc.wait(timeout=5)
         else:
             with contextlib.suppress(RunbookError):
-                wait_until(gone, 2.0, EN("error.sandbox.wait.kill", pid=pid))
+                wait_until(gone, 2.0, english("error.sandbox.wait.kill", pid=pid))
     if start_time(pid) == record.get("start"):
         raise RunbookError(
-            EN("error.sandbox.cannot-stop", pid=pid, command=" ".join(record.get("argv", []))),
-            hint=EN("error.sandbox.cannot-stop-hint"),
+            english("error.sandbox.cannot-stop", pid=pid, command=" ".join(record.get("argv", []))),
+            hint=english("error.sandbox.cannot-stop-hint"),
         )
 
 
@@ -246,7 +248,7 @@ def reload_nginx(
         new = set(children(master)) - before
         return bool(new) and not any(holds_socket(p, listening) for p in before)
 
-    wait_until(applied, timeout, EN("error.sandbox.wait.reload", pid=master))
+    wait_until(applied, timeout, english("error.sandbox.wait.reload", pid=master))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -255,7 +257,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     delay = 0.005
     while not predicate():
         if time.monotonic() > deadline:
-            raise RunbookError(EN("error.sandbox.timed-out", seconds=f"{timeout:g}", what=what))
+            raise RunbookError(
+                english("error.sandbox.timed-out", seconds=f"{timeout:g}", what=what)
+            )
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 
 from runbook.errors import RunbookError
-from runbook.words import EN
+
+from .notes import english
 
 GIT_IDENTITY = (
     "-c", "user.name=release-runbook sandbox",
@@ -34,12 +35,12 @@ def run(argv: list[str], *, input_text: str | None = None) -> str:
         )
     except FileNotFoundError:
         raise RunbookError(
-            EN("error.sandbox.not-installed", program=argv[0]),
-            hint=EN("error.sandbox.not-installed-hint"),
+            english("error.sandbox.not-installed", program=argv[0]),
+            hint=english("error.sandbox.not-installed-hint"),
         ) from None
     if done.returncode != 0:
         raise RunbookError(
-            EN(
+            english(
                 "error.sandbox.program-failed",
                 command=" ".join(argv),
                 status=done.returncode,

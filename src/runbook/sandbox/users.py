@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from runbook.errors import RefusedError, RunbookError
-from runbook.words import EN
 
 from .files import write_text
 from .layout import Layout
+from .notes import english
 from .programs import git, run
 
 LOGIN_USER = "rbsandbox"
@@ -45,12 +45,12 @@ def login_user_for(requested: str | None, *, as_root: bool) -> str:
     if as_root:
         user = requested or LOGIN_USER
         if user == "root":
-            raise RefusedError(EN("error.sandbox.root-login"))
+            raise RefusedError(english("error.sandbox.root-login"))
         return user
     if requested not in (None, me):
         raise RefusedError(
-            EN("error.sandbox.only-me", me=me, login=me),
-            hint=EN("error.sandbox.only-me-hint"),
+            english("error.sandbox.only-me", me=me, login=me),
+            hint=english("error.sandbox.only-me-hint"),
         )
     return me
 
@@ -202,8 +202,8 @@ def _grant_sudo(layout: Layout, user: str) -> None:
     roots = dropin_roots()
     if roots is None:
         raise RefusedError(
-            EN("error.sandbox.foreign-dropin", dropin=SUDOERS_DROPIN),
-            hint=EN("error.sandbox.foreign-dropin-hint"),
+            english("error.sandbox.foreign-dropin", dropin=SUDOERS_DROPIN),
+            hint=english("error.sandbox.foreign-dropin-hint"),
         )
     # Forget sandboxes whose root is gone (a killed test session never ran down()).
     for gone in [r for r in roots if not Path(r).is_dir()]:
