@@ -26,7 +26,7 @@ from invoke.exceptions import Exit
 
 from .errors import STEP_FAILED, STOPPED, InputError, RunbookError
 from .text import visible
-from .words import EN, choose
+from .words import choose
 
 
 def debug_enabled() -> bool:
@@ -38,12 +38,13 @@ def guard(body: Callable[[], Any], lang: str | None = None) -> None:
     """Run a task body; turn its result and errors into output and an exit code.
 
     `lang`: the task's `--lang` (None: the locale's), for the words around an error; an
-    unknown one is the body's error to raise, so here it falls back to English.
+    unknown one is the body's error to raise, so here it falls back to the locale's language,
+    which says that error too.
     """
     try:
         words = choose(lang)
     except RunbookError:
-        words = EN
+        words = choose(None)
     try:
         result = _run(body)
     except RunbookError as exc:
@@ -65,11 +66,10 @@ def guard(body: Callable[[], Any], lang: str | None = None) -> None:
     except Exception as exc:
         if debug_enabled():
             _traceback()
-            raise Exit(f"internal error: {visible(repr(exc))}", STEP_FAILED) from None
+            raise Exit(words("cli.internal-error", error=visible(repr(exc))), STEP_FAILED) from None
+        error = f"{type(exc).__name__}: {visible(str(exc))}"
         raise Exit(
-            f"internal error: {type(exc).__name__}: {visible(str(exc))}\n"
-            "  hint: this is a bug; run again with `inv --debug ...` (or RUNBOOK_DEBUG=1) "
-            "for the traceback",
+            words("cli.internal-error", error=error) + "\n" + words("cli.internal-error-hint"),
             STEP_FAILED,
         ) from None
     if isinstance(result, str):

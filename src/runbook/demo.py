@@ -43,9 +43,10 @@ def run(
         ssh_port=ports.get("ssh_port"),
         http_port=ports.get("http_port"),
         backend_port=ports.get("backend_port"),
+        words=words,
     )
     box = sandbox.Sandbox.load(root)
-    for line in box.reset():  # a second demo starts from the broken config again
+    for line in box.reset(words=words):  # a second demo starts from the broken config again
         console.progress(line)
 
     console.say(words("demo.before", url=box.cable_url), "bold")

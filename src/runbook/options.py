@@ -18,6 +18,11 @@ RUNBOOK_HELP = (
     "invoke.yaml"
 )
 
+LANG_HELP = (
+    "en or ja: the language of everything the tool says (default: LC_ALL, LC_MESSAGES or LANG, "
+    "ja_* for Japanese; else en)"
+)
+
 
 def flag(name: str, help: str) -> dict[str, Any]:
     """A field's metadata: its command-line name (`--NAME`) and its help text."""
@@ -41,11 +46,7 @@ class Options:
     )
     lang: str | None = field(
         default=None,
-        metadata=flag(
-            "lang",
-            "en or ja: the language of everything the tool says (default: LC_ALL, "
-            "LC_MESSAGES or LANG, ja_* for Japanese; else en)",
-        ),
+        metadata=flag("lang", LANG_HELP),
     )
     # Not options: the folder the command runs in, and the command the user typed (`inv` or the
     # `runbook` console script), for the commands the tool prints ready to copy.

@@ -25,7 +25,8 @@ from invoke.tasks import Task
 from . import __version__, cli, commands
 from .console import Console
 from .errors import RefusedError
-from .options import Options, RunOptions, flag
+from .options import LANG_HELP, Options, RunOptions, flag
+from .words import EN, choose
 
 # --- tasks from declarations ---------------------------------------------------------------------
 
@@ -155,19 +156,24 @@ def _invoke_core_options(c: Context, task: str, run_opts: dict[str, Any] | None)
             run_opts["dry_run"] = True
         elif option == "--prompt-for-sudo-password" and run_opts is not None:
             if not value:
-                raise RefusedError("the sudo password typed at Invoke's prompt is empty")
+                raise RefusedError(EN("error.invoke.empty-sudo-password"))
             os.environ["RUNBOOK_SUDO_PASSWORD"] = value  # read by commands.credentials
         else:
             raise RefusedError(
-                f"{cli.PROGRAM} {option} (Invoke's {section}.{key}) means nothing for {task}: "
-                "the tasks here run no shell commands through Invoke",
-                hint=f"leave it out{_INSTEAD.get(option, '')}",
+                EN(
+                    "error.invoke.means-nothing",
+                    option=f"{cli.PROGRAM} {option}",
+                    setting=f"{section}.{key}",
+                    task=task,
+                ),
+                hint=EN(_INSTEAD.get(option, "error.invoke.leave-out")),
             )
 
 
+# The hint for an option that has a meaning of its own here, under another name.
 _INSTEAD = {
-    "--dry": "; the dry run of a release is `inv release --dry-run`",
-    "--command-timeout": "; a step's time limit is its `timeout:` in the runbook",
+    "--dry": "error.invoke.leave-out-dry",
+    "--command-timeout": "error.invoke.leave-out-timeout",
 }
 
 
@@ -291,6 +297,7 @@ class Ports:
 
 
 SandboxRoot = Annotated[str | None, "where the sandbox lives (default .sandbox)"]
+Lang = Annotated[str | None, LANG_HELP]
 
 
 def _sandbox_root(root: str | None) -> Path:
@@ -319,6 +326,7 @@ def sandbox_up(
     inventory: Annotated[
         str | None, "inventory to add the sandbox host to (default hosts.sandbox.yaml, untracked)"
     ] = None,
+    lang: Lang = None,
 ) -> object:
     """Start sshd, nginx, a git config repo and an ActionCable-like app on loopback."""
     from .sandbox import INVENTORY, up  # lazy: see above
@@ -330,23 +338,24 @@ def sandbox_up(
         ssh_port=given.get("ssh_port"),
         http_port=given.get("http_port"),
         backend_port=given.get("backend_port"),
+        words=choose(lang),
     )
 
 
 @command(name="down")
-def sandbox_down(root: SandboxRoot = None) -> object:
+def sandbox_down(root: SandboxRoot = None, lang: Lang = None) -> object:
     """Stop only what sandbox.up started."""
     from .sandbox import down  # lazy: see above
 
-    return down(_sandbox_root(root))
+    return down(_sandbox_root(root), words=choose(lang))
 
 
 @command(name="status")
-def sandbox_status(root: SandboxRoot = None) -> object:
+def sandbox_status(root: SandboxRoot = None, lang: Lang = None) -> object:
     """Say what of the sandbox runs."""
     from .sandbox import status  # lazy: see above
 
-    return status(_sandbox_root(root))
+    return status(_sandbox_root(root), words=choose(lang))
 
 
 ns = Collection(

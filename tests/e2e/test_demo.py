@@ -133,8 +133,11 @@ def test_demo_speaks_the_operators_language(fresh_project: Path) -> None:
     assert "\n2. リリース前: WebSocket クライアントが " in before
     assert "❌ 404 Not Found が返りました" in before and "アプリのログ: Failed to upgrade" in before
     assert "sandbox: リリース完了、確認済み" in before  # the release's own lines
+    assert "秒で起動しました" in before and "nginx    起動しました (pid " in before  # the sandbox's
+    assert "インベントリ:    " in before and "ssh で試す:" in before
     assert "✅ 101 Switching Protocols" in after
     assert "# 作業報告: nginx-websocket" in after
     assert "元に戻すには `" in after and "サンドボックスを止めるには `" in after
-    for english in ("sandbox: sshd", "before the release", "after the release", "Undo it with"):
+    for english in ("sandbox: sshd", "before the release", "after the release", "Undo it with",
+                    "sandbox up in", "started (pid", "inventory:", "try ssh:"):  # fmt: skip
         assert english not in out

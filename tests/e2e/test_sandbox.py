@@ -19,12 +19,14 @@ from runbook.sandbox import (
     SUDOERS_DROPIN,
     UPGRADE_LINES,
     Sandbox,
+    free_port,
     wait_until,
     write_inventory,
 )
 from runbook.sandbox.processes import is_ours as _is_ours
 from runbook.sandbox.procfs import descendants as _descendants
 
+from ..conftest import run_cli
 from .conftest import local_user, sandbox_root, start_sandbox, stop_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -235,6 +237,41 @@ def test_write_inventory_keeps_the_rest_and_replaces_its_block(tmp_path, sandbox
     fresh = tmp_path / "new.yaml"
     write_inventory(fresh, sandbox.host_entry())
     assert yaml.safe_load(fresh.read_text())["hosts"]["sandbox"] == sandbox.host_entry()
+
+
+def test_the_sandbox_tasks_speak_the_operators_language(tmp_path):
+    """`inv sandbox.up/status/down` under a Japanese locale or with --lang ja: every line of the
+    tool in Japanese, values as they are; with --lang en the English lines as ever."""
+    root, rival = sandbox_root("rb-e2e-ja-"), sandbox_root("rb-e2e-ja-rival-")
+    ports = ["--ssh-port", str(free_port()), "--http-port", str(free_port())]
+    ports += ["--backend-port", str(free_port())]
+    locale = {"LANG": "ja_JP.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+    inventory = ["--inventory", str(tmp_path / "hosts.yaml")]
+    where = ["--root", str(root)]
+    try:
+        up = run_cli("sandbox.up", *where, *ports, *inventory, cwd=tmp_path, env=locale)
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = run_cli("sandbox.status", *where, "--lang", "ja", cwd=tmp_path)
+        english = run_cli("sandbox.status", *where, "--lang", "en", cwd=tmp_path)
+        taken = run_cli("sandbox.up", "--root", str(rival), *ports, "--lang", "ja", cwd=tmp_path)
+    finally:
+        down = run_cli("sandbox.down", *where, "--lang", "ja", cwd=tmp_path)
+        subprocess.run(["rm", "-rf", str(root), str(rival)], check=True)
+    assert down.returncode == 0, down.stderr
+    for line in ("backend  起動しました (pid ", "nginx    起動しました (pid ", "秒で起動しました",
+                 "インベントリ:", "ssh で試す:"):  # fmt: skip
+        assert line in up.stdout, up.stdout
+    assert ("sudo パスワード: export" if os.geteuid() == 0 else "一般ユーザーモード") in up.stdout
+    assert "  sshd     動作中 (pid " in status.stdout, status.stdout
+    assert "  sshd     running (pid " in english.stdout, english.stdout
+    assert english.stdout.startswith(f"sandbox {root} on 127.0.0.1 (")
+    assert taken.returncode == 2 and taken.stderr.startswith("エラー: サンドボックスの "), taken
+    assert "は使用中です" in taken.stderr and "ヒント: 別のサンドボックスかサービス" in taken.stderr
+    assert "nginx    止めました (pid " in down.stdout, down.stdout
+    said = up.stdout + status.stdout + taken.stderr + down.stdout
+    for english_words in ("started", "stopped", "running", "sandbox up in", "inventory:",
+                          "try ssh", "is in use", "hint", "sudo password"):  # fmt: skip
+        assert english_words not in said, said
 
 
 def test_ordinary_user_mode_lets_only_that_user_in_without_sudo(tmp_path):

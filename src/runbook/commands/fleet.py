@@ -229,10 +229,7 @@ def _window_options(
         clock = clock_from(now)
     except (ValueError, OSError) as exc:
         raise RefusedError(
-            f"RUNBOOK_NOW: {exc}",
-            hint="RUNBOOK_NOW (a testing aid) is an ISO 8601 time with its offset, "
-            "2026-04-16T21:30:00+09:00, or @FILE holding one; unset it to use this "
-            "machine's clock",
+            EN("error.now.unusable", problem=exc), hint=EN("error.now.hint")
         ) from exc
     if now:
         console.say(console.words("run.clock", now=now), "yellow")

@@ -26,6 +26,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 
 from ..errors import RunbookError
+from ..words import EN
 from . import mdsafe
 from .digest import group_digest
 from .mdsandbox import TemplateFile, TemplateSandbox
@@ -46,7 +47,7 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 def _read(name: str, project_dir: Path) -> TemplateFile:
     if not _NAME.fullmatch(name):
-        raise RunbookError(f"template name {name!r}: a template is a file name in ./templates")
+        raise RunbookError(EN("error.template.bad-name", name=repr(name)))
     shipped = PACKAGED / name
     for origin, folder, shown in (
         ("project", project_dir / PROJECT_FOLDER, f"{PROJECT_FOLDER}/{name}"),
@@ -60,15 +61,19 @@ def _read(name: str, project_dir: Path) -> TemplateFile:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise RunbookError(f"cannot read template {shown}: {exc.strerror}") from exc
+            raise RunbookError(
+                EN("error.template.unreadable", template=shown, reason=exc.strerror)
+            ) from exc
         if len(data) > MAX_TEMPLATE_BYTES:
-            raise RunbookError(f"template {shown} is larger than {MAX_TEMPLATE_BYTES:,} bytes")
+            raise RunbookError(
+                EN("error.template.too-large", template=shown, limit=f"{MAX_TEMPLATE_BYTES:,}")
+            )
         try:
             source = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise RunbookError(f"template {shown} is not UTF-8 text") from exc
+            raise RunbookError(EN("error.template.not-utf8", template=shown)) from exc
         return TemplateFile(name, origin, shown, source, hashlib.sha256(data).hexdigest())
-    raise RunbookError(f"template {name} not found in ./{PROJECT_FOLDER} or the package")
+    raise RunbookError(EN("error.template.not-found", template=name, folder=PROJECT_FOLDER))
 
 
 _PARSER = jinja2.Environment(autoescape=False)  # parses only, to find what a template includes
@@ -86,12 +91,15 @@ def _templates(project_dir: Path, roots: Iterable[str]) -> dict[str, TemplateFil
         try:
             used = _includes(template.source)
         except jinja2.TemplateSyntaxError as exc:
-            raise RunbookError(f"template {template.shown}:{exc.lineno}: {exc.message}") from exc
+            where = f"{template.shown}:{exc.lineno}"
+            raise RunbookError(
+                EN("error.template.problem", where=where, problem=exc.message)
+            ) from exc
         if None in used:
             raise RunbookError(
-                f"template {template.shown} includes a template whose name it computes",
-                hint='name it literally ({% include "_name.j2" %}), so that every template '
-                "a document uses is known before it renders",
+                EN("error.template.computed-name", template=template.shown),
+                # Jinja's braces are a value: written in the entry they would be a placeholder.
+                hint=EN("error.template.computed-name-hint", example='{% include "_name.j2" %}'),
             )
         todo += [u for u in used if u is not None]
     return found
@@ -139,7 +147,10 @@ def _render(
     backup_dirs: Mapping[int, str | None] | None = None,
 ) -> str:
     if lang not in LANGUAGES:
-        raise RunbookError(f"unknown language '{lang}'", hint="use one of: " + ", ".join(LANGUAGES))
+        raise RunbookError(
+            EN("error.language.unknown", lang=lang),
+            hint=EN("error.language.use-one-of", languages=", ".join(LANGUAGES)),
+        )
     name = f"{document}.{lang}.md.j2"
     templates = _templates(project_dir, [name])
     env = TemplateSandbox(templates, backup_dirs=backup_dirs)
@@ -147,17 +158,22 @@ def _render(
         text = "".join(env.get_template(name).generate(context))
     except jinja2.TemplateSyntaxError as exc:
         where = f"{exc.filename or name}:{exc.lineno}"
-        raise RunbookError(f"template {where}: {exc.message}") from exc
+        raise RunbookError(EN("error.template.problem", where=where, problem=exc.message)) from exc
     except SecurityError as exc:
         raise RunbookError(
-            f"template {_where(exc, templates, name)}: refused by the sandbox: {exc}",
-            hint="templates render in a sandbox: no attribute starting with _, no changes to "
-            "the values they are given, a budget of time and size; nothing of it ran",
+            EN("error.template.refused", where=_where(exc, templates, name), problem=exc),
+            hint=EN("error.template.refused-hint"),
         ) from exc
-    except jinja2.TemplateError as exc:
-        raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
-    except (TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
-        raise RunbookError(f"template {_where(exc, templates, name)}: {exc}") from exc
+    except (
+        jinja2.TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        RecursionError,
+    ) as exc:
+        where = _where(exc, templates, name)
+        raise RunbookError(EN("error.template.problem", where=where, problem=exc)) from exc
     listing = _listing(templates, lang)
     if listing:
         text = text.rstrip("\n") + "\n" + listing
@@ -218,28 +234,28 @@ def _check(
     """Refuse a document that could hide something or leaves out what it must show."""
     ours = [t.shown for t in sorted(templates.values(), key=_key) if t.origin == "project"]
     by = (
-        f"the {document} rendered by the project's " + ", ".join(ours)
+        EN(f"error.template.by-project.{document}", templates=", ".join(ours))
         if ours
-        else f"the {document} rendered by the shipped {name}"
+        else EN(f"error.template.by-shipped.{document}", name=name)
     )
-    hint = (
-        f"a {document} must show every command that will run in a code block of its own "
-        "({{ step | script | fence('sh') }}), each step's id and title ({{ step.id | code }}, "
-        "{{ step.title | text }}), and no HTML; fix the template or remove it from "
-        f"./{PROJECT_FOLDER} to use the shipped one"
+    # Jinja's braces are values: written in the entry they would be placeholders.
+    hint = EN(
+        f"error.template.must-show.{document}",
+        script="{{ step | script | fence('sh') }}",
+        id="{{ step.id | code }}",
+        title="{{ step.title | text }}",
+        folder=PROJECT_FOLDER,
     )
     found = mdsafe.layout(text)
     if found.problems:
         line, what = found.problems[0]
-        raise RunbookError(
-            f"{by} has {what} on line {line}, which could hide part of it: refusing to print it",
-            hint=hint,
-        )
+        raise RunbookError(EN("error.template.hides", by=by, what=what, line=line), hint=hint)
+    named = [(EN("error.template.label", template=t), mdsafe.code(t)) for t in ours]
     missing = mdsafe.unshown_block(found, wanted.blocks) or mdsafe.unshown_text(
-        found, [*wanted.texts, *((f"template {t}", mdsafe.code(t)) for t in ours)]
+        found, [*wanted.texts, *named]
     )
     if missing:
-        raise RunbookError(f"{by} does not show {missing}: refusing to print it", hint=hint)
+        raise RunbookError(EN("error.template.leaves-out", by=by, missing=missing), hint=hint)
 
 
 def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
@@ -248,12 +264,13 @@ def _plan_wanted(plans: Sequence[Plan]) -> _Wanted:
     for plan in plans:
         for prefix, steps in (("", plan.steps), ("R", plan.rollback)):
             for step in steps:
-                label = f"step {prefix}{step.number} '{step.id}' on {plan.host.name}"
+                number, host = f"{prefix}{step.number}", plan.host.name
+                label = EN("error.template.step-on", number=number, step=step.id, host=host)
                 script = step_script(step, backup_dir=plan.host.backup_dir)
                 if script:
-                    blocks.append((f"the command of {label}", script))
-                texts.append((f"the id of {label}", mdsafe.code(step.id)))
-                texts.append((f"the title of {label}", mdsafe.text(step.title)))
+                    blocks.append((EN("error.template.command-of", label=label), script))
+                texts.append((EN("error.template.id-of", label=label), mdsafe.code(step.id)))
+                texts.append((EN("error.template.title-of", label=label), mdsafe.text(step.title)))
     return _Wanted(blocks, texts)
 
 
@@ -264,12 +281,13 @@ def _run_wanted(run: Mapping[str, Any]) -> _Wanted:
     phases = [("", run.get("steps", [])), ("R", run.get("rollback", []) if rollback else [])]
     for prefix, steps in phases:
         for step in steps:
-            label = f"step {prefix}{step['number']} '{step['id']}'"
+            number = f"{prefix}{step['number']}"
+            label = EN("error.template.step", number=number, step=step["id"])
             command = step.get("command") or ""
             if step.get("attempts") and command and step.get("action") in _SCRIPTED:
-                blocks.append((f"the command of {label}", command))
-            texts.append((f"the id of {label}", mdsafe.code(step["id"])))
-            texts.append((f"the title of {label}", mdsafe.text(step["title"])))
+                blocks.append((EN("error.template.command-of", label=label), command))
+            texts.append((EN("error.template.id-of", label=label), mdsafe.code(step["id"])))
+            texts.append((EN("error.template.title-of", label=label), mdsafe.text(step["title"])))
     return _Wanted(blocks, texts)
 
 

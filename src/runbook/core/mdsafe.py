@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..text import describe, first_refused, visible
+from ..words import EN
 from .model import mask
 
 _PUNCTUATION = frozenset(string.punctuation)  # what a backslash escapes in CommonMark
@@ -253,7 +254,7 @@ def layout(document: str) -> Layout:
         if opened is not None:
             fence, start = opened, number
     if fence is not None:
-        found.problems.append((start, "a code block that is never closed"))
+        found.problems.append((start, EN("error.template.unclosed-block")))
     return found
 
 
@@ -357,7 +358,7 @@ def _line_problems(line: str, *, table: bool) -> list[str]:
     """What in one line outside code blocks could hide or forge content (`table`: the line may
     be a table row, whose cells GFM cuts at `|` before it reads code spans)."""
     if _INDENTED_OPENER.match(line):
-        return ["a code fence that does not start at the beginning of its line"]
+        return [EN("error.template.indented-fence")]
     units: Iterable[str] = [line]
     if table and _PIPE.search(line):
         units = [line, *(c.replace("\\|", "|") for c in _PIPE.split(line))]
@@ -365,12 +366,14 @@ def _line_problems(line: str, *, table: bool) -> list[str]:
     for unit in units:
         for kind, piece in _segments(unit):
             if kind == "ticks":
-                problems.append(f"a backtick that opens no code span ({piece!r})")
+                problems.append(EN("error.template.stray-backtick", piece=repr(piece)))
             elif kind == "text" and (tag := _HTML.search(piece)) is not None:
-                problems.append(f"raw HTML ({piece[tag.start() : tag.start() + 12]!r}...)")
+                html_start = repr(piece[tag.start() : tag.start() + 12])
+                problems.append(EN("error.template.raw-html", start=html_start))
             elif kind == "text":
                 for reference in _REFERENCE.finditer(piece):
                     char = html.unescape(reference.group())
                     if first_refused(char, lines=False) is not None:
-                        problems.append(f"a character reference to {describe(char[0])}")
+                        said = EN("error.template.reference", char=describe(char[0]))
+                        problems.append(said)
     return problems

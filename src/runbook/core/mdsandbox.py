@@ -25,6 +25,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from ..words import EN
 from . import diffs, mdsafe
 from .model import PlannedStep, mask
 from .scripts import step_script
@@ -32,6 +33,7 @@ from .webhook import shown_url
 
 SECONDS = 10.0  # a document renders in well under a second; a template that loops for ever stops
 MAX_CHARS = 5_000_000  # the most any value, or all the output of one render, may hold
+_LIMIT = f"{MAX_CHARS:,}"  # as the refusals say it
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def _grows(operation: str, receiver: Any, args: Sequence[Any], kwargs: Mapping[s
 
 def _check_format(spec: Any) -> None:
     if isinstance(spec, str) and re.search(r"[0-9]{7,}", spec):
-        raise SecurityError("a format with a width of millions in a template")
+        raise SecurityError(EN("error.template.format-width"))
 
 
 class TemplateSandbox(ImmutableSandboxedEnvironment):
@@ -168,13 +170,13 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
-            raise SecurityError(f"the template took longer than {self.seconds:g} s")
+            raise SecurityError(EN("error.template.time", seconds=f"{self.seconds:g}"))
 
     def _write(self, value: Any) -> Any:
         self.tick()
         self.written += len(value) if isinstance(value, str) else len(str(value))
         if self.written > MAX_CHARS:
-            raise SecurityError(f"the template wrote more than {MAX_CHARS:,} characters")
+            raise SecurityError(EN("error.template.wrote", limit=_LIMIT))
         return value
 
     @jinja2.pass_context
@@ -195,7 +197,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     def _concat(self, context: Any, values: list[Any]) -> str:
         self.tick()
         if sum(_size(str(v)) for v in values) > MAX_CHARS:
-            raise SecurityError(f"a text of more than {MAX_CHARS:,} characters in a template")
+            raise SecurityError(EN("error.template.text", limit=_LIMIT))
         return "".join(str(v) for v in values)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -213,7 +215,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
 
     def _checked(self, value: Any) -> Any:
         if _size(value) > MAX_CHARS:
-            raise SecurityError(f"a value of more than {MAX_CHARS:,} characters in a template")
+            raise SecurityError(EN("error.template.value", limit=_LIMIT))
         return value
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -234,15 +236,15 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             name = __obj.__name__
             grown = _grows("join()" if name == "join" else name, receiver, args, kwargs)
             if grown > MAX_CHARS:
-                raise SecurityError(f"str.{name} would make more than {MAX_CHARS:,} characters")
+                raise SecurityError(EN("error.template.str-method", name=name, limit=_LIMIT))
         if any(_size(a) > MAX_CHARS for a in (*args, *kwargs.values())):
-            raise SecurityError(f"an argument of more than {MAX_CHARS:,} characters in a template")
+            raise SecurityError(EN("error.template.argument", limit=_LIMIT))
         return __self._checked(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         self.tick()
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError(f"an exponent of {right} in a template")
+            raise SecurityError(EN("error.template.exponent", exponent=right))
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if (
@@ -250,11 +252,11 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
                     and isinstance(times, int)
                     and _size(seq) * times > MAX_CHARS
                 ):
-                    raise SecurityError(f"a repetition of more than {MAX_CHARS:,} items")
+                    raise SecurityError(EN("error.template.repetition", limit=_LIMIT))
         if operator == "%":
             _check_format(left)
         if operator in ("+", "%") and _size(left) + _size(right) > MAX_CHARS:
-            raise SecurityError(f"a value of more than {MAX_CHARS:,} characters in a template")
+            raise SecurityError(EN("error.template.value", limit=_LIMIT))
         return self._checked(super().call_binop(context, operator, left, right))
 
     def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
@@ -294,10 +296,10 @@ def _bounded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         receiver = values[0] if values else None
         grown = _grows(name, receiver, values[1:], kwargs)
         if max(grown, sum(_size(v) for v in (*values, *kwargs.values()))) > MAX_CHARS:
-            raise SecurityError(f"the {name} filter would make more than {MAX_CHARS:,} characters")
+            raise SecurityError(EN("error.template.filter-would", name=name, limit=_LIMIT))
         result = function(*args, **kwargs)
         if _size(result) > MAX_CHARS:
-            raise SecurityError(f"the {name} filter made more than {MAX_CHARS:,} characters")
+            raise SecurityError(EN("error.template.filter-made", name=name, limit=_LIMIT))
         return result
 
     return bounded

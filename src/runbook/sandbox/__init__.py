@@ -15,13 +15,15 @@ a password*; as an ordinary user, sshd runs as that user, only that user can log
 sudo. `down()` stops only what `up()` started (pid and process start time are checked).
 
 Nothing here prints: `up`/`down` return their lines and take an optional `say` callable for
-progress; the CLI prints them.
+progress and `words` for their language (runbook.words.sandboxing; errors are raised in English
+and said again at the CLI boundary); the CLI prints them.
 
 Modules, each importing only those above it:
 
 - `files`: atomic writes, the end of a log;
+- `notes`: the progress lines (`Say`, `Notes`) and the catalog's words (`english`,
+  `in_english`), imported only when something is said;
 - `programs`: running git, ssh-keygen, useradd and the like, with readable errors;
-- `notes`: the progress lines (`Say`, `Notes`);
 - `layout`: where one sandbox's files live (`Paths`, `Layout`), its address and ports
   (`Endpoints`), its `sandbox.json` settings;
 - `configs`: the sshd_config and nginx.conf texts;

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import RefusedError
 
 from .host import Sandbox
 from .inventory import write_inventory
 from .layout import DEFAULT_ADDRESS, DEFAULT_PORTS, Layout, read_settings
-from .notes import Notes, Say
+from .notes import Notes, Say, in_english
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 
 def up(
@@ -24,12 +27,15 @@ def up(
     inventory: Path | None = None,
     host: str = "sandbox",
     say: Say | None = None,
+    words: Words | None = None,
 ) -> str:
     """`inv sandbox.up`: start the sandbox, add it to `inventory`; return what to print.
 
     Address and ports not given are the ones this root used last time, else the defaults.
-    `say` gets each line as it happens; the return value is the same lines, joined.
+    `say` gets each line as it happens, in `words`' language; the return value is the same
+    lines, joined.
     """
+    words = words or in_english()
     try:
         saved = read_settings(Layout(Path(root).absolute()))
     except (OSError, ValueError):
@@ -47,33 +53,36 @@ def up(
         backend_port=given_or_last("backend_port", backend_port),
     )
     note = Notes(say)
-    box.up(say=note)
+    box.up(say=note, words=words)
     if inventory is not None:
-        note(write_inventory(inventory, box.host_entry(), host=host))
+        note(write_inventory(inventory, box.host_entry(), host=host, words=words))
     if box.as_root:
-        note(f'sudo password: export RUNBOOK_SUDO_PASSWORD="$(cat {box.sudo_password_file})"')
+        note(words("sandbox.sudo-password", file=box.sudo_password_file))
     else:
-        note(f"ordinary-user mode: steps run as {box.user} without sudo")
-    note(f"try ssh:       {shlex.join(box.ssh_command('true'))}")
+        note(words("sandbox.ordinary-user", user=box.user))
+    note(words("sandbox.try-ssh", command=shlex.join(box.ssh_command("true"))))
     return "\n".join(note.lines)
 
 
-def down(root: Path, *, say: Say | None = None) -> str:
+def down(root: Path, *, say: Say | None = None, words: Words | None = None) -> str:
     """`inv sandbox.down`: stop what `sandbox.up` started; return what to print."""
+    words = words or in_english()
     try:
         box = Sandbox.load(root)
     except RefusedError:
-        return f"no sandbox at {Path(root).absolute()}: nothing to stop"
-    return "\n".join(box.down(say=say))
+        return words("sandbox.none-to-stop", root=Path(root).absolute())
+    return "\n".join(box.down(say=say, words=words))
 
 
-def status(root: Path) -> str:
+def status(root: Path, *, words: Words | None = None) -> str:
     """`inv sandbox.status`: one line per component."""
+    words = words or in_english()
     try:
         box = Sandbox.load(root)
     except RefusedError:
-        return f"no sandbox at {Path(root).absolute()} (start one with inv sandbox.up)"
-    state = box.status()
+        return words("sandbox.none-to-show", root=Path(root).absolute())
+    state = box.status(words)
     width = max(len(k) for k in state)
-    head = f"sandbox {box.root} on {box.address} ({'root' if box.as_root else 'user'} mode)"
+    mode = "sandbox.status.root-mode" if box.as_root else "sandbox.status.user-mode"
+    head = words(mode, root=box.root, address=box.address)
     return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in state.items())])

@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook.errors import RefusedError, RunbookError
 
@@ -28,11 +28,14 @@ from .layout import (
     refuse_other_settings,
     write_settings,
 )
-from .notes import Notes, Say
+from .notes import Notes, Say, english, in_english
 from .processes import COMPONENTS, is_ours
 from .repository import MAIN
 from .ssh import ssh_command, write_ssh_files
 from .users import SUDOERS_DROPIN
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 
 class Sandbox(Paths):
@@ -77,10 +80,13 @@ class Sandbox(Paths):
             data = read_settings(layout)
         except FileNotFoundError:
             raise RefusedError(
-                f"no sandbox at {layout.root}", hint="start one with inv sandbox.up"
+                english("error.sandbox.none", root=layout.root),
+                hint=english("error.sandbox.none-hint"),
             ) from None
         except (OSError, ValueError) as exc:
-            raise RunbookError(f"cannot read {layout.settings_file}: {exc}") from None
+            raise RunbookError(
+                english("error.sandbox.unreadable", file=layout.settings_file, reason=exc)
+            ) from None
         return cls(
             root,
             address=data["address"],
@@ -130,22 +136,25 @@ class Sandbox(Paths):
         """The sandbox nginx.conf: `main` without, `feature/websocket-upgrade` with the fix."""
         return nginx_conf_text(self.nginx_prefix, self.endpoints, upgrade=upgrade)
 
-    def _where(self, name: str) -> str:
+    def _where(self, name: str, words: Words) -> str:
         if name == "sshd":
             return f"ssh {self.user}@{self.address} -p {self.ssh_port}"
         if name == "nginx":
-            return f"http://{self.address}:{self.http_port}/ (cable: {self.cable_url})"
-        return f"{self.address}:{self.backend_port}, log {self.backend_log}"
+            return words("sandbox.where.nginx", url=self.http_url, cable=self.cable_url)
+        where = f"{self.address}:{self.backend_port}"
+        return words("sandbox.where.backend", address=where, log=self.backend_log)
 
     # -- up -----------------------------------------------------------------------------------
 
-    def up(self, say: Say | None = None) -> list[str]:
-        """Start whatever is not running; return what was done, one line each.
+    def up(self, say: Say | None = None, words: Words | None = None) -> list[str]:
+        """Start whatever is not running; return what was done, one line each, in `words`'
+        language.
 
         From nothing running, the state is rebuilt (git repositories, live nginx.conf from
         `main`), keeping the host and client keys and the sudo password. Ports in use by
         anything else raise `RefusedError`.
         """
+        words = words or in_english()
         note = Notes(say)
         started = time.monotonic()
         records = processes.read_pids(self.layout)
@@ -153,7 +162,7 @@ class Sandbox(Paths):
         if running:
             refuse_other_settings(self.layout, self.endpoints)
         if running == set(COMPONENTS):
-            note(f"sandbox at {self.root} is already running")
+            note(words("sandbox.already-running", root=self.root))
             return note.lines
         missing = [
             processes.component(n, self.layout, self.endpoints, as_root=self.as_root)
@@ -161,17 +170,17 @@ class Sandbox(Paths):
             if n not in running
         ]
         processes.check_ports_free(self.address, missing)
-        self._prepare_host(note)
+        self._prepare_host(note, words)
         # Start the backend and sshd while git builds the repository nginx's config comes from
         # (the backend's Python start-up and git dominate), then wait for each.
         try:
             for c in missing:
                 if c.name == "nginx":
-                    self._prepare_repository(fresh=not running, note=note)
+                    self._prepare_repository(fresh=not running, note=note, words=words)
                 self._procs[c.name], records[c.name] = processes.spawn(c, self.root)
                 processes.write_pids(self.layout, records)
             if "nginx" in running:
-                self._prepare_repository(fresh=False, note=note)
+                self._prepare_repository(fresh=False, note=note, words=words)
             for c in missing:
                 processes.wait_ready(c, self._procs[c.name], self.address)
         except BaseException:
@@ -182,8 +191,9 @@ class Sandbox(Paths):
             processes.write_pids(self.layout, records)
             raise
         for c in missing:
-            note(f"{c.name:<8} started (pid {records[c.name]['pid']}) {self._where(c.name)}")
-        note(f"sandbox up in {time.monotonic() - started:.2f} s")
+            pid, where = records[c.name]["pid"], self._where(c.name, words)
+            note(words("sandbox.started", name=f"{c.name:<8}", pid=pid, where=where))
+        note(words("sandbox.up-in", seconds=f"{time.monotonic() - started:.2f}"))
         return note.lines
 
     def prepare(self, *, fresh: bool = True, note: Say | None = None) -> None:
@@ -191,8 +201,9 @@ class Sandbox(Paths):
         self._prepare_host(note)
         self._prepare_repository(fresh=fresh, note=note)
 
-    def _prepare_host(self, note: Say | None = None) -> None:
+    def _prepare_host(self, note: Say | None = None, words: Words | None = None) -> None:
         """Directories, settings, ssh keys and config; in root mode the login user and sudo."""
+        words = words or in_english()
         make_dirs(self.layout)
         if self.as_root:
             users.hand_lock_dir_to(self.layout, self.user)
@@ -201,23 +212,28 @@ class Sandbox(Paths):
         if self.as_root:
             users.set_up_login(self.layout, self.user)
             if note is not None:
-                note(f"login user {self.user} may sudo with the password in "
-                     f"{self.sudo_password_file}")  # fmt: skip
+                file = self.sudo_password_file
+                note(words("sandbox.login-sudo", user=self.user, file=file))
 
-    def _prepare_repository(self, *, fresh: bool, note: Say | None = None) -> None:
+    def _prepare_repository(
+        self, *, fresh: bool, note: Say | None = None, words: Words | None = None
+    ) -> None:
         """The config repository and the live nginx.conf from `main` (rebuilt when `fresh`)."""
+        words = words or in_english()
         if fresh or not self.config_repo.exists():
             repository.build_repository(self.layout, self.endpoints)
             repository.install_live_conf(self.layout)
             if note is not None:
-                note(f"config repository {self.config_repo} on {MAIN} (no upgrade headers)")
+                note(words("sandbox.config-repository", repo=self.config_repo, branch=MAIN))
         else:
             repository.update_clone(self.layout)
 
     # -- down / status / reset ----------------------------------------------------------------
 
-    def down(self, say: Say | None = None) -> list[str]:
-        """Stop what `up()` started (only if still the same processes); return one line each."""
+    def down(self, say: Say | None = None, words: Words | None = None) -> list[str]:
+        """Stop what `up()` started (only if still the same processes); return one line each,
+        in `words`' language."""
+        words = words or in_english()
         note = Notes(say)
         records = processes.read_pids(self.layout)
         for name in reversed(COMPONENTS):
@@ -226,37 +242,39 @@ class Sandbox(Paths):
                 continue
             if is_ours(record):
                 processes.stop(record, self._procs.get(name))
-                note(f"{name:<8} stopped (pid {record['pid']})")
+                note(words("sandbox.stopped", name=f"{name:<8}", pid=record["pid"]))
             else:
-                note(f"{name:<8} was not running (pid {record['pid']} is no longer it)")
+                note(words("sandbox.was-not-running", name=f"{name:<8}", pid=record["pid"]))
             self._procs.pop(name, None)
         self.pids_file.unlink(missing_ok=True)
         if self.as_root and users.withdraw_sudo(self.layout, self.user):
-            note(f"sudo for {self.user} withdrawn for this sandbox ({SUDOERS_DROPIN})")
+            note(words("sandbox.sudo-withdrawn", user=self.user, dropin=SUDOERS_DROPIN))
         if not note.lines:
-            note(f"nothing to stop at {self.root}")
+            note(words("sandbox.nothing-to-stop", root=self.root))
         return note.lines
 
-    def status(self) -> dict[str, str]:
-        """A readable state per component (and sudo in root mode)."""
+    def status(self, words: Words | None = None) -> dict[str, str]:
+        """A readable state per component (and sudo in root mode), in `words`' language."""
+        words = words or in_english()
         records = processes.read_pids(self.layout)
         state: dict[str, str] = {}
         for name in COMPONENTS:
             record = records.get(name)
             if record is None:
-                state[name] = "stopped"
+                state[name] = words("sandbox.status.stopped")
             elif is_ours(record):
-                state[name] = f"running (pid {record['pid']}) {self._where(name)}"
+                where = self._where(name, words)
+                state[name] = words("sandbox.status.running", pid=record["pid"], where=where)
             else:
-                state[name] = f"stopped (recorded pid {record['pid']} is gone or not ours)"
+                state[name] = words("sandbox.status.gone", pid=record["pid"])
         if self.as_root:
             state["sudo"] = (
-                f"{self.user} may sudo with a password ({SUDOERS_DROPIN})"
+                words("sandbox.status.sudo", user=self.user, dropin=SUDOERS_DROPIN)
                 if users.has_sudo(self.layout)
-                else "not set up"
+                else words("sandbox.status.no-sudo")
             )
         else:
-            state["sudo"] = f"none (ordinary-user mode: steps run as {self.user})"
+            state["sudo"] = words("sandbox.status.ordinary-user", user=self.user)
         return state
 
     def running(self) -> bool:
@@ -264,19 +282,21 @@ class Sandbox(Paths):
         records = processes.read_pids(self.layout)
         return all(is_ours(records.get(n)) for n in COMPONENTS)
 
-    def reset(self, timeout: float = 5.0) -> list[str]:
+    def reset(self, timeout: float = 5.0, words: Words | None = None) -> list[str]:
         """Put `main`'s config back (clone and live file) and reload nginx if it changed.
 
-        Returns what was done; a reload is waited for until it is applied.
+        Returns what was done (in `words`' language); a reload is waited for until it is
+        applied.
         """
+        words = words or in_english()
         lines: list[str] = []
         repository.update_clone(self.layout)  # the operator fetches before a review
         if not repository.restore_main(self.layout):
             return lines
-        lines.append(f"installed {MAIN}'s nginx.conf")
+        lines.append(words("sandbox.installed-main", branch=MAIN))
         if is_ours(processes.read_pids(self.layout).get("nginx")):
             self.reload_nginx(timeout=timeout)
-            lines.append("nginx reloaded")
+            lines.append(words("sandbox.nginx-reloaded"))
         return lines
 
     def reload_nginx(self, timeout: float = 5.0) -> None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.errors import RefusedError
 
 from .files import write_text
 from .layout import Endpoints, Layout
+from .notes import english, in_english
 from .repository import BRANCH
+
+if TYPE_CHECKING:
+    from runbook.words import Words
 
 # The inventory `inv sandbox.up` and `inv demo` write: the project's own, untracked (.gitignore),
 # so that the tracked hosts.yaml stays as committed. Commands take it with `--inventory`.
@@ -58,11 +62,13 @@ def inventory_for(hosts: Mapping[str, InventoryHost]) -> dict[str, Any]:
     return {"hosts": {name: box.host_entry() for name, box in hosts.items()}}
 
 
-def write_inventory(path: Path, entry: Mapping[str, Any], *, host: str = "sandbox") -> str:
+def write_inventory(
+    path: Path, entry: Mapping[str, Any], *, host: str = "sandbox", words: Words | None = None
+) -> str:
     """Put `host: entry` into the `hosts:` mapping of `path` between marker comments.
 
     The block is replaced on each call; the rest of the file is kept as written. The file is
-    created when absent. Returns a line saying what was done.
+    created when absent. Returns a line saying what was done, in `words`' language.
     """
     # Imported here, not at the top: PyYAML takes ~25 ms to import (measured, no bytecode cache),
     # and every start of the backend (`python -m runbook.sandbox.backend`) imports this package,
@@ -78,14 +84,16 @@ def write_inventory(path: Path, entry: Mapping[str, Any], *, host: str = "sandbo
     try:
         loaded = yaml.safe_load(result)
     except yaml.YAMLError as exc:
-        raise RefusedError(f"{path}: adding the {host} host would break the file: {exc}") from None
+        raise RefusedError(
+            english("error.sandbox.inventory-broken", path=path, host=host, reason=exc)
+        ) from None
     if not isinstance(loaded, dict) or (loaded.get("hosts") or {}).get(host) != dict(entry):
         raise RefusedError(
-            f"{path}: a host named {host} is already defined outside the sandbox block",
-            hint=f"remove it or rename it; the sandbox keeps its entry between {begin!r} markers",
+            english("error.sandbox.inventory-taken", path=path, host=host),
+            hint=english("error.sandbox.inventory-taken-hint", begin=repr(begin)),
         )
     write_text(path, result, mode=0o644)
-    return f"inventory:     {host} written into {path}"
+    return (words or in_english())("sandbox.inventory-written", host=host, path=path)
 
 
 def _with_block(
@@ -97,7 +105,14 @@ def _with_block(
         i = starts[0]
         j = next((k for k in range(i, len(lines)) if lines[k].strip() == end), None)
         if j is None:
-            raise RefusedError(f"{path}:{i + 1}: the {host} block has no end marker {end!r}")
+            raise RefusedError(
+                english(
+                    "error.sandbox.inventory-no-end",
+                    where=f"{path}:{i + 1}",
+                    host=host,
+                    end=repr(end),
+                )
+            )
         indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
         return lines[:i] + _block(begin, end, body, indent) + lines[j + 1 :]
     keys = [i for i, line in enumerate(lines) if line.split("#")[0].rstrip() == "hosts:"]
@@ -119,8 +134,8 @@ def _with_block(
         return lines[: i + 1] + _block(begin, end, body, indent) + lines[i + 1 :]
     if any(line.startswith("hosts:") for line in lines):
         raise RefusedError(
-            f"{path}: cannot add the {host} host to a one-line `hosts:` mapping",
-            hint="write hosts: as a block mapping (one host per line)",
+            english("error.sandbox.inventory-one-line", path=path, host=host),
+            hint=english("error.sandbox.inventory-one-line-hint"),
         )
     return [*lines, "hosts:", *_block(begin, end, body, "  ")]
 

@@ -18,6 +18,7 @@ from typing import Any
 from runbook.errors import RefusedError
 
 from .files import write_text
+from .notes import english
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORTS = {"ssh_port": 2222, "http_port": 18080, "backend_port": 18081}
@@ -47,12 +48,12 @@ class Endpoints:
             is_loopback = False
         if not is_loopback:
             raise RefusedError(
-                f"sandbox address {address!r} is not an IPv4 loopback address",
-                hint="use 127.0.0.1 or another 127.x.y.z address",
+                english("error.sandbox.not-loopback", address=repr(address)),
+                hint=english("error.sandbox.not-loopback-hint"),
             )
         ports = {"ssh_port": ssh_port, "http_port": http_port, "backend_port": backend_port}
         if len(set(ports.values())) != len(ports):
-            raise RefusedError(f"sandbox ports must differ: {ports}")
+            raise RefusedError(english("error.sandbox.same-ports", ports=ports))
         return cls(address, int(ssh_port), int(http_port), int(backend_port))
 
     def as_dict(self) -> dict[str, Any]:
@@ -246,9 +247,13 @@ def refuse_other_settings(layout: Layout, endpoints: Endpoints) -> None:
     other = {k: saved.get(k) for k in mine}
     if other != mine:
         raise RefusedError(
-            f"the sandbox at {layout.root} is running with {_describe(other)}, not "
-            f"{_describe(mine)}",
-            hint="run inv sandbox.down first, or use its address and ports",
+            english(
+                "error.sandbox.other-settings",
+                root=layout.root,
+                theirs=_describe(other),
+                mine=_describe(mine),
+            ),
+            hint=english("error.sandbox.other-settings-hint"),
         )
 
 

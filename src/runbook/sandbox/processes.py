@@ -24,6 +24,7 @@ from runbook.errors import RefusedError, RunbookError
 
 from .files import tail, write_text
 from .layout import DEFAULT_ADDRESS, Endpoints, Layout
+from .notes import english
 from .procfs import children, descendants, holds_socket, listening_inodes, start_time
 from .programs import run
 
@@ -100,10 +101,13 @@ def check_ports_free(address: str, components: Sequence[Component]) -> None:
                 s.bind((address, c.port))
             except OSError as exc:
                 raise RefusedError(
-                    f"cannot start the sandbox {c.name}: {address}:{c.port} is in use "
-                    f"({exc.strerror})",
-                    hint="another sandbox or service holds it: stop it, or choose other "
-                    "ports (--ssh-port, --http-port, --backend-port)",
+                    english(
+                        "error.sandbox.port-in-use",
+                        name=c.name,
+                        where=f"{address}:{c.port}",
+                        reason=exc.strerror,
+                    ),
+                    hint=english("error.sandbox.port-in-use-hint"),
                 ) from None
 
 
@@ -129,15 +133,22 @@ def wait_ready(c: Component, proc: subprocess.Popen[bytes], address: str) -> Non
     deadline = time.monotonic() + READY_TIMEOUT
     while not answers(address, c.port, c.greeting):
         if proc.poll() is not None or time.monotonic() > deadline:
+            command = " ".join(c.argv)
             why = (
-                f"exited with status {proc.returncode}"
+                english(
+                    "error.sandbox.exited", name=c.name, status=proc.returncode, command=command
+                )
                 if proc.returncode is not None
-                else f"not ready after {READY_TIMEOUT:.0f} s"
+                else english(
+                    "error.sandbox.not-ready",
+                    name=c.name,
+                    seconds=f"{READY_TIMEOUT:.0f}",
+                    command=command,
+                )
             )
+            # The log's lines join the command, the message's last value: said as they are.
             detail = tail(c.error_log)
-            raise RunbookError(
-                f"sandbox {c.name} {why}: {' '.join(c.argv)}" + (f"\n{detail}" if detail else "")
-            )
+            raise RunbookError(why + (f"\n{detail}" if detail else ""))
         time.sleep(0.005)
 
 
@@ -199,7 +210,7 @@ def stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> Non
         return all(start_time(p) != start for p, start in victims)
 
     try:
-        wait_until(gone, 5.0, f"pid {pid} to stop")
+        wait_until(gone, 5.0, english("error.sandbox.wait.stop", pid=pid))
     except RunbookError:
         for p, start in victims:
             if start_time(p) == start:
@@ -209,11 +220,11 @@ def stop(record: Mapping[str, Any], proc: subprocess.Popen[bytes] | None) -> Non
             proc.wait(timeout=5)
         else:
             with contextlib.suppress(RunbookError):
-                wait_until(gone, 2.0, f"pid {pid} to be killed")
+                wait_until(gone, 2.0, english("error.sandbox.wait.kill", pid=pid))
     if start_time(pid) == record.get("start"):
         raise RunbookError(
-            f"cannot stop pid {pid}: {' '.join(record.get('argv', []))}",
-            hint="it may belong to another user (a sandbox started by root is stopped by root)",
+            english("error.sandbox.cannot-stop", pid=pid, command=" ".join(record.get("argv", []))),
+            hint=english("error.sandbox.cannot-stop-hint"),
         )
 
 
@@ -237,7 +248,7 @@ def reload_nginx(
         new = set(children(master)) - before
         return bool(new) and not any(holds_socket(p, listening) for p in before)
 
-    wait_until(applied, timeout, f"nginx (pid {master}) to apply the reloaded config")
+    wait_until(applied, timeout, english("error.sandbox.wait.reload", pid=master))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -246,7 +257,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     delay = 0.005
     while not predicate():
         if time.monotonic() > deadline:
-            raise RunbookError(f"timed out after {timeout:g} s waiting for {what}")
+            raise RunbookError(
+                english("error.sandbox.timed-out", seconds=f"{timeout:g}", what=what)
+            )
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
 

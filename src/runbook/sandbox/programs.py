@@ -10,6 +10,8 @@ import subprocess
 
 from runbook.errors import RunbookError
 
+from .notes import english
+
 GIT_IDENTITY = (
     "-c", "user.name=release-runbook sandbox",
     "-c", "user.email=sandbox@release-runbook.invalid",
@@ -33,13 +35,17 @@ def run(argv: list[str], *, input_text: str | None = None) -> str:
         )
     except FileNotFoundError:
         raise RunbookError(
-            f"the sandbox needs {argv[0]}, which is not installed",
-            hint="apt-get install openssh-server nginx sudo git",
+            english("error.sandbox.not-installed", program=argv[0]),
+            hint=english("error.sandbox.not-installed-hint"),
         ) from None
     if done.returncode != 0:
         raise RunbookError(
-            f"sandbox: {' '.join(argv)} failed (exit {done.returncode}): "
-            f"{(done.stderr or done.stdout).strip()}"
+            english(
+                "error.sandbox.program-failed",
+                command=" ".join(argv),
+                status=done.returncode,
+                output=(done.stderr or done.stdout).strip(),
+            )
         )
     return done.stdout
 

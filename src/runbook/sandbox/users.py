@@ -26,6 +26,7 @@ from runbook.errors import RefusedError, RunbookError
 
 from .files import write_text
 from .layout import Layout
+from .notes import english
 from .programs import git, run
 
 LOGIN_USER = "rbsandbox"
@@ -44,12 +45,12 @@ def login_user_for(requested: str | None, *, as_root: bool) -> str:
     if as_root:
         user = requested or LOGIN_USER
         if user == "root":
-            raise RefusedError("the sandbox login user must not be root")
+            raise RefusedError(english("error.sandbox.root-login"))
         return user
     if requested not in (None, me):
         raise RefusedError(
-            f"as the ordinary user {me}, the sandbox can only let {me} log in",
-            hint="run as root for a separate login user",
+            english("error.sandbox.only-me", me=me, login=me),
+            hint=english("error.sandbox.only-me-hint"),
         )
     return me
 
@@ -201,8 +202,8 @@ def _grant_sudo(layout: Layout, user: str) -> None:
     roots = dropin_roots()
     if roots is None:
         raise RefusedError(
-            f"{SUDOERS_DROPIN} exists and was not written by the sandbox",
-            hint="remove or rename it, then run sandbox up again",
+            english("error.sandbox.foreign-dropin", dropin=SUDOERS_DROPIN),
+            hint=english("error.sandbox.foreign-dropin-hint"),
         )
     # Forget sandboxes whose root is gone (a killed test session never ran down()).
     for gone in [r for r in roots if not Path(r).is_dir()]:

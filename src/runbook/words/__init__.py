@@ -93,8 +93,8 @@ class Words:
     def __post_init__(self) -> None:
         if self.lang not in LANGUAGES:
             raise LanguageError(
-                EN("cli.unknown-language", lang=self.lang),
-                hint=EN("cli.languages", languages=", ".join(LANGUAGES)),
+                EN("error.language.unknown", lang=self.lang),
+                hint=EN("error.language.use-one-of", languages=", ".join(LANGUAGES)),
             )
 
     def __call__(self, key: str | Said, /, **args: object) -> str:
