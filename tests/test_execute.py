@@ -607,7 +607,7 @@ def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() ->
     assert_attempts_bracketed(r.journal)
     end = end_of(r.journal)
     assert (end.result, end.exit_code) == (Result.ROLLED_BACK, STEP_FAILED)
-    assert "rollback done on web1, the old state is back" in end.message
+    assert "rollback done on web1: its steps ran and the backed-up files are back" in end.message
     assert "rolling back web1: step deploy failed" in r.text
 
 

@@ -165,7 +165,7 @@ def test_a_rollback_run_says_what_it_undid() -> None:
             kind=RunKind.ROLLBACK,
         )
     )
-    assert "rolled back of run 20261201T090000Z-0009" in state.describe()
+    assert "run 20261201T090000Z-0009 rolled back" in state.describe()
     assert [m.command for m in state.moves()] == ["inv report --run 20261201T100000Z-0001"]
 
 

@@ -124,7 +124,7 @@ def test_nginx_t_failing_on_a_broken_branch_rolls_back_automatically(
     assert result.returncode == 1, _output(result)
     assert "FAILED: exit status 1" in result.stdout and "test failed" in result.stdout
     assert "rolling back sandbox: step test failed" in result.stdout
-    assert re.search(r"rollback done\b.*the old state is back", result.stdout)
+    assert re.search(r"rollback done\b.*the backed-up files are back", result.stdout)
     assert project.live() == original  # byte for byte, mode and owner
     assert "404" in project.upgrade_status("404")  # nginx still serves the old config
     assert not box.lock_path.exists()

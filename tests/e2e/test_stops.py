@@ -148,7 +148,7 @@ def test_failure_then_rollback_says_the_old_state_is_back_and_the_release_again_
 
     screen = _screen(person)
     run = project.journals()[-1].stem
-    assert "changed by deploy, test, then rolled back: the old state is back" in (
+    assert "changed by deploy, test, then rolled back: the rollback steps ran" in (
         _state_line(screen)
     )
     assert project.live() == original and not box.lock_path.exists()
@@ -189,7 +189,7 @@ def test_ctrl_c_at_a_gate_after_a_change_prints_the_resume_and_the_resume_as_pri
     screen = _screen(person)
     run = project.journals()[-1].stem
     state = _state_line(screen)
-    assert "changed by deploy (with a backup: `inv rollback` restores it)" in state
+    assert "changed by deploy (with a backup: `inv rollback` puts the backed-up files back" in state
     assert "lock" not in state  # given back
     assert not box.lock_path.exists()
     assert _printed(screen, "rollback") == ["inv", "rollback", "--run", run]

@@ -94,22 +94,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # --- the host's state and the next moves (journal.state) ----------------------------------
     "state.line": ("the host {host}: {state}", "ホスト {host}: {state}"),
     "state.sep": ("; ", "。"),
-    "state.changed-rolled-back": (
-        "changed by {steps}, then rolled back: the old state is back",
-        "{steps} が変更し、その後切り戻し済み。元の状態に戻っています",
-    ),
-    "state.changed-rollback-unfinished": (
-        "changed by {steps}; the rollback did not finish: it needs hands-on care",
-        "{steps} が変更。切り戻しが完了していないため、直接確認し対処する必要があります",
-    ),
-    "state.changed-backed-up": (
-        "changed by {steps} (with a backup: `inv rollback` restores it)",
-        "{steps} が変更（バックアップあり: `inv rollback` で戻せます）",
-    ),
-    "state.changed-no-backup": (
-        "changed by {steps} without a backup (roll back by hand)",
-        "{steps} が変更（バックアップなし: 手作業で戻してください）",
-    ),
     "state.only-skipped": (
         "no step of this run changed it; skipped, so not done: {steps}",
         "この実行で変更した手順はありません。スキップした手順（未実施）: {steps}",
@@ -123,12 +107,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.unchanged": ("not changed by this run", "この実行では変更されていません"),
     "state.skipped": ("skipped, so not done: {steps}", "スキップした手順（未実施）: {steps}"),
     "state.rolled-back": (
-        "rolled back: the old state is back",
-        "切り戻し済み。元の状態に戻っています",
+        "rolled back: the rollback steps ran and the backed-up files are back",
+        "切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは元に戻っています",
     ),
     "state.rolled-back-run": (
-        "rolled back of run {run}: the old state is back",
-        "実行 {run} を切り戻し済み。元の状態に戻っています",
+        "run {run} rolled back: the rollback steps ran and the backed-up files are back",
+        "実行 {run} を切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは元に戻って"
+        "います",
     ),
     "state.rollback-unfinished": (
         "the rollback did not finish ({result}): it needs hands-on care",

@@ -59,11 +59,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "保持したままです。ホストに接続できるようになったら確認し（コマンドがまだ動いているかも"
         "しれません）、`inv rollback --break-lock {held}` を実行してください",
     ),
+    # "the old state is back" claimed more than the tool knows (a run step without a backup
+    # is back only if a rollback step undoes it): what ran, and what was verified.
     "end.rolled-back": (
+        "step {step} failed ({why}); rollback done on {hosts}: its steps ran and the backed-up "
+        "files are back, verified",
+        "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了しました: 切り戻し手順を"
+        "実行し、バックアップしたファイルは検証済みで元に戻っています",
+    ),
+    "end.rolled-back-some": (
+        "step {step} failed ({why}); rollback done on {hosts}: its steps ran and the backed-up "
+        "files are back, verified; not changed: {unchanged}",
+        "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了しました: 切り戻し手順を"
+        "実行し、バックアップしたファイルは検証済みで元に戻っています。変更なし: {unchanged}",
+    ),
+    # What journals written before said, so that their reports are said again too.
+    "end.rolled-back-before": (
         "step {step} failed ({why}); rollback done on {hosts}, the old state is back",
         "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了し、元の状態に戻りました",
     ),
-    "end.rolled-back-some": (
+    "end.rolled-back-some-before": (
         "step {step} failed ({why}); rollback done on {hosts}, the old state is back; not "
         "changed: {unchanged}",
         "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了し、元の状態に戻りました。"

@@ -22,8 +22,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{failed} [r]再試行 / [a]中止（切り戻しをここで止め、ホストは今の状態のままです）: ",
     ),
     "gate.after-failure.no-rollback": (
-        "{failed} [r]etry / [a]bort (nothing to roll back yet): ",
-        "{failed} [r]再試行 / [a]中止（切り戻すものはまだありません）: ",
+        "{failed} [r]etry / [a]bort (no backup yet: a rollback would have nothing to restore): ",
+        "{failed} [r]再試行 / [a]中止（バックアップがまだないため、切り戻しで戻せるものは"
+        "ありません）: ",
     ),
     "gate.please-answer": (
         "  please answer one of: {choices}",
@@ -229,24 +230,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # --- the host's state when a run stops (journal.state): changed by its steps, or, when
     # every one of them failed, perhaps not changed at all --------------------------------------
     "state.host-changed.rolled-back": (
-        "changed by {steps}, then rolled back: the old state is back",
-        "{steps} で変更され、その後切り戻し済み。元の状態に戻っています",
+        "changed by {steps}, then rolled back: the rollback steps ran and the backed-up files "
+        "are back",
+        "{steps} で変更され、その後切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは"
+        "元に戻っています",
     ),
     "state.host-changed.rollback-unfinished": (
         "changed by {steps}; the rollback did not finish: it needs hands-on care",
         "{steps} で変更されました。切り戻しが完了していないため、直接確認し対処する必要があります",
     ),
     "state.host-changed.backed-up": (
-        "changed by {steps} (with a backup: `inv rollback` restores it)",
-        "{steps} で変更されました（バックアップあり: `inv rollback` で戻せます）",
+        "changed by {steps} (with a backup: `inv rollback` puts the backed-up files back and runs "
+        "the rollback steps)",
+        "{steps} で変更されました（バックアップあり: `inv rollback` でバックアップしたファイルを"
+        "戻し、切り戻し手順を実行します）",
     ),
     "state.host-changed.no-backup": (
         "changed by {steps} without a backup (roll back by hand)",
         "{steps} で変更されました（バックアップなし: 手作業で戻してください）",
     ),
     "state.host-maybe-changed.rolled-back": (
-        "may have been changed by {steps}, then rolled back: the old state is back",
-        "{steps} で変更された可能性があり、その後切り戻し済み。元の状態に戻っています",
+        "may have been changed by {steps}, then rolled back: the rollback steps ran and the "
+        "backed-up files are back",
+        "{steps} で変更された可能性があり、その後切り戻し済み。切り戻し手順を実行し、"
+        "バックアップしたファイルは元に戻っています",
     ),
     "state.host-maybe-changed.rollback-unfinished": (
         "may have been changed by {steps}; the rollback did not finish: it needs hands-on care",
@@ -254,8 +261,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "必要があります",
     ),
     "state.host-maybe-changed.backed-up": (
-        "may have been changed by {steps} (with a backup: `inv rollback` restores it)",
-        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` で戻せます）",
+        "may have been changed by {steps} (with a backup: `inv rollback` puts the backed-up "
+        "files back and runs the rollback steps)",
+        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` でバックアップした"
+        "ファイルを戻し、切り戻し手順を実行します）",
     ),
     "state.host-maybe-changed.no-backup": (
         "may have been changed by {steps} without a backup (roll back by hand)",
