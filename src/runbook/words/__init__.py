@@ -33,6 +33,7 @@ from . import (
     reading,
     recorded,
     refusing,
+    resuming,
     reviewing,
     running,
     sandboxing,
@@ -43,11 +44,12 @@ from . import (
 LANGUAGES = ("en", "ja")
 
 # Adding a message: in the module of its kind (`running`: said during a run; `recorded`: kept
-# in the journal and said again; `connecting`, `trusting`, `refusing`, `signing`: an error's
-# `error.` message, said again at the CLI boundary; `checking`, `planning`: a problem in the
-# input, its `input.` message said again by `Words.problems`; `reading`: everything else), a
-# key (dotted: where it is said, then what), then its English and its Japanese, with the same
-# placeholders in both (tests/test_words.py checks it).
+# in the journal and said again; `connecting`, `trusting`, `refusing`, `resuming`, `signing`,
+# `sandboxing`: an error's `error.` message, said again at the CLI boundary; `checking`,
+# `planning`: a problem in the input, its `input.` message said again by `Words.problems`;
+# `reviewing`, `reading`: everything else), a key (dotted: where it is said, then what), then
+# its English and its Japanese, with the same placeholders in both (tests/test_words.py
+# checks it).
 MESSAGES: dict[str, tuple[str, str]] = {
     **reading.MESSAGES,
     **running.MESSAGES,
@@ -55,6 +57,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **connecting.MESSAGES,
     **trusting.MESSAGES,
     **refusing.MESSAGES,
+    **resuming.MESSAGES,
     **checking.MESSAGES,
     **planning.MESSAGES,
     **signing.MESSAGES,
