@@ -112,3 +112,15 @@ def test_the_leaves_import_nothing_from_the_package() -> None:
     found = {m: {t for t in ts if outside(t)} for m, ts in graph.items() if not outside(m)}
     assert found == {m: set() for m in found}
     assert {"runbook.errors", "runbook.text", "runbook.words"} <= set(found)
+
+
+MAX_LINES = 500  # a module that grows past this has more than one job: split it
+
+
+def test_no_module_is_longer_than_the_house_limit() -> None:
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
