@@ -24,6 +24,7 @@ from runbook.words import (
     checking,
     choose,
     connecting,
+    hostside,
     local_time,
     planning,
     reading,
@@ -71,6 +72,7 @@ def test_no_key_is_in_two_modules_of_the_catalog() -> None:
             signing,
             reviewing,
             sandboxing,
+            hostside,
         )
         for k in part.MESSAGES
     ]

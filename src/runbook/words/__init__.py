@@ -29,6 +29,7 @@ from ..errors import Problem, RunbookError
 from . import (
     checking,
     connecting,
+    hostside,
     planning,
     reading,
     recorded,
@@ -63,6 +64,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     **signing.MESSAGES,
     **reviewing.MESSAGES,
     **sandboxing.MESSAGES,
+    **hostside.MESSAGES,
 }
 
 _ANSWER_PREFIX = "answer."
