@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,35 @@ def test_ctrl_c_at_the_sudo_prompt_leaves_at_once_the_step_never_started(
     person.answer("step 8/8 on sandbox", DONE, "y")
     assert person.exit_code() == 0, _screen(person)
     assert "release done and verified" in _screen(person)
+
+
+def test_a_terminal_gone_at_the_sudo_prompt_records_the_end_and_unlocks(
+    release_project: Project,
+) -> None:
+    """The pty closed at sudo's prompt (no signal sent by the test): the step never started,
+    the end is recorded and the lock given back."""
+    project, box = release_project, release_project.box
+    original = project.live()
+    person = _operator(project, drop=("RUNBOOK_SUDO_PASSWORD",))
+    person.answer("step 1/8 on sandbox", DONE, "y")
+    person.wait("sudo password: ")
+
+    person.child.ptyproc.fileobj.close()  # the terminal's side, closed
+    person.child.ptyproc.closed = True
+    deadline = time.monotonic() + 30
+    while person.child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the exit
+    assert not person.child.isalive(), "the tool did not end after its terminal went away"
+
+    assert not box.lock_path.exists()
+    assert project.live() == original
+    (end,) = events_of(project, "end")
+    assert end["result"] == "interrupted", end
+    ends = {e["step"]: e["outcome"] for e in events_of(project, "step_end")}
+    assert ends["before"] == "not-run", ends
+    record = project.inv("report")
+    assert "may still be running" not in record.stdout, record.stdout
+    assert "lock stays held" not in record.stdout, record.stdout
 
 
 # --- 5. Ctrl-C twice while a quiet step runs ----------------------------------------------------

@@ -3,6 +3,7 @@ who answers the gates. The only module of the commands that prompts (hidden, wit
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import select
@@ -254,8 +255,13 @@ def ask_hidden(prompt: str, left: threading.Event) -> str:
                         raise EOFError
                     typed += chunk
         finally:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, before)
-            os.write(fd, b"\n")
+            with contextlib.suppress(OSError, termios.error):  # the terminal may be gone
+                termios.tcsetattr(fd, termios.TCSAFLUSH, before)
+                os.write(fd, b"\n")
+    except (OSError, termios.error, EOFError) as exc:
+        # The terminal went away (its window closed: EIO, end of file): nobody is there to
+        # type, as when the operator leaves with Ctrl-C.
+        raise PromptLeft from exc
     finally:
         os.close(fd)
     return typed[:-1].decode("utf-8", "replace")

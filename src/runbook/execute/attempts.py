@@ -39,7 +39,8 @@ def on_every_host(runs: list[Run], work: show.Work, flights: Flights) -> list[At
     # Without this, Ctrl-C on one host waited silently for the remote command to end (Invoke
     # joins its output readers) and then recorded the outcome as unknown.
     ticker = Ticker(runs, flights)
-    with guard_signals(on_first_ctrl_c=stop_after_step), ticker:
+    prompting = functools.partial(leave_prompts, runs)
+    with guard_signals(on_first_ctrl_c=stop_after_step, leave_prompt=prompting), ticker:
         try:
             return all_or_raise(together([functools.partial(work, run) for run in runs]))
         except KeyboardInterrupt as exc:

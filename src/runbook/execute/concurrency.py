@@ -59,7 +59,10 @@ def all_or_raise(results: list[T | Exception]) -> list[T]:
 
 
 @contextlib.contextmanager
-def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator[None]:
+def guard_signals(
+    on_first_ctrl_c: Callable[[], None] | None = None,
+    leave_prompt: Callable[[], bool] | None = None,
+) -> Iterator[None]:
     """End the run cleanly on SIGTERM and SIGHUP, and, with `on_first_ctrl_c`, soften Ctrl-C.
 
     By default SIGTERM or SIGHUP kills the process at once, leaving the host locked and the
@@ -70,6 +73,9 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
     With `on_first_ctrl_c`, the first Ctrl-C calls it (a step is running: it stops once the
     step has ended and its outcome is recorded) and a second one raises KeyboardInterrupt
     (the steps in flight are then ended on their hosts: `execute.steps._leave`).
+    With `leave_prompt`, SIGTERM or SIGHUP while a sudo prompt is open makes the prompt leave
+    (it returns True) instead: no step has started, and the run ends as when the operator
+    leaves at the prompt, rather than as a step ended on the host.
     Outside the main thread signals cannot be handled: nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -79,6 +85,8 @@ def guard_signals(on_first_ctrl_c: Callable[[], None] | None = None) -> Iterator
     def end(signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
             _output_to_null()
+        if leave_prompt is not None and leave_prompt():
+            return
         # Once: a closed terminal may send SIGHUP after SIGTERM, or twice; a second one must
         # not cut the recording of the end short.
         for sig in (signal.SIGTERM, signal.SIGHUP):
