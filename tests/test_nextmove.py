@@ -558,3 +558,15 @@ def test_from_refuses_when_a_step_taken_as_done_was_rewritten_since() -> None:
         "--from deploy: step backup is not what run 20261201T100000Z-0001 ran (the runbook, the "
         "inventory or --var changed it since): it cannot be taken as done"
     )
+
+
+def test_a_skipped_step_is_not_done_for_from_and_the_resume_starts_there() -> None:
+    skipped = record(
+        *ran("look"),
+        StepEnd(phase=Phase.STEPS, step="backup", outcome=Outcome.SKIPPED),
+        *ran("deploy", Outcome.FAILED),
+        End(result=Result.FAILED, exit_code=1),
+    )
+    assert host_state(skipped).resume_at == "backup"  # the printed --from: the skipped step
+    with pytest.raises(RefusedError, match=r"step backup .* is not done \(it was skipped\)"):
+        _refuse_resuming(skipped, ["look", "backup"], "deploy", [skipped])

@@ -214,7 +214,8 @@ def _refuse_resuming(
     for sid in before:
         outcome = outcomes.get((Phase.STEPS, sid))
         if not passed(outcome):
-            how = outcome if outcome in (Outcome.FAILED, Outcome.UNKNOWN) else Outcome.NOT_RUN
+            said_as = (Outcome.FAILED, Outcome.UNKNOWN, Outcome.SKIPPED)
+            how = outcome if outcome in said_as else Outcome.NOT_RUN
             said = EN(f"error.from.outcome.{how}")
             raise RefusedError(
                 EN("error.from.not-done", step=step_id, earlier=sid, outcome=said, **run),

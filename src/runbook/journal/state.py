@@ -25,7 +25,9 @@ from .record import RunRecord
 
 READ_ONLY = (Action.CHECK, Action.MANUAL, Action.BACKUP)
 _RAN = (Outcome.OK, Outcome.FAILED, Outcome.UNKNOWN, Outcome.DONE_EARLIER)
-_PASSED = (Outcome.OK, Outcome.SKIPPED, Outcome.DONE_EARLIER)
+# Done, for `--from`: a skipped step is not (a skipped backup leaves the put after it refused,
+# a skipped manual step was never done): a resume starts at the first step not done.
+_PASSED = (Outcome.OK, Outcome.DONE_EARLIER)
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,8 @@ def step_outcomes(record: RunRecord) -> dict[tuple[str, str], Outcome]:
 
 
 def passed(outcome: Outcome | None) -> bool:
-    """A release step that needs no doing again: ok, skipped, or done in the run resumed."""
+    """A release step that needs no doing again: ok, or done in the run resumed (a skipped
+    one is not done)."""
     return outcome in _PASSED
 
 

@@ -106,6 +106,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.from.outcome.failed": ("it failed", "失敗しました"),
     "error.from.outcome.unknown": ("its end is unknown", "終わったかどうか分かりません"),
     "error.from.outcome.not-run": ("it did not run", "実行されていません"),
+    "error.from.outcome.skipped": ("it was skipped", "スキップされました"),
     "error.from.not-done-hint": (
         "resume where that run stopped: --from {resume}",
         "その実行が止まったところから再開してください: --from {resume}",
