@@ -611,6 +611,24 @@ def test_failure_after_a_backup_answered_rollback_restores_this_runs_backup() ->
     assert "rolling back web1: step deploy failed" in r.text
 
 
+def test_a_rollback_whose_restore_is_skipped_does_not_say_the_backup_is_back() -> None:
+    transport = FakeTransport(
+        rules={BACKUP_SCRIPT: backup_answer(), "deploy-new": fails("syntax error")}
+    )
+    r = rig(transport=transport)
+    gate = ScriptedGate(["yes", "yes", "rollback", "skip", "yes"])  # skip the restore
+
+    assert release([r.run], gate) == STEP_FAILED
+
+    assert not r.journal.of(Restore)
+    end = end_of(r.journal)
+    assert end.message == (
+        "step deploy failed (exit status 1: syntax error); rollback done on web1: its steps "
+        "ran, but no rollback step put back /etc/app.conf (backed up)"
+    )
+    assert "the backed-up files are back" not in r.text
+
+
 def test_failure_answered_abort_leaves_the_host_as_it_is() -> None:
     r = rig(transport=FakeTransport(rules={"deploy-new": fails()}))
     gate = ScriptedGate(["yes", "yes", "abort"])
@@ -779,6 +797,17 @@ def test_the_rollback_gate_shows_the_real_backup_not_the_reviews_placeholders() 
     assert made_at("run-0") in details and BACKUP_SHA in details
     assert "{backup made by the release}" not in details
     assert "{sha256 recorded at backup}" not in details
+
+
+def test_inv_rollback_with_its_restore_skipped_names_the_file_not_put_back() -> None:
+    r = rollback_rig()
+
+    assert rollback([r.run], ScriptedGate(["skip", "yes"]), "inv rollback of run run-0") == DONE
+
+    end = end_of(r.journal)
+    assert end.message == (
+        "rollback done: its steps ran, but no rollback step put back /etc/app.conf (backed up)"
+    )
 
 
 def test_rollback_whose_restore_fails_is_rollback_failed() -> None:

@@ -570,3 +570,20 @@ def test_a_skipped_step_is_not_done_for_from_and_the_resume_starts_there() -> No
     assert host_state(skipped).resume_at == "backup"  # the printed --from: the skipped step
     with pytest.raises(RefusedError, match=r"step backup .* is not done \(it was skipped\)"):
         _refuse_resuming(skipped, ["look", "backup"], "deploy", [skipped])
+
+
+def test_a_release_whose_own_rollback_failed_offers_inv_rollback_again() -> None:
+    state = host_state(
+        record(
+            *ran("look"),
+            *ran("backup"),
+            BACKUP,
+            *ran("deploy", Outcome.FAILED),
+            RollbackStart(reason="deploy failed"),
+            *ran("restore", Outcome.FAILED, Phase.ROLLBACK),
+            End(result=Result.ROLLBACK_FAILED, exit_code=4),
+        )
+    )
+    moves = state.moves()
+    assert [m.key for m in moves] == ["hands-on-rollback", "rollback-again", "report"]
+    assert moves[1].command == "inv rollback --run 20261201T100000Z-0001"

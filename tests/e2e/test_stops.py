@@ -149,9 +149,7 @@ def test_failure_then_rollback_says_the_old_state_is_back_and_the_release_again_
 
     screen = _screen(person)
     run = project.journals()[-1].stem
-    assert "changed by deploy, test, then rolled back: the rollback steps ran" in (
-        _state_line(screen)
-    )
+    assert "changed by deploy, test, then rolled back (its steps ran)" in (_state_line(screen))
     assert project.live() == original and not box.lock_path.exists()
     assert _printed(screen, "report") == ["inv", "report", "--run", run]
     again = _printed(screen, "release")
@@ -190,7 +188,7 @@ def test_ctrl_c_at_a_gate_after_a_change_prints_the_resume_and_the_resume_as_pri
     screen = _screen(person)
     run = project.journals()[-1].stem
     state = _state_line(screen)
-    assert "changed by deploy (with a backup: `inv rollback` puts the backed-up files back" in state
+    assert "changed by deploy (with a backup: `inv rollback` runs the rollback steps)" in state
     assert "lock" not in state  # given back
     assert not box.lock_path.exists()
     assert _printed(screen, "rollback") == ["inv", "rollback", "--run", run]

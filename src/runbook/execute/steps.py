@@ -19,7 +19,7 @@ from pathlib import Path
 from ..core.model import Action, Outcome, Phase, PlannedStep, Result
 from ..errors import BAD_INPUT, DONE, ROLLBACK_FAILED, STEP_FAILED, STOPPED, RunbookError
 from ..gate import Answer, Gate
-from ..journal.events import End, RollbackStart, RunKind, Start, StepEnd
+from ..journal.events import End, Restore, RollbackStart, RunKind, Start, StepEnd
 from ..journal.events import Gate as GateEvent
 from ..journal.record import RunRecord
 from ..journal.state import host_state
@@ -118,7 +118,23 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
             )
         exc.exit_code = ROLLBACK_FAILED
         raise
-    return _finish(runs, DONE, Result.ROLLED_BACK, Said("end.rollback-done"), kind=RunKind.ROLLBACK)
+    missing = _not_put_back(runs)
+    said = (
+        Said("end.rollback-done-unrestored", {"paths": missing})
+        if missing
+        else Said("end.rollback-done")
+    )
+    return _finish(runs, DONE, Result.ROLLED_BACK, said, kind=RunKind.ROLLBACK)
+
+
+def _not_put_back(runs: Sequence[Run]) -> str:
+    """The backed-up files no rollback step put back (no `restore` names them, or it was
+    skipped): the end says so rather than "the backed-up files are back"."""
+    missing = []
+    for run in runs:
+        restored = {e.path for e in run.events if isinstance(e, Restore)}
+        missing += [path for path in run.backups if path not in restored]
+    return ", ".join(dict.fromkeys(missing))
 
 
 def _finish(
@@ -384,12 +400,15 @@ def _after_failure(
         )
         unchanged = [r.plan.host.name for r in runs if r not in changed]
         hosts = ", ".join(r.plan.host.name for r in changed)
-        said = {"step": step.id, "why": why, "hosts": hosts, "unchanged": ", ".join(unchanged)}
-        raise Stop(
-            STEP_FAILED,
-            Result.ROLLED_BACK,
-            Said("end.rolled-back-some" if unchanged else "end.rolled-back", said),
-        )
+        said = {"step": step.id, "why": why, "hosts": hosts}
+        missing = _not_put_back(changed)
+        if missing:
+            key, said = "end.rolled-back-unrestored", {**said, "paths": missing}
+        elif unchanged:
+            key, said = "end.rolled-back-some", {**said, "unchanged": ", ".join(unchanged)}
+        else:
+            key = "end.rolled-back"
+        raise Stop(STEP_FAILED, Result.ROLLED_BACK, Said(key, said))
     if not in_release:
         raise Stop(
             ROLLBACK_FAILED,

@@ -175,7 +175,12 @@ class HostState:
             if self.rolled_back:
                 again = Move("release-again", self.command("release", options=True))
                 return [report, again]
-            return [Move("hands-on-rollback"), report]
+            moves = [Move("hands-on-rollback")]
+            if self.backed_up and not self.damaged:  # `inv rollback` takes it up again
+                lock = ("--break-lock", self.run) if self.lock_held else ()
+                retry = self.command("rollback", "--run", self.run, *lock)
+                moves.append(Move("rollback-again", retry))
+            return [*moves, report]
         if self.result is Result.DONE and not self.lock_held:
             return [report]
         moves = []

@@ -107,13 +107,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.unchanged": ("not changed by this run", "この実行では変更されていません"),
     "state.skipped": ("skipped, so not done: {steps}", "スキップした手順（未実施）: {steps}"),
     "state.rolled-back": (
-        "rolled back: the rollback steps ran and the backed-up files are back",
-        "切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは元に戻っています",
+        "rolled back (its steps ran)",
+        "切り戻し済み（切り戻し手順を実行しました）",
     ),
     "state.rolled-back-run": (
-        "run {run} rolled back: the rollback steps ran and the backed-up files are back",
-        "実行 {run} を切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは元に戻って"
-        "います",
+        "run {run} rolled back (its steps ran)",
+        "実行 {run} を切り戻し済み（切り戻し手順を実行しました）",
     ),
     "state.rollback-unfinished": (
         "the rollback did not finish ({result}): it needs hands-on care",

@@ -9,6 +9,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "リリース完了（確認の手順では検証していません）",
     ),
     "end.rollback-done": ("rollback done", "切り戻し完了"),
+    "end.rollback-done-unrestored": (
+        "rollback done: its steps ran, but no rollback step put back {paths} (backed up)",
+        "切り戻し完了: 切り戻し手順は実行しましたが、{paths}（バックアップ済み）を戻した手順は"
+        "ありません",
+    ),
     "end.interrupted": ("interrupted by the operator (Ctrl-C)", "作業者が中断しました（Ctrl-C）"),
     "end.signalled": (
         "ended by {signal} (the terminal closed, a shutdown or a kill), not by the operator",
@@ -72,6 +77,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "files are back, verified; not changed: {unchanged}",
         "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了しました: 切り戻し手順を"
         "実行し、バックアップしたファイルは検証済みで元に戻っています。変更なし: {unchanged}",
+    ),
+    "end.rolled-back-unrestored": (
+        "step {step} failed ({why}); rollback done on {hosts}: its steps ran, but no rollback "
+        "step put back {paths} (backed up)",
+        "手順 {step} が失敗しました（{why}）。{hosts} の切り戻しが完了しました: 切り戻し手順は"
+        "実行しましたが、{paths}（バックアップ済み）を戻した手順はありません",
     ),
     # What journals written before said, so that their reports are said again too.
     "end.rolled-back-before": (

@@ -230,30 +230,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # --- the host's state when a run stops (journal.state): changed by its steps, or, when
     # every one of them failed, perhaps not changed at all --------------------------------------
     "state.host-changed.rolled-back": (
-        "changed by {steps}, then rolled back: the rollback steps ran and the backed-up files "
-        "are back",
-        "{steps} で変更され、その後切り戻し済み。切り戻し手順を実行し、バックアップしたファイルは"
-        "元に戻っています",
+        "changed by {steps}, then rolled back (its steps ran)",
+        "{steps} で変更され、その後切り戻し済み（切り戻し手順を実行しました）",
     ),
     "state.host-changed.rollback-unfinished": (
         "changed by {steps}; the rollback did not finish: it needs hands-on care",
         "{steps} で変更されました。切り戻しが完了していないため、直接確認し対処する必要があります",
     ),
     "state.host-changed.backed-up": (
-        "changed by {steps} (with a backup: `inv rollback` puts the backed-up files back and runs "
-        "the rollback steps)",
-        "{steps} で変更されました（バックアップあり: `inv rollback` でバックアップしたファイルを"
-        "戻し、切り戻し手順を実行します）",
+        "changed by {steps} (with a backup: `inv rollback` runs the rollback steps)",
+        "{steps} で変更されました（バックアップあり: `inv rollback` で切り戻し手順を実行します）",
     ),
     "state.host-changed.no-backup": (
         "changed by {steps} without a backup (roll back by hand)",
         "{steps} で変更されました（バックアップなし: 手作業で戻してください）",
     ),
     "state.host-maybe-changed.rolled-back": (
-        "may have been changed by {steps}, then rolled back: the rollback steps ran and the "
-        "backed-up files are back",
-        "{steps} で変更された可能性があり、その後切り戻し済み。切り戻し手順を実行し、"
-        "バックアップしたファイルは元に戻っています",
+        "may have been changed by {steps}, then rolled back (its steps ran)",
+        "{steps} で変更された可能性があり、その後切り戻し済み（切り戻し手順を実行しました）",
     ),
     "state.host-maybe-changed.rollback-unfinished": (
         "may have been changed by {steps}; the rollback did not finish: it needs hands-on care",
@@ -261,10 +255,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "必要があります",
     ),
     "state.host-maybe-changed.backed-up": (
-        "may have been changed by {steps} (with a backup: `inv rollback` puts the backed-up "
-        "files back and runs the rollback steps)",
-        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` でバックアップした"
-        "ファイルを戻し、切り戻し手順を実行します）",
+        "may have been changed by {steps} (with a backup: `inv rollback` runs the rollback steps)",
+        "{steps} で変更された可能性があります（バックアップあり: `inv rollback` で切り戻し手順を"
+        "実行します）",
     ),
     "state.host-maybe-changed.no-backup": (
         "may have been changed by {steps} without a backup (roll back by hand)",
