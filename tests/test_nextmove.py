@@ -587,3 +587,16 @@ def test_a_release_whose_own_rollback_failed_offers_inv_rollback_again() -> None
     moves = state.moves()
     assert [m.key for m in moves] == ["hands-on-rollback", "rollback-again", "report"]
     assert moves[1].command == "inv rollback --run 20261201T100000Z-0001"
+
+
+def test_a_local_step_is_said_to_have_run_here_not_to_have_changed_the_host() -> None:
+    from tests.test_execute import LOCAL_DEPLOY
+
+    plan = plan_of(RUNBOOK.replace("    run: echo deploy-new", LOCAL_DEPLOY))
+    local_id = next(s.id for s in plan.steps if s.local)
+    state = host_state(
+        record(*ran("look"), *ran(local_id), End(result=Result.STOPPED, exit_code=3), plan=plan)
+    )
+    assert state.changed == () and state.ran_here == (local_id,)
+    assert f"ran on this machine, not on the host: {local_id}" in state.describe()
+    assert "changed by" not in state.describe()

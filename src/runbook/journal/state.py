@@ -67,6 +67,7 @@ class HostState:
         prefix: the command the operator typed, without the task: program and options words.
         damaged: the journal's damaged lines: then nothing above is certain, and the only
             move is to look at the host.
+        ran_here: `local: true` steps that ran, on the operator's machine, not the host.
     """
 
     run: str
@@ -88,6 +89,7 @@ class HostState:
     first_step: str | None = None
     damaged: tuple[int, ...] = ()
     journal: str = ""
+    ran_here: tuple[str, ...] = ()
     unsure: tuple[str, ...] = ()
 
     @property
@@ -134,6 +136,8 @@ class HostState:
             parts.append(words("state.unchanged"))
         if self.changed and self.skipped:
             parts.append(words("state.skipped", steps=words.join(self.skipped)))
+        if self.ran_here:
+            parts.append(words("state.ran-here", steps=words.join(self.ran_here)))
         parts.append(self._tail(words))
         return words("state.sep").join(p for p in parts if p)
 
@@ -282,7 +286,7 @@ def host_state(record: RunRecord) -> HostState:
     # A step whose end is not recorded (the connection was lost, the tool was killed): its
     # command may still run on the host.
     may_run = [s for (_, s), got in outcome.items() if got is Outcome.UNKNOWN]
-    changed, skipped, unsure = [], [], []
+    changed, skipped, unsure, here = [], [], [], []
     last_change, verified_at = -1, -1
     resume_at = None
     for index, step in enumerate(steps):
@@ -295,7 +299,9 @@ def host_state(record: RunRecord) -> HostState:
         action = step.get("action")
         if action == Action.CHECK and got is Outcome.OK:
             verified_at = index
-        if got in _RAN and action not in READ_ONLY and step.get("confirm", True):
+        if got in _RAN and step.get("local"):
+            here.append(sid)  # ran on the operator's machine: not a change to the host
+        elif got in _RAN and action not in READ_ONLY and step.get("confirm", True):
             changed.append(sid)
             last_change = index
             if got in (Outcome.FAILED, Outcome.UNKNOWN):
@@ -320,6 +326,7 @@ def host_state(record: RunRecord) -> HostState:
     if not options and start.host != "?":
         options = ("--host", start.host)
     return HostState(
+        ran_here=tuple(here),
         damaged=record.damaged,
         journal=str(record.path),
         run=record.id,

@@ -104,6 +104,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ジャーナルが壊れています（{journal} の {lines} 行目がイベントではありません）: "
         "以下の内容には手順やバックアップの記録が欠けているかもしれません",
     ),
+    "state.ran-here": (
+        "ran on this machine, not on the host: {steps}",
+        "ホストではなくこの端末で実行した手順: {steps}",
+    ),
     "state.unchanged": ("not changed by this run", "この実行では変更されていません"),
     "state.skipped": ("skipped, so not done: {steps}", "スキップした手順（未実施）: {steps}"),
     "state.rolled-back": (
