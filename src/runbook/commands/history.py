@@ -251,7 +251,14 @@ def not_rollbackable(
         return EN("error.rollback.no-backup", **run, steps=", ".join(state.changed))
     newer = _newer_release(released, every)
     if newer is not None:
-        return EN("error.rollback.newer", **run, newer=newer.id, runbook=released.start.runbook)
+        command = f"inv rollback --run {newer.id}"
+        return EN(
+            "error.rollback.newer",
+            **run,
+            newer=newer.id,
+            runbook=released.start.runbook,
+            command=command,
+        )
     return None
 
 

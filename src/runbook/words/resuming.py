@@ -7,11 +7,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.rollback.newer": (
         "run {run} on {host} is not the latest release of {runbook} there: run {newer} "
         "changed the host since, and rolling back the older run would put its files back "
-        "under the newer one; roll the newer one back first (`inv rollback` without --run)",
+        "under the newer one; roll the newer one back first: {command}",
         "{host} の実行 {run} はそこでの {runbook} の最新のリリースではありません: その後に実行 "
         "{newer} がホストを変更しており、古い実行を切り戻すと新しい実行の下でファイルを戻すことに"
-        "なります。先に新しい方を切り戻してください（--run なしの `inv rollback`）",
+        "なります。先に新しい方を切り戻してください: {command}",
     ),
+
     "error.rollback.damaged": (
         "the journal of run {run} is damaged (line {lines} of {journal} is not an event): "
         "what it changed and backed up cannot be known, so it is not rolled back",
