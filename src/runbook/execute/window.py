@@ -84,10 +84,8 @@ def check(runs: Sequence[Run], phase: Phase, step: PlannedStep) -> None:
         run.record(Gate(phase=phase, step=step.id, answer=REFUSED))
     if runs[0].plan.steps[0].id == step.id:
         again = Said("window.again")
-    elif len(runs) == 1:
-        again = Said("window.resume-host", {"host": runs[0].plan.host.name, "step": step.id})
-    else:
-        again = Said("window.resume", {"step": step.id})
+    else:  # the next lines print the command, with every option the run was given
+        again = Said("window.resume-at", {"step": step.id})
     at: dict[str, object] = {"number": step.number, "step": step.id, "again": again}
     if len(lines) == 1:
         message = Said("end.outside-window", {**at, "lines": lines[0]})

@@ -12,7 +12,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{newer} がホストを変更しており、古い実行を切り戻すと新しい実行の下でファイルを戻すことに"
         "なります。先に新しい方を切り戻してください: {command}",
     ),
-
     "error.rollback.damaged": (
         "the journal of run {run} is damaged (line {lines} of {journal} is not an event): "
         "what it changed and backed up cannot be known, so it is not rolled back",

@@ -365,6 +365,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{opens}",
     ),
     "window.again": ("release again within the window", "時間帯内にもう一度リリースしてください"),
+    "window.resume-at": (
+        "resume within the window from step {step} (the next command below)",
+        "時間帯内に手順 {step} から再開してください（次のコマンドは下に）",
+    ),
+    # What journals written before said (a command without the run's other options).
     "window.resume-host": (
         "resume within the window with `inv release --host {host} --from {step}`",
         "時間帯内に `inv release --host {host} --from {step}` で再開してください",
