@@ -181,6 +181,7 @@ def rollback(
         secrets=resolve_secrets(plans[0].secrets, interactive, console.words),
         operator=operator(),
         break_lock=break_lock_ids(run_opts.break_lock),
+        program=opts.program,  # its next commands as the operator can type them again
     )
     for reason in why_not:
         console.say(console.words("run.not-rolled-back", reason=reason), "yellow")
