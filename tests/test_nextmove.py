@@ -600,3 +600,10 @@ def test_a_local_step_is_said_to_have_run_here_not_to_have_changed_the_host() ->
     assert state.changed == () and state.ran_here == (local_id,)
     assert f"ran on this machine, not on the host: {local_id}" in state.describe()
     assert state.describe().startswith("not changed by this run; ")
+
+
+def test_a_host_of_a_parallel_batch_is_rolled_back_alone_by_its_printed_command() -> None:
+    failed = _failed_at_deploy()
+    batch = replace(failed, start=replace(failed.start, batch=(failed.id, "20261201T100000Z-0002")))
+    commands = [m.command for m in host_state(batch).moves() if m.key == "rollback"]
+    assert commands == ["inv rollback --run 20261201T100000Z-0001 --host web1"]

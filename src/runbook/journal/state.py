@@ -90,6 +90,7 @@ class HostState:
     damaged: tuple[int, ...] = ()
     journal: str = ""
     ran_here: tuple[str, ...] = ()
+    in_batch: bool = False
     unsure: tuple[str, ...] = ()
 
     @property
@@ -100,6 +101,11 @@ class HostState:
     def without_backup(self) -> bool:
         """Changed the host, and rollback has nothing of it to restore."""
         return bool(self.changed) and not self.backed_up
+
+    @property
+    def _alone(self) -> tuple[str, ...]:
+        """For a run of a batch: `--host` too, as `--run` alone rolls back the whole batch."""
+        return ("--host", self.host) if self.in_batch else ()
 
     def command(self, task: str, *more: str, options: bool = False) -> str:
         """`task` as the operator would type it, with their options when `options`."""
@@ -182,7 +188,7 @@ class HostState:
             moves = [Move("hands-on-rollback")]
             if self.backed_up and not self.damaged:  # `inv rollback` takes it up again
                 lock = ("--break-lock", self.run) if self.lock_held else ()
-                retry = self.command("rollback", "--run", self.run, *lock)
+                retry = self.command("rollback", "--run", self.run, *self._alone, *lock)
                 moves.append(Move("rollback-again", retry))
             return [*moves, report]
         if self.result is Result.DONE and not self.lock_held:
@@ -194,7 +200,8 @@ class HostState:
             idle = self.result is Result.UNFINISHED and not self.may_run
             moves.append(Move("check-first-idle" if idle else "check-first"))
         if self.changed and self.backed_up:
-            moves.append(Move("rollback", self.command("rollback", "--run", self.run, *lock)))
+            undo = self.command("rollback", "--run", self.run, *self._alone, *lock)
+            moves.append(Move("rollback", undo))
         elif self.changed:
             moves.append(Move("by-hand", args={"steps": ", ".join(self.changed)}))
         if self.resume_at == self.first_step:  # nothing done yet: the release, again
@@ -326,6 +333,7 @@ def host_state(record: RunRecord) -> HostState:
     if not options and start.host != "?":
         options = ("--host", start.host)
     return HostState(
+        in_batch=len(start.batch or ()) > 1,
         ran_here=tuple(here),
         damaged=record.damaged,
         journal=str(record.path),
