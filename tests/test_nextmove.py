@@ -607,3 +607,11 @@ def test_a_host_of_a_parallel_batch_is_rolled_back_alone_by_its_printed_command(
     batch = replace(failed, start=replace(failed.start, batch=(failed.id, "20261201T100000Z-0002")))
     commands = [m.command for m in host_state(batch).moves() if m.key == "rollback"]
     assert commands == ["inv rollback --run 20261201T100000Z-0001 --host web1"]
+
+
+def test_a_stop_the_operator_chose_does_not_ask_to_fix_a_cause() -> None:
+    stopped = host_state(record(*ran("look"), End(result=Result.STOPPED, exit_code=3)))
+    failed = host_state(_failed_at_deploy())
+    assert [m.key for m in stopped.moves()][-2] == "resume-when-ready"
+    assert "fixing the cause" not in " ".join(m.why for m in stopped.moves())
+    assert "after fixing the cause, resume at deploy" in [m.why for m in failed.moves()]

@@ -114,7 +114,8 @@ class TerminalGate:
                 continue
             if answer in choices:
                 return choices[answer]
-            said = self.words("gate.please-answer", choices=", ".join(sorted(set(choices))))
+            offered = set(choices) | ({"d", "details"} if details is not None else set())
+            said = self.words("gate.please-answer", choices=", ".join(sorted(offered)))
             self._say(said + "\n")
 
     def _say(self, text: str) -> None:

@@ -204,12 +204,19 @@ class HostState:
             moves.append(Move("rollback", undo))
         elif self.changed:
             moves.append(Move("by-hand", args={"steps": ", ".join(self.changed)}))
+        # Stopped on purpose (an abort, Ctrl-C, a closed window): there is no cause to fix.
+        chosen = self.result in (Result.STOPPED, Result.INTERRUPTED)
+        release_key, resume_key = (
+            ("release-again-when-ready", "resume-when-ready")
+            if chosen
+            else ("release-again", "resume")
+        )
         if self.resume_at == self.first_step:  # nothing done yet: the release, again
-            moves.append(Move("release-again", self.command("release", *lock, options=True)))
+            moves.append(Move(release_key, self.command("release", *lock, options=True)))
         elif self.resume_at:
             moves.append(
                 Move(
-                    "resume",
+                    resume_key,
                     self.command("release", *lock, "--from", self.resume_at, options=True),
                     {"step": self.resume_at},
                 )

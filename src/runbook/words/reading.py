@@ -170,6 +170,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "after fixing the cause, resume at {step}",
         "原因を直してから、{step} から再開",
     ),
+    # After a stop the operator chose (an abort, Ctrl-C, a closed window): no cause to fix.
+    "move.resume-when-ready": ("when ready, resume at {step}", "準備ができたら、{step} から再開"),
+    "move.release-again-when-ready": (
+        "when ready, release again",
+        "準備ができたら、もう一度リリース",
+    ),
     "report.batch": ("{runbook} on {count} hosts together", "{runbook}（{count} 台同時）"),
     "report.batch-head": (
         "{hosts}. One report per host follows.",
