@@ -35,11 +35,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "backup: {path} leads to a name with a newline",
         "バックアップ: {path} の行き先の名前に改行が含まれています",
     ),
+    # `stat`'s own word for what the directory is ({kind}) stays as it is.
     "step.script.backup.dir-not-private": (
         "backup: refused: the backup directory {dir} must be a directory of {user}'s that "
-        "nobody else can write (it is: {what})",
+        "nobody else can write (it is: {kind}, mode {mode}, owner {owner})",
         "バックアップ: 拒否しました: バックアップディレクトリ {dir} は {user} のディレクトリで、"
-        "ほかの誰も書き込めないものでなければなりません（現状: {what}）",
+        "ほかの誰も書き込めないものでなければなりません（現状: {kind}、モード {mode}、"
+        "所有者 {owner}）",
     ),
     "step.script.backup.taken": (
         "backup: {dir} is taken by something that is not a directory",
@@ -111,6 +113,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview.label-live": ("{path} (live)", "{path}（現在）"),
     "preview.label-put": ("{path} (put)", "{path}（put の後）"),
     # --- inv rollback: a release that can be rolled back instead (commands.fleet) ---------------
+    # The hint's first part on its own: the releases are joined with "; " as the hint's parts
+    # are, and each is said one by one only when the first is a message without the rest.
+    "error.rollback.elsewhere-first": (
+        "the latest release of another runbook can be: {release}",
+        "別の runbook の最新リリースなら切り戻せます: {release}",
+    ),
     "error.rollback.elsewhere-release": (
         "{command} --run {run} ({runbook} on {host})",
         "{command} --run {run}（{host} の {runbook}）",
