@@ -19,13 +19,13 @@ import pytest
 
 from runbook.commands import fleet
 from runbook.console import Console
-from runbook.core import markdown
+from runbook.core import markdown, scripts
 from runbook.core.model import Outcome, Plan
 from runbook.core.window import Window
 from runbook.errors import DONE, STEP_FAILED, RefusedError
 from runbook.execute import Run, handlers
 from runbook.execute.preview import live_diff
-from runbook.journal.events import Backup
+from runbook.journal.events import Backup, Put
 from runbook.options import Options
 from runbook.testing import FakeTransport, MemoryJournal
 from runbook.transport.local import LocalTransport
@@ -194,6 +194,35 @@ def test_a_put_over_a_file_not_backed_up(tmp_path: Path, host_dir: Path) -> None
         "rollback could not restore it"
     )
     assert "切り戻しで元に戻せないため" in said_in_japanese(message)
+
+
+def test_a_file_the_put_created_that_changed_since_is_left_in_place(
+    tmp_path: Path, host_dir: Path
+) -> None:
+    dest = host_dir / "app.conf"
+    dest.write_text("edited by hand\n")
+    project = project_with(tmp_path, put_runbook(dest, backup=False), {"files/app.conf": "new\n"})
+    made = Put(step="put", dest=str(dest), sha256="0" * 64, created=True)
+    run, _ = local_run(plan_for(project), created={str(dest): made})
+    message = failed(handlers.undo_puts(run))
+    assert message == f"remove: {dest} changed since the put (its sha256 differs): left in place"
+    assert said_in_japanese(message) == (
+        f"削除: {dest} は put の後に変更されています（sha256 が異なります）: そのまま残しました"
+    )
+
+
+def test_the_preflights_guard_of_the_backup_directory(host_dir: Path) -> None:
+    shared = host_dir / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    script = "\n".join(["u=$(id -u)", scripts.dir_guard("backup directory"), f"guard {shared}"])
+    result = LocalTransport().run(script)
+    assert result.exit_code == scripts.REFUSED
+    message = result.stderr.strip()
+    assert message.startswith(f"backup directory: refused: another user may write {shared} ")
+    assert said_in_japanese(message).startswith(
+        f"バックアップディレクトリ: 拒否しました: {shared} "
+    )
 
 
 def test_a_restores_line_is_said_inside_a_failed_rollback_step() -> None:
