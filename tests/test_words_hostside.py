@@ -234,6 +234,17 @@ def test_a_restores_line_is_said_inside_a_failed_rollback_step() -> None:
     )
 
 
+def test_a_does_not_match_line_inside_a_failed_rollback_step() -> None:
+    """The '; ' is the frame's own: not two messages joined, whatever its first part looks
+    like ("rollback step restore failed: …" is not "{where}: {value} does not match {x}")."""
+    message = "restore: backup /b/app.conf.1 does not match its recorded sha256"
+    end = EN("end.rollback-step-failed", step="restore", why=message, hands_on=EN("end.hands-on"))
+    assert JA.again(end) == (
+        "切り戻し手順 restore が失敗しました: 復元: バックアップ /b/app.conf.1 が記録された "
+        "sha256 と一致しません。ホストを直接確認し対処する必要があります"
+    )
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="Words.again: a generic '{x} does not match {y}' entry (input.schema.pattern, "

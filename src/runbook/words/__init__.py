@@ -191,7 +191,7 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     if len(lines) > 1 and all(_recorded_match(line) for line in lines):
         return "\n".join(_again(lang, line, depth) for line in lines)
     parts = recorded.split("; ")
-    wrapped = _wrapped(recorded) if len(parts) > 1 else None
+    wrapped = (_wrapped(recorded) or _framed(recorded)) if len(parts) > 1 else None
     if wrapped is None and len(parts) > 1 and all(_recorded_match(part) for part in parts):
         return "; ".join(_again(lang, part, depth) for part in parts)
     found = wrapped or _recorded_match(recorded)
@@ -216,6 +216,20 @@ def _wrapped(text: str) -> tuple[str, re.Match[str]] | None:
         if key.startswith(_RECORDED) and english[0] == "{" and english[-1] != "}":
             match = pattern.fullmatch(text)
             if match is not None and "; " not in text[match.end(1) :]:
+                return key, match
+    return None
+
+
+def _framed(text: str) -> tuple[str, re.Match[str]] | None:
+    """A text framed by a message whose own words hold a '; ' (`rollback step {step} failed:
+    {why}; {hands_on}`: an entry that begins with words), matched whole: its parts are not
+    messages joined, even when the first, its value with the words in front, looks like one
+    ("step s failed: stdout does not match 'ok'" is not "{stream} does not match {pattern}")."""
+    for key, pattern in _patterns():
+        english = MESSAGES[key][0]
+        if key.startswith(_RECORDED) and english[0] != "{" and "; " in english:
+            match = pattern.fullmatch(text)
+            if match is not None:
                 return key, match
     return None
 
