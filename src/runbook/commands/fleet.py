@@ -7,6 +7,7 @@ N hosts run together with one gate per step. Each batch is handed to the executo
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -160,8 +161,13 @@ def rollback(
             if others:
                 bare = replace(opts, host=None, runbook=None, vars=(), inventory=None)
                 releases = "; ".join(
-                    f"{command_line('rollback', bare, '--run', r.id)} "
-                    f"({r.start.runbook} on {r.host})"
+                    EN(
+                        "error.rollback.elsewhere-release",
+                        command=command_line("rollback", bare),
+                        run=shlex.quote(r.id),
+                        runbook=r.start.runbook,
+                        host=r.host,
+                    )
                     for r in others
                 )
                 hint = EN("error.rollback.elsewhere-hint", releases=releases, rest=hint)

@@ -26,7 +26,7 @@ import jinja2.meta
 from jinja2.exceptions import SecurityError
 
 from ..errors import RunbookError
-from ..words import EN
+from ..words import EN, Words
 from . import mdsafe
 from .digest import group_digest
 from .mdsandbox import TemplateFile, TemplateSandbox
@@ -153,7 +153,7 @@ def _render(
         )
     name = f"{document}.{lang}.md.j2"
     templates = _templates(project_dir, [name])
-    env = TemplateSandbox(templates, backup_dirs=backup_dirs)
+    env = TemplateSandbox(templates, backup_dirs=backup_dirs, words=Words(lang))
     try:
         text = "".join(env.get_template(name).generate(context))
     except jinja2.TemplateSyntaxError as exc:

@@ -25,7 +25,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from ..words import EN
+from ..words import EN, Said, Words
 from . import diffs, mdsafe
 from .model import PlannedStep, mask
 from .scripts import step_script
@@ -127,6 +127,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         templates: Mapping[str, TemplateFile],
         seconds: float | None = None,
         backup_dirs: Mapping[int, str | None] | None = None,
+        words: Words = EN,
     ) -> None:
         super().__init__(
             loader=jinja2.FunctionLoader(self._source),
@@ -139,6 +140,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
         )
         self.templates = dict(templates)
         self.backup_dirs = dict(backup_dirs or {})
+        self.words = words
         self.seconds = SECONDS if seconds is None else seconds
         self.deadline = time.monotonic() + self.seconds
         self.written = 0
@@ -154,6 +156,7 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
             blockquote=mdsafe.quote,
             mask=lambda value: mask(str(value)),
             script=self._script,
+            said=self._said,
             webhook=shown_url,  # a webhook URL often carries a token: scheme and host only
             # A diff (changes:, a put) as a code block: made visible, fenced past any backticks.
             diff_block=lambda text, info="diff": diffs.fence(diffs.visible(mask(str(text))), info),
@@ -165,6 +168,10 @@ class TemplateSandbox(ImmutableSandboxedEnvironment):
     def _script(self, step: PlannedStep, run_id: str = "{run.id}") -> str:
         """`step | script`: the step's script, with its host's backup directory."""
         return step_script(step, run_id, self.backup_dirs.get(id(step)))
+
+    def _said(self, value: Any) -> str:
+        """`window.said() | said`: a message of the tool's in the document's language."""
+        return self.words(value) if isinstance(value, Said) else str(value)
 
     # the budget
 

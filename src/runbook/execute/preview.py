@@ -38,7 +38,7 @@ def live_diff(run: Run, step: PlannedStep) -> str:
     elif result.exit_code == scripts.MISSING:
         body = words("preview.missing")
         if new is not None:
-            body += "\n" + diffs.unified(None, new, "", f"b{dest} (put)")
+            body += "\n" + diffs.unified(None, new, "", words("preview.label-put", path=f"b{dest}"))
     elif result.exit_code == scripts.EXISTS:
         what = result.stdout.strip() or words("preview.not-regular")
         body = words("preview.not-a-file", what=what) + refused
@@ -49,7 +49,11 @@ def live_diff(run: Run, step: PlannedStep) -> str:
     elif len(result.stdout.encode("utf-8", "replace")) > scripts.READ_MAX:
         body = words("preview.too-large", size=scripts.READ_MAX)
     else:
-        text = diffs.unified(result.stdout, new, f"a{dest} (live)", f"b{dest} (put)")
+        live, put = (
+            words("preview.label-live", path=f"a{dest}"),
+            words("preview.label-put", path=f"b{dest}"),
+        )
+        text = diffs.unified(result.stdout, new, live, put)
         body = text or words("preview.same")
     shown = diffs.visible(run.clean(body))
     head = words("preview.head", host=run.plan.host.name, dest=run.clean(dest))

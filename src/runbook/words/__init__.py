@@ -191,10 +191,10 @@ def _again(lang: str, recorded: str, depth: int) -> str:
     if len(lines) > 1 and all(_recorded_match(line) for line in lines):
         return "\n".join(_again(lang, line, depth) for line in lines)
     parts = recorded.split("; ")
-    wrapped = _wrapped(recorded) if len(parts) > 1 else None
+    wrapped = (_wrapped(recorded) or _framed(recorded)) if len(parts) > 1 else None
     if wrapped is None and len(parts) > 1 and all(_recorded_match(part) for part in parts):
         return "; ".join(_again(lang, part, depth) for part in parts)
-    found = wrapped or _recorded_match(recorded)
+    found = wrapped or _best_match(recorded, depth)
     if found is not None:
         key, match = found
         values = {
@@ -218,6 +218,55 @@ def _wrapped(text: str) -> tuple[str, re.Match[str]] | None:
             if match is not None and "; " not in text[match.end(1) :]:
                 return key, match
     return None
+
+
+def _framed(text: str) -> tuple[str, re.Match[str]] | None:
+    """A text framed by a message whose own words hold a '; ' (`rollback step {step} failed:
+    {why}; {hands_on}`: an entry that begins with words), matched whole: its parts are not
+    messages joined, even when the first, its value with the words in front, looks like one
+    ("step s failed: stdout does not match 'ok'" is not "{stream} does not match {pattern}")."""
+    for key, pattern in _patterns():
+        english = MESSAGES[key][0]
+        if key.startswith(_RECORDED) and english[0] != "{" and "; " in english:
+            match = pattern.fullmatch(text)
+            if match is not None:
+                return key, match
+    return None
+
+
+def _best_match(text: str, depth: int) -> tuple[str, re.Match[str]] | None:
+    """The entry `text` is said again with: of every entry it matches, the one that explains
+    most of it in words of the catalog, its own and its values' (down to `depth`); on a tie,
+    the first in `_patterns`' order. So "step restore failed: restore: backup B does not
+    match its recorded sha256" is a failed step and the restore's words, not a "{x} does not
+    match {y}" whose `x` is the rest. (Two messages nested either way round, "A{x}" around
+    "{y}B", explain the same words both ways: such a pair needs an entry of its own.)"""
+    found = _scored(text, depth)
+    return None if found is None else (found[1], found[2])
+
+
+@functools.lru_cache(maxsize=4096)
+def _scored(text: str, depth: int) -> tuple[int, str, re.Match[str]] | None:
+    best: tuple[int, str, re.Match[str]] | None = None
+    for key, pattern in _patterns():
+        if not key.startswith(_RECORDED):
+            continue
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        score = _own_words(key)
+        if depth:
+            for value in match.groupdict().values():
+                inner = _scored(value, depth - 1) if value else None
+                score += inner[0] if inner else 0
+        if best is None or score > best[0]:
+            best = (score, key, match)
+    return best
+
+
+@functools.cache
+def _own_words(key: str) -> int:
+    return len(re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", " ", MESSAGES[key][0])))
 
 
 def _recorded_match(text: str) -> tuple[str, re.Match[str]] | None:
