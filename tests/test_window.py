@@ -364,7 +364,7 @@ def test_the_window_is_checked_before_every_step_so_its_end_stops_the_next_gate(
     assert [c.step for c in r.journal.of(WindowCheck)] == ["restart"]
     end = end_of(r.journal)
     assert "step 4 (restart) not started" in end.message
-    assert "`inv release --host web1 --from restart`" in end.message
+    assert "resume within the window from step restart (the next command below)" in end.message
     assert ends(r.journal)[-1] == ("deploy", Outcome.OK)
 
 
