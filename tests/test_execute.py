@@ -1280,6 +1280,19 @@ def test_the_lock_of_a_run_alive_on_this_machine_is_never_broken() -> None:
     assert sent(transport) == ["lock"]
 
 
+def test_a_lock_made_by_another_login_is_said_to_be_that_users_word() -> None:
+    """Another user on the host planted a lock naming this machine and pid 1: the refusal says
+    whose directory it is, rather than only what the record claims."""
+    planted = {**STALE, "operator": "mallory", "machine": socket.gethostname(), "pid": 1}
+    lock = LockOnce("owner mallory deploy\n" + json.dumps(planted, sort_keys=True) + "\n")
+    transport = FakeTransport(rules={"if err=$(mkdir": lock})
+    with pytest.raises(RefusedError) as refused:
+        take_lock(transport)
+    assert "the lock directory belongs to user mallory, not deploy" in refused.value.message
+    assert "check who made it before trusting that record" in refused.value.message
+    assert sent(transport) == ["lock"]
+
+
 def test_a_break_that_the_host_refuses_is_not_reported_as_broken() -> None:
     lock = LockOnce(STALE_HOLDER)
     denied = CommandResult(1, "", "rmdir: failed to remove: Operation not permitted", 0.0)

@@ -264,8 +264,9 @@ HOLDER = "holder.json"
 def lock_script(lock: str, holder: dict[str, object]) -> str:
     """Take the host lock atomically (mkdir, 0700, this user's); else say why not.
 
-    Exit 0: taken. LOCK_HELD: a lock exists: prints `owner USER` and its holder record (the
-    caller judges whether it is this tool's). CANNOT_LOCK: the directory cannot be created
+    Exit 0: taken. LOCK_HELD: a lock exists: prints `owner USER ME` (the directory's owner,
+    and the login user asking) and its holder record (the caller judges whether it is this
+    tool's). CANNOT_LOCK: the directory cannot be created
     (no parent, no permission): prints mkdir's reason. Nothing that exists is touched.
     """
     quoted = shlex.quote(lock)
@@ -277,7 +278,7 @@ def lock_script(lock: str, holder: dict[str, object]) -> str:
             f"  printf '%s\\n' {info} > {record}; exit 0",
             "fi",
             f"if [ -e {quoted} ] || [ -L {quoted} ]; then",
-            f'  echo "owner $(stat -c %U {quoted})"',
+            f'  echo "owner $(stat -c %U {quoted}) $(id -un)"',  # its owner, and who asks
             f"  if [ -d {quoted} ] && [ ! -L {quoted} ] && [ -f {record} ]; then cat {record}; fi",
             f"  exit {LOCK_HELD}",
             "fi",

@@ -79,6 +79,14 @@ def _held(plan: Plan, output: str, break_lock: Sequence[str]) -> RefusedError:
             hint=EN("error.lock.not-ours-hint"),
         )
     held = {"host": plan.host.name, "holder": describe_holder(other), "lock": lock}
+    me = lock_users(output)[1]
+    if owner and me and owner != me:
+        # Made by another login (a colleague's account, or someone who planted it to block
+        # releases): what its record says is that user's word.
+        return RefusedError(
+            EN("error.lock.held-by-other-user", **held, owner=owner, me=me),
+            hint=_stale_hint(other),
+        )
     if break_lock and other.get("run") not in break_lock:
         named = ", ".join(break_lock)
         return RefusedError(
@@ -125,13 +133,21 @@ def _break(
 
 def parse_lock(output: str) -> tuple[str, dict[str, Any]]:
     """(owner of the lock directory, its holder record) from lock_script's output."""
-    owner = ""
+    owner = lock_users(output)[0]
     for line in output.splitlines():
-        if line.startswith("owner "):
-            owner = line.removeprefix("owner ").strip()
-        elif line.startswith("{"):
+        if line.startswith("{"):
             return owner, parse_holder(line)
     return owner, {}
+
+
+def lock_users(output: str) -> tuple[str, str]:
+    """(the lock directory's owner, the login user who found it) from lock_script's output;
+    "" for what it did not say."""
+    for line in output.splitlines():
+        if line.startswith("owner "):
+            owner, _, me = line.removeprefix("owner ").strip().partition(" ")
+            return owner, me.strip()
+    return "", ""
 
 
 def _record_text(output: str) -> str:

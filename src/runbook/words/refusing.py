@@ -27,6 +27,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{host} is locked by {holder} ({lock})",
         "{host} は {holder}がロックしています（{lock}）",
     ),
+    "error.lock.held-by-other-user": (
+        "{host} is locked by {holder} ({lock}), by what its record says; the lock directory "
+        "belongs to user {owner}, not {me}: check who made it before trusting that record",
+        "{host} は {holder} がロックしています（{lock}、その記録によれば）。ロックの"
+        "ディレクトリは {me} ではなくユーザー {owner} のものです: その記録を信じる前に、"
+        "誰が作ったか確認してください",
+    ),
     "error.lock.held-not-named": (
         "{host} is locked by {holder} ({lock}); --break-lock names {named}, not that run",
         "{host} は {holder}がロックしています（{lock}）。"
