@@ -78,6 +78,9 @@ def test_group_runs_host_by_host_and_stops_at_the_first_failure(fleet) -> None: 
     assert "rollback done" in done.stdout
     # web1 is done: the next command names web2 alone, not the group again.
     assert "inv release --host web2" in done.stdout, done.stdout
+    assert "next: inv release --host web3  (web3 was not started: when ready, release it)" in (
+        done.stdout
+    )
     assert "inv release --host web " not in done.stdout + " ", done.stdout
     assert _upgrades(boxes[0])  # web1 changed and verified
     assert boxes[1].nginx_conf.read_bytes() == before[1]  # web2 rolled back, byte for byte

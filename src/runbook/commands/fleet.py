@@ -116,6 +116,7 @@ def release(
         code = run_batch(batch, items)
         if code != DONE:
             _say_where_the_fleet_stopped(console, plans, group, done)
+            _say_the_rest(console, opts, run_opts, plans[plans.index(group[-1]) + 1 :])
             return code
         done += [p.host.name for p in group]
     if len(plans) > 1:
@@ -262,6 +263,18 @@ def _host_options(
     if run_opts.approved:
         words += ["--approved", plan.digest if several else run_opts.approved]
     return tuple(words)
+
+
+def _say_the_rest(
+    console: Console, opts: Options, run_opts: RunOptions, rest: Sequence[Plan]
+) -> None:
+    """The hosts a stopped group never started, each with the command that releases it."""
+    words = console.words
+    for plan in rest:
+        options = _host_options(opts, run_opts, plan, several=True)
+        command = shlex.join([opts.program, "release", *options])
+        said = words("move.not-started", host=plan.host.name)
+        console.say(words("next.command", command=command, why=said))
 
 
 def _say_where_the_fleet_stopped(

@@ -147,6 +147,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "when the host is reachable and checked, run the rollback again",
         "ホストに接続でき確認できたら、切り戻しをもう一度実行",
     ),
+    "move.not-started": (
+        "{host} was not started: when ready, release it",
+        "{host} は未開始です: 準備ができたらリリース",
+    ),
     "move.rerun": ("fix the cause, then run it again", "原因を直してから、もう一度実行"),
     "move.release-again": (
         "after fixing the cause, release again",
