@@ -400,19 +400,19 @@ def _failed_at_deploy() -> RunRecord:
 def test_from_a_step_after_the_failed_one_is_refused_naming_where_to_resume() -> None:
     failed = _failed_at_deploy()
     with pytest.raises(RefusedError) as refused:
-        _refuse_resuming(failed, ["look", "backup", "deploy"], "restart", [failed])
+        _refuse_resuming(failed, ["look", "backup", "deploy"], "restart", {})
     assert refused.value.message == (
         "--from restart: step deploy of run 20261201T100000Z-0001 on web1 is not done "
         "(it failed): it cannot be taken as done"
     )
     assert refused.value.hint == "resume where that run stopped: --from deploy"
-    _refuse_resuming(failed, ["look", "backup"], "deploy", [failed])  # where it stopped: fine
+    _refuse_resuming(failed, ["look", "backup"], "deploy", {})  # where it stopped: fine
 
 
 def test_from_after_a_step_that_never_ran_is_refused() -> None:
     stopped = record(*ran("look"), End(result=Result.STOPPED, exit_code=3))
     with pytest.raises(RefusedError, match=r"step backup .* is not done \(it did not run\)"):
-        _refuse_resuming(stopped, ["look", "backup"], "deploy", [stopped])
+        _refuse_resuming(stopped, ["look", "backup"], "deploy", {})
 
 
 def test_from_a_run_rolled_back_in_part_or_later_is_refused() -> None:
@@ -426,12 +426,12 @@ def test_from_a_run_rolled_back_in_part_or_later_is_refused() -> None:
         End(result=Result.ROLLBACK_FAILED, exit_code=4),
     )
     with pytest.raises(RefusedError, match="was rolled back, or partly"):
-        _refuse_resuming(partly, ["look", "backup"], "deploy", [partly])
+        _refuse_resuming(partly, ["look", "backup"], "deploy", {})
     failed = _failed_at_deploy()
     later = record(End(result=Result.ROLLBACK_FAILED, exit_code=4), kind=RunKind.ROLLBACK)
     later = replace(later, start=replace(later.start, rolls_back=failed.id), id="later-run")
     with pytest.raises(RefusedError) as refused:
-        _refuse_resuming(failed, ["look", "backup"], "deploy", [later, failed])
+        _refuse_resuming(failed, ["look", "backup"], "deploy", {failed.id: later})
     assert refused.value.hint is not None and "inv report --run later-run" in refused.value.hint
     said = Words("ja").again(refused.value.message)
     assert "切り戻されました" in said
@@ -481,7 +481,7 @@ def test_a_damaged_line_is_said_and_nothing_is_offered_but_a_look_at_the_host(
     reason = not_rollbackable(tmp_path, run, [run])
     assert reason is not None and "is damaged (line 6 of" in reason
     with pytest.raises(RefusedError, match="which steps are done cannot be known"):
-        _refuse_resuming(run, ["look", "backup"], "deploy", [run])
+        _refuse_resuming(run, ["look", "backup"], "deploy", {})
     said = Words("ja").again(reason)
     assert "ジャーナルが壊れています" in said
 
@@ -569,7 +569,7 @@ def test_a_skipped_step_is_not_done_for_from_and_the_resume_starts_there() -> No
     )
     assert host_state(skipped).resume_at == "backup"  # the printed --from: the skipped step
     with pytest.raises(RefusedError, match=r"step backup .* is not done \(it was skipped\)"):
-        _refuse_resuming(skipped, ["look", "backup"], "deploy", [skipped])
+        _refuse_resuming(skipped, ["look", "backup"], "deploy", {})
 
 
 def test_a_release_whose_own_rollback_failed_offers_inv_rollback_again() -> None:

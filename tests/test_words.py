@@ -18,24 +18,12 @@ from runbook.words import (
     EN,
     LANGUAGES,
     MESSAGES,
+    MODULES,
     LanguageError,
     Said,
     Words,
-    checking,
     choose,
-    connecting,
-    hostside,
     local_time,
-    planning,
-    reading,
-    recorded,
-    refusing,
-    resuming,
-    reviewing,
-    running,
-    sandboxing,
-    signing,
-    trusting,
 )
 from tests.conftest import run_cli
 
@@ -57,25 +45,7 @@ def test_every_message_has_every_language_with_the_same_placeholders(key: str) -
 
 
 def test_no_key_is_in_two_modules_of_the_catalog() -> None:
-    keys = [
-        k
-        for part in (
-            reading,
-            recorded,
-            running,
-            connecting,
-            refusing,
-            resuming,
-            trusting,
-            checking,
-            planning,
-            signing,
-            reviewing,
-            sandboxing,
-            hostside,
-        )
-        for k in part.MESSAGES
-    ]
+    keys = [k for module in MODULES for k in module.MESSAGES]
     assert len(keys) == len(set(keys)) == len(MESSAGES)
 
 

@@ -132,7 +132,7 @@ def _fix_branch(project: Project, name: str, conf: str) -> None:
 # --- 2. a failure, answered rollback ------------------------------------------------------------
 
 
-def test_failure_then_rollback_says_the_old_state_is_back_and_the_release_again_works(
+def test_failure_then_rollback_says_the_rollback_ran_and_the_release_again_works(
     release_project: Project,
 ) -> None:
     project, box = release_project, release_project.box

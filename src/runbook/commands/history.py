@@ -149,8 +149,9 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
             EN("error.from.no-step", step=step_id, runbook=plans[0].runbook),
             hint=EN("error.from.steps", steps=", ".join(ids)),
         )
+    before = ids[: ids.index(step_id)]
     found = {}
-    every: list[RunRecord] | None = None
+    undone: dict[str, RunRecord] | None = None  # read once, for every host
     for plan in plans:
         host = plan.host.name
         try:
@@ -164,9 +165,10 @@ def resumed_runs(state_dir: Path, plans: list[Plan], step_id: str) -> dict[str, 
                 EN("error.from.nothing-to-resume", step=step_id, host=host, runbook=plan.runbook),
                 hint=EN("error.from.nothing-to-resume-hint"),
             )
-        every = every if every is not None else list(all_runs(state_dir))
-        _refuse_resuming(earlier, ids[: ids.index(step_id)], step_id, every)
-        _refuse_rewritten(earlier, plan, ids[: ids.index(step_id)], step_id)
+        if undone is None:
+            undone = _rollbacks_by_release(list(all_runs(state_dir)))
+        _refuse_resuming(earlier, before, step_id, undone)
+        _refuse_rewritten(earlier, plan, before, step_id)
         found[host] = earlier
     return found
 
@@ -175,7 +177,8 @@ def _refuse_rewritten(earlier: RunRecord, plan: Plan, before: list[str], step_id
     """Refuse `--from step_id` when a step before it is not, now, the step `earlier` ran: it
     would be taken as done as written now, though what ran was something else (the steps
     from `step_id` on may differ: that is the fix)."""
-    recorded = earlier.start.plan.get("steps", []) if isinstance(earlier.start.plan, dict) else []
+    plan_record = earlier.start.plan if isinstance(earlier.start.plan, dict) else {}
+    recorded = plan_record.get(str(Phase.STEPS), [])
     ran = {str(s.get("id")): _canonical(s) for s in recorded if isinstance(s, dict)}
     now = {s.id: _canonical(s.to_json()) for s in plan.steps}
     for sid in before:
@@ -191,19 +194,19 @@ def _canonical(value: object) -> str:
 
 
 def _refuse_resuming(
-    earlier: RunRecord, before: list[str], step_id: str, every: list[RunRecord]
+    earlier: RunRecord, before: list[str], step_id: str, undone: dict[str, RunRecord]
 ) -> None:
     """Refuse `--from step_id` of `earlier` unless its steps `before` are done in it, and no
-    rollback (its own, or a later `inv rollback`) undid part of them."""
+    rollback (its own, or a later `inv rollback`: `undone`, by release) undid part of them."""
     state = host_state(earlier)
     run = {"run": earlier.id, "host": earlier.host}
     if earlier.damaged:
-        lines = ", ".join(str(n) for n in earlier.damaged)
+        lines = earlier.damaged_lines
         raise RefusedError(
             EN("error.from.damaged", step=step_id, lines=lines, journal=earlier.path, **run),
             hint=EN("error.from.damaged-hint"),
         )
-    undone_by = _rollbacks_by_release(every).get(earlier.id)
+    undone_by = undone.get(earlier.id)
     if state.rollback is not None or undone_by is not None:
         rollback = undone_by.id if undone_by is not None else earlier.id
         raise RefusedError(
@@ -233,10 +236,11 @@ def not_rollbackable(
     """
     state = host_state(released)
     if released.damaged:
-        lines = ", ".join(str(n) for n in released.damaged)
+        lines = released.damaged_lines
         return EN("error.rollback.damaged", run=released.id, lines=lines, journal=released.path)
     every = runs if runs is not None else list(all_runs(state_dir))
-    later = _rollbacks_by_release(every).get(released.id)
+    undone = _rollbacks_by_release(every)
+    later = undone.get(released.id)
     run = {"run": released.id, "host": released.host}
     if state.rolled_back:
         return EN("error.rollback.already-in-run", **run)
@@ -249,7 +253,7 @@ def not_rollbackable(
         return EN("error.rollback.nothing", **run)
     if state.without_backup:
         return EN("error.rollback.no-backup", **run, steps=", ".join(state.changed))
-    newer = _newer_release(released, every)
+    newer = _newer_release(released, every, undone)
     if newer is not None:
         command = f"inv rollback --run {newer.id}"
         return EN(
@@ -262,10 +266,12 @@ def not_rollbackable(
     return None
 
 
-def _newer_release(released: RunRecord, every: list[RunRecord]) -> RunRecord | None:
+def _newer_release(
+    released: RunRecord, every: list[RunRecord], undone: dict[str, RunRecord]
+) -> RunRecord | None:
     """A later release of the same runbook on the same host that changed it and stands (not
-    rolled back): rolling `released` back would put back files under that one's feet."""
-    undone = _rollbacks_by_release(every)
+    rolled back; `undone`: each release's rollback run): rolling `released` back would put
+    back files under that one's feet."""
     for run in every:  # newest first
         if run.id <= released.id:
             break

@@ -176,13 +176,14 @@ def _window(plan: Plan, report: HostReport) -> None:
     except (ValueError, OSError) as exc:
         report.add(check, Said("preflight.window.bad-clock", {"why": str(exc)}))
         return
+    there = clock_text(now, window.zone)
     if window.contains(now):
-        report.ok(check, Said("preflight.window.open", {"there": clock_text(now, window.zone)}))
+        report.ok(check, Said("preflight.window.open", {"there": there}))
         return
     opens = clock_text(window.next_opening(now)[0], window.zone)
     report.add(
         check,
-        Said("preflight.window.closed", {"there": clock_text(now, window.zone), "opens": opens}),
+        Said("preflight.window.closed", {"there": there, "opens": opens}),
         Said("preflight.window.hint"),
     )
 

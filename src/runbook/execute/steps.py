@@ -103,8 +103,11 @@ def rollback(runs: Sequence[Run], gate: Gate, reason: str) -> int:
         return _finish(runs, stop.code, stop.result, stop.message, kind=RunKind.ROLLBACK)
     except KeyboardInterrupt as exc:
         signal = _signal(exc)
-        key = "end.rollback-signalled" if signal else "end.rollback-interrupted"
-        said = Said(key, {"hands_on": HANDS_ON, **({"signal": signal} if signal else {})})
+        said = (
+            Said("end.rollback-signalled", {"signal": signal, "hands_on": HANDS_ON})
+            if signal
+            else Said("end.rollback-interrupted", {"hands_on": HANDS_ON})
+        )
         return _finish(runs, ROLLBACK_FAILED, Result.INTERRUPTED, said, kind=RunKind.ROLLBACK)
     except RunbookError as exc:
         with contextlib.suppress(JournalError):  # the error itself may be the journal's

@@ -69,6 +69,11 @@ class RunRecord:
             digest=self.start.digest,
         )
 
+    @property
+    def damaged_lines(self) -> str:
+        """The damaged lines' numbers, as a message says them ("3, 7")."""
+        return ", ".join(str(n) for n in self.damaged)
+
     def of_runbook(self, name: str) -> bool:
         """Whether `--runbook name` (a name or a path) names this run's runbook."""
         path = self.start.runbook_path

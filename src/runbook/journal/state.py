@@ -103,6 +103,11 @@ class HostState:
         return bool(self.changed) and not self.backed_up
 
     @property
+    def _unlock(self) -> tuple[str, ...]:
+        """`--break-lock RUN` when this run keeps the host lock: its next commands take it."""
+        return ("--break-lock", self.run) if self.lock_held else ()
+
+    @property
     def _alone(self) -> tuple[str, ...]:
         """For a run of a batch: `--host` too, as `--run` alone rolls back the whole batch."""
         return ("--host", self.host) if self.in_batch else ()
@@ -176,8 +181,7 @@ class HostState:
         if self.kind == "rollback":
             if self.result is Result.ROLLED_BACK:
                 return [report]
-            lock = ("--break-lock", self.run) if self.lock_held else ()
-            retry = self.command("rollback", "--run", self.rolls_back or "?", *lock)
+            retry = self.command("rollback", "--run", self.rolls_back or "?", *self._unlock)
             return [Move("hands-on"), Move("rollback-again", retry), report]
         if self.result is Result.REFUSED:
             return [Move("rerun", self.command("release", options=True))]
@@ -187,14 +191,13 @@ class HostState:
                 return [report, again]
             moves = [Move("hands-on-rollback")]
             if self.backed_up and not self.damaged:  # `inv rollback` takes it up again
-                lock = ("--break-lock", self.run) if self.lock_held else ()
-                retry = self.command("rollback", "--run", self.run, *self._alone, *lock)
+                retry = self.command("rollback", "--run", self.run, *self._alone, *self._unlock)
                 moves.append(Move("rollback-again", retry))
             return [*moves, report]
         if self.result is Result.DONE and not self.lock_held:
             return [report]
         moves = []
-        lock = ("--break-lock", self.run) if self.lock_held else ()
+        lock = self._unlock
         if self.lock_held:
             # Killed between steps, nothing of it runs there: only the lock is left.
             idle = self.result is Result.UNFINISHED and not self.may_run

@@ -50,21 +50,24 @@ LANGUAGES = ("en", "ja")
 # `planning`: a problem in the input, its `input.` message said again by `Words.problems`;
 # `reviewing`, `reading`: everything else), a key (dotted: where it is said, then what), then
 # its English and its Japanese, with the same placeholders in both (tests/test_words.py
-# checks it).
+# checks it). A new module goes into MODULES (the order decides between entries that tie).
+MODULES = (
+    reading,
+    running,
+    recorded,
+    connecting,
+    trusting,
+    refusing,
+    resuming,
+    checking,
+    planning,
+    signing,
+    reviewing,
+    sandboxing,
+    hostside,
+)
 MESSAGES: dict[str, tuple[str, str]] = {
-    **reading.MESSAGES,
-    **running.MESSAGES,
-    **recorded.MESSAGES,
-    **connecting.MESSAGES,
-    **trusting.MESSAGES,
-    **refusing.MESSAGES,
-    **resuming.MESSAGES,
-    **checking.MESSAGES,
-    **planning.MESSAGES,
-    **signing.MESSAGES,
-    **reviewing.MESSAGES,
-    **sandboxing.MESSAGES,
-    **hostside.MESSAGES,
+    key: texts for module in MODULES for key, texts in module.MESSAGES.items()
 }
 
 _ANSWER_PREFIX = "answer."
